@@ -1,0 +1,66 @@
+//! The command line (clap): global flags and subcommands. Each subcommand is added when the
+//! part of baton behind it works; see DESIGN.md for the full contract.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  baton config check                 validate the config file and theme, print where files live
+  baton --theme light config check   validate with another theme
+  NO_COLOR=1 baton config check      NO_COLOR selects the mono theme
+
+Files:
+  config   --config, else $BATON_CONFIG, else the platform config dir (baton/config.toml)
+  themes   built in: default, light, high-contrast, mono; yours: <config dir>/themes/NAME.toml
+  logs     <data dir>/logs/baton.log (level from BATON_LOG or RUST_LOG), never on screen
+
+Exit codes: 0 ok, 1 operation or connection failed, 2 bad usage, config or input,
+            3 refused (safety check, lock held, permission, read-only)";
+
+/// baton — the on-call remote control for fleets of Raft-clustered databases on Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "baton", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Kubeconfig file(s) to read instead of $KUBECONFIG / ~/.kube/config.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Only these kubeconfig contexts (repeatable).
+    #[arg(long = "context", global = true, value_name = "NAME")]
+    pub contexts: Vec<String>,
+    /// Config file (default: $BATON_CONFIG, else the platform config dir).
+    #[arg(long, global = true, value_name = "PATH", env = "BATON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Theme name: default, light, high-contrast, mono, or a user theme.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Observer mode: no mutating request ever leaves the process.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the config file and theme, and show where baton keeps its files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config file and the chosen theme; exit 2 with the file, line and key on error.
+    Check,
+    /// Print the config file, themes, data and log paths.
+    Paths,
+}

@@ -1,0 +1,527 @@
+//! The config file: orchestras, database profiles, operations settings and roles, read from TOML
+//! with `deny_unknown_fields`, plus where baton's files live (`paths`) and the themes (`theme`).
+//!
+//! A missing file means defaults. A broken file is a [`ConfigError`] that names the file, the line,
+//! the key and how to fix it; the binary turns it into exit code 2.
+
+pub mod paths;
+pub mod theme;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub use theme::{Theme, ThemeError};
+
+/// Everything the config file can say. Every table rejects keys it does not know.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub general: General,
+    /// Orchestras keyed by kubeconfig context name.
+    pub orchestras: BTreeMap<String, OrchestraConfig>,
+    /// Database profiles keyed by profile name; the built-in ones can be overridden.
+    pub profiles: BTreeMap<String, ProfileConfig>,
+    pub operations: OperationsConfig,
+    /// Roles keyed by name: which operations each may run.
+    pub roles: BTreeMap<String, RoleConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct General {
+    /// Theme name (built-in or a file in the config dir's `themes/`).
+    pub theme: Option<String>,
+    /// The role this user acts in; its operations list limits what baton offers.
+    pub role: String,
+    /// Treat every orchestra as read-only.
+    pub read_only: bool,
+}
+
+impl Default for General {
+    fn default() -> Self {
+        Self {
+            theme: None,
+            role: "operator".into(),
+            read_only: false,
+        }
+    }
+}
+
+/// How member status endpoints are reached from where baton runs.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    /// Try the pod IP directly, fall back to the API server's pod proxy.
+    #[default]
+    Auto,
+    Direct,
+    Proxy,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrchestraConfig {
+    /// Name shown instead of the context name.
+    pub display_name: Option<String>,
+    /// Accent colour of this orchestra (prod in red).
+    pub accent: Option<theme::Colour>,
+    /// No operation may be started on this orchestra.
+    pub read_only: bool,
+    pub transport: Transport,
+}
+
+/// Which status API a profile's members speak.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProbeKind {
+    Neo4j,
+    Etcd,
+    Dynomite,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    /// The pod label whose value names the database.
+    pub grouping_label: String,
+    pub probe: ProbeKind,
+    /// The member's HTTP status port.
+    pub port: u16,
+    #[serde(default)]
+    pub credentials: Credentials,
+}
+
+/// Where a profile's probe credentials come from. Never a password in the file itself.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "from")]
+pub enum Credentials {
+    #[default]
+    None,
+    /// A Secret in the database's namespace; the value is `user/password` (Neo4j's NEO4J_AUTH).
+    Secret { name: String, key: String },
+    /// An environment variable of baton's process holding the password.
+    Env { user: String, variable: String },
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OperationsConfig {
+    /// Container image of operation Jobs, per profile name.
+    pub job_image: BTreeMap<String, String>,
+    /// Name of the environment variable that holds the notification webhook URL.
+    /// The URL itself never appears in the config file or in logs.
+    pub webhook_url_env: Option<String>,
+    /// A member counts as caught up when its lag is at most this many Raft entries.
+    pub lag_gate: u64,
+}
+
+impl Default for OperationsConfig {
+    fn default() -> Self {
+        Self {
+            job_image: BTreeMap::new(),
+            webhook_url_env: None,
+            lag_gate: 100,
+        }
+    }
+}
+
+/// The operations baton knows; roles name them.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationName {
+    Backup,
+    Restore,
+    Diagnostics,
+    RollingRestart,
+    Resize,
+    Upgrade,
+    ReplaceMember,
+    Stop,
+    Start,
+}
+
+impl OperationName {
+    pub const ALL: [OperationName; 9] = [
+        Self::Backup,
+        Self::Restore,
+        Self::Diagnostics,
+        Self::RollingRestart,
+        Self::Resize,
+        Self::Upgrade,
+        Self::ReplaceMember,
+        Self::Stop,
+        Self::Start,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backup => "backup",
+            Self::Restore => "restore",
+            Self::Diagnostics => "diagnostics",
+            Self::RollingRestart => "rolling-restart",
+            Self::Resize => "resize",
+            Self::Upgrade => "upgrade",
+            Self::ReplaceMember => "replace-member",
+            Self::Stop => "stop",
+            Self::Start => "start",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleConfig {
+    /// The operations this role may run; empty means read-only.
+    pub operations: Vec<OperationName>,
+}
+
+impl Config {
+    /// The built-in database profiles merged with the file's (the file wins on a name clash).
+    pub fn profile(&self, name: &str) -> Option<ProfileConfig> {
+        self.profiles
+            .get(name)
+            .cloned()
+            .or_else(|| builtin_profile(name))
+    }
+
+    /// Which operations `role` may run. Built-in roles: `operator` (all) and `observer` (none).
+    pub fn role_operations(&self, role: &str) -> Option<Vec<OperationName>> {
+        if let Some(r) = self.roles.get(role) {
+            return Some(r.operations.clone());
+        }
+        match role {
+            "operator" => Some(OperationName::ALL.to_vec()),
+            "observer" => Some(Vec::new()),
+            _ => None,
+        }
+    }
+
+    /// Parses `text` as the contents of `file`; errors carry both for the message.
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let de = toml::de::Deserializer::parse(text)
+            .map_err(|e| ConfigError::from_toml(file, text, e, String::new(), true))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::from_toml(file, text, e.into_inner(), key, false)
+        })?;
+        config.validate(file, text)?;
+        Ok(config)
+    }
+
+    /// Reads the config: `explicit` (from `--config` or `BATON_CONFIG`), else the platform path.
+    /// A missing file at the platform path means defaults; a missing explicit file is an error.
+    pub fn load(explicit: Option<&Path>) -> Result<(Self, Option<PathBuf>), ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => match paths::default_config_file() {
+                Some(p) => (p, false),
+                None => return Ok((Self::default(), None)),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((Self::parse(&text, &path)?, Some(path))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok((Self::default(), None))
+            }
+            Err(e) => Err(ConfigError {
+                file: path.clone(),
+                line: None,
+                key: String::new(),
+                message: format!("cannot read the config file: {e}"),
+                fix: "check the path given with --config or BATON_CONFIG".into(),
+            }),
+        }
+    }
+
+    fn validate(&self, file: &Path, text: &str) -> Result<(), ConfigError> {
+        let err = |key: String, message: String, fix: String| ConfigError {
+            line: line_of_key(text, &key),
+            file: file.to_path_buf(),
+            key,
+            message,
+            fix,
+        };
+        if self.role_operations(&self.general.role).is_none() {
+            return Err(err(
+                "general.role".into(),
+                format!("unknown role '{}'", self.general.role),
+                format!(
+                    "use operator, observer or a role defined under [roles.NAME]{}",
+                    list_suffix(self.roles.keys())
+                ),
+            ));
+        }
+        for (name, p) in &self.profiles {
+            if p.grouping_label.trim().is_empty() {
+                return Err(err(
+                    format!("profiles.{name}.grouping_label"),
+                    "the grouping label is empty".into(),
+                    "name the pod label whose value is the database name, e.g. helm.neo4j.com/neo4j.name".into(),
+                ));
+            }
+            if p.port == 0 {
+                return Err(err(
+                    format!("profiles.{name}.port"),
+                    "port 0 is not a port".into(),
+                    "give the member's HTTP status port, e.g. 7474".into(),
+                ));
+            }
+        }
+        for name in self.operations.job_image.keys() {
+            if self.profile(name).is_none() {
+                return Err(err(
+                    format!("operations.job_image.{name}"),
+                    format!("no profile is named '{name}'"),
+                    "use neo4j, etcd, dynomite or a profile defined under [profiles.NAME]".into(),
+                ));
+            }
+        }
+        if let Some(var) = &self.operations.webhook_url_env {
+            let ok = !var.is_empty()
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !var.starts_with(|c: char| c.is_ascii_digit());
+            if !ok {
+                return Err(err(
+                    "operations.webhook_url_env".into(),
+                    "this must be the name of an environment variable, not a URL".into(),
+                    "set e.g. webhook_url_env = \"BATON_WEBHOOK_URL\" and export the URL in that variable".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The profiles baton knows without a config file.
+pub fn builtin_profile(name: &str) -> Option<ProfileConfig> {
+    let (label, probe, port, credentials) = match name {
+        "neo4j" => (
+            "helm.neo4j.com/neo4j.name",
+            ProbeKind::Neo4j,
+            7474,
+            Credentials::Secret {
+                name: "neo4j-auth".into(),
+                key: "NEO4J_AUTH".into(),
+            },
+        ),
+        "etcd" => (
+            "app.kubernetes.io/instance",
+            ProbeKind::Etcd,
+            2379,
+            Credentials::None,
+        ),
+        "dynomite" => (
+            "app.kubernetes.io/instance",
+            ProbeKind::Dynomite,
+            8080,
+            Credentials::None,
+        ),
+        _ => return None,
+    };
+    Some(ProfileConfig {
+        grouping_label: label.into(),
+        probe,
+        port,
+        credentials,
+    })
+}
+
+fn list_suffix<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<&str> = names.map(String::as_str).collect();
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!(" (defined: {})", v.join(", "))
+    }
+}
+
+/// A config file that cannot be used, said so a person can fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// Dotted key path, e.g. `orchestras.prod.accent`; empty when the file as a whole is wrong.
+    pub key: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl std::error::Error for ConfigError {}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": ")?;
+        if !self.key.is_empty() && self.key != "." {
+            write!(f, "key '{}': ", self.key)?;
+        }
+        write!(f, "{}", self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigError {
+    fn from_toml(file: &Path, text: &str, e: toml::de::Error, key: String, syntax: bool) -> Self {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .or_else(|| line_of_key(text, &key));
+        let message = e.message().trim().to_string();
+        let fix = if syntax {
+            "correct the TOML syntax at this line (see https://toml.io)".into()
+        } else {
+            fix_for(&message)
+        };
+        // serde reports a missing field at its table; name the field itself.
+        let key = match message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            Some(field) if key.is_empty() || key == "." => field.to_string(),
+            Some(field) => format!("{key}.{field}"),
+            None => key,
+        };
+        Self {
+            file: file.to_path_buf(),
+            line,
+            key,
+            message,
+            fix,
+        }
+    }
+}
+
+fn fix_for(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        "remove this key or correct its spelling (the message lists the keys allowed here)".into()
+    } else if message.starts_with("unknown variant") {
+        "use one of the values the message lists".into()
+    } else if message.starts_with("missing field") {
+        "add the missing key to this table".into()
+    } else if message.starts_with("invalid type") {
+        "give the value the type the message names (quote strings, no quotes around numbers and booleans)".into()
+    } else if message.contains("duplicate key") {
+        "keep only one of the two entries".into()
+    } else {
+        "correct the value on this line as the message says".into()
+    }
+}
+
+/// Best-effort line of a dotted key: the line that sets its last segment after its table header.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let last = key.rsplit('.').next()?;
+    if last.is_empty() {
+        return None;
+    }
+    text.lines().enumerate().find_map(|(i, l)| {
+        let t = l.trim_start();
+        let t = t.trim_start_matches('"');
+        (t.starts_with(last) && t[last.len()..].trim_start().starts_with(['=', '"']))
+            .then_some(i + 1)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn full_file_parses() {
+        let c = parse(
+            r##"
+[general]
+theme = "light"
+role = "sre"
+
+[orchestras.aws-eu-west-1]
+display_name = "AWS eu-west-1 (prod)"
+accent = "red"
+transport = "proxy"
+
+[orchestras.dev]
+read_only = true
+accent = "#00aaff"
+
+[profiles.neo4j]
+grouping_label = "helm.neo4j.com/neo4j.name"
+probe = "neo4j"
+port = 7474
+credentials = { from = "env", user = "neo4j", variable = "NEO4J_PASSWORD" }
+
+[operations]
+webhook_url_env = "BATON_SLACK_WEBHOOK"
+lag_gate = 50
+job_image = { neo4j = "neo4j:5.26-enterprise" }
+
+[roles.sre]
+operations = ["backup", "diagnostics", "rolling-restart"]
+"##,
+        )
+        .unwrap();
+        assert_eq!(c.orchestras.len(), 2);
+        assert_eq!(c.orchestras["aws-eu-west-1"].transport, Transport::Proxy);
+        assert_eq!(
+            c.role_operations("sre").unwrap(),
+            vec![
+                OperationName::Backup,
+                OperationName::Diagnostics,
+                OperationName::RollingRestart
+            ]
+        );
+        assert_eq!(c.operations.lag_gate, 50);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let e = parse("[general]\nthem = \"x\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key, "general.them");
+        assert!(e.message.contains("unknown field"), "{e}");
+        assert!(
+            e.to_string().starts_with("test.toml:2: key 'general.them'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_accent_is_an_error_on_its_line() {
+        let e = parse("[orchestras.prod]\n\naccent = \"reddish\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.key, "orchestras.prod.accent");
+    }
+
+    #[test]
+    fn webhook_url_in_file_is_refused() {
+        let e =
+            parse("[operations]\nwebhook_url_env = \"https://hooks.slack.com/x\"\n").unwrap_err();
+        assert_eq!(e.key, "operations.webhook_url_env");
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn builtin_roles() {
+        let c = Config::default();
+        assert_eq!(c.role_operations("observer"), Some(vec![]));
+        assert_eq!(c.role_operations("operator").map(|v| v.len()), Some(9));
+        assert_eq!(c.role_operations("nobody"), None);
+    }
+}

@@ -1,0 +1,29 @@
+//! baton — the on-call remote control for fleets of Raft-clustered databases on Kubernetes.
+//!
+//! Module map (DESIGN.md): `cli` (clap), `config` (config file, themes, paths), `logging`
+//! (tracing to a file). The domain (`fleet`), the sources, probes, operations, the TUI and the
+//! embedded lab arrive as their issues land; the binary in `main.rs` only parses and dispatches.
+
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+
+/// Process exit codes, a contract with scripts (DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    /// An operation or connection failed.
+    Failed = 1,
+    /// Bad usage, config or input.
+    Usage = 2,
+    /// Refused: safety check, lock held, permission, read-only.
+    Refused = 3,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e as u8)
+    }
+}

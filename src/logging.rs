@@ -1,0 +1,35 @@
+//! Logging: tracing to a file in the data dir, never to the terminal. The level comes from
+//! `BATON_LOG`, else `RUST_LOG`, else `info`.
+
+use std::path::Path;
+
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+
+/// The filter directive in force: `BATON_LOG`, else `RUST_LOG`, else `info`.
+pub fn level_directive() -> String {
+    ["BATON_LOG", "RUST_LOG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "info".into())
+}
+
+/// Starts writing logs to `dir/baton.log`. Keep the guard alive for the life of the process:
+/// dropping it flushes the file. Fails (with a reason) when the directory cannot be made or the
+/// level directive is malformed; the caller decides whether that is fatal.
+pub fn init(dir: &Path) -> Result<WorkerGuard, String> {
+    let directive = level_directive();
+    let filter = EnvFilter::try_new(&directive)
+        .map_err(|e| format!("bad log level '{directive}' in BATON_LOG/RUST_LOG: {e}"))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
+    let appender = tracing_appender::rolling::never(dir, "baton.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init()
+        .map_err(|e| format!("logging already initialised: {e}"))?;
+    Ok(guard)
+}
