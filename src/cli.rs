@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
+  baton lab serve --kubeconfig-out /tmp/lab.kubeconfig
+                                     run the lab headless, then: kubectl --kubeconfig /tmp/lab.kubeconfig get pods -A
   baton config check                 validate the config file and theme, print where files live
   baton --theme light config check   validate with another theme
   NO_COLOR=1 baton config check      NO_COLOR selects the mono theme
@@ -50,6 +52,11 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The embedded lab: simulated Kubernetes clusters running Raft-clustered databases.
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
     /// Check the config file and theme, and show where baton keeps its files.
     Config {
         #[command(subcommand)]
@@ -63,4 +70,27 @@ pub enum ConfigCommand {
     Check,
     /// Print the config file, themes, data and log paths.
     Paths,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Run the lab headless: prints `ready kubeconfig=PATH` once every API server answers,
+    /// then serves until SIGINT or SIGTERM.
+    Serve(LabServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabServeArgs {
+    /// `demo` (4 orchestras, 15 databases), `fleet` (200 orchestras, 10 000 databases) or a TOML file.
+    #[arg(long, default_value = "demo", value_name = "demo|fleet|PATH")]
+    pub profile: String,
+    /// Where to write the kubeconfig (default: a file in a temporary directory).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig_out: Option<PathBuf>,
+    /// Append one JSON line per API request (time, orchestra, identity, verb, path, status).
+    #[arg(long, value_name = "PATH")]
+    pub request_log: Option<PathBuf>,
+    /// Seed for tokens and passwords, for reproducible labs.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
 }

@@ -1,13 +1,15 @@
 //! baton — the on-call remote control for fleets of Raft-clustered databases on Kubernetes.
 //!
 //! Module map (DESIGN.md): `cli` (clap), `config` (config file, themes, paths), `logging`
-//! (tracing to a file). The domain (`fleet`), the sources, probes, operations, the TUI and the
-//! embedded lab arrive as their issues land; the binary in `main.rs` only parses and dispatches.
+//! (tracing to a file), `lab` (the embedded lab: Kubernetes API servers, controllers, kubelet).
+//! The domain (`fleet`), the sources, probes, operations and the TUI arrive as their issues
+//! land; the binary in `main.rs` only parses and dispatches.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
+pub mod lab;
 pub mod logging;
 
 /// Process exit codes, a contract with scripts (DESIGN.md).

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use baton::Exit;
-use baton::cli::{Cli, Command, ConfigCommand};
+use baton::cli::{Cli, Command, ConfigCommand, LabCommand, LabServeArgs};
 use baton::config::{Config, paths, theme};
 use clap::Parser;
 
@@ -86,11 +86,91 @@ fn main() -> ExitCode {
             println!("themes:      {}", themes.names().join(", "));
             Exit::Ok.into()
         }
+        Some(Command::Lab { command: LabCommand::Serve(args) }) => lab_serve(args),
         None => {
             eprintln!(
                 "baton: the dashboard is not part of this build yet; see `baton --help` for what is"
             );
             Exit::Failed.into()
         }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("baton: cannot start the async runtime: {e}");
+            ExitCode::from(Exit::Failed)
+        })
+}
+
+/// `baton lab serve`: start the lab, print the ready line, serve until SIGINT/SIGTERM.
+fn lab_serve(args: LabServeArgs) -> ExitCode {
+    use baton::lab::{Lab, LabError, LabOptions};
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let started = std::time::Instant::now();
+        let opts = LabOptions {
+            profile: Some(args.profile.clone()),
+            kubeconfig_out: args.kubeconfig_out.clone(),
+            request_log: args.request_log.clone(),
+            seed: args.seed,
+            bookmark_every: None,
+        };
+        let lab = match Lab::start(opts).await {
+            Ok(lab) => lab,
+            Err(LabError::Input(m)) => {
+                eprintln!("baton: bad lab profile: {m}");
+                return Exit::Usage.into();
+            }
+            Err(LabError::Io(m)) => {
+                eprintln!("baton: the lab cannot start: {m}");
+                return Exit::Failed.into();
+            }
+        };
+        if let Err(e) = lab.wait_ready(std::time::Duration::from_secs(30)).await {
+            eprintln!("baton: the lab cannot start: {e}");
+            return Exit::Failed.into();
+        }
+        tracing::info!(
+            orchestras = lab.orchestras.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            kubeconfig = %lab.kubeconfig.display(),
+            "lab ready"
+        );
+        println!("ready kubeconfig={}", lab.kubeconfig.display());
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        tracing::info!("lab stopping");
+        lab.shutdown().await;
+        Exit::Ok.into()
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! {
+                    _ = int.recv() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

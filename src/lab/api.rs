@@ -1,0 +1,771 @@
+//! The HTTP face of one orchestra: translates Kubernetes API requests (discovery, list, get,
+//! watch, create, replace, patch, delete, status, scale, logs, pod proxy, access reviews) into
+//! store calls, checks the bearer token (operator or observer), and writes the request log.
+//! Facts it follows: shared/LAB-API.md.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::Orchestra;
+use super::controllers::delete_pod_gracefully;
+use super::resources::{self, Resource};
+use super::selector::{FieldSelector, LabelSelector};
+use super::store::{ApiError, Change};
+
+/// Who is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    Operator,
+    Observer,
+}
+
+impl Identity {
+    fn user(self) -> &'static str {
+        match self {
+            Self::Operator => "lab-operator",
+            Self::Observer => "lab-observer",
+        }
+    }
+}
+
+/// The axum router of one orchestra's API server.
+pub fn router(o: Arc<Orchestra>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(o)
+}
+
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(q: Option<&str>) -> Self {
+        Self(
+            form_urlencoded::parse(q.unwrap_or("").as_bytes())
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+    }
+    fn flag(&self, k: &str) -> bool {
+        matches!(self.get(k), Some("true" | "1"))
+    }
+}
+
+fn json_response(code: u16, v: &Value, content_type: &'static str) -> Response {
+    let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), v.to_string()).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+fn ok(v: &Value) -> Response {
+    json_response(200, v, "application/json")
+}
+
+fn error(e: &ApiError) -> Response {
+    json_response(e.code, &e.status(), "application/json")
+}
+
+async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = Query::parse(parts.uri.query());
+    let identity = identify(&o, &parts.headers);
+    let verb = parts.method.clone();
+    let response = match axum::body::to_bytes(body, 64 << 20).await {
+        Err(e) => error(&ApiError::bad_request(format!("cannot read the body: {e}"))),
+        Ok(_) if identity.is_none() && matches!(path.as_str(), "/healthz" | "/livez" | "/readyz" | "/version") => {
+            // Public info, as the system:public-info-viewer role grants on a real cluster.
+            route(&o, Identity::Observer, &Method::GET, &path, &query, &parts.headers, Bytes::new()).await
+        }
+        Ok(body) => match identity {
+            None => error(&ApiError {
+                code: 401,
+                reason: "Unauthorized",
+                message: "Unauthorized".into(),
+            }),
+            Some(id) => {
+                if o.is_down() {
+                    error(&ApiError {
+                        code: 503,
+                        reason: "ServiceUnavailable",
+                        message: "the lab's API server is down (fault injected)".into(),
+                    })
+                } else {
+                    route(&o, id, &parts.method, &path, &query, &parts.headers, body).await
+                }
+            }
+        },
+    };
+    o.log_request(identity.map(Identity::user), verb.as_str(), &path, parts.uri.query(), response.status().as_u16());
+    response
+}
+
+fn identify(o: &Orchestra, headers: &HeaderMap) -> Option<Identity> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = auth.strip_prefix("Bearer ")?.trim();
+    if token == o.operator_token {
+        Some(Identity::Operator)
+    } else if token == o.observer_token {
+        Some(Identity::Observer)
+    } else {
+        None
+    }
+}
+
+fn forbidden(id: Identity, verb: &str, res: &Resource, sub: Option<&str>, ns: Option<&str>, name: &str) -> ApiError {
+    let what = match sub {
+        Some(s) => format!("{}/{s}", res.plural),
+        None => res.plural.to_string(),
+    };
+    let target = if name.is_empty() { what.clone() } else { format!("{what} \"{name}\"") };
+    let scope = match ns {
+        Some(ns) => format!(" in the namespace \"{ns}\""),
+        None => " at the cluster scope".into(),
+    };
+    ApiError {
+        code: 403,
+        reason: "Forbidden",
+        message: format!(
+            "{target} is forbidden: User \"{}\" cannot {verb} resource \"{what}\" in API group \"{}\"{scope}",
+            id.user(),
+            res.group
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn route(
+    o: &Arc<Orchestra>,
+    id: Identity,
+    method: &Method,
+    path: &str,
+    q: &Query,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["version"] => ok(&json!({
+            "major": "1", "minor": "32", "gitVersion": "v1.32.4-baton-lab",
+            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
+            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.8", "compiler": "gc",
+            "platform": "linux/amd64",
+        })),
+        ["healthz" | "livez" | "readyz"] => (StatusCode::OK, "ok").into_response(),
+        ["api"] => ok(&resources::api_versions()),
+        ["apis"] => ok(&resources::api_group_list()),
+        ["api", "v1"] => ok(&resources::resource_list("", "v1").unwrap_or_default()),
+        ["apis", g, v] => match resources::resource_list(g, v) {
+            Some(l) => ok(&l),
+            None => error(&ApiError { code: 404, reason: "NotFound", message: format!("the server could not find the requested resource (get {g}/{v})") }),
+        },
+        ["lab", "fault", fault] if *method == Method::POST => lab_fault(o, id, fault),
+        ["api", "v1", rest @ ..] => resource_request(o, id, method, "", "v1", rest, q, headers, body).await,
+        ["apis", g, v, rest @ ..] => resource_request(o, id, method, g, v, rest, q, headers, body).await,
+        _ => error(&ApiError { code: 404, reason: "NotFound", message: "the server could not find the requested resource".into() }),
+    }
+}
+
+fn lab_fault(o: &Orchestra, id: Identity, fault: &str) -> Response {
+    if id != Identity::Operator {
+        return error(&ApiError { code: 403, reason: "Forbidden", message: "faults need the operator token".into() });
+    }
+    match fault {
+        "expire-watches" => {
+            o.store.expire_watches();
+            ok(&json!({"fault": fault, "orchestra": o.name}))
+        }
+        _ => error(&ApiError::bad_request(format!("unknown fault '{fault}'"))),
+    }
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.split(',').next().is_some_and(|first| first.contains("as=Table")))
+}
+
+fn wants_metadata(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
+}
+
+fn partial(o: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o["metadata"]})
+}
+
+const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// Shapes an object (or list) the way the client asked: plain, Table or metadata-only.
+fn present(res: &Resource, headers: &HeaderMap, obj: &Value) -> Response {
+    if wants_table(headers) {
+        json_response(200, &resources::table(res, std::slice::from_ref(obj), None, true), TABLE_CT)
+    } else if wants_metadata(headers) {
+        json_response(200, &partial(obj), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+    } else {
+        ok(obj)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn resource_request(
+    o: &Arc<Orchestra>,
+    id: Identity,
+    method: &Method,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    q: &Query,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    // /namespaces/{ns}/{resource}/… — but /namespaces/{name}[/status] is the namespace itself.
+    let (ns, rest): (Option<&str>, &[&str]) = match rest {
+        ["namespaces", ns, res, ..] if !(group.is_empty() && matches!(*res, "status" | "finalize")) => (Some(*ns), &rest[2..]),
+        _ => (None, rest),
+    };
+    let (plural, name, sub, tail) = match rest {
+        [p] => (*p, "", None, &[][..]),
+        [p, n] => (*p, *n, None, &[][..]),
+        [p, n, s, tail @ ..] => (*p, *n, Some(*s), tail),
+        _ => return error(&ApiError::bad_request("bad path")),
+    };
+    let Some(res) = resources::find(group, version, plural) else {
+        return error(&ApiError { code: 404, reason: "NotFound", message: format!("the server could not find the requested resource ({plural})") });
+    };
+    if res.namespaced && ns.is_none() && !name.is_empty() {
+        return error(&ApiError::bad_request(format!("{} is namespaced: use /namespaces/NS/{}", res.plural, res.plural)));
+    }
+    let ns_str = ns.unwrap_or("");
+    let mutating = !matches!(*method, Method::GET | Method::HEAD);
+    let is_review = res.plural == "selfsubjectaccessreviews";
+    if mutating && id == Identity::Observer && !is_review {
+        let verb = match *method {
+            Method::POST if sub == Some("proxy") => "create",
+            Method::POST => "create",
+            Method::PUT => "update",
+            Method::PATCH => "patch",
+            Method::DELETE if name.is_empty() => "deletecollection",
+            _ => "delete",
+        };
+        return error(&forbidden(id, verb, res, sub, ns, name));
+    }
+    if q.get("dryRun").is_some() && mutating {
+        return error(&ApiError::bad_request("the lab does not support dryRun"));
+    }
+    let body_json = || -> Result<Value, ApiError> {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+    };
+    let result: Result<Response, ApiError> = (|| async {
+        match (method.clone(), name, sub) {
+            (Method::GET, "", None) => {
+                if q.flag("watch") {
+                    watch(o, res, ns, q, headers)
+                } else {
+                    list(o, res, ns, q, headers)
+                }
+            }
+            (Method::GET, _, None) => Ok(present(res, headers, &o.store.get(res, ns_str, name)?)),
+            (Method::GET, _, Some("status")) => Ok(ok(&o.store.get(res, ns_str, name)?)),
+            (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
+            (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
+            (_, _, Some("proxy")) if res.plural == "pods" => proxy(o, method, ns_str, name, tail, q, &body),
+            (Method::POST, "", None) if is_review => Ok(json_response(201, &review(id, body_json()?), "application/json")),
+            (Method::POST, "", None) => {
+                let created = o.store.create(res, ns_str, body_json()?)?;
+                Ok(json_response(201, &created, "application/json"))
+            }
+            (Method::PUT, _, sub) => {
+                let new = body_json()?;
+                let expect = new["metadata"]["resourceVersion"].as_str().map(str::to_string);
+                let updated = o.store.update(res, ns_str, name, expect.as_deref(), |cur| {
+                    match sub {
+                        None => {
+                            let status = cur.get("status").cloned();
+                            let meta_keep = cur["metadata"].clone();
+                            *cur = new.clone();
+                            if let Some(s) = status.filter(|_| res.subresources.contains(&"status")) {
+                                cur["status"] = s;
+                            }
+                            for f in ["deletionTimestamp", "generation"] {
+                                cur["metadata"][f] = meta_keep[f].clone();
+                            }
+                        }
+                        Some("status") => cur["status"] = new["status"].clone(),
+                        Some("scale") => cur["spec"]["replicas"] = new["spec"]["replicas"].clone(),
+                        Some(other) => return Err(ApiError::bad_request(format!("no subresource {other}"))),
+                    }
+                    Ok(())
+                })?;
+                Ok(ok(&if sub == Some("scale") { scale_of(&updated) } else { updated }))
+            }
+            (Method::PATCH, _, sub) => patch(o, res, ns_str, name, sub, q, headers, &body),
+            (Method::DELETE, "", None) => {
+                let sel = LabelSelector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
+                let (items, _) = o.store.list_filtered(res, ns, |v| sel.matches_object(v));
+                for it in &items {
+                    delete_one(o, res, ns_str, it["metadata"]["name"].as_str().unwrap_or(""), q, &body)?;
+                }
+                Ok(ok(&json!({"kind": list_kind(res), "apiVersion": res.api_version(), "metadata": {}, "items": items})))
+            }
+            (Method::DELETE, _, None) => Ok(ok(&delete_one(o, res, ns_str, name, q, &body)?)),
+            _ => Err(ApiError { code: 405, reason: "MethodNotAllowed", message: format!("{method} is not supported on this path") }),
+        }
+    })()
+    .await;
+    result.unwrap_or_else(|e| error(&e))
+}
+
+fn list_kind(res: &Resource) -> String {
+    format!("{}List", res.kind)
+}
+
+fn scale_of(sts: &Value) -> Value {
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": sts["metadata"]["name"], "namespace": sts["metadata"]["namespace"], "uid": sts["metadata"]["uid"], "resourceVersion": sts["metadata"]["resourceVersion"], "creationTimestamp": sts["metadata"]["creationTimestamp"]},
+        "spec": {"replicas": sts["spec"]["replicas"]},
+        "status": {"replicas": sts["status"]["replicas"].as_i64().unwrap_or(0), "selector": sts["spec"]["selector"]["matchLabels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default()},
+    })
+}
+
+fn review(id: Identity, body: Value) -> Value {
+    let attrs = &body["spec"]["resourceAttributes"];
+    let verb = attrs["verb"].as_str().unwrap_or("");
+    let allowed = id == Identity::Operator || matches!(verb, "get" | "list" | "watch");
+    let mut out = body.clone();
+    out["kind"] = json!("SelfSubjectAccessReview");
+    out["apiVersion"] = json!("authorization.k8s.io/v1");
+    out["metadata"] = json!({"creationTimestamp": null});
+    out["status"] = if allowed {
+        json!({"allowed": true, "reason": format!("the lab grants {} this", id.user())})
+    } else {
+        json!({"allowed": false, "reason": format!("{} is read-only", id.user())})
+    };
+    out
+}
+
+fn selectors(q: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
+    Ok((
+        LabelSelector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?,
+        FieldSelector::parse(q.get("fieldSelector").unwrap_or("")).map_err(ApiError::bad_request)?,
+    ))
+}
+
+fn list(o: &Orchestra, res: &'static Resource, ns: Option<&str>, q: &Query, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let (labels, fields) = selectors(q)?;
+    let ns = if res.namespaced { ns } else { None };
+    let (items, rv) = o.store.list_filtered(res, ns, |v| labels.matches_object(v) && fields.matches(v));
+    if wants_table(headers) {
+        return Ok(json_response(200, &resources::table(res, &items, Some(rv), true), TABLE_CT));
+    }
+    if wants_metadata(headers) {
+        let items: Vec<Value> = items.iter().map(partial).collect();
+        return Ok(json_response(
+            200,
+            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
+        ));
+    }
+    Ok(ok(&json!({
+        "kind": list_kind(res),
+        "apiVersion": res.api_version(),
+        "metadata": {"resourceVersion": rv.to_string()},
+        "items": items,
+    })))
+}
+
+/// How a watch presents each object.
+#[derive(Clone, Copy)]
+enum Shape {
+    Plain,
+    Table,
+    Metadata,
+}
+
+fn watch_line(kind: &str, obj: &Value, res: &Resource, shape: Shape, first: bool) -> Bytes {
+    let object = match shape {
+        Shape::Plain => obj.clone(),
+        Shape::Table => resources::table(res, std::slice::from_ref(obj), None, first),
+        Shape::Metadata => partial(obj),
+    };
+    let mut line = json!({"type": kind, "object": object}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+fn bookmark(res: &Resource, rv: u64, initial_end: bool) -> Bytes {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    let mut line = json!({"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version(), "metadata": meta}}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+fn expired_line(e: &ApiError) -> Bytes {
+    let mut line = json!({"type": "ERROR", "object": e.status()}).to_string();
+    line.push('\n');
+    Bytes::from(line)
+}
+
+fn stream_response(rx: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response {
+    let stream = futures::StreamExt::map(ReceiverStream::new(rx), Ok::<_, std::convert::Infallible>);
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    r
+}
+
+fn watch(o: &Arc<Orchestra>, res: &'static Resource, ns: Option<&str>, q: &Query, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let (labels, fields) = selectors(q)?;
+    let ns = if res.namespaced { ns.map(str::to_string) } else { None };
+    let shape = if wants_table(headers) {
+        Shape::Table
+    } else if wants_metadata(headers) {
+        Shape::Metadata
+    } else {
+        Shape::Plain
+    };
+    let timeout = q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(1800);
+    let bookmarks = q.flag("allowWatchBookmarks");
+    let initial = q.flag("sendInitialEvents");
+    let asked_rv = q.get("resourceVersion").unwrap_or("");
+    let matches = move |obj: &Value| {
+        ns.as_deref().is_none_or(|n| obj["metadata"]["namespace"] == n) && labels.matches_object(obj) && fields.matches(obj)
+    };
+
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let mut first_table = true;
+    let mut line = move |kind: &str, obj: &Value| {
+        let l = watch_line(kind, obj, res, shape, first_table);
+        first_table = false;
+        l
+    };
+    // Synthetic ADDED events when no (or zero) resourceVersion was given, or initial events asked.
+    let mut prelude = Vec::new();
+    let (past, mut live, start_rv) = if asked_rv.is_empty() || asked_rv == "0" || initial {
+        let (items, rv) = o.store.list_filtered(res, None, &matches);
+        for it in &items {
+            prelude.push(line("ADDED", it));
+        }
+        if initial && bookmarks {
+            prelude.push(bookmark(res, rv, true));
+        }
+        let (past, live) = o.store.watch_from(rv)?;
+        (past, live, rv)
+    } else {
+        let rv: u64 = asked_rv
+            .parse()
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion '{asked_rv}'")))?;
+        match o.store.watch_from(rv) {
+            Ok((past, live)) => (past, live, rv),
+            Err(e) => {
+                // Too old: HTTP 200, then one ERROR event with a 410 Status, then close.
+                let _ = tx.try_send(expired_line(&e));
+                drop(tx);
+                return Ok(stream_response(rx, "application/json"));
+            }
+        }
+    };
+    for c in &past {
+        if let Change::Object { kind, resource, object, .. } = &**c
+            && std::ptr::eq(*resource, res)
+            && matches(object)
+        {
+            prelude.push(line(kind.as_str(), object));
+        }
+    }
+    let bookmark_every = o.bookmark_every;
+    let store_rv = o.store.clone();
+    tokio::spawn(async move {
+        let mut last_rv = start_rv;
+        for l in prelude {
+            if tx.send(l).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::sleep(Duration::from_secs(timeout));
+        tokio::pin!(deadline);
+        let mut ticker = tokio::time::interval(bookmark_every);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return,
+                _ = ticker.tick() => {
+                    if bookmarks {
+                        last_rv = last_rv.max(store_rv.resource_version());
+                        if tx.send(bookmark(res, last_rv, false)).await.is_err() { return; }
+                    } else if tx.is_closed() {
+                        return;
+                    }
+                }
+                msg = live.recv() => match msg {
+                    Ok(c) => match &*c {
+                        Change::Object { rv, kind, resource, object } => {
+                            if std::ptr::eq(*resource, res) && matches(object) {
+                                let l = line(kind.as_str(), object);
+                                if tx.send(l).await.is_err() { return; }
+                            }
+                            last_rv = *rv;
+                        }
+                        Change::Expired { rv } => {
+                            let _ = tx.send(expired_line(&ApiError::expired(last_rv, *rv))).await;
+                            return;
+                        }
+                    },
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let _ = tx.send(expired_line(&ApiError::expired(last_rv, store_rv.resource_version()))).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    Ok(stream_response(rx, if matches!(shape, Shape::Table) { TABLE_CT } else { "application/json" }))
+}
+
+/// Deletes one object; pods terminate gracefully unless the grace period is zero.
+fn delete_one(o: &Orchestra, res: &'static Resource, ns: &str, name: &str, q: &Query, body: &Bytes) -> Result<Value, ApiError> {
+    let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let grace = q
+        .get("gracePeriodSeconds")
+        .and_then(|g| g.parse::<i64>().ok())
+        .or_else(|| opts["gracePeriodSeconds"].as_i64());
+    if res.plural == "pods" && grace != Some(0) {
+        o.store.get(res, ns, name)?;
+        delete_pod_gracefully(&o.store, ns, name, grace.unwrap_or(30));
+        return o.store.get(res, ns, name).or_else(|_| Ok(json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name, "kind": "pods"}})));
+    }
+    o.store.remove(res, ns, name)
+}
+
+/// Strategic merge as far as the lab needs it: maps merge, `null` deletes, lists of objects with
+/// a `name` merge by name, other lists are replaced.
+pub fn strategic_merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if k == "$patch" || k.starts_with("$setElementOrder") || k.starts_with("$retainKeys") {
+                    continue;
+                }
+                if v.is_null() {
+                    t.remove(k);
+                } else if let Some(cur) = t.get_mut(k) {
+                    strategic_merge(cur, v);
+                } else {
+                    t.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        (Value::Array(t), Value::Array(p))
+            if !p.is_empty() && p.iter().all(|e| e.get("name").is_some()) && t.iter().all(|e| e.get("name").is_some()) =>
+        {
+            for pe in p {
+                match t.iter_mut().find(|te| te["name"] == pe["name"]) {
+                    Some(te) => strategic_merge(te, pe),
+                    None => t.push(pe.clone()),
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn patch(o: &Orchestra, res: &'static Resource, ns: &str, name: &str, sub: Option<&str>, q: &Query, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok()).unwrap_or("").to_string();
+    let ct = ct.split(';').next().unwrap_or("").trim().to_string();
+    let patch_body: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the patch is not JSON: {e}")))?;
+    let apply = |target: &mut Value| -> Result<(), ApiError> {
+        match ct.as_str() {
+            "application/json-patch+json" => {
+                let p: json_patch::Patch = serde_json::from_value(patch_body.clone()).map_err(|e| ApiError::bad_request(format!("bad JSON patch: {e}")))?;
+                json_patch::patch(target, &p).map_err(|e| ApiError::invalid(format!("the JSON patch does not apply: {e}")))
+            }
+            "application/merge-patch+json" => {
+                json_patch::merge(target, &patch_body);
+                Ok(())
+            }
+            "application/strategic-merge-patch+json" | "application/apply-patch+yaml" => {
+                strategic_merge(target, &patch_body);
+                Ok(())
+            }
+            other => Err(ApiError { code: 415, reason: "UnsupportedMediaType", message: format!("the lab does not accept patches of type '{other}'") }),
+        }
+    };
+    if ct == "application/apply-patch+yaml" && sub.is_none() && o.store.get(res, ns, name).is_err() {
+        let _ = q.get("fieldManager");
+        let mut obj = patch_body.clone();
+        obj["metadata"]["name"] = json!(name);
+        let created = o.store.create(res, ns, obj)?;
+        return Ok(json_response(201, &created, "application/json"));
+    }
+    let updated = o.store.update(res, ns, name, None, |cur| match sub {
+        None => {
+            let status = cur.get("status").cloned();
+            apply(cur)?;
+            if res.subresources.contains(&"status") {
+                match status {
+                    Some(s) => cur["status"] = s,
+                    None => {
+                        if let Some(m) = cur.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some("status") => {
+            let mut copy = cur.clone();
+            apply(&mut copy)?;
+            cur["status"] = copy["status"].clone();
+            Ok(())
+        }
+        Some("scale") => {
+            let mut scale = scale_of(cur);
+            apply(&mut scale)?;
+            cur["spec"]["replicas"] = scale["spec"]["replicas"].clone();
+            Ok(())
+        }
+        Some(other) => Err(ApiError::bad_request(format!("no subresource {other}"))),
+    })?;
+    Ok(ok(&if sub == Some("scale") { scale_of(&updated) } else { updated }))
+}
+
+async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response, ApiError> {
+    let pod = o.store.get(resources::pods(), ns, name)?;
+    let containers: Vec<String> = pod["spec"]["containers"]
+        .as_array()
+        .map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let container = match q.get("container") {
+        Some(c) if containers.iter().any(|x| x == c) => c.to_string(),
+        Some(c) => return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}"))),
+        None if containers.len() == 1 => containers[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                containers.join(" ")
+            )));
+        }
+    };
+    let waiting = pod["status"]["containerStatuses"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == container.as_str()))
+        .and_then(|c| c["state"]["waiting"]["reason"].as_str())
+        .map(str::to_string);
+    let Some(rt) = o.kubelet.pod(ns, name) else {
+        return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")));
+    };
+    let previous = q.flag("previous");
+    if previous && !rt.logs.has_previous() {
+        return Err(ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found")));
+    }
+    if !previous && rt.logs.lines(false).is_empty() && !rt.logs.is_running() && waiting.is_some() {
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {}",
+            waiting.unwrap_or_default()
+        )));
+    }
+    let follow = q.flag("follow") && !previous;
+    let timestamps = q.flag("timestamps");
+    let tail = q.get("tailLines").and_then(|t| t.parse::<usize>().ok());
+    let mut limit = q.get("limitBytes").and_then(|t| t.parse::<usize>().ok()).unwrap_or(usize::MAX);
+    let since = q
+        .get("sinceSeconds")
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|s| chrono::Utc::now() - chrono::Duration::seconds(s));
+    let fmt = move |(ts, line): &(String, String)| {
+        if timestamps { format!("{ts} {line}\n") } else { format!("{line}\n") }
+    };
+    let keep = move |(ts, _): &(String, String)| {
+        since.is_none_or(|s| chrono::DateTime::parse_from_rfc3339(ts).is_ok_and(|t| t >= s))
+    };
+    let lines = rt.logs.lines(previous);
+    let start = tail.map_or(0, |t| lines.len().saturating_sub(t));
+    let (tx, rx) = mpsc::channel::<Bytes>(256);
+    let mut changed = rt.logs.changed.subscribe();
+    tokio::spawn(async move {
+        let mut sent = start;
+        let mut pending: Vec<(String, String)> = lines[start..].to_vec();
+        loop {
+            for l in pending.iter().filter(|l| keep(l)) {
+                let text = fmt(l);
+                let bytes = if text.len() > limit { text[..limit].to_string() } else { text };
+                limit -= bytes.len();
+                if tx.send(Bytes::from(bytes)).await.is_err() || limit == 0 {
+                    return;
+                }
+            }
+            sent += pending.len();
+            if !follow {
+                return;
+            }
+            let now = rt.logs.lines(false);
+            if now.len() > sent {
+                pending = now[sent..].to_vec();
+                continue;
+            }
+            if !rt.logs.is_running() && !now.is_empty() {
+                return;
+            }
+            pending.clear();
+            tokio::select! {
+                r = changed.changed() => if r.is_err() { return },
+                _ = tokio::time::sleep(Duration::from_secs(30)) => if tx.is_closed() { return },
+            }
+            let now = rt.logs.lines(false);
+            if now.len() < sent {
+                // The container restarted: follow the new run.
+                sent = 0;
+            }
+            pending = now[sent.min(now.len())..].to_vec();
+        }
+    });
+    Ok(stream_response(rx, "text/plain"))
+}
+
+fn proxy(o: &Orchestra, method: &Method, ns: &str, name_port: &str, tail: &[&str], q: &Query, body: &Bytes) -> Result<Response, ApiError> {
+    let (name, port) = match name_port.split_once(':') {
+        Some((n, p)) => (n, p.parse::<u16>().ok()),
+        None => (name_port, None),
+    };
+    let pod = o.store.get(resources::pods(), ns, name)?;
+    let port = match port {
+        Some(p) => p,
+        None => pod["spec"]["containers"][0]["ports"][0]["containerPort"].as_u64().unwrap_or(80) as u16,
+    };
+    let unavailable = |why: String| ApiError { code: 503, reason: "ServiceUnavailable", message: format!("error trying to reach service: {why}") };
+    let Some(rt) = o.kubelet.pod(ns, name).filter(|rt| rt.logs.is_running()) else {
+        return Err(unavailable(format!("dial tcp {}:{port}: connect: connection refused", pod["status"]["podIP"].as_str().unwrap_or("<none>"))));
+    };
+    let mut path = format!("/{}", tail.join("/"));
+    let query: Vec<String> = q.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    if !query.is_empty() {
+        path = format!("{path}?{}", query.join("&"));
+    }
+    match rt.workload.http(port, method.as_str(), &path, body) {
+        Some(reply) => {
+            let mut r = (StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK), reply.body).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+            Ok(r)
+        }
+        None => Err(unavailable(format!("dial tcp {}:{port}: connect: connection refused", rt.ip))),
+    }
+}

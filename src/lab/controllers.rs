@@ -1,0 +1,343 @@
+//! The controllers of one orchestra: StatefulSet (creates its pods, recreates deleted ones,
+//! scales, rolls pods on a template change), Job (runs a pod to success or failure with a back-off
+//! limit), garbage collection of owned objects, and the loop that feeds them and the kubelet from
+//! the store's changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::events::EventRecorder;
+use super::kubelet::Kubelet;
+use super::resources::{self, Resource};
+use super::store::{Change, ChangeKind, Store, now};
+
+/// Everything the controllers of one orchestra need.
+pub struct Controllers {
+    pub store: Arc<Store>,
+    pub events: Arc<EventRecorder>,
+    pub kubelet: Arc<Kubelet>,
+}
+
+fn name_of(o: &Value) -> &str {
+    o["metadata"]["name"].as_str().unwrap_or("")
+}
+fn ns_of(o: &Value) -> &str {
+    o["metadata"]["namespace"].as_str().unwrap_or("")
+}
+fn uid_of(o: &Value) -> &str {
+    o["metadata"]["uid"].as_str().unwrap_or("")
+}
+
+/// The controller that owns `o`, as (kind, name).
+fn owner(o: &Value) -> Option<(&str, &str)> {
+    o["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"] == json!(true))
+        .map(|r| (r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")))
+}
+
+fn owner_ref(o: &Value) -> Value {
+    json!([{
+        "apiVersion": o["apiVersion"], "kind": o["kind"], "name": name_of(o), "uid": uid_of(o),
+        "controller": true, "blockOwnerDeletion": true,
+    }])
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod["status"]["conditions"]
+        .as_array()
+        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+}
+
+fn is_terminating(o: &Value) -> bool {
+    o["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null())
+}
+
+/// Marks a pod for graceful deletion; the kubelet stops it and removes it.
+pub fn delete_pod_gracefully(store: &Store, ns: &str, name: &str, grace_seconds: i64) {
+    let _ = store.update(resources::pods(), ns, name, None, |p| {
+        if !is_terminating(p) {
+            p["metadata"]["deletionTimestamp"] = json!(now());
+            p["metadata"]["deletionGracePeriodSeconds"] = json!(grace_seconds);
+        }
+        Ok(())
+    });
+}
+
+/// The revision name of a pod template: `<sts>-<hash>`.
+pub fn template_revision(sts: &Value) -> String {
+    let digest = Sha256::digest(sts["spec"]["template"].to_string().as_bytes());
+    let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}", name_of(sts), &hex[..10])
+}
+
+impl Controllers {
+    /// Runs until the store's sender is gone. Reacts to every change, and resyncs everything
+    /// every few seconds and whenever it fell behind.
+    pub async fn run(self: Arc<Self>) {
+        let mut rx = self.store.subscribe();
+        self.resync();
+        let mut tick = tokio::time::interval(Duration::from_secs(3));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Ok(change) => self.on_change(&change),
+                    Err(RecvError::Lagged(_)) => self.resync(),
+                    Err(RecvError::Closed) => return,
+                },
+                _ = tick.tick() => self.resync(),
+            }
+        }
+    }
+
+    fn resync(&self) {
+        for sts in self.store.list(resources::statefulsets(), None).0 {
+            self.reconcile_sts(ns_of(&sts), name_of(&sts));
+        }
+        for job in self.store.list(resources::jobs(), None).0 {
+            self.reconcile_job(ns_of(&job), name_of(&job));
+        }
+        for pod in self.store.list(resources::pods(), None).0 {
+            self.kubelet.reconcile(ns_of(&pod), name_of(&pod));
+        }
+    }
+
+    fn on_change(&self, change: &Change) {
+        let Change::Object { kind, resource, object, .. } = change else {
+            return;
+        };
+        let (ns, name) = (ns_of(object), name_of(object));
+        match resource.plural {
+            "pods" => {
+                self.kubelet.reconcile(ns, name);
+                match owner(object) {
+                    Some(("StatefulSet", sts)) => self.reconcile_sts(ns, sts),
+                    Some(("Job", job)) => self.reconcile_job(ns, job),
+                    _ => {}
+                }
+            }
+            "statefulsets" if *kind == ChangeKind::Deleted => self.collect_garbage(resources::pods(), ns, uid_of(object)),
+            "statefulsets" => self.reconcile_sts(ns, name),
+            "jobs" if *kind == ChangeKind::Deleted => self.collect_garbage(resources::pods(), ns, uid_of(object)),
+            "jobs" => self.reconcile_job(ns, name),
+            "namespaces" if *kind == ChangeKind::Deleted => {
+                for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
+                    for o in self.store.list(r, Some(name)).0 {
+                        let _ = self.store.remove(r, name, name_of(&o));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Deletes objects owned by a deleted owner (background propagation).
+    fn collect_garbage(&self, res: &'static Resource, ns: &str, owner_uid: &str) {
+        let owned = |o: &Value| {
+            o["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|rs| rs.iter().any(|r| r["uid"] == owner_uid))
+        };
+        for o in self.store.list_filtered(res, Some(ns), owned).0 {
+            delete_pod_gracefully(&self.store, ns, name_of(&o), 30);
+        }
+    }
+
+    pub fn reconcile_sts(&self, ns: &str, name: &str) {
+        let Ok(sts) = self.store.get(resources::statefulsets(), ns, name) else {
+            return;
+        };
+        if is_terminating(&sts) {
+            return;
+        }
+        let uid = uid_of(&sts).to_string();
+        let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+        let revision = template_revision(&sts);
+        let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
+        let pods = self.store.list_filtered(resources::pods(), Some(ns), owned).0;
+        let ordinal = |p: &Value| {
+            name_of(p)
+                .strip_prefix(name)
+                .and_then(|s| s.strip_prefix('-'))
+                .and_then(|s| s.parse::<i64>().ok())
+        };
+        let by_ordinal = |i: i64| pods.iter().find(|p| ordinal(p) == Some(i));
+
+        // Create missing pods (Parallel pod management, as the Neo4j charts use).
+        for i in 0..replicas {
+            if by_ordinal(i).is_none() {
+                let pod_name = format!("{name}-{i}");
+                let mut pod = json!({
+                    "metadata": sts["spec"]["template"]["metadata"].clone(),
+                    "spec": sts["spec"]["template"]["spec"].clone(),
+                });
+                if !pod["metadata"].is_object() {
+                    pod["metadata"] = json!({});
+                }
+                pod["metadata"]["name"] = json!(pod_name);
+                pod["metadata"]["ownerReferences"] = owner_ref(&sts);
+                if !pod["metadata"]["labels"].is_object() {
+                    pod["metadata"]["labels"] = json!({});
+                }
+                let labels = &mut pod["metadata"]["labels"];
+                labels["controller-revision-hash"] = json!(revision);
+                labels["statefulset.kubernetes.io/pod-name"] = json!(pod_name);
+                labels["apps.kubernetes.io/pod-index"] = json!(i.to_string());
+                pod["spec"]["hostname"] = json!(pod_name);
+                if let Some(svc) = sts["spec"]["serviceName"].as_str() {
+                    pod["spec"]["subdomain"] = json!(svc);
+                }
+                if pod["spec"]["restartPolicy"].is_null() {
+                    pod["spec"]["restartPolicy"] = json!("Always");
+                }
+                match self.store.create(resources::pods(), ns, pod) {
+                    Ok(_) => self.events.record(
+                        &sts,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("create Pod {pod_name} in StatefulSet {name} successful"),
+                        "statefulset-controller",
+                    ),
+                    Err(e) if e.reason == "AlreadyExists" => {}
+                    Err(e) => tracing::warn!(ns, name, error = %e.message, "lab: statefulset cannot create pod"),
+                }
+            }
+        }
+        // Scale down: the highest ordinals go first, one at a time.
+        let mut extra: Vec<&Value> = pods.iter().filter(|p| ordinal(p).is_none_or(|i| i >= replicas)).collect();
+        extra.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
+        if let Some(p) = extra.first()
+            && !extra.iter().any(|p| is_terminating(p))
+        {
+            delete_pod_gracefully(&self.store, ns, name_of(p), 30);
+            self.events.record(&sts, "Normal", "SuccessfulDelete", &format!("delete Pod {} in StatefulSet {name} successful", name_of(p)), "statefulset-controller");
+        }
+        // Rolling update: when every pod is up and Ready, replace the highest outdated one.
+        let on_delete = sts["spec"]["updateStrategy"]["type"] == "OnDelete";
+        let current: Vec<&Value> = (0..replicas).filter_map(by_ordinal).collect();
+        let rev_of = |p: &Value| p["metadata"]["labels"]["controller-revision-hash"].as_str().unwrap_or("").to_string();
+        if !on_delete
+            && current.len() as i64 == replicas
+            && current.iter().all(|p| is_ready(p) && !is_terminating(p))
+            && let Some(p) = current.iter().rev().find(|p| rev_of(p) != revision)
+        {
+            delete_pod_gracefully(&self.store, ns, name_of(p), 30);
+        }
+        // Status.
+        let ready = current.iter().filter(|p| is_ready(p) && !is_terminating(p)).count() as i64;
+        let updated = current.iter().filter(|p| rev_of(p) == revision).count() as i64;
+        let generation = sts["metadata"]["generation"].clone();
+        let current_revision = if updated == replicas {
+            revision.clone()
+        } else {
+            sts["status"]["currentRevision"].as_str().map(str::to_string).unwrap_or_else(|| revision.clone())
+        };
+        let _ = self.store.update(resources::statefulsets(), ns, name, None, |s| {
+            if uid_of(s) != uid {
+                return Ok(());
+            }
+            s["status"] = json!({
+                "observedGeneration": generation,
+                "replicas": pods.len(),
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+                "currentReplicas": current.iter().filter(|p| rev_of(p) == current_revision).count(),
+                "updatedReplicas": updated,
+                "currentRevision": current_revision,
+                "updateRevision": revision,
+                "collisionCount": 0,
+            });
+            Ok(())
+        });
+    }
+
+    pub fn reconcile_job(&self, ns: &str, name: &str) {
+        let Ok(job) = self.store.get(resources::jobs(), ns, name) else {
+            return;
+        };
+        let done = job["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"));
+        if done || is_terminating(&job) {
+            return;
+        }
+        let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "Job" && n == name);
+        let pods = self.store.list_filtered(resources::pods(), Some(ns), owned).0;
+        let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
+        let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
+        let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
+        let active = pods.iter().filter(|p| !is_terminating(p) && phase(p) != "Succeeded" && phase(p) != "Failed").count() as i64;
+        let ready = pods.iter().filter(|p| is_ready(p)).count() as i64;
+        let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
+        let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
+        let t = now();
+        let mut condition = None;
+        if succeeded >= completions {
+            condition = Some(("Complete", "", "Job completed"));
+        } else if failed > backoff_limit {
+            condition = Some(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"));
+        } else if active == 0 {
+            let uid = uid_of(&job).to_string();
+            let mut pod = json!({
+                "metadata": job["spec"]["template"]["metadata"].clone(),
+                "spec": job["spec"]["template"]["spec"].clone(),
+            });
+            if !pod["metadata"].is_object() {
+                pod["metadata"] = json!({});
+            }
+            pod["metadata"]["generateName"] = json!(format!("{name}-"));
+            if let Some(o) = pod["metadata"].as_object_mut() {
+                o.remove("name");
+            }
+            pod["metadata"]["ownerReferences"] = owner_ref(&job);
+            if !pod["metadata"]["labels"].is_object() {
+                pod["metadata"]["labels"] = json!({});
+            }
+            for (k, v) in [
+                ("batch.kubernetes.io/job-name", name),
+                ("job-name", name),
+                ("batch.kubernetes.io/controller-uid", &uid),
+                ("controller-uid", &uid),
+            ] {
+                pod["metadata"]["labels"][k] = json!(v);
+            }
+            if pod["spec"]["restartPolicy"].is_null() {
+                pod["spec"]["restartPolicy"] = json!("Never");
+            }
+            if let Ok(p) = self.store.create(resources::pods(), ns, pod) {
+                self.events.record(&job, "Normal", "SuccessfulCreate", &format!("Created pod: {}", name_of(&p)), "job-controller");
+            }
+        }
+        let _ = self.store.update(resources::jobs(), ns, name, None, |j| {
+            if j["status"]["startTime"].is_null() {
+                j["status"]["startTime"] = json!(t);
+            }
+            j["status"]["active"] = json!(if condition.is_some() { 0 } else { active.max(1) });
+            j["status"]["succeeded"] = json!(succeeded);
+            j["status"]["failed"] = json!(failed);
+            j["status"]["ready"] = json!(ready);
+            if let Some((ty, reason, message)) = condition {
+                if ty == "Complete" {
+                    j["status"]["completionTime"] = json!(t);
+                }
+                j["status"]["conditions"] = json!([{
+                    "type": ty, "status": "True", "reason": reason, "message": message,
+                    "lastProbeTime": t, "lastTransitionTime": t,
+                }]);
+            }
+            Ok(())
+        });
+        if let Some((ty, reason, message)) = condition
+            && let Ok(j) = self.store.get(resources::jobs(), ns, name)
+        {
+            let (etype, ereason) = if ty == "Complete" { ("Normal", "Completed") } else { ("Warning", reason) };
+            self.events.record(&j, etype, ereason, message, "job-controller");
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! The kubelet simulation of one orchestra: schedules pods onto its nodes, walks them through
+//! Pending → Running → Ready with realistic delays, runs each pod's *workload* (pluggable: a
+//! server, a scripted Job, later a Raft member), keeps container logs, counts restarts, backs off
+//! crash loops, and terminates pods gracefully when they are deleted.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::events::EventRecorder;
+use super::resources;
+use super::store::{Store, now};
+
+/// (namespace, name) of a pod.
+pub type PodKey = (String, String);
+
+/// An HTTP answer from a workload (for the pod proxy and pod IPs).
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+}
+
+impl HttpReply {
+    pub fn json(status: u16, v: &Value) -> Self {
+        Self {
+            status,
+            content_type: "application/json",
+            body: v.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What a pod's main container does. One value per pod; `run` is called once per container start.
+pub trait Workload: Send + Sync {
+    /// Runs one start of the container and returns its exit code. Resolve promptly when
+    /// `ctx.stopping()` fires (the pod is being deleted).
+    fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32>;
+
+    /// Answers an HTTP request to the pod's `port` (through the pod proxy or the pod IP).
+    /// `None` means nothing listens on that port.
+    fn http(&self, _port: u16, _method: &str, _path: &str, _body: &[u8]) -> Option<HttpReply> {
+        None
+    }
+}
+
+/// Picks the workload of a pod when it is scheduled.
+pub trait WorkloadFactory: Send + Sync {
+    fn workload(&self, pod: &Value) -> Arc<dyn Workload>;
+}
+
+/// Container logs of one pod: the current run and the previous one.
+#[derive(Default)]
+pub struct PodLogs {
+    lines: Mutex<(Vec<(String, String)>, Vec<(String, String)>)>,
+    /// Bumped on every line and when the container stops; log followers wait on it.
+    pub changed: watch::Sender<u64>,
+    running: AtomicBool,
+    seq: AtomicU64,
+}
+
+impl PodLogs {
+    pub fn push(&self, line: impl Into<String>) {
+        let mut g = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.push((now_nanos(), line.into()));
+        if g.0.len() > 10_000 {
+            g.0.drain(..1000);
+        }
+        drop(g);
+        self.bump();
+    }
+
+    fn bump(&self) {
+        let n = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.changed.send_replace(n);
+    }
+
+    /// Lines (timestamp, text) of the current run, or of the previous one.
+    pub fn lines(&self, previous: bool) -> Vec<(String, String)> {
+        let g = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        if previous { g.1.clone() } else { g.0.clone() }
+    }
+
+    pub fn has_previous(&self) -> bool {
+        !self.lines.lock().unwrap_or_else(|p| p.into_inner()).1.is_empty()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    fn set_running(&self, running: bool) {
+        self.running.store(running, Ordering::SeqCst);
+        self.bump();
+    }
+
+    fn rotate(&self) {
+        let mut g = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        g.1 = std::mem::take(&mut g.0);
+    }
+}
+
+fn now_nanos() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// A pod the kubelet runs.
+pub struct PodRuntime {
+    pub key: PodKey,
+    pub uid: String,
+    pub ip: String,
+    pub logs: PodLogs,
+    pub workload: Arc<dyn Workload>,
+    stop: watch::Sender<bool>,
+}
+
+/// What a workload gets for one run of its container.
+#[derive(Clone)]
+pub struct RunContext {
+    pub pod: Arc<PodRuntime>,
+    kubelet: Arc<Kubelet>,
+    stop: watch::Receiver<bool>,
+    pub restart_count: i64,
+}
+
+impl RunContext {
+    pub fn log(&self, line: impl Into<String>) {
+        self.pod.logs.push(line);
+    }
+
+    /// Marks the container ready or not (the readiness probe's verdict).
+    pub fn set_ready(&self, ready: bool) {
+        self.kubelet.set_ready(&self.pod, ready);
+    }
+
+    /// Resolves when the pod is being deleted.
+    pub async fn stopping(&self) {
+        let mut rx = self.stop.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps `d` unless the pod is deleted first; true when the sleep completed.
+    pub async fn sleep(&self, d: Duration) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = self.stopping() => false,
+        }
+    }
+}
+
+/// Delays of the pod lifecycle, in milliseconds (low, high).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub schedule: (u64, u64),
+    pub start: (u64, u64),
+    pub ready: (u64, u64),
+    pub grace: (u64, u64),
+    /// First crash-loop back-off; doubles up to `backoff_max`.
+    pub backoff: u64,
+    pub backoff_max: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            schedule: (50, 200),
+            start: (200, 600),
+            ready: (300, 900),
+            grace: (200, 500),
+            backoff: 1000,
+            backoff_max: 10_000,
+        }
+    }
+}
+
+fn pick((lo, hi): (u64, u64)) -> Duration {
+    Duration::from_millis(if hi > lo { rand::rng().random_range(lo..=hi) } else { lo })
+}
+
+/// Hands out distinct loopback addresses (127.1.0.1, 127.1.0.2, …) to pods, lab-wide.
+#[derive(Default)]
+pub struct IpAllocator(AtomicU64);
+
+impl IpAllocator {
+    pub fn next(&self) -> String {
+        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+        format!("127.{}.{}.{}", 1 + (n >> 16) % 254, (n >> 8) & 0xff, (n & 0xff).max(1))
+    }
+}
+
+/// The kubelet of one orchestra (all of its nodes).
+pub struct Kubelet {
+    store: Arc<Store>,
+    events: Arc<EventRecorder>,
+    factory: Arc<dyn WorkloadFactory>,
+    ips: Arc<IpAllocator>,
+    nodes: Vec<(String, String)>,
+    next_node: AtomicUsize,
+    pub timing: Timing,
+    pods: Mutex<HashMap<PodKey, Arc<PodRuntime>>>,
+}
+
+impl Kubelet {
+    pub fn new(
+        store: Arc<Store>,
+        events: Arc<EventRecorder>,
+        factory: Arc<dyn WorkloadFactory>,
+        ips: Arc<IpAllocator>,
+        nodes: Vec<(String, String)>,
+        timing: Timing,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            events,
+            factory,
+            ips,
+            nodes,
+            next_node: AtomicUsize::new(0),
+            timing,
+            pods: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn pods(&self) -> std::sync::MutexGuard<'_, HashMap<PodKey, Arc<PodRuntime>>> {
+        self.pods.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The running pod `ns/name`, for logs and the proxy.
+    pub fn pod(&self, ns: &str, name: &str) -> Option<Arc<PodRuntime>> {
+        self.pods().get(&(ns.to_string(), name.to_string())).cloned()
+    }
+
+    /// Every running pod with its IP (for direct pod-IP serving).
+    pub fn running(&self) -> Vec<Arc<PodRuntime>> {
+        self.pods().values().cloned().collect()
+    }
+
+    /// Brings the pod `ns/name` in line with the store: start new pods, stop deleted ones.
+    /// Reads the store rather than trusting a (possibly stale) event.
+    pub fn reconcile(self: &Arc<Self>, ns: &str, name: &str) {
+        let key = (ns.to_string(), name.to_string());
+        let mut existing = self.pod(ns, name);
+        let Ok(pod) = self.store.get(resources::pods(), ns, name) else {
+            if let Some(rt) = existing {
+                rt.stop.send_replace(true);
+            }
+            return;
+        };
+        let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
+        if let Some(rt) = existing.take_if(|rt| rt.uid != uid) {
+            rt.stop.send_replace(true);
+            self.pods().remove(&key);
+        }
+        let deleting = pod["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null());
+        let phase = pod["status"]["phase"].as_str().unwrap_or("");
+        match (deleting, existing) {
+            (true, Some(rt)) => {
+                rt.stop.send_replace(true);
+            }
+            (true, None) => {
+                // Nothing runs (a finished Job pod): remove it after the grace period.
+                let store = self.store.clone();
+                let grace = pick(self.timing.grace);
+                tokio::spawn(async move {
+                    tokio::time::sleep(grace).await;
+                    let _ = store.remove(resources::pods(), &key.0, &key.1);
+                });
+            }
+            (false, None) if phase != "Succeeded" && phase != "Failed" => self.start(key, pod),
+            (false, _) => {}
+        }
+    }
+
+    fn start(self: &Arc<Self>, key: PodKey, pod: Value) {
+        let (stop, _) = watch::channel(false);
+        let rt = Arc::new(PodRuntime {
+            key: key.clone(),
+            uid: pod["metadata"]["uid"].as_str().unwrap_or("").to_string(),
+            ip: self.ips.next(),
+            logs: PodLogs::default(),
+            workload: self.factory.workload(&pod),
+            stop,
+        });
+        {
+            let mut pods = self.pods();
+            if pods.contains_key(&key) {
+                return;
+            }
+            pods.insert(key.clone(), rt.clone());
+        }
+        let me = self.clone();
+        tokio::spawn(async move { me.lifecycle(rt, pod).await });
+    }
+
+    /// Changes the pod this runtime runs; a successor pod of the same name is left alone.
+    fn update_pod(&self, rt: &PodRuntime, f: impl FnOnce(&mut Value)) -> Option<Value> {
+        self.store
+            .update(resources::pods(), &rt.key.0, &rt.key.1, None, |p| {
+                if p["metadata"]["uid"] != rt.uid.as_str() {
+                    return Err(super::store::ApiError::conflict(resources::pods(), &rt.key.1));
+                }
+                f(p);
+                Ok(())
+            })
+            .ok()
+    }
+
+    fn set_ready(&self, rt: &PodRuntime, ready: bool) {
+        self.update_pod(rt, |p| {
+            if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                for c in cs {
+                    c["ready"] = json!(ready);
+                }
+            }
+            set_condition(p, "Ready", ready);
+            set_condition(p, "ContainersReady", ready);
+        });
+    }
+
+    async fn lifecycle(self: Arc<Self>, rt: Arc<PodRuntime>, pod: Value) {
+        let key = rt.key.clone();
+        let mut stop = rt.stop.subscribe();
+        let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
+        let containers: Vec<(String, String)> = pod["spec"]["containers"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| {
+                        (
+                            c["name"].as_str().unwrap_or("main").to_string(),
+                            c["image"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let restart_policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string();
+
+        // Schedule.
+        tokio::select! { _ = tokio::time::sleep(pick(self.timing.schedule)) => {}, _ = stop.wait_for(|s| *s) => {} }
+        if !stopped(&stop) {
+            let n = self.next_node.fetch_add(1, Ordering::SeqCst);
+            let (node, node_ip) = self.nodes[n % self.nodes.len().max(1)].clone();
+            let ip = rt.ip.clone();
+            let conts = containers.clone();
+            if let Some(p) = self.update_pod(&rt, |p| {
+                p["spec"]["nodeName"] = json!(node);
+                p["status"] = json!({
+                    "phase": "Pending",
+                    "conditions": [],
+                    "hostIP": node_ip,
+                    "podIP": ip,
+                    "podIPs": [{"ip": ip}],
+                    "startTime": now(),
+                    "qosClass": "Burstable",
+                    "containerStatuses": conts.iter().map(|(n, img)| json!({
+                        "name": n, "image": img, "imageID": "", "ready": false, "started": false,
+                        "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}},
+                    })).collect::<Vec<_>>(),
+                });
+                set_condition(p, "PodScheduled", true);
+                set_condition(p, "Initialized", true);
+                set_condition(p, "Ready", false);
+                set_condition(p, "ContainersReady", false);
+            }) {
+                self.events.record(&p, "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {node}", key.0, key.1), "default-scheduler");
+            }
+            tokio::select! { _ = tokio::time::sleep(pick(self.timing.start)) => {}, _ = stop.wait_for(|s| *s) => {} }
+        }
+
+        let mut restarts: i64 = 0;
+        let mut backoff = self.timing.backoff;
+        while !stopped(&stop) {
+            rt.logs.set_running(true);
+            let started = now();
+            if let Some(p) = self.update_pod(&rt, |p| {
+                p["status"]["phase"] = json!("Running");
+                if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                    for c in cs {
+                        c["state"] = json!({"running": {"startedAt": started}});
+                        c["started"] = json!(true);
+                        c["ready"] = json!(false);
+                        c["restartCount"] = json!(restarts);
+                        c["containerID"] = json!(format!("containerd://{:x}", rand::rng().random::<u64>()));
+                    }
+                }
+            }) && restarts == 0
+            {
+                for (name, image) in &containers {
+                    self.events.record(&p, "Normal", "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
+                    self.events.record(&p, "Normal", "Created", &format!("Created container: {name}"), "kubelet");
+                    self.events.record(&p, "Normal", "Started", &format!("Started container {name}"), "kubelet");
+                }
+            }
+            let ctx = RunContext {
+                pod: rt.clone(),
+                kubelet: self.clone(),
+                stop: stop.clone(),
+                restart_count: restarts,
+            };
+            let code = rt.workload.clone().run(ctx).await;
+            rt.logs.set_running(false);
+            if stopped(&stop) {
+                break;
+            }
+            let finished = now();
+            let reason = if code == 0 { "Completed" } else { "Error" };
+            let restart = match restart_policy.as_str() {
+                "Never" => false,
+                "OnFailure" => code != 0,
+                _ => true,
+            };
+            if !restart {
+                let phase = if code == 0 { "Succeeded" } else { "Failed" };
+                if let Some(p) = self.update_pod(&rt, |p| {
+                    p["status"]["phase"] = json!(phase);
+                    if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                        for c in cs {
+                            c["ready"] = json!(false);
+                            c["started"] = json!(false);
+                            c["state"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": finished}});
+                        }
+                    }
+                    set_condition(p, "Ready", false);
+                    set_condition(p, "ContainersReady", false);
+                }) && code != 0
+                {
+                    self.events.record(&p, "Warning", "Failed", &format!("Container exited with code {code}"), "kubelet");
+                }
+                // The pod stays (like a finished Job pod) until it is deleted.
+                let _ = stop.wait_for(|s| *s).await;
+                break;
+            }
+            restarts += 1;
+            let wait = if code == 0 { self.timing.backoff } else { backoff };
+            backoff = (backoff * 2).min(self.timing.backoff_max);
+            if let Some(p) = self.update_pod(&rt, |p| {
+                if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
+                    for c in cs {
+                        c["ready"] = json!(false);
+                        c["started"] = json!(false);
+                        c["restartCount"] = json!(restarts);
+                        c["lastState"] = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": started, "finishedAt": finished}});
+                        c["state"] = json!({"waiting": {"reason": "CrashLoopBackOff", "message": format!("back-off {}s restarting failed container", wait / 1000)}});
+                    }
+                }
+                set_condition(p, "Ready", false);
+                set_condition(p, "ContainersReady", false);
+            }) {
+                self.events.record(&p, "Warning", "BackOff", "Back-off restarting failed container", "kubelet");
+            }
+            tokio::select! { _ = tokio::time::sleep(Duration::from_millis(wait)) => {}, _ = stop.wait_for(|s| *s) => {} }
+            rt.logs.rotate();
+        }
+
+        // Terminate: the pod is being deleted.
+        if let Ok(p) = self.store.get(resources::pods(), &key.0, &key.1) {
+            for (name, _) in &containers {
+                self.events.record(&p, "Normal", "Killing", &format!("Stopping container {name}"), "kubelet");
+            }
+        }
+        tokio::time::sleep(pick(self.timing.grace)).await;
+        {
+            let mut pods = self.pods();
+            if pods.get(&key).is_some_and(|r| Arc::ptr_eq(r, &rt)) {
+                pods.remove(&key);
+            }
+        }
+        // Remove only the pod this runtime ran, never a successor of the same name.
+        if self
+            .store
+            .get(resources::pods(), &key.0, &key.1)
+            .is_ok_and(|p| p["metadata"]["uid"] == rt.uid.as_str())
+        {
+            let _ = self.store.remove(resources::pods(), &key.0, &key.1);
+        }
+    }
+}
+
+/// Sets condition `ty` of a pod to True/False, keeping its transition time when unchanged.
+pub fn set_condition(p: &mut Value, ty: &str, on: bool) {
+    let status = if on { "True" } else { "False" };
+    if !p["status"]["conditions"].is_array() {
+        p["status"]["conditions"] = json!([]);
+    }
+    if let Some(conds) = p["status"]["conditions"].as_array_mut() {
+        match conds.iter_mut().find(|c| c["type"] == ty) {
+            Some(c) if c["status"] == status => {}
+            Some(c) => {
+                c["status"] = json!(status);
+                c["lastTransitionTime"] = json!(now());
+            }
+            None => conds.push(json!({"type": ty, "status": status, "lastProbeTime": null, "lastTransitionTime": now()})),
+        }
+    }
+}
+
+/// The default workloads: a long-running server (ready after a delay, serves a root document on
+/// its ports), or a script from the container's `LAB_SCRIPT` env (`log TEXT; sleep MS; exit N`).
+pub struct DefaultWorkloads {
+    pub ready_delay: (u64, u64),
+}
+
+impl WorkloadFactory for DefaultWorkloads {
+    fn workload(&self, pod: &Value) -> Arc<dyn Workload> {
+        let container = &pod["spec"]["containers"][0];
+        let env = container["env"].as_array().cloned().unwrap_or_default();
+        let script = env
+            .iter()
+            .find(|e| e["name"] == "LAB_SCRIPT")
+            .and_then(|e| e["value"].as_str());
+        match script {
+            Some(s) => Arc::new(Script(s.to_string())),
+            None => Arc::new(Server {
+                name: pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                image: container["image"].as_str().unwrap_or("").to_string(),
+                ports: container["ports"]
+                    .as_array()
+                    .map(|ps| ps.iter().filter_map(|p| p["containerPort"].as_u64()).map(|p| p as u16).collect())
+                    .unwrap_or_default(),
+                ready_delay: self.ready_delay,
+            }),
+        }
+    }
+}
+
+/// A scripted container: `log TEXT`, `sleep MS`, `exit N`, separated by `;` or newlines.
+pub struct Script(pub String);
+
+impl Workload for Script {
+    fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32> {
+        Box::pin(async move {
+            for step in self.0.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+                let (cmd, arg) = step.split_once(' ').unwrap_or((step, ""));
+                match cmd {
+                    "log" => ctx.log(arg),
+                    "sleep" => {
+                        if !ctx.sleep(Duration::from_millis(arg.trim().parse().unwrap_or(100))).await {
+                            return 143;
+                        }
+                    }
+                    "ready" => ctx.set_ready(true),
+                    "exit" => return arg.trim().parse().unwrap_or(1),
+                    other => {
+                        ctx.log(format!("lab script: unknown step '{other}'"));
+                        return 127;
+                    }
+                }
+            }
+            0
+        })
+    }
+}
+
+/// A long-running server: logs its start, becomes ready after a delay, runs until stopped.
+pub struct Server {
+    pub name: String,
+    pub image: String,
+    pub ports: Vec<u16>,
+    pub ready_delay: (u64, u64),
+}
+
+impl Workload for Server {
+    fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32> {
+        Box::pin(async move {
+            ctx.log(format!("Starting {} ({})", self.name, self.image));
+            for p in &self.ports {
+                ctx.log(format!("Listening on 0.0.0.0:{p}"));
+            }
+            if !ctx.sleep(pick(self.ready_delay)).await {
+                return 143;
+            }
+            ctx.set_ready(true);
+            ctx.log("Started.");
+            ctx.stopping().await;
+            ctx.log("Stopping...");
+            0
+        })
+    }
+
+    fn http(&self, port: u16, _method: &str, path: &str, _body: &[u8]) -> Option<HttpReply> {
+        if !self.ports.contains(&port) {
+            return None;
+        }
+        if path == "/" || path.is_empty() {
+            let version = self.image.rsplit(':').next().unwrap_or("").trim_end_matches("-enterprise");
+            return Some(HttpReply::json(
+                200,
+                &json!({
+                    "bolt_routing": format!("neo4j://{}:7687", self.name),
+                    "transaction": format!("http://{}:7474/db/{{databaseName}}/tx", self.name),
+                    "bolt_direct": format!("bolt://{}:7687", self.name),
+                    "neo4j_version": version,
+                    "neo4j_edition": "enterprise",
+                }),
+            ));
+        }
+        Some(HttpReply::json(404, &json!({"errors": [{"code": "Neo.ClientError.Request.Invalid", "message": format!("no such path: {path}")}]})))
+    }
+}

@@ -1,0 +1,369 @@
+//! The embedded lab: Kubernetes API servers (one per orchestra, on 127.0.0.1) with controllers
+//! and a kubelet simulation, faithful enough for the real kubectl and kube-rs (shared/LAB-API.md).
+//! baton reaches it only through the kubeconfig it writes; nothing outside `src/lab` imports
+//! these internals.
+//!
+//! Inside: `store` (objects, resourceVersions, watch history), `resources` (discovery, Table
+//! columns), `selector`, `api` (HTTP), `controllers` (StatefulSet, Job, GC), `kubelet` (pod
+//! lifecycle, workloads, logs), `events`, `profile` (demo / fleet / file).
+
+pub mod api;
+pub mod controllers;
+pub mod events;
+pub mod kubelet;
+pub mod profile;
+pub mod resources;
+pub mod selector;
+pub mod store;
+pub mod tls;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use self::controllers::Controllers;
+use self::events::EventRecorder;
+use self::kubelet::{DefaultWorkloads, IpAllocator, Kubelet, Timing, WorkloadFactory};
+use self::profile::LabSpec;
+use self::store::Store;
+
+/// One JSON line per API request.
+pub struct RequestLog(Mutex<std::io::BufWriter<std::fs::File>>);
+
+impl RequestLog {
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self(Mutex::new(std::io::BufWriter::new(f))))
+    }
+
+    fn write(&self, line: &Value) {
+        let mut w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(w, "{line}");
+        let _ = w.flush();
+    }
+}
+
+/// One simulated Kubernetes cluster.
+pub struct Orchestra {
+    pub name: String,
+    pub store: Arc<Store>,
+    pub kubelet: Arc<Kubelet>,
+    pub operator_token: String,
+    pub observer_token: String,
+    /// How often an idle watch that allows bookmarks gets one.
+    pub bookmark_every: Duration,
+    request_log: Option<Arc<RequestLog>>,
+    down: AtomicBool,
+}
+
+impl Orchestra {
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+
+    /// Makes the API server answer 503 to everything (fault), or heals it.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    fn log_request(&self, identity: Option<&str>, method: &str, path: &str, query: Option<&str>, status: u16) {
+        if let Some(log) = &self.request_log {
+            let watch = query.is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
+            let verb = match method {
+                "GET" if watch => "watch",
+                "GET" => "get",
+                "POST" => "create",
+                "PUT" => "update",
+                "PATCH" => "patch",
+                "DELETE" => "delete",
+                other => other,
+            };
+            log.write(&json!({
+                "time": store::now(),
+                "orchestra": self.name,
+                "identity": identity.unwrap_or("anonymous"),
+                "method": method,
+                "verb": verb,
+                "path": path,
+                "query": query.unwrap_or(""),
+                "status": status,
+            }));
+        }
+    }
+}
+
+/// How to start a lab.
+#[derive(Debug, Clone, Default)]
+pub struct LabOptions {
+    pub profile: Option<String>,
+    pub kubeconfig_out: Option<PathBuf>,
+    pub request_log: Option<PathBuf>,
+    pub seed: Option<u64>,
+    /// Bookmark interval for idle watches (default 10 s).
+    pub bookmark_every: Option<Duration>,
+}
+
+/// A running lab: its orchestras, their addresses, and the kubeconfig that reaches them.
+pub struct Lab {
+    pub orchestras: Vec<Arc<Orchestra>>,
+    pub addrs: Vec<SocketAddr>,
+    pub kubeconfig: PathBuf,
+    /// The lab CA (PEM) that signed the API servers' certificate.
+    pub ca_pem: String,
+    shutdown: watch::Sender<bool>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+    _kubeconfig_dir: Option<tempfile::TempDir>,
+}
+
+/// Why a lab could not start; the CLI maps `Input` to exit code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+fn token(rng: &mut impl Rng, prefix: &str) -> String {
+    let hex: String = (0..24).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect();
+    format!("{prefix}-{hex}")
+}
+
+impl Lab {
+    /// Builds the lab from the options, binds every API server, writes the kubeconfig.
+    pub async fn start(opts: LabOptions) -> Result<Self, LabError> {
+        let spec = LabSpec::named(opts.profile.as_deref().unwrap_or("demo")).map_err(LabError::Input)?;
+        Self::start_spec(spec, opts).await
+    }
+
+    pub async fn start_spec(spec: LabSpec, opts: LabOptions) -> Result<Self, LabError> {
+        spec.validate().map_err(LabError::Input)?;
+        let request_log = match &opts.request_log {
+            Some(p) => Some(Arc::new(
+                RequestLog::open(p).map_err(|e| LabError::Io(format!("{}: cannot open the request log: {e}", p.display())))?,
+            )),
+            None => None,
+        };
+        let mut rng = profile::rng(opts.seed);
+        let ips = Arc::new(IpAllocator::default());
+        let timing = if spec.fast_start {
+            Timing { schedule: (5, 50), start: (10, 100), ready: (20, 200), ..Timing::default() }
+        } else {
+            Timing::default()
+        };
+        let factory: Arc<dyn WorkloadFactory> = Arc::new(DefaultWorkloads { ready_delay: timing.ready });
+        let tls = tls::LabTls::generate().map_err(LabError::Io)?;
+        let (shutdown, _) = watch::channel(false);
+        let mut orchestras = Vec::new();
+        let mut addrs = Vec::new();
+        let mut servers = Vec::new();
+        for (i, ospec) in spec.orchestras.iter().enumerate() {
+            let store = Arc::new(Store::new(i as u32 + 1, spec.watch_history));
+            let events = Arc::new(EventRecorder::new(store.clone(), spec.events_per_orchestra));
+            let zone_base = ospec.name.splitn(2, '-').nth(1).unwrap_or("zone").trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').to_string();
+            let nodes: Vec<(String, String)> = ["a", "b", "c"]
+                .iter()
+                .enumerate()
+                .map(|(n, z)| (format!("{}-node-{z}", ospec.name), format!("127.254.{}.{}", i % 250, n + 1)))
+                .collect();
+            let kubelet = Kubelet::new(store.clone(), events.clone(), factory.clone(), ips.clone(), nodes.clone(), timing);
+            seed_orchestra(&store, ospec, &nodes, &zone_base, spec.services, &mut rng)?;
+            let controllers = Arc::new(Controllers { store: store.clone(), events, kubelet: kubelet.clone() });
+            let mut stop = shutdown.subscribe();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = controllers.run() => {}
+                    _ = stop.wait_for(|s| *s) => {}
+                }
+            });
+            let o = Arc::new(Orchestra {
+                name: ospec.name.clone(),
+                store,
+                kubelet,
+                operator_token: token(&mut rng, "op"),
+                observer_token: token(&mut rng, "ob"),
+                bookmark_every: opts.bookmark_every.unwrap_or(Duration::from_secs(10)),
+                request_log: request_log.clone(),
+                down: AtomicBool::new(false),
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| LabError::Io(format!("cannot bind an API server port: {e}")))?;
+            let addr = listener.local_addr().map_err(|e| LabError::Io(e.to_string()))?;
+            let listener = tls.listener(listener).map_err(|e| LabError::Io(e.to_string()))?;
+            let router = api::router(o.clone());
+            let mut stop = shutdown.subscribe();
+            servers.push(tokio::spawn(async move {
+                let _ = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+            orchestras.push(o);
+            addrs.push(addr);
+        }
+        let (kubeconfig, dir) = match &opts.kubeconfig_out {
+            Some(p) => (p.clone(), None),
+            None => {
+                let d = tempfile::Builder::new()
+                    .prefix("baton-lab-")
+                    .tempdir()
+                    .map_err(|e| LabError::Io(format!("cannot make a temporary directory: {e}")))?;
+                (d.path().join("kubeconfig"), Some(d))
+            }
+        };
+        let lab = Self { orchestras, addrs, kubeconfig, ca_pem: tls.ca_pem, shutdown, servers, _kubeconfig_dir: dir };
+        lab.write_kubeconfig()?;
+        Ok(lab)
+    }
+
+    /// The kubeconfig: contexts `<orchestra>` (operator) and `<orchestra>-observer`.
+    pub fn kubeconfig_json(&self) -> Value {
+        let mut clusters = Vec::new();
+        let mut users = Vec::new();
+        let mut contexts = Vec::new();
+        for (o, addr) in self.orchestras.iter().zip(&self.addrs) {
+            clusters.push(json!({"name": o.name, "cluster": {"server": format!("https://{addr}"), "certificate-authority-data": profile::b64(&self.ca_pem)}}));
+            users.push(json!({"name": format!("{}-operator", o.name), "user": {"token": o.operator_token}}));
+            users.push(json!({"name": format!("{}-observer", o.name), "user": {"token": o.observer_token}}));
+            contexts.push(json!({"name": o.name, "context": {"cluster": o.name, "user": format!("{}-operator", o.name), "namespace": "default"}}));
+            contexts.push(json!({"name": format!("{}-observer", o.name), "context": {"cluster": o.name, "user": format!("{}-observer", o.name), "namespace": "default"}}));
+        }
+        json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "preferences": {},
+            "clusters": clusters,
+            "users": users,
+            "contexts": contexts,
+            "current-context": self.orchestras.first().map(|o| o.name.clone()).unwrap_or_default(),
+        })
+    }
+
+    fn write_kubeconfig(&self) -> Result<(), LabError> {
+        let text = serde_json::to_string_pretty(&self.kubeconfig_json()).map_err(|e| LabError::Io(e.to_string()))?;
+        if let Some(parent) = self.kubeconfig.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| LabError::Io(format!("{}: {e}", parent.display())))?;
+        }
+        std::fs::write(&self.kubeconfig, text).map_err(|e| LabError::Io(format!("{}: cannot write the kubeconfig: {e}", self.kubeconfig.display())))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&self.kubeconfig, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(())
+    }
+
+    pub fn orchestra(&self, name: &str) -> Option<&Arc<Orchestra>> {
+        self.orchestras.iter().find(|o| o.name == name)
+    }
+
+    /// Waits until every API server answers `/version` over HTTP.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), LabError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).map_err(|e| LabError::Io(format!("lab CA: {e}")))?;
+        let client = reqwest::Client::builder()
+            .add_root_certificate(ca)
+            .no_proxy()
+            .build()
+            .map_err(|e| LabError::Io(format!("HTTP client: {e}")))?;
+        for addr in &self.addrs {
+            loop {
+                let ok = tokio::time::timeout(Duration::from_secs(2), https_get_ok(&client, *addr, "/healthz")).await.unwrap_or(false);
+                if ok {
+                    break;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    return Err(LabError::Io(format!("the API server on {addr} did not answer in time")));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of pods that are Running and Ready across the lab.
+    pub fn ready_pods(&self) -> (usize, usize) {
+        let mut ready = 0;
+        let mut total = 0;
+        for o in &self.orchestras {
+            let (pods, _) = o.store.list(resources::pods(), None);
+            total += pods.len();
+            ready += pods
+                .iter()
+                .filter(|p| p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
+                .count();
+        }
+        (ready, total)
+    }
+
+    /// Stops every API server and controller.
+    pub async fn shutdown(self) {
+        self.shutdown.send_replace(true);
+        for s in self.servers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        }
+    }
+}
+
+/// An HTTPS GET that reports whether the answer was 200.
+async fn https_get_ok(client: &reqwest::Client, addr: SocketAddr, path: &str) -> bool {
+    let url = format!("https://{addr}{path}");
+    client.get(url).send().await.is_ok_and(|r| r.status().is_success())
+}
+
+fn seed_orchestra(
+    store: &Store,
+    o: &profile::OrchestraSpec,
+    nodes: &[(String, String)],
+    zone_base: &str,
+    services: bool,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<(), LabError> {
+    let fail = |e: store::ApiError| LabError::Input(format!("orchestra {}: {}", o.name, e.message));
+    for ns in ["default", "kube-system"] {
+        store.create(resources::namespaces(), "", json!({"metadata": {"name": ns}})).map_err(fail)?;
+    }
+    for (i, (node, ip)) in nodes.iter().enumerate() {
+        let zone = format!("{zone_base}-{}", ["a", "b", "c"][i % 3]);
+        store
+            .create(
+                resources::nodes(),
+                "",
+                json!({
+                    "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node, "topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": zone_base, "node.kubernetes.io/instance-type": "m6i.2xlarge"}},
+                    "spec": {},
+                    "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": node}],
+                               "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+                               "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+                               "allocatable": {"cpu": "7910m", "memory": "30Gi", "pods": "110"},
+                               "nodeInfo": {"kubeletVersion": "v1.32.4", "containerRuntimeVersion": "containerd://1.7.27", "osImage": "baton lab", "architecture": "amd64", "operatingSystem": "linux"}},
+                }),
+            )
+            .map_err(fail)?;
+    }
+    let mut namespaces: Vec<&str> = o.databases.iter().map(|d| d.namespace.as_str()).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    for ns in namespaces {
+        if store.get(resources::namespaces(), "", ns).is_err() {
+            store.create(resources::namespaces(), "", json!({"metadata": {"name": ns}})).map_err(fail)?;
+        }
+        store.create(resources::secrets(), ns, profile::auth_secret(&profile::password(rng))).map_err(fail)?;
+    }
+    for d in &o.databases {
+        for (plural, obj) in profile::database_objects(d, services) {
+            let res = resources::by_plural(plural).ok_or_else(|| LabError::Io(format!("no resource {plural}")))?;
+            store.create(res, &d.namespace, obj).map_err(fail)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,553 @@
+//! The resources the lab serves: group, version, kind, scope, verbs and short names for
+//! discovery, and the columns `kubectl get` shows (Table responses).
+
+use serde_json::{Value, json};
+
+/// One served resource.
+#[derive(Debug)]
+pub struct Resource {
+    pub group: &'static str,
+    pub version: &'static str,
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub kind: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub verbs: &'static [&'static str],
+    pub subresources: &'static [&'static str],
+    pub categories: &'static [&'static str],
+}
+
+impl Resource {
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_string()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// `pods`, `statefulsets.apps` — as Kubernetes names a resource in messages.
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.to_string()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+}
+
+const RW: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+pub static RESOURCES: &[Resource] = &[
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "namespaces",
+        singular: "namespace",
+        kind: "Namespace",
+        namespaced: false,
+        short_names: &["ns"],
+        verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
+        subresources: &["status"],
+        categories: &[],
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "nodes",
+        singular: "node",
+        kind: "Node",
+        namespaced: false,
+        short_names: &["no"],
+        verbs: RW,
+        subresources: &["status"],
+        categories: &[],
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "pods",
+        singular: "pod",
+        kind: "Pod",
+        namespaced: true,
+        short_names: &["po"],
+        verbs: RW,
+        subresources: &["log", "status", "proxy"],
+        categories: &["all"],
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "services",
+        singular: "service",
+        kind: "Service",
+        namespaced: true,
+        short_names: &["svc"],
+        verbs: RW,
+        subresources: &["status"],
+        categories: &["all"],
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "secrets",
+        singular: "secret",
+        kind: "Secret",
+        namespaced: true,
+        short_names: &[],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short_names: &["ev"],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
+    Resource {
+        group: "apps",
+        version: "v1",
+        plural: "statefulsets",
+        singular: "statefulset",
+        kind: "StatefulSet",
+        namespaced: true,
+        short_names: &["sts"],
+        verbs: RW,
+        subresources: &["status", "scale"],
+        categories: &["all"],
+    },
+    Resource {
+        group: "batch",
+        version: "v1",
+        plural: "jobs",
+        singular: "job",
+        kind: "Job",
+        namespaced: true,
+        short_names: &[],
+        verbs: RW,
+        subresources: &["status"],
+        categories: &["all"],
+    },
+    Resource {
+        group: "coordination.k8s.io",
+        version: "v1",
+        plural: "leases",
+        singular: "lease",
+        kind: "Lease",
+        namespaced: true,
+        short_names: &[],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
+    Resource {
+        group: "authorization.k8s.io",
+        version: "v1",
+        plural: "selfsubjectaccessreviews",
+        singular: "selfsubjectaccessreview",
+        kind: "SelfSubjectAccessReview",
+        namespaced: false,
+        short_names: &[],
+        verbs: &["create"],
+        subresources: &[],
+        categories: &[],
+    },
+];
+
+/// The API groups (besides the core group), each with its one version.
+pub const GROUPS: &[(&str, &str)] = &[
+    ("apps", "v1"),
+    ("batch", "v1"),
+    ("coordination.k8s.io", "v1"),
+    ("authorization.k8s.io", "v1"),
+];
+
+pub fn by_plural(plural: &str) -> Option<&'static Resource> {
+    RESOURCES.iter().find(|r| r.plural == plural)
+}
+
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Typed handle for the resources the controllers use, so they never look names up.
+pub fn pods() -> &'static Resource {
+    &RESOURCES[2]
+}
+pub fn namespaces() -> &'static Resource {
+    &RESOURCES[0]
+}
+pub fn nodes() -> &'static Resource {
+    &RESOURCES[1]
+}
+pub fn services() -> &'static Resource {
+    &RESOURCES[3]
+}
+pub fn secrets() -> &'static Resource {
+    &RESOURCES[4]
+}
+pub fn events() -> &'static Resource {
+    &RESOURCES[5]
+}
+pub fn statefulsets() -> &'static Resource {
+    &RESOURCES[6]
+}
+pub fn jobs() -> &'static Resource {
+    &RESOURCES[7]
+}
+pub fn leases() -> &'static Resource {
+    &RESOURCES[8]
+}
+
+/// `APIResourceList` for one group/version.
+pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let mut list = Vec::new();
+    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+        list.push(json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": r.verbs,
+            "shortNames": r.short_names,
+            "categories": r.categories,
+        }));
+        for sub in r.subresources {
+            let (kind, verbs): (&str, &[&str]) = match *sub {
+                "log" => ("Pod", &["get"]),
+                "proxy" => ("PodProxyOptions", &["create", "delete", "get", "patch", "update"]),
+                "scale" => ("Scale", &["get", "patch", "update"]),
+                _ => (r.kind, &["get", "patch", "update"]),
+            };
+            let mut entry = json!({
+                "name": format!("{}/{sub}", r.plural),
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind,
+                "verbs": verbs,
+            });
+            if *sub == "scale" {
+                entry["group"] = json!("autoscaling");
+                entry["version"] = json!("v1");
+            }
+            list.push(entry);
+        }
+    }
+    if list.is_empty() {
+        return None;
+    }
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": list,
+    }))
+}
+
+pub fn api_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}],
+    })
+}
+
+pub fn api_group_list() -> Value {
+    let groups: Vec<Value> = GROUPS
+        .iter()
+        .map(|(g, v)| {
+            let gv = json!({"groupVersion": format!("{g}/{v}"), "version": v});
+            json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+fn n(v: &Value, path: &[&str]) -> i64 {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+}
+
+/// A duration as kubectl shows ages: 45s, 12m, 3h5m, 4d.
+pub fn human_age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=599 => format!("{}m{}s", s / 60, s % 60),
+        600..=10_799 => format!("{}m", s / 60),
+        10_800..=86_399 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+fn age_of(ts: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    match chrono::DateTime::parse_from_rfc3339(ts) {
+        Ok(t) => human_age((now - t.with_timezone(&chrono::Utc)).num_seconds()),
+        Err(_) => "<unknown>".into(),
+    }
+}
+
+/// The pod's STATUS column as kubectl computes it.
+pub fn pod_status_reason(pod: &Value) -> String {
+    if !s(pod, &["metadata", "deletionTimestamp"]).is_empty() {
+        return "Terminating".into();
+    }
+    let mut reason = s(pod, &["status", "phase"]).to_string();
+    if reason.is_empty() {
+        reason = "Pending".into();
+    }
+    if let Some(cs) = pod["status"]["containerStatuses"].as_array() {
+        for c in cs {
+            let waiting = s(c, &["state", "waiting", "reason"]);
+            let terminated = s(c, &["state", "terminated", "reason"]);
+            if !waiting.is_empty() {
+                reason = waiting.to_string();
+            } else if !terminated.is_empty() && reason != "Succeeded" && reason != "Failed" {
+                reason = terminated.to_string();
+            }
+        }
+    }
+    reason
+}
+
+fn col(name: &str, ty: &str, priority: i64, description: &str) -> Value {
+    json!({"name": name, "type": ty, "format": if name == "Name" {"name"} else {""}, "description": description, "priority": priority})
+}
+
+/// Column definitions and cells for `kubectl get` of `res`.
+pub fn table_columns(res: &Resource) -> Vec<Value> {
+    match res.plural {
+        "pods" => vec![
+            col("Name", "string", 0, "Name of the pod"),
+            col("Ready", "string", 0, "ready containers / containers"),
+            col("Status", "string", 0, "The aggregate status of the containers"),
+            col("Restarts", "string", 0, "The number of times the containers were restarted"),
+            col("Age", "string", 0, "Time since creation"),
+            col("IP", "string", 1, "Pod IP"),
+            col("Node", "string", 1, "Node the pod runs on"),
+        ],
+        "statefulsets" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Ready", "string", 0, "ready replicas / replicas"),
+            col("Age", "string", 0, "Time since creation"),
+            col("Containers", "string", 1, "Container names"),
+            col("Images", "string", 1, "Container images"),
+        ],
+        "jobs" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Status", "string", 0, "Job status"),
+            col("Completions", "string", 0, "succeeded / completions"),
+            col("Duration", "string", 0, "How long the job ran"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
+        "services" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Type", "string", 0, "Service type"),
+            col("Cluster-IP", "string", 0, "Cluster IP"),
+            col("External-IP", "string", 0, "External IP"),
+            col("Port(s)", "string", 0, "Ports"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
+        "namespaces" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Status", "string", 0, "Phase"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
+        "nodes" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Status", "string", 0, "Ready condition"),
+            col("Roles", "string", 0, "Node roles"),
+            col("Age", "string", 0, "Time since creation"),
+            col("Version", "string", 0, "Kubelet version"),
+        ],
+        "secrets" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Type", "string", 0, "Secret type"),
+            col("Data", "string", 0, "Number of keys"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
+        "events" => vec![
+            col("Last Seen", "string", 0, "Time of the last occurrence"),
+            col("Type", "string", 0, "Normal or Warning"),
+            col("Reason", "string", 0, "Reason"),
+            col("Object", "string", 0, "The object the event is about"),
+            col("Message", "string", 0, "Message"),
+        ],
+        "leases" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Holder", "string", 0, "Holder identity"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
+        _ => vec![col("Name", "string", 0, "Name"), col("Age", "string", 0, "Time since creation")],
+    }
+}
+
+pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>) -> Vec<Value> {
+    let name = json!(s(o, &["metadata", "name"]));
+    let age = json!(age_of(s(o, &["metadata", "creationTimestamp"]), now));
+    match res.plural {
+        "pods" => {
+            let statuses = o["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+            let total = o["spec"]["containers"].as_array().map_or(0, Vec::len);
+            let ready = statuses.iter().filter(|c| c["ready"] == json!(true)).count();
+            let restarts: i64 = statuses.iter().map(|c| n(c, &["restartCount"])).sum();
+            let ip = s(o, &["status", "podIP"]);
+            let node = s(o, &["spec", "nodeName"]);
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(pod_status_reason(o)),
+                json!(restarts.to_string()),
+                age,
+                json!(if ip.is_empty() { "<none>" } else { ip }),
+                json!(if node.is_empty() { "<none>" } else { node }),
+            ]
+        }
+        "statefulsets" => {
+            let containers = o["spec"]["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
+            let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
+            let images: Vec<&str> = containers.iter().map(|c| c["image"].as_str().unwrap_or("")).collect();
+            vec![
+                name,
+                json!(format!("{}/{}", n(o, &["status", "readyReplicas"]), n(o, &["spec", "replicas"]))),
+                age,
+                json!(names.join(",")),
+                json!(images.join(",")),
+            ]
+        }
+        "jobs" => {
+            let conds = o["status"]["conditions"].as_array().cloned().unwrap_or_default();
+            let done = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+            let status = if done("Complete") {
+                "Complete"
+            } else if done("Failed") {
+                "Failed"
+            } else {
+                "Running"
+            };
+            let start = s(o, &["status", "startTime"]);
+            let end = s(o, &["status", "completionTime"]);
+            let duration = match (chrono::DateTime::parse_from_rfc3339(start), end) {
+                (Ok(st), "") => human_age((now - st.with_timezone(&chrono::Utc)).num_seconds()),
+                (Ok(st), e) => chrono::DateTime::parse_from_rfc3339(e)
+                    .map(|e| human_age((e - st).num_seconds()))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let completions = o["spec"]["completions"].as_i64().unwrap_or(1);
+            vec![
+                name,
+                json!(status),
+                json!(format!("{}/{completions}", n(o, &["status", "succeeded"]))),
+                json!(duration),
+                age,
+            ]
+        }
+        "services" => {
+            let ports: Vec<String> = o["spec"]["ports"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| format!("{}/{}", n(p, &["port"]), p["protocol"].as_str().unwrap_or("TCP")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ty = s(o, &["spec", "type"]);
+            let ip = s(o, &["spec", "clusterIP"]);
+            vec![
+                name,
+                json!(if ty.is_empty() { "ClusterIP" } else { ty }),
+                json!(if ip.is_empty() { "None" } else { ip }),
+                json!("<none>"),
+                json!(ports.join(",")),
+                age,
+            ]
+        }
+        "namespaces" => vec![name, json!("Active"), age],
+        "nodes" => vec![name, json!("Ready"), json!("<none>"), age, json!(s(o, &["status", "nodeInfo", "kubeletVersion"]))],
+        "secrets" => {
+            let ty = s(o, &["type"]);
+            vec![
+                name,
+                json!(if ty.is_empty() { "Opaque" } else { ty }),
+                json!(o["data"].as_object().map_or(0, |d| d.len()).to_string()),
+                age,
+            ]
+        }
+        "events" => {
+            let last = s(o, &["lastTimestamp"]);
+            let kind = s(o, &["involvedObject", "kind"]).to_ascii_lowercase();
+            vec![
+                json!(age_of(last, now)),
+                json!(s(o, &["type"])),
+                json!(s(o, &["reason"])),
+                json!(format!("{kind}/{}", s(o, &["involvedObject", "name"]))),
+                json!(s(o, &["message"])),
+            ]
+        }
+        "leases" => vec![name, json!(s(o, &["spec", "holderIdentity"])), age],
+        _ => vec![name, age],
+    }
+}
+
+/// A `meta.k8s.io/v1` Table of `items`; `with_columns` false for watch events after the first.
+pub fn table(res: &Resource, items: &[Value], rv: Option<u64>, with_columns: bool) -> Value {
+    let now = chrono::Utc::now();
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|o| {
+            json!({
+                "cells": table_cells(res, o, now),
+                "object": {
+                    "kind": "PartialObjectMetadata",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": o["metadata"],
+                }
+            })
+        })
+        .collect();
+    let mut t = json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {},
+        "columnDefinitions": if with_columns { json!(table_columns(res)) } else { json!([]) },
+        "rows": rows,
+    });
+    if let Some(rv) = rv {
+        t["metadata"]["resourceVersion"] = json!(rv.to_string());
+    }
+    t
+}

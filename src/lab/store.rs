@@ -1,0 +1,527 @@
+//! One orchestra's object store: every Kubernetes object as JSON keyed by (resource, namespace,
+//! name), a single resourceVersion counter, and a bounded history of changes that feeds watches
+//! and answers "too old resource version". Every resource gets get/list/create/update/delete/watch
+//! from this one code path; controllers and the HTTP layer sit on top.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::resources::Resource;
+
+/// What happened to an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Added => "ADDED",
+            Self::Modified => "MODIFIED",
+            Self::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One entry of the change history, shared by every watcher.
+#[derive(Debug)]
+pub enum Change {
+    Object {
+        rv: u64,
+        kind: ChangeKind,
+        resource: &'static Resource,
+        object: Value,
+    },
+    /// The history was dropped (forced watch expiry): every open watch ends with 410.
+    Expired { rv: u64 },
+}
+
+/// An API error in the terms of a Kubernetes `Status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn not_found(res: &Resource, name: &str) -> Self {
+        Self {
+            code: 404,
+            reason: "NotFound",
+            message: format!("{} \"{name}\" not found", res.qualified()),
+        }
+    }
+    pub fn already_exists(res: &Resource, name: &str) -> Self {
+        Self {
+            code: 409,
+            reason: "AlreadyExists",
+            message: format!("{} \"{name}\" already exists", res.qualified()),
+        }
+    }
+    pub fn conflict(res: &Resource, name: &str) -> Self {
+        Self {
+            code: 409,
+            reason: "Conflict",
+            message: format!(
+                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; \
+                 please apply your changes to the latest version and try again",
+                res.qualified()
+            ),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            code: 422,
+            reason: "Invalid",
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            code: 400,
+            reason: "BadRequest",
+            message: message.into(),
+        }
+    }
+    pub fn expired(asked: u64, oldest: u64) -> Self {
+        Self {
+            code: 410,
+            reason: "Expired",
+            message: format!("too old resource version: {asked} ({oldest})"),
+        }
+    }
+
+    /// The `kind: Status` body.
+    pub fn status(&self) -> Value {
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        })
+    }
+}
+
+type Objects = BTreeMap<(String, String), Value>;
+
+struct Inner {
+    rv: u64,
+    objects: HashMap<&'static str, Objects>,
+    history: VecDeque<Arc<Change>>,
+    /// Watches from a resourceVersion below this get 410 Expired.
+    oldest_rv: u64,
+    uid_seq: u64,
+    history_cap: usize,
+}
+
+/// The store of one orchestra. Cheap to share (`Arc<Store>`).
+pub struct Store {
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<Arc<Change>>,
+    /// Distinguishes UIDs between orchestras.
+    uid_prefix: u32,
+}
+
+/// Now in the format Kubernetes uses for timestamps.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn meta(obj: &Value, field: &str) -> Option<String> {
+    obj.get("metadata")?.get(field)?.as_str().map(str::to_string)
+}
+
+impl Store {
+    pub fn new(uid_prefix: u32, history_cap: usize) -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        Self {
+            inner: Mutex::new(Inner {
+                rv: 1,
+                objects: HashMap::new(),
+                history: VecDeque::new(),
+                oldest_rv: 1,
+                uid_seq: 0,
+                history_cap,
+            }),
+            tx,
+            uid_prefix,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the data consistent enough for a lab.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    fn record(&self, inner: &mut Inner, change: Change) {
+        let change = Arc::new(change);
+        inner.history.push_back(change.clone());
+        while inner.history.len() > inner.history_cap {
+            if let Some(old) = inner.history.pop_front() {
+                let rv = match &*old {
+                    Change::Object { rv, .. } | Change::Expired { rv } => *rv,
+                };
+                inner.oldest_rv = rv + 1;
+            }
+        }
+        let _ = self.tx.send(change);
+    }
+
+    pub fn get(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let inner = self.lock();
+        inner
+            .objects
+            .get(res.plural)
+            .and_then(|m| m.get(&(ns.to_string(), name.to_string())))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(res, name))
+    }
+
+    /// Objects of `res` in `ns` (all namespaces when `None`) and the list's resourceVersion.
+    pub fn list(&self, res: &'static Resource, ns: Option<&str>) -> (Vec<Value>, u64) {
+        self.list_filtered(res, ns, |_| true)
+    }
+
+    pub fn list_filtered(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Value>, u64) {
+        let inner = self.lock();
+        let items = match inner.objects.get(res.plural) {
+            None => Vec::new(),
+            Some(m) => match ns {
+                Some(ns) => m
+                    .range((ns.to_string(), String::new())..)
+                    .take_while(|((n, _), _)| n == ns)
+                    .map(|(_, v)| v)
+                    .filter(|v| keep(v))
+                    .cloned()
+                    .collect(),
+                None => m.values().filter(|v| keep(v)).cloned().collect(),
+            },
+        };
+        (items, inner.rv)
+    }
+
+    /// Number of objects of `res`.
+    pub fn count(&self, res: &'static Resource) -> usize {
+        self.lock().objects.get(res.plural).map_or(0, BTreeMap::len)
+    }
+
+    /// Creates `obj` (metadata.name or generateName required) and returns it as stored.
+    pub fn create(&self, res: &'static Resource, ns: &str, mut obj: Value) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body is not a JSON object"));
+        }
+        let mut inner = self.lock();
+        if res.namespaced
+            && !inner
+                .objects
+                .get("namespaces")
+                .is_some_and(|m| m.contains_key(&(String::new(), ns.to_string())))
+        {
+            return Err(ApiError {
+                code: 404,
+                reason: "NotFound",
+                message: format!("namespaces \"{ns}\" not found"),
+            });
+        }
+        inner.uid_seq += 1;
+        let seq = inner.uid_seq;
+        let name = match meta(&obj, "name").filter(|n| !n.is_empty()) {
+            Some(n) => n,
+            None => match meta(&obj, "generateName") {
+                Some(prefix) => format!("{prefix}{}", suffix(seq ^ u64::from(self.uid_prefix) << 20)),
+                None => return Err(ApiError::invalid("metadata.name: Required value: name or generateName is required")),
+            },
+        };
+        if !valid_name(&name) {
+            return Err(ApiError::invalid(format!(
+                "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+            )));
+        }
+        let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.clone());
+        if inner.objects.get(res.plural).is_some_and(|m| m.contains_key(&key)) {
+            return Err(ApiError::already_exists(res, &name));
+        }
+        inner.rv += 1;
+        let rv = inner.rv;
+        obj["apiVersion"] = json!(res.api_version());
+        obj["kind"] = json!(res.kind);
+        let m = obj
+            .as_object_mut()
+            .map(|o| o.entry("metadata").or_insert_with(|| json!({})))
+            .ok_or_else(|| ApiError::bad_request("the body is not a JSON object"))?;
+        if !m.is_object() {
+            *m = json!({});
+        }
+        m["name"] = json!(name);
+        if res.namespaced {
+            m["namespace"] = json!(ns);
+        } else if let Some(o) = m.as_object_mut() {
+            o.remove("namespace");
+        }
+        m["uid"] = json!(format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            self.uid_prefix,
+            (seq >> 32) & 0xffff,
+            (seq >> 20) & 0xfff,
+            (seq >> 8) & 0xfff,
+            seq
+        ));
+        m["resourceVersion"] = json!(rv.to_string());
+        m["creationTimestamp"] = json!(now());
+        m["generation"] = json!(1);
+        if let Some(o) = m.as_object_mut() {
+            o.remove("managedFields");
+            o.remove("deletionTimestamp");
+        }
+        inner
+            .objects
+            .entry(res.plural)
+            .or_default()
+            .insert(key, obj.clone());
+        self.record(
+            &mut inner,
+            Change::Object {
+                rv,
+                kind: ChangeKind::Added,
+                resource: res,
+                object: obj.clone(),
+            },
+        );
+        Ok(obj)
+    }
+
+    /// Changes an object with `f`. `expect_rv` (from the request body) must match when given.
+    /// Bumps `metadata.generation` when `spec` changed. Returns the stored object.
+    pub fn update(
+        &self,
+        res: &'static Resource,
+        ns: &str,
+        name: &str,
+        expect_rv: Option<&str>,
+        f: impl FnOnce(&mut Value) -> Result<(), ApiError>,
+    ) -> Result<Value, ApiError> {
+        let mut inner = self.lock();
+        let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.to_string());
+        let current = inner
+            .objects
+            .get(res.plural)
+            .and_then(|m| m.get(&key))
+            .ok_or_else(|| ApiError::not_found(res, name))?;
+        if let Some(want) = expect_rv.filter(|r| !r.is_empty())
+            && meta(current, "resourceVersion").as_deref() != Some(want)
+        {
+            return Err(ApiError::conflict(res, name));
+        }
+        let mut next = current.clone();
+        f(&mut next)?;
+        // Identity fields cannot change.
+        for field in ["name", "namespace", "uid", "creationTimestamp"] {
+            next["metadata"][field] = current["metadata"][field].clone();
+        }
+        if !res.namespaced
+            && let Some(o) = next["metadata"].as_object_mut()
+        {
+            o.remove("namespace");
+        }
+        next["apiVersion"] = json!(res.api_version());
+        next["kind"] = json!(res.kind);
+        if next == *current {
+            return Ok(next);
+        }
+        let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
+        next["metadata"]["generation"] = json!(if next.get("spec") != current.get("spec") {
+            generation + 1
+        } else {
+            generation
+        });
+        inner.rv += 1;
+        let rv = inner.rv;
+        next["metadata"]["resourceVersion"] = json!(rv.to_string());
+        if let Some(m) = inner.objects.get_mut(res.plural) {
+            m.insert(key, next.clone());
+        }
+        self.record(
+            &mut inner,
+            Change::Object {
+                rv,
+                kind: ChangeKind::Modified,
+                resource: res,
+                object: next.clone(),
+            },
+        );
+        Ok(next)
+    }
+
+    /// Removes an object now and returns it (with the deletion's resourceVersion).
+    pub fn remove(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
+        let mut inner = self.lock();
+        let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.to_string());
+        let mut obj = inner
+            .objects
+            .get_mut(res.plural)
+            .and_then(|m| m.remove(&key))
+            .ok_or_else(|| ApiError::not_found(res, name))?;
+        inner.rv += 1;
+        let rv = inner.rv;
+        obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        self.record(
+            &mut inner,
+            Change::Object {
+                rv,
+                kind: ChangeKind::Deleted,
+                resource: res,
+                object: obj.clone(),
+            },
+        );
+        Ok(obj)
+    }
+
+    /// Changes after `from_rv` still in the history, and a receiver for what comes next.
+    /// `Err` when `from_rv` is older than the history (410 Expired).
+    pub fn watch_from(
+        &self,
+        from_rv: u64,
+    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), ApiError> {
+        let inner = self.lock();
+        if from_rv + 1 < inner.oldest_rv {
+            return Err(ApiError::expired(from_rv, inner.oldest_rv));
+        }
+        let rx = self.tx.subscribe();
+        let past = inner
+            .history
+            .iter()
+            .filter(|c| matches!(&***c, Change::Object { rv, .. } if *rv > from_rv))
+            .cloned()
+            .collect();
+        Ok((past, rx))
+    }
+
+    /// Subscribes to changes from now on (for controllers).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Change>> {
+        self.tx.subscribe()
+    }
+
+    /// Forgets the history: open watches end with 410 Expired and clients must relist.
+    pub fn expire_watches(&self) {
+        let mut inner = self.lock();
+        inner.rv += 1;
+        let rv = inner.rv;
+        inner.history.clear();
+        inner.oldest_rv = rv + 1;
+        let _ = self.tx.send(Arc::new(Change::Expired { rv }));
+    }
+}
+
+/// A five-character suffix like Kubernetes' generateName (consonants and digits).
+pub fn suffix(n: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (n >> 7);
+    (0..5)
+        .map(|_| {
+            let c = ALPHABET[(x % ALPHABET.len() as u64) as usize] as char;
+            x /= ALPHABET.len() as u64;
+            c
+        })
+        .collect()
+}
+
+/// An RFC 1123 subdomain, as Kubernetes requires of most names.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::resources::{self, by_plural};
+
+    fn store() -> Store {
+        let s = Store::new(1, 100);
+        let ns = by_plural("namespaces").unwrap();
+        s.create(ns, "", json!({"metadata": {"name": "a"}})).unwrap();
+        s
+    }
+
+    #[test]
+    fn create_get_update_delete_and_watch_history() {
+        let s = store();
+        let pods = resources::by_plural("pods").unwrap();
+        let start = s.resource_version();
+        let p = s.create(pods, "a", json!({"metadata": {"name": "p"}, "spec": {"x": 1}})).unwrap();
+        assert_eq!(p["metadata"]["namespace"], "a");
+        assert_eq!(p["metadata"]["generation"], 1);
+        assert!(s.create(pods, "a", json!({"metadata": {"name": "p"}})).is_err());
+        assert_eq!(s.create(pods, "nope", json!({"metadata": {"name": "p"}})).unwrap_err().code, 404);
+        let rv = p["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+        let u = s
+            .update(pods, "a", "p", Some(&rv), |o| {
+                o["spec"]["x"] = json!(2);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(u["metadata"]["generation"], 2);
+        assert_eq!(s.update(pods, "a", "p", Some(&rv), |_| Ok(())).unwrap_err().code, 409);
+        s.remove(pods, "a", "p").unwrap();
+        assert_eq!(s.get(pods, "a", "p").unwrap_err().code, 404);
+        let (past, _) = s.watch_from(start).unwrap();
+        let kinds: Vec<_> = past
+            .iter()
+            .filter_map(|c| match &**c {
+                Change::Object { kind, .. } => Some(*kind),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(kinds, [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Deleted]);
+    }
+
+    #[test]
+    fn expiry_and_bounded_history() {
+        let s = Store::new(1, 3);
+        let ns = by_plural("namespaces").unwrap();
+        for i in 0..10 {
+            s.create(ns, "", json!({"metadata": {"name": format!("n{i}")}})).unwrap();
+        }
+        assert_eq!(s.watch_from(2).unwrap_err().code, 410);
+        assert!(s.watch_from(s.resource_version() - 2).is_ok());
+        s.expire_watches();
+        assert_eq!(s.watch_from(s.resource_version() - 1).unwrap_err().code, 410);
+        assert!(s.watch_from(s.resource_version()).is_ok());
+    }
+
+    #[test]
+    fn generate_name_and_name_rules() {
+        let s = store();
+        let jobs = by_plural("jobs").unwrap();
+        let j = s.create(jobs, "a", json!({"metadata": {"generateName": "backup-"}})).unwrap();
+        let name = j["metadata"]["name"].as_str().unwrap();
+        assert!(name.starts_with("backup-") && name.len() == 12, "{name}");
+        assert!(!valid_name("Bad_Name"));
+        assert!(s.create(jobs, "a", json!({"metadata": {"name": "UPPER"}})).is_err());
+    }
+}
