@@ -283,7 +283,6 @@ impl Controllers {
         } else if failed > backoff_limit {
             condition = Some(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"));
         } else if active == 0 {
-            let uid = uid_of(&job).to_string();
             let mut pod = json!({
                 "metadata": job["spec"]["template"]["metadata"].clone(),
                 "spec": job["spec"]["template"]["spec"].clone(),
@@ -296,17 +295,6 @@ impl Controllers {
                 o.remove("name");
             }
             pod["metadata"]["ownerReferences"] = owner_ref(&job);
-            if !pod["metadata"]["labels"].is_object() {
-                pod["metadata"]["labels"] = json!({});
-            }
-            for (k, v) in [
-                ("batch.kubernetes.io/job-name", name),
-                ("job-name", name),
-                ("batch.kubernetes.io/controller-uid", &uid),
-                ("controller-uid", &uid),
-            ] {
-                pod["metadata"]["labels"][k] = json!(v);
-            }
             if pod["spec"]["restartPolicy"].is_null() {
                 pod["spec"]["restartPolicy"] = json!("Never");
             }

@@ -335,7 +335,7 @@ pub fn pod_status_reason(pod: &Value) -> String {
             let terminated = s(c, &["state", "terminated", "reason"]);
             if !waiting.is_empty() {
                 reason = waiting.to_string();
-            } else if !terminated.is_empty() && reason != "Succeeded" && reason != "Failed" {
+            } else if !terminated.is_empty() {
                 reason = terminated.to_string();
             }
         }
@@ -550,4 +550,41 @@ pub fn table(res: &Resource, items: &[Value], rv: Option<u64>, with_columns: boo
         t["metadata"]["resourceVersion"] = json!(rv.to_string());
     }
     t
+}
+
+/// What the API server fills in on create, as a real one does: a Job's selector and pod labels,
+/// a pod's restart policy.
+pub fn apply_defaults(res: &Resource, obj: &mut Value) {
+    match res.plural {
+        "jobs" => {
+            let uid = obj["metadata"]["uid"].clone();
+            let name = obj["metadata"]["name"].clone();
+            if obj["spec"]["selector"].is_null() {
+                obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+            }
+            if !obj["spec"]["template"]["metadata"]["labels"].is_object() {
+                obj["spec"]["template"]["metadata"]["labels"] = json!({});
+            }
+            let labels = &mut obj["spec"]["template"]["metadata"]["labels"];
+            labels["batch.kubernetes.io/controller-uid"] = uid.clone();
+            labels["controller-uid"] = uid;
+            labels["batch.kubernetes.io/job-name"] = name.clone();
+            labels["job-name"] = name;
+            if obj["spec"]["backoffLimit"].is_null() {
+                obj["spec"]["backoffLimit"] = json!(6);
+            }
+            if obj["spec"]["completions"].is_null() {
+                obj["spec"]["completions"] = json!(1);
+            }
+        }
+        "pods" => {
+            if obj["spec"]["restartPolicy"].is_null() {
+                obj["spec"]["restartPolicy"] = json!("Always");
+            }
+            if obj["status"]["phase"].is_null() {
+                obj["status"] = json!({"phase": "Pending", "qosClass": "Burstable"});
+            }
+        }
+        _ => {}
+    }
 }

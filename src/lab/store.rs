@@ -293,6 +293,7 @@ impl Store {
             o.remove("managedFields");
             o.remove("deletionTimestamp");
         }
+        super::resources::apply_defaults(res, &mut obj);
         inner
             .objects
             .entry(res.plural)
