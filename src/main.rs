@@ -86,7 +86,9 @@ fn main() -> ExitCode {
             println!("themes:      {}", themes.names().join(", "));
             Exit::Ok.into()
         }
-        Some(Command::Lab { command: LabCommand::Serve(args) }) => lab_serve(args),
+        Some(Command::Lab {
+            command: LabCommand::Serve(args),
+        }) => lab_serve(args),
         None => {
             eprintln!(
                 "baton: the dashboard is not part of this build yet; see `baton --help` for what is"
@@ -143,34 +145,61 @@ fn lab_serve(args: LabServeArgs) -> ExitCode {
             kubeconfig = %lab.kubeconfig.display(),
             "lab ready"
         );
+        // Listen for signals before saying ready, so a stop right after the line is clean.
+        let stop = wait_for_signal();
         println!("ready kubeconfig={}", lab.kubeconfig.display());
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
-        wait_for_signal().await;
+        let pods_ready = async {
+            loop {
+                let (ready, total) = lab.ready_pods();
+                if total > 0 && ready == total {
+                    tracing::info!(
+                        pods = total,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "lab: every pod is ready"
+                    );
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            std::future::pending::<()>().await
+        };
+        tokio::select! {
+            _ = stop => {}
+            _ = pods_ready => {}
+        }
         tracing::info!("lab stopping");
         lab.shutdown().await;
         Exit::Ok.into()
     })
 }
 
-async fn wait_for_signal() {
+/// Resolves on SIGINT or SIGTERM; the handlers are installed when this is called.
+fn wait_for_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -53,7 +53,10 @@ impl Query {
         )
     }
     fn get(&self, k: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
     }
     fn flag(&self, k: &str) -> bool {
         matches!(self.get(k), Some("true" | "1"))
@@ -61,8 +64,13 @@ impl Query {
 }
 
 fn json_response(code: u16, v: &Value, content_type: &'static str) -> Response {
-    let mut r = (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), v.to_string()).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let mut r = (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        v.to_string(),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -82,9 +90,24 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
     let verb = parts.method.clone();
     let response = match axum::body::to_bytes(body, 64 << 20).await {
         Err(e) => error(&ApiError::bad_request(format!("cannot read the body: {e}"))),
-        Ok(_) if identity.is_none() && matches!(path.as_str(), "/healthz" | "/livez" | "/readyz" | "/version") => {
+        Ok(_)
+            if identity.is_none()
+                && matches!(
+                    path.as_str(),
+                    "/healthz" | "/livez" | "/readyz" | "/version"
+                ) =>
+        {
             // Public info, as the system:public-info-viewer role grants on a real cluster.
-            route(&o, Identity::Observer, &Method::GET, &path, &query, &parts.headers, Bytes::new()).await
+            route(
+                &o,
+                Identity::Observer,
+                &Method::GET,
+                &path,
+                &query,
+                &parts.headers,
+                Bytes::new(),
+            )
+            .await
         }
         Ok(body) => match identity {
             None => error(&ApiError {
@@ -105,7 +128,13 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
             }
         },
     };
-    o.log_request(identity.map(Identity::user), verb.as_str(), &path, parts.uri.query(), response.status().as_u16());
+    o.log_request(
+        identity.map(Identity::user),
+        verb.as_str(),
+        &path,
+        parts.uri.query(),
+        response.status().as_u16(),
+    );
     response
 }
 
@@ -121,12 +150,23 @@ fn identify(o: &Orchestra, headers: &HeaderMap) -> Option<Identity> {
     }
 }
 
-fn forbidden(id: Identity, verb: &str, res: &Resource, sub: Option<&str>, ns: Option<&str>, name: &str) -> ApiError {
+fn forbidden(
+    id: Identity,
+    verb: &str,
+    res: &Resource,
+    sub: Option<&str>,
+    ns: Option<&str>,
+    name: &str,
+) -> ApiError {
     let what = match sub {
         Some(s) => format!("{}/{s}", res.plural),
         None => res.plural.to_string(),
     };
-    let target = if name.is_empty() { what.clone() } else { format!("{what} \"{name}\"") };
+    let target = if name.is_empty() {
+        what.clone()
+    } else {
+        format!("{what} \"{name}\"")
+    };
     let scope = match ns {
         Some(ns) => format!(" in the namespace \"{ns}\""),
         None => " at the cluster scope".into(),
@@ -166,18 +206,34 @@ async fn route(
         ["api", "v1"] => ok(&resources::resource_list("", "v1").unwrap_or_default()),
         ["apis", g, v] => match resources::resource_list(g, v) {
             Some(l) => ok(&l),
-            None => error(&ApiError { code: 404, reason: "NotFound", message: format!("the server could not find the requested resource (get {g}/{v})") }),
+            None => error(&ApiError {
+                code: 404,
+                reason: "NotFound",
+                message: format!("the server could not find the requested resource (get {g}/{v})"),
+            }),
         },
         ["lab", "fault", fault] if *method == Method::POST => lab_fault(o, id, fault),
-        ["api", "v1", rest @ ..] => resource_request(o, id, method, "", "v1", rest, q, headers, body).await,
-        ["apis", g, v, rest @ ..] => resource_request(o, id, method, g, v, rest, q, headers, body).await,
-        _ => error(&ApiError { code: 404, reason: "NotFound", message: "the server could not find the requested resource".into() }),
+        ["api", "v1", rest @ ..] => {
+            resource_request(o, id, method, "", "v1", rest, q, headers, body).await
+        }
+        ["apis", g, v, rest @ ..] => {
+            resource_request(o, id, method, g, v, rest, q, headers, body).await
+        }
+        _ => error(&ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: "the server could not find the requested resource".into(),
+        }),
     }
 }
 
 fn lab_fault(o: &Orchestra, id: Identity, fault: &str) -> Response {
     if id != Identity::Operator {
-        return error(&ApiError { code: 403, reason: "Forbidden", message: "faults need the operator token".into() });
+        return error(&ApiError {
+            code: 403,
+            reason: "Forbidden",
+            message: "faults need the operator token".into(),
+        });
     }
     match fault {
         "expire-watches" => {
@@ -192,7 +248,11 @@ fn wants_table(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.split(',').next().is_some_and(|first| first.contains("as=Table")))
+        .is_some_and(|a| {
+            a.split(',')
+                .next()
+                .is_some_and(|first| first.contains("as=Table"))
+        })
 }
 
 fn wants_metadata(headers: &HeaderMap) -> bool {
@@ -211,9 +271,17 @@ const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 /// Shapes an object (or list) the way the client asked: plain, Table or metadata-only.
 fn present(res: &Resource, headers: &HeaderMap, obj: &Value) -> Response {
     if wants_table(headers) {
-        json_response(200, &resources::table(res, std::slice::from_ref(obj), None, true), TABLE_CT)
+        json_response(
+            200,
+            &resources::table(res, std::slice::from_ref(obj), None, true),
+            TABLE_CT,
+        )
     } else if wants_metadata(headers) {
-        json_response(200, &partial(obj), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1")
+        json_response(
+            200,
+            &partial(obj),
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
+        )
     } else {
         ok(obj)
     }
@@ -233,7 +301,11 @@ async fn resource_request(
 ) -> Response {
     // /namespaces/{ns}/{resource}/… — but /namespaces/{name}[/status] is the namespace itself.
     let (ns, rest): (Option<&str>, &[&str]) = match rest {
-        ["namespaces", ns, res, ..] if !(group.is_empty() && matches!(*res, "status" | "finalize")) => (Some(*ns), &rest[2..]),
+        ["namespaces", ns, res, ..]
+            if !(group.is_empty() && matches!(*res, "status" | "finalize")) =>
+        {
+            (Some(*ns), &rest[2..])
+        }
         _ => (None, rest),
     };
     let (plural, name, sub, tail) = match rest {
@@ -243,10 +315,17 @@ async fn resource_request(
         _ => return error(&ApiError::bad_request("bad path")),
     };
     let Some(res) = resources::find(group, version, plural) else {
-        return error(&ApiError { code: 404, reason: "NotFound", message: format!("the server could not find the requested resource ({plural})") });
+        return error(&ApiError {
+            code: 404,
+            reason: "NotFound",
+            message: format!("the server could not find the requested resource ({plural})"),
+        });
     };
     if res.namespaced && ns.is_none() && !name.is_empty() {
-        return error(&ApiError::bad_request(format!("{} is namespaced: use /namespaces/NS/{}", res.plural, res.plural)));
+        return error(&ApiError::bad_request(format!(
+            "{} is namespaced: use /namespaces/NS/{}",
+            res.plural, res.plural
+        )));
     }
     let ns_str = ns.unwrap_or("");
     let mutating = !matches!(*method, Method::GET | Method::HEAD);
@@ -262,13 +341,25 @@ async fn resource_request(
         };
         return error(&forbidden(id, verb, res, sub, ns, name));
     }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("");
+    if mutating && (content_type.contains("protobuf") || content_type.contains("cbor")) {
+        return error(&ApiError {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: format!("the lab speaks JSON only, not {content_type}"),
+        });
+    }
     if q.get("dryRun").is_some() && mutating {
         return error(&ApiError::bad_request("the lab does not support dryRun"));
     }
     let body_json = || -> Result<Value, ApiError> {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
     };
-    let result: Result<Response, ApiError> = (|| async {
+    let result: Result<Response, ApiError> = async {
         match (method.clone(), name, sub) {
             (Method::GET, "", None) => {
                 if q.flag("watch") {
@@ -323,7 +414,7 @@ async fn resource_request(
             (Method::DELETE, _, None) => Ok(ok(&delete_one(o, res, ns_str, name, q, &body)?)),
             _ => Err(ApiError { code: 405, reason: "MethodNotAllowed", message: format!("{method} is not supported on this path") }),
         }
-    })()
+    }
     .await;
     result.unwrap_or_else(|e| error(&e))
 }
@@ -359,17 +450,31 @@ fn review(id: Identity, body: Value) -> Value {
 
 fn selectors(q: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
     Ok((
-        LabelSelector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?,
-        FieldSelector::parse(q.get("fieldSelector").unwrap_or("")).map_err(ApiError::bad_request)?,
+        LabelSelector::parse(q.get("labelSelector").unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
+        FieldSelector::parse(q.get("fieldSelector").unwrap_or(""))
+            .map_err(ApiError::bad_request)?,
     ))
 }
 
-fn list(o: &Orchestra, res: &'static Resource, ns: Option<&str>, q: &Query, headers: &HeaderMap) -> Result<Response, ApiError> {
+fn list(
+    o: &Orchestra,
+    res: &'static Resource,
+    ns: Option<&str>,
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(q)?;
     let ns = if res.namespaced { ns } else { None };
-    let (items, rv) = o.store.list_filtered(res, ns, |v| labels.matches_object(v) && fields.matches(v));
+    let (items, rv) = o
+        .store
+        .list_filtered(res, ns, |v| labels.matches_object(v) && fields.matches(v));
     if wants_table(headers) {
-        return Ok(json_response(200, &resources::table(res, &items, Some(rv), true), TABLE_CT));
+        return Ok(json_response(
+            200,
+            &resources::table(res, &items, Some(rv), true),
+            TABLE_CT,
+        ));
     }
     if wants_metadata(headers) {
         let items: Vec<Value> = items.iter().map(partial).collect();
@@ -423,16 +528,31 @@ fn expired_line(e: &ApiError) -> Bytes {
 }
 
 fn stream_response(rx: mpsc::Receiver<Bytes>, content_type: &'static str) -> Response {
-    let stream = futures::StreamExt::map(ReceiverStream::new(rx), Ok::<_, std::convert::Infallible>);
+    let stream =
+        futures::StreamExt::map(ReceiverStream::new(rx), Ok::<_, std::convert::Infallible>);
     let mut r = Response::new(Body::from_stream(stream));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     r
 }
 
-fn watch(o: &Arc<Orchestra>, res: &'static Resource, ns: Option<&str>, q: &Query, headers: &HeaderMap) -> Result<Response, ApiError> {
+fn watch(
+    o: &Arc<Orchestra>,
+    res: &'static Resource,
+    ns: Option<&str>,
+    q: &Query,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let (labels, fields) = selectors(q)?;
-    let ns = if res.namespaced { ns.map(str::to_string) } else { None };
+    let ns = if res.namespaced {
+        ns.map(str::to_string)
+    } else {
+        None
+    };
     let shape = if wants_table(headers) {
         Shape::Table
     } else if wants_metadata(headers) {
@@ -440,12 +560,18 @@ fn watch(o: &Arc<Orchestra>, res: &'static Resource, ns: Option<&str>, q: &Query
     } else {
         Shape::Plain
     };
-    let timeout = q.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).unwrap_or(1800);
+    let timeout = q
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(1800);
     let bookmarks = q.flag("allowWatchBookmarks");
     let initial = q.flag("sendInitialEvents");
     let asked_rv = q.get("resourceVersion").unwrap_or("");
     let matches = move |obj: &Value| {
-        ns.as_deref().is_none_or(|n| obj["metadata"]["namespace"] == n) && labels.matches_object(obj) && fields.matches(obj)
+        ns.as_deref()
+            .is_none_or(|n| obj["metadata"]["namespace"] == n)
+            && labels.matches_object(obj)
+            && fields.matches(obj)
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(256);
@@ -482,7 +608,12 @@ fn watch(o: &Arc<Orchestra>, res: &'static Resource, ns: Option<&str>, q: &Query
         }
     };
     for c in &past {
-        if let Change::Object { kind, resource, object, .. } = &**c
+        if let Change::Object {
+            kind,
+            resource,
+            object,
+            ..
+        } = &**c
             && std::ptr::eq(*resource, res)
             && matches(object)
         {
@@ -536,11 +667,25 @@ fn watch(o: &Arc<Orchestra>, res: &'static Resource, ns: Option<&str>, q: &Query
             }
         }
     });
-    Ok(stream_response(rx, if matches!(shape, Shape::Table) { TABLE_CT } else { "application/json" }))
+    Ok(stream_response(
+        rx,
+        if matches!(shape, Shape::Table) {
+            TABLE_CT
+        } else {
+            "application/json"
+        },
+    ))
 }
 
 /// Deletes one object; pods terminate gracefully unless the grace period is zero.
-fn delete_one(o: &Orchestra, res: &'static Resource, ns: &str, name: &str, q: &Query, body: &Bytes) -> Result<Value, ApiError> {
+fn delete_one(
+    o: &Orchestra,
+    res: &'static Resource,
+    ns: &str,
+    name: &str,
+    q: &Query,
+    body: &Bytes,
+) -> Result<Value, ApiError> {
     let opts: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let grace = q
         .get("gracePeriodSeconds")
@@ -560,7 +705,10 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
     match (target, patch) {
         (Value::Object(t), Value::Object(p)) => {
             for (k, v) in p {
-                if k == "$patch" || k.starts_with("$setElementOrder") || k.starts_with("$retainKeys") {
+                if k == "$patch"
+                    || k.starts_with("$setElementOrder")
+                    || k.starts_with("$retainKeys")
+                {
                     continue;
                 }
                 if v.is_null() {
@@ -573,7 +721,9 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
             }
         }
         (Value::Array(t), Value::Array(p))
-            if !p.is_empty() && p.iter().all(|e| e.get("name").is_some()) && t.iter().all(|e| e.get("name").is_some()) =>
+            if !p.is_empty()
+                && p.iter().all(|e| e.get("name").is_some())
+                && t.iter().all(|e| e.get("name").is_some()) =>
         {
             for pe in p {
                 match t.iter_mut().find(|te| te["name"] == pe["name"]) {
@@ -587,15 +737,31 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn patch(o: &Orchestra, res: &'static Resource, ns: &str, name: &str, sub: Option<&str>, q: &Query, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|c| c.to_str().ok()).unwrap_or("").to_string();
+fn patch(
+    o: &Orchestra,
+    res: &'static Resource,
+    ns: &str,
+    name: &str,
+    sub: Option<&str>,
+    q: &Query,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let ct = ct.split(';').next().unwrap_or("").trim().to_string();
-    let patch_body: Value = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the patch is not JSON: {e}")))?;
+    let patch_body: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the patch is not JSON: {e}")))?;
     let apply = |target: &mut Value| -> Result<(), ApiError> {
         match ct.as_str() {
             "application/json-patch+json" => {
-                let p: json_patch::Patch = serde_json::from_value(patch_body.clone()).map_err(|e| ApiError::bad_request(format!("bad JSON patch: {e}")))?;
-                json_patch::patch(target, &p).map_err(|e| ApiError::invalid(format!("the JSON patch does not apply: {e}")))
+                let p: json_patch::Patch = serde_json::from_value(patch_body.clone())
+                    .map_err(|e| ApiError::bad_request(format!("bad JSON patch: {e}")))?;
+                json_patch::patch(target, &p)
+                    .map_err(|e| ApiError::invalid(format!("the JSON patch does not apply: {e}")))
             }
             "application/merge-patch+json" => {
                 json_patch::merge(target, &patch_body);
@@ -605,10 +771,15 @@ fn patch(o: &Orchestra, res: &'static Resource, ns: &str, name: &str, sub: Optio
                 strategic_merge(target, &patch_body);
                 Ok(())
             }
-            other => Err(ApiError { code: 415, reason: "UnsupportedMediaType", message: format!("the lab does not accept patches of type '{other}'") }),
+            other => Err(ApiError {
+                code: 415,
+                reason: "UnsupportedMediaType",
+                message: format!("the lab does not accept patches of type '{other}'"),
+            }),
         }
     };
-    if ct == "application/apply-patch+yaml" && sub.is_none() && o.store.get(res, ns, name).is_err() {
+    if ct == "application/apply-patch+yaml" && sub.is_none() && o.store.get(res, ns, name).is_err()
+    {
         let _ = q.get("fieldManager");
         let mut obj = patch_body.clone();
         obj["metadata"]["name"] = json!(name);
@@ -645,18 +816,30 @@ fn patch(o: &Orchestra, res: &'static Resource, ns: &str, name: &str, sub: Optio
         }
         Some(other) => Err(ApiError::bad_request(format!("no subresource {other}"))),
     })?;
-    Ok(ok(&if sub == Some("scale") { scale_of(&updated) } else { updated }))
+    Ok(ok(&if sub == Some("scale") {
+        scale_of(&updated)
+    } else {
+        updated
+    }))
 }
 
 async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response, ApiError> {
     let pod = o.store.get(resources::pods(), ns, name)?;
     let containers: Vec<String> = pod["spec"]["containers"]
         .as_array()
-        .map(|cs| cs.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c["name"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let container = match q.get("container") {
         Some(c) if containers.iter().any(|x| x == c) => c.to_string(),
-        Some(c) => return Err(ApiError::bad_request(format!("container {c} is not valid for pod {name}"))),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
         None if containers.len() == 1 => containers[0].clone(),
         None => {
             return Err(ApiError::bad_request(format!(
@@ -671,11 +854,15 @@ async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response
         .and_then(|c| c["state"]["waiting"]["reason"].as_str())
         .map(str::to_string);
     let Some(rt) = o.kubelet.pod(ns, name) else {
-        return Err(ApiError::bad_request(format!("container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating")));
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: ContainerCreating"
+        )));
     };
     let previous = q.flag("previous");
     if previous && !rt.logs.has_previous() {
-        return Err(ApiError::bad_request(format!("previous terminated container \"{container}\" in pod \"{name}\" not found")));
+        return Err(ApiError::bad_request(format!(
+            "previous terminated container \"{container}\" in pod \"{name}\" not found"
+        )));
     }
     if !previous && rt.logs.lines(false).is_empty() && !rt.logs.is_running() && waiting.is_some() {
         return Err(ApiError::bad_request(format!(
@@ -686,13 +873,20 @@ async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response
     let follow = q.flag("follow") && !previous;
     let timestamps = q.flag("timestamps");
     let tail = q.get("tailLines").and_then(|t| t.parse::<usize>().ok());
-    let mut limit = q.get("limitBytes").and_then(|t| t.parse::<usize>().ok()).unwrap_or(usize::MAX);
+    let mut limit = q
+        .get("limitBytes")
+        .and_then(|t| t.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
     let since = q
         .get("sinceSeconds")
         .and_then(|t| t.parse::<i64>().ok())
         .map(|s| chrono::Utc::now() - chrono::Duration::seconds(s));
     let fmt = move |(ts, line): &(String, String)| {
-        if timestamps { format!("{ts} {line}\n") } else { format!("{line}\n") }
+        if timestamps {
+            format!("{ts} {line}\n")
+        } else {
+            format!("{line}\n")
+        }
     };
     let keep = move |(ts, _): &(String, String)| {
         since.is_none_or(|s| chrono::DateTime::parse_from_rfc3339(ts).is_ok_and(|t| t >= s))
@@ -707,7 +901,11 @@ async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response
         loop {
             for l in pending.iter().filter(|l| keep(l)) {
                 let text = fmt(l);
-                let bytes = if text.len() > limit { text[..limit].to_string() } else { text };
+                let bytes = if text.len() > limit {
+                    text[..limit].to_string()
+                } else {
+                    text
+                };
                 limit -= bytes.len();
                 if tx.send(Bytes::from(bytes)).await.is_err() || limit == 0 {
                     return;
@@ -741,7 +939,15 @@ async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response
     Ok(stream_response(rx, "text/plain"))
 }
 
-fn proxy(o: &Orchestra, method: &Method, ns: &str, name_port: &str, tail: &[&str], q: &Query, body: &Bytes) -> Result<Response, ApiError> {
+fn proxy(
+    o: &Orchestra,
+    method: &Method,
+    ns: &str,
+    name_port: &str,
+    tail: &[&str],
+    q: &Query,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
     let (name, port) = match name_port.split_once(':') {
         Some((n, p)) => (n, p.parse::<u16>().ok()),
         None => (name_port, None),
@@ -749,11 +955,20 @@ fn proxy(o: &Orchestra, method: &Method, ns: &str, name_port: &str, tail: &[&str
     let pod = o.store.get(resources::pods(), ns, name)?;
     let port = match port {
         Some(p) => p,
-        None => pod["spec"]["containers"][0]["ports"][0]["containerPort"].as_u64().unwrap_or(80) as u16,
+        None => pod["spec"]["containers"][0]["ports"][0]["containerPort"]
+            .as_u64()
+            .unwrap_or(80) as u16,
     };
-    let unavailable = |why: String| ApiError { code: 503, reason: "ServiceUnavailable", message: format!("error trying to reach service: {why}") };
+    let unavailable = |why: String| ApiError {
+        code: 503,
+        reason: "ServiceUnavailable",
+        message: format!("error trying to reach service: {why}"),
+    };
     let Some(rt) = o.kubelet.pod(ns, name).filter(|rt| rt.logs.is_running()) else {
-        return Err(unavailable(format!("dial tcp {}:{port}: connect: connection refused", pod["status"]["podIP"].as_str().unwrap_or("<none>"))));
+        return Err(unavailable(format!(
+            "dial tcp {}:{port}: connect: connection refused",
+            pod["status"]["podIP"].as_str().unwrap_or("<none>")
+        )));
     };
     let mut path = format!("/{}", tail.join("/"));
     let query: Vec<String> = q.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -762,10 +977,20 @@ fn proxy(o: &Orchestra, method: &Method, ns: &str, name_port: &str, tail: &[&str
     }
     match rt.workload.http(port, method.as_str(), &path, body) {
         Some(reply) => {
-            let mut r = (StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK), reply.body).into_response();
-            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+            let mut r = (
+                StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+                reply.body,
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(reply.content_type),
+            );
             Ok(r)
         }
-        None => Err(unavailable(format!("dial tcp {}:{port}: connect: connection refused", rt.ip))),
+        None => Err(unavailable(format!(
+            "dial tcp {}:{port}: connect: connection refused",
+            rt.ip
+        ))),
     }
 }

@@ -20,6 +20,8 @@ pub struct Controllers {
     pub store: Arc<Store>,
     pub events: Arc<EventRecorder>,
     pub kubelet: Arc<Kubelet>,
+    /// Template revision per StatefulSet (uid, generation), so it is hashed once per change.
+    pub revisions: std::sync::Mutex<std::collections::HashMap<String, (i64, String)>>,
 }
 
 fn name_of(o: &Value) -> &str {
@@ -38,7 +40,12 @@ fn owner(o: &Value) -> Option<(&str, &str)> {
         .as_array()?
         .iter()
         .find(|r| r["controller"] == json!(true))
-        .map(|r| (r["kind"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")))
+        .map(|r| {
+            (
+                r["kind"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or(""),
+            )
+        })
 }
 
 fn owner_ref(o: &Value) -> Value {
@@ -49,13 +56,16 @@ fn owner_ref(o: &Value) -> Value {
 }
 
 fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 fn is_terminating(o: &Value) -> bool {
-    o["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null())
+    o["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
 }
 
 /// Marks a pod for graceful deletion; the kubelet stops it and removes it.
@@ -69,6 +79,36 @@ pub fn delete_pod_gracefully(store: &Store, ns: &str, name: &str, grace_seconds:
     });
 }
 
+/// The pod of ordinal `i` of StatefulSet `sts` at template `revision`, as the controller makes it.
+pub fn pod_for(sts: &Value, i: i64, revision: &str) -> Value {
+    let name = name_of(sts);
+    let pod_name = format!("{name}-{i}");
+    let mut pod = json!({
+        "metadata": sts["spec"]["template"]["metadata"].clone(),
+        "spec": sts["spec"]["template"]["spec"].clone(),
+    });
+    if !pod["metadata"].is_object() {
+        pod["metadata"] = json!({});
+    }
+    pod["metadata"]["name"] = json!(pod_name);
+    pod["metadata"]["ownerReferences"] = owner_ref(sts);
+    if !pod["metadata"]["labels"].is_object() {
+        pod["metadata"]["labels"] = json!({});
+    }
+    let labels = &mut pod["metadata"]["labels"];
+    labels["controller-revision-hash"] = json!(revision);
+    labels["statefulset.kubernetes.io/pod-name"] = json!(pod_name);
+    labels["apps.kubernetes.io/pod-index"] = json!(i.to_string());
+    pod["spec"]["hostname"] = json!(pod_name);
+    if let Some(svc) = sts["spec"]["serviceName"].as_str() {
+        pod["spec"]["subdomain"] = json!(svc);
+    }
+    if pod["spec"]["restartPolicy"].is_null() {
+        pod["spec"]["restartPolicy"] = json!("Always");
+    }
+    pod
+}
+
 /// The revision name of a pod template: `<sts>-<hash>`.
 pub fn template_revision(sts: &Value) -> String {
     let digest = Sha256::digest(sts["spec"]["template"].to_string().as_bytes());
@@ -78,11 +118,11 @@ pub fn template_revision(sts: &Value) -> String {
 
 impl Controllers {
     /// Runs until the store's sender is gone. Reacts to every change, and resyncs everything
-    /// every few seconds and whenever it fell behind.
+    /// every 30 s and whenever it fell behind.
     pub async fn run(self: Arc<Self>) {
         let mut rx = self.store.subscribe();
         self.resync();
-        let mut tick = tokio::time::interval(Duration::from_secs(3));
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -109,7 +149,13 @@ impl Controllers {
     }
 
     fn on_change(&self, change: &Change) {
-        let Change::Object { kind, resource, object, .. } = change else {
+        let Change::Object {
+            kind,
+            resource,
+            object,
+            ..
+        } = change
+        else {
             return;
         };
         let (ns, name) = (ns_of(object), name_of(object));
@@ -122,9 +168,17 @@ impl Controllers {
                     _ => {}
                 }
             }
-            "statefulsets" if *kind == ChangeKind::Deleted => self.collect_garbage(resources::pods(), ns, uid_of(object)),
+            "statefulsets" if *kind == ChangeKind::Deleted => {
+                self.revisions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(uid_of(object));
+                self.collect_garbage(resources::pods(), ns, uid_of(object));
+            }
             "statefulsets" => self.reconcile_sts(ns, name),
-            "jobs" if *kind == ChangeKind::Deleted => self.collect_garbage(resources::pods(), ns, uid_of(object)),
+            "jobs" if *kind == ChangeKind::Deleted => {
+                self.collect_garbage(resources::pods(), ns, uid_of(object))
+            }
             "jobs" => self.reconcile_job(ns, name),
             "namespaces" if *kind == ChangeKind::Deleted => {
                 for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
@@ -158,9 +212,23 @@ impl Controllers {
         }
         let uid = uid_of(&sts).to_string();
         let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
-        let revision = template_revision(&sts);
+        let generation_now = sts["metadata"]["generation"].as_i64().unwrap_or(0);
+        let revision = {
+            let mut cache = self.revisions.lock().unwrap_or_else(|p| p.into_inner());
+            match cache.get(&uid) {
+                Some((g, r)) if *g == generation_now => r.clone(),
+                _ => {
+                    let r = template_revision(&sts);
+                    cache.insert(uid.clone(), (generation_now, r.clone()));
+                    r
+                }
+            }
+        };
         let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
-        let pods = self.store.list_filtered(resources::pods(), Some(ns), owned).0;
+        let pods = self
+            .store
+            .list_filtered(resources::pods(), Some(ns), owned)
+            .0;
         let ordinal = |p: &Value| {
             name_of(p)
                 .strip_prefix(name)
@@ -173,29 +241,7 @@ impl Controllers {
         for i in 0..replicas {
             if by_ordinal(i).is_none() {
                 let pod_name = format!("{name}-{i}");
-                let mut pod = json!({
-                    "metadata": sts["spec"]["template"]["metadata"].clone(),
-                    "spec": sts["spec"]["template"]["spec"].clone(),
-                });
-                if !pod["metadata"].is_object() {
-                    pod["metadata"] = json!({});
-                }
-                pod["metadata"]["name"] = json!(pod_name);
-                pod["metadata"]["ownerReferences"] = owner_ref(&sts);
-                if !pod["metadata"]["labels"].is_object() {
-                    pod["metadata"]["labels"] = json!({});
-                }
-                let labels = &mut pod["metadata"]["labels"];
-                labels["controller-revision-hash"] = json!(revision);
-                labels["statefulset.kubernetes.io/pod-name"] = json!(pod_name);
-                labels["apps.kubernetes.io/pod-index"] = json!(i.to_string());
-                pod["spec"]["hostname"] = json!(pod_name);
-                if let Some(svc) = sts["spec"]["serviceName"].as_str() {
-                    pod["spec"]["subdomain"] = json!(svc);
-                }
-                if pod["spec"]["restartPolicy"].is_null() {
-                    pod["spec"]["restartPolicy"] = json!("Always");
-                }
+                let pod = pod_for(&sts, i, &revision);
                 match self.store.create(resources::pods(), ns, pod) {
                     Ok(_) => self.events.record(
                         &sts,
@@ -205,23 +251,39 @@ impl Controllers {
                         "statefulset-controller",
                     ),
                     Err(e) if e.reason == "AlreadyExists" => {}
-                    Err(e) => tracing::warn!(ns, name, error = %e.message, "lab: statefulset cannot create pod"),
+                    Err(e) => {
+                        tracing::warn!(ns, name, error = %e.message, "lab: statefulset cannot create pod")
+                    }
                 }
             }
         }
         // Scale down: the highest ordinals go first, one at a time.
-        let mut extra: Vec<&Value> = pods.iter().filter(|p| ordinal(p).is_none_or(|i| i >= replicas)).collect();
+        let mut extra: Vec<&Value> = pods
+            .iter()
+            .filter(|p| ordinal(p).is_none_or(|i| i >= replicas))
+            .collect();
         extra.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
         if let Some(p) = extra.first()
             && !extra.iter().any(|p| is_terminating(p))
         {
             delete_pod_gracefully(&self.store, ns, name_of(p), 30);
-            self.events.record(&sts, "Normal", "SuccessfulDelete", &format!("delete Pod {} in StatefulSet {name} successful", name_of(p)), "statefulset-controller");
+            self.events.record(
+                &sts,
+                "Normal",
+                "SuccessfulDelete",
+                &format!("delete Pod {} in StatefulSet {name} successful", name_of(p)),
+                "statefulset-controller",
+            );
         }
         // Rolling update: when every pod is up and Ready, replace the highest outdated one.
         let on_delete = sts["spec"]["updateStrategy"]["type"] == "OnDelete";
         let current: Vec<&Value> = (0..replicas).filter_map(by_ordinal).collect();
-        let rev_of = |p: &Value| p["metadata"]["labels"]["controller-revision-hash"].as_str().unwrap_or("").to_string();
+        let rev_of = |p: &Value| {
+            p["metadata"]["labels"]["controller-revision-hash"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
         if !on_delete
             && current.len() as i64 == replicas
             && current.iter().all(|p| is_ready(p) && !is_terminating(p))
@@ -230,13 +292,19 @@ impl Controllers {
             delete_pod_gracefully(&self.store, ns, name_of(p), 30);
         }
         // Status.
-        let ready = current.iter().filter(|p| is_ready(p) && !is_terminating(p)).count() as i64;
+        let ready = current
+            .iter()
+            .filter(|p| is_ready(p) && !is_terminating(p))
+            .count() as i64;
         let updated = current.iter().filter(|p| rev_of(p) == revision).count() as i64;
         let generation = sts["metadata"]["generation"].clone();
         let current_revision = if updated == replicas {
             revision.clone()
         } else {
-            sts["status"]["currentRevision"].as_str().map(str::to_string).unwrap_or_else(|| revision.clone())
+            sts["status"]["currentRevision"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| revision.clone())
         };
         let _ = self.store.update(resources::statefulsets(), ns, name, None, |s| {
             if uid_of(s) != uid {
@@ -261,18 +329,26 @@ impl Controllers {
         let Ok(job) = self.store.get(resources::jobs(), ns, name) else {
             return;
         };
-        let done = job["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"));
+        let done = job["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter().any(|c| {
+                (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True"
+            })
+        });
         if done || is_terminating(&job) {
             return;
         }
         let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "Job" && n == name);
-        let pods = self.store.list_filtered(resources::pods(), Some(ns), owned).0;
+        let pods = self
+            .store
+            .list_filtered(resources::pods(), Some(ns), owned)
+            .0;
         let phase = |p: &Value| p["status"]["phase"].as_str().unwrap_or("").to_string();
         let succeeded = pods.iter().filter(|p| phase(p) == "Succeeded").count() as i64;
         let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
-        let active = pods.iter().filter(|p| !is_terminating(p) && phase(p) != "Succeeded" && phase(p) != "Failed").count() as i64;
+        let active = pods
+            .iter()
+            .filter(|p| !is_terminating(p) && phase(p) != "Succeeded" && phase(p) != "Failed")
+            .count() as i64;
         let ready = pods.iter().filter(|p| is_ready(p)).count() as i64;
         let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
         let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
@@ -281,7 +357,11 @@ impl Controllers {
         if succeeded >= completions {
             condition = Some(("Complete", "", "Job completed"));
         } else if failed > backoff_limit {
-            condition = Some(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit"));
+            condition = Some((
+                "Failed",
+                "BackoffLimitExceeded",
+                "Job has reached the specified backoff limit",
+            ));
         } else if active == 0 {
             let mut pod = json!({
                 "metadata": job["spec"]["template"]["metadata"].clone(),
@@ -299,14 +379,24 @@ impl Controllers {
                 pod["spec"]["restartPolicy"] = json!("Never");
             }
             if let Ok(p) = self.store.create(resources::pods(), ns, pod) {
-                self.events.record(&job, "Normal", "SuccessfulCreate", &format!("Created pod: {}", name_of(&p)), "job-controller");
+                self.events.record(
+                    &job,
+                    "Normal",
+                    "SuccessfulCreate",
+                    &format!("Created pod: {}", name_of(&p)),
+                    "job-controller",
+                );
             }
         }
         let _ = self.store.update(resources::jobs(), ns, name, None, |j| {
             if j["status"]["startTime"].is_null() {
                 j["status"]["startTime"] = json!(t);
             }
-            j["status"]["active"] = json!(if condition.is_some() { 0 } else { active.max(1) });
+            j["status"]["active"] = json!(if condition.is_some() {
+                0
+            } else {
+                active.max(1)
+            });
             j["status"]["succeeded"] = json!(succeeded);
             j["status"]["failed"] = json!(failed);
             j["status"]["ready"] = json!(ready);
@@ -324,8 +414,13 @@ impl Controllers {
         if let Some((ty, reason, message)) = condition
             && let Ok(j) = self.store.get(resources::jobs(), ns, name)
         {
-            let (etype, ereason) = if ty == "Complete" { ("Normal", "Completed") } else { ("Warning", reason) };
-            self.events.record(&j, etype, ereason, message, "job-controller");
+            let (etype, ereason) = if ty == "Complete" {
+                ("Normal", "Completed")
+            } else {
+                ("Warning", reason)
+            };
+            self.events
+                .record(&j, etype, ereason, message, "job-controller");
         }
     }
 }

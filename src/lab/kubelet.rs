@@ -56,10 +56,14 @@ pub trait WorkloadFactory: Send + Sync {
     fn workload(&self, pod: &Value) -> Arc<dyn Workload>;
 }
 
+/// Log lines as (RFC 3339 timestamp, text).
+pub type LogLines = Vec<(String, String)>;
+
 /// Container logs of one pod: the current run and the previous one.
 #[derive(Default)]
 pub struct PodLogs {
-    lines: Mutex<(Vec<(String, String)>, Vec<(String, String)>)>,
+    /// (current run, previous run) of (timestamp, line).
+    lines: Mutex<(LogLines, LogLines)>,
     /// Bumped on every line and when the container stops; log followers wait on it.
     pub changed: watch::Sender<u64>,
     running: AtomicBool,
@@ -89,7 +93,12 @@ impl PodLogs {
     }
 
     pub fn has_previous(&self) -> bool {
-        !self.lines.lock().unwrap_or_else(|p| p.into_inner()).1.is_empty()
+        !self
+            .lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .1
+            .is_empty()
     }
 
     pub fn is_running(&self) -> bool {
@@ -169,6 +178,8 @@ pub struct Timing {
     /// First crash-loop back-off; doubles up to `backoff_max`.
     pub backoff: u64,
     pub backoff_max: u64,
+    /// Skip the separate scheduling step (fleet scale: fewer writes per pod).
+    pub instant: bool,
 }
 
 impl Default for Timing {
@@ -180,12 +191,17 @@ impl Default for Timing {
             grace: (200, 500),
             backoff: 1000,
             backoff_max: 10_000,
+            instant: false,
         }
     }
 }
 
 fn pick((lo, hi): (u64, u64)) -> Duration {
-    Duration::from_millis(if hi > lo { rand::rng().random_range(lo..=hi) } else { lo })
+    Duration::from_millis(if hi > lo {
+        rand::rng().random_range(lo..=hi)
+    } else {
+        lo
+    })
 }
 
 /// Hands out distinct loopback addresses (127.1.0.1, 127.1.0.2, …) to pods, lab-wide.
@@ -195,7 +211,12 @@ pub struct IpAllocator(AtomicU64);
 impl IpAllocator {
     pub fn next(&self) -> String {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        format!("127.{}.{}.{}", 1 + (n >> 16) % 254, (n >> 8) & 0xff, (n & 0xff).max(1))
+        format!(
+            "127.{}.{}.{}",
+            1 + (n >> 16) % 254,
+            (n >> 8) & 0xff,
+            (n & 0xff).max(1)
+        )
     }
 }
 
@@ -238,7 +259,9 @@ impl Kubelet {
 
     /// The running pod `ns/name`, for logs and the proxy.
     pub fn pod(&self, ns: &str, name: &str) -> Option<Arc<PodRuntime>> {
-        self.pods().get(&(ns.to_string(), name.to_string())).cloned()
+        self.pods()
+            .get(&(ns.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Every running pod with its IP (for direct pod-IP serving).
@@ -262,7 +285,9 @@ impl Kubelet {
             rt.stop.send_replace(true);
             self.pods().remove(&key);
         }
-        let deleting = pod["metadata"].get("deletionTimestamp").is_some_and(|v| !v.is_null());
+        let deleting = pod["metadata"]
+            .get("deletionTimestamp")
+            .is_some_and(|v| !v.is_null());
         let phase = pod["status"]["phase"].as_str().unwrap_or("");
         match (deleting, existing) {
             (true, Some(rt)) => {
@@ -287,7 +312,10 @@ impl Kubelet {
         let rt = Arc::new(PodRuntime {
             key: key.clone(),
             uid: pod["metadata"]["uid"].as_str().unwrap_or("").to_string(),
-            ip: self.ips.next(),
+            ip: pod["status"]["podIP"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| self.ips.next()),
             logs: PodLogs::default(),
             workload: self.factory.workload(&pod),
             stop,
@@ -308,7 +336,10 @@ impl Kubelet {
         self.store
             .update(resources::pods(), &rt.key.0, &rt.key.1, None, |p| {
                 if p["metadata"]["uid"] != rt.uid.as_str() {
-                    return Err(super::store::ApiError::conflict(resources::pods(), &rt.key.1));
+                    return Err(super::store::ApiError::conflict(
+                        resources::pods(),
+                        &rt.key.1,
+                    ));
                 }
                 f(p);
                 Ok(())
@@ -345,16 +376,22 @@ impl Kubelet {
                     .collect()
             })
             .unwrap_or_default();
-        let restart_policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always").to_string();
+        let restart_policy = pod["spec"]["restartPolicy"]
+            .as_str()
+            .unwrap_or("Always")
+            .to_string();
 
+        // A pod seeded as already running (lab start at fleet scale) is adopted as it is.
+        let adopted = pod["status"]["phase"] == "Running" && pod["spec"]["nodeName"].is_string();
         // Schedule.
-        tokio::select! { _ = tokio::time::sleep(pick(self.timing.schedule)) => {}, _ = stop.wait_for(|s| *s) => {} }
-        if !stopped(&stop) {
-            let n = self.next_node.fetch_add(1, Ordering::SeqCst);
-            let (node, node_ip) = self.nodes[n % self.nodes.len().max(1)].clone();
-            let ip = rt.ip.clone();
-            let conts = containers.clone();
-            if let Some(p) = self.update_pod(&rt, |p| {
+        if !adopted {
+            tokio::select! { _ = tokio::time::sleep(pick(self.timing.schedule)) => {}, _ = stop.wait_for(|s| *s) => {} }
+            if !stopped(&stop) {
+                let n = self.next_node.fetch_add(1, Ordering::SeqCst);
+                let (node, node_ip) = self.nodes[n % self.nodes.len().max(1)].clone();
+                let ip = rt.ip.clone();
+                let conts = containers.clone();
+                if let Some(p) = self.update_pod(&rt, |p| {
                 p["spec"]["nodeName"] = json!(node);
                 p["status"] = json!({
                     "phase": "Pending",
@@ -376,7 +413,10 @@ impl Kubelet {
             }) {
                 self.events.record(&p, "Normal", "Scheduled", &format!("Successfully assigned {}/{} to {node}", key.0, key.1), "default-scheduler");
             }
-            tokio::select! { _ = tokio::time::sleep(pick(self.timing.start)) => {}, _ = stop.wait_for(|s| *s) => {} }
+                if !self.timing.instant {
+                    tokio::select! { _ = tokio::time::sleep(pick(self.timing.start)) => {}, _ = stop.wait_for(|s| *s) => {} }
+                }
+            }
         }
 
         let mut restarts: i64 = 0;
@@ -384,7 +424,9 @@ impl Kubelet {
         while !stopped(&stop) {
             rt.logs.set_running(true);
             let started = now();
-            if let Some(p) = self.update_pod(&rt, |p| {
+            if adopted && restarts == 0 {
+                // Already running: no status writes.
+            } else if let Some(p) = self.update_pod(&rt, |p| {
                 p["status"]["phase"] = json!("Running");
                 if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
                     for c in cs {
@@ -392,15 +434,34 @@ impl Kubelet {
                         c["started"] = json!(true);
                         c["ready"] = json!(false);
                         c["restartCount"] = json!(restarts);
-                        c["containerID"] = json!(format!("containerd://{:x}", rand::rng().random::<u64>()));
+                        c["containerID"] =
+                            json!(format!("containerd://{:x}", rand::rng().random::<u64>()));
                     }
                 }
             }) && restarts == 0
             {
                 for (name, image) in &containers {
-                    self.events.record(&p, "Normal", "Pulled", &format!("Container image \"{image}\" already present on machine"), "kubelet");
-                    self.events.record(&p, "Normal", "Created", &format!("Created container: {name}"), "kubelet");
-                    self.events.record(&p, "Normal", "Started", &format!("Started container {name}"), "kubelet");
+                    self.events.record(
+                        &p,
+                        "Normal",
+                        "Pulled",
+                        &format!("Container image \"{image}\" already present on machine"),
+                        "kubelet",
+                    );
+                    self.events.record(
+                        &p,
+                        "Normal",
+                        "Created",
+                        &format!("Created container: {name}"),
+                        "kubelet",
+                    );
+                    self.events.record(
+                        &p,
+                        "Normal",
+                        "Started",
+                        &format!("Started container {name}"),
+                        "kubelet",
+                    );
                 }
             }
             let ctx = RunContext {
@@ -443,7 +504,11 @@ impl Kubelet {
                 break;
             }
             restarts += 1;
-            let wait = if code == 0 { self.timing.backoff } else { backoff };
+            let wait = if code == 0 {
+                self.timing.backoff
+            } else {
+                backoff
+            };
             backoff = (backoff * 2).min(self.timing.backoff_max);
             if let Some(p) = self.update_pod(&rt, |p| {
                 if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
@@ -467,7 +532,13 @@ impl Kubelet {
         // Terminate: the pod is being deleted.
         if let Ok(p) = self.store.get(resources::pods(), &key.0, &key.1) {
             for (name, _) in &containers {
-                self.events.record(&p, "Normal", "Killing", &format!("Stopping container {name}"), "kubelet");
+                self.events.record(
+                    &p,
+                    "Normal",
+                    "Killing",
+                    &format!("Stopping container {name}"),
+                    "kubelet",
+                );
             }
         }
         tokio::time::sleep(pick(self.timing.grace)).await;
@@ -485,6 +556,32 @@ impl Kubelet {
         {
             let _ = self.store.remove(resources::pods(), &key.0, &key.1);
         }
+    }
+}
+
+/// Fills in a pod as if it had been scheduled on `node` and been Running and Ready for a while
+/// (how the fleet profile starts, so 30 000 pods need no lifecycle writes).
+pub fn seed_running(pod: &mut Value, node: &(String, String), ip: &str) {
+    let t = now();
+    pod["spec"]["nodeName"] = json!(node.0);
+    let statuses: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| json!({
+                    "name": c["name"], "image": c["image"], "imageID": "", "ready": true, "started": true,
+                    "restartCount": 0, "state": {"running": {"startedAt": t}},
+                    "containerID": format!("containerd://{:x}", rand::rng().random::<u64>()),
+                }))
+                .collect()
+        })
+        .unwrap_or_default();
+    pod["status"] = json!({
+        "phase": "Running", "hostIP": node.1, "podIP": ip, "podIPs": [{"ip": ip}], "startTime": t,
+        "qosClass": "Burstable", "conditions": [], "containerStatuses": statuses,
+    });
+    for c in ["PodScheduled", "Initialized", "Ready", "ContainersReady"] {
+        set_condition(pod, c, true);
     }
 }
 
@@ -527,7 +624,12 @@ impl WorkloadFactory for DefaultWorkloads {
                 image: container["image"].as_str().unwrap_or("").to_string(),
                 ports: container["ports"]
                     .as_array()
-                    .map(|ps| ps.iter().filter_map(|p| p["containerPort"].as_u64()).map(|p| p as u16).collect())
+                    .map(|ps| {
+                        ps.iter()
+                            .filter_map(|p| p["containerPort"].as_u64())
+                            .map(|p| p as u16)
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 ready_delay: self.ready_delay,
             }),
@@ -541,12 +643,20 @@ pub struct Script(pub String);
 impl Workload for Script {
     fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32> {
         Box::pin(async move {
-            for step in self.0.split([';', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+            for step in self
+                .0
+                .split([';', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 let (cmd, arg) = step.split_once(' ').unwrap_or((step, ""));
                 match cmd {
                     "log" => ctx.log(arg),
                     "sleep" => {
-                        if !ctx.sleep(Duration::from_millis(arg.trim().parse().unwrap_or(100))).await {
+                        if !ctx
+                            .sleep(Duration::from_millis(arg.trim().parse().unwrap_or(100)))
+                            .await
+                        {
                             return 143;
                         }
                     }
@@ -594,7 +704,12 @@ impl Workload for Server {
             return None;
         }
         if path == "/" || path.is_empty() {
-            let version = self.image.rsplit(':').next().unwrap_or("").trim_end_matches("-enterprise");
+            let version = self
+                .image
+                .rsplit(':')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches("-enterprise");
             return Some(HttpReply::json(
                 200,
                 &json!({
@@ -606,6 +721,9 @@ impl Workload for Server {
                 }),
             ));
         }
-        Some(HttpReply::json(404, &json!({"errors": [{"code": "Neo.ClientError.Request.Invalid", "message": format!("no such path: {path}")}]})))
+        Some(HttpReply::json(
+            404,
+            &json!({"errors": [{"code": "Neo.ClientError.Request.Invalid", "message": format!("no such path: {path}")}]}),
+        ))
     }
 }

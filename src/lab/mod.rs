@@ -39,7 +39,10 @@ pub struct RequestLog(Mutex<std::io::BufWriter<std::fs::File>>);
 
 impl RequestLog {
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         Ok(Self(Mutex::new(std::io::BufWriter::new(f))))
     }
 
@@ -73,7 +76,14 @@ impl Orchestra {
         self.down.store(down, Ordering::SeqCst);
     }
 
-    fn log_request(&self, identity: Option<&str>, method: &str, path: &str, query: Option<&str>, status: u16) {
+    fn log_request(
+        &self,
+        identity: Option<&str>,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        status: u16,
+    ) {
         if let Some(log) = &self.request_log {
             let watch = query.is_some_and(|q| q.contains("watch=true") || q.contains("watch=1"));
             let verb = match method {
@@ -132,33 +142,44 @@ pub enum LabError {
 }
 
 fn token(rng: &mut impl Rng, prefix: &str) -> String {
-    let hex: String = (0..24).map(|_| format!("{:x}", rng.random_range(0..16u8))).collect();
+    let hex: String = (0..24)
+        .map(|_| format!("{:x}", rng.random_range(0..16u8)))
+        .collect();
     format!("{prefix}-{hex}")
 }
 
 impl Lab {
     /// Builds the lab from the options, binds every API server, writes the kubeconfig.
     pub async fn start(opts: LabOptions) -> Result<Self, LabError> {
-        let spec = LabSpec::named(opts.profile.as_deref().unwrap_or("demo")).map_err(LabError::Input)?;
+        let spec =
+            LabSpec::named(opts.profile.as_deref().unwrap_or("demo")).map_err(LabError::Input)?;
         Self::start_spec(spec, opts).await
     }
 
     pub async fn start_spec(spec: LabSpec, opts: LabOptions) -> Result<Self, LabError> {
         spec.validate().map_err(LabError::Input)?;
         let request_log = match &opts.request_log {
-            Some(p) => Some(Arc::new(
-                RequestLog::open(p).map_err(|e| LabError::Io(format!("{}: cannot open the request log: {e}", p.display())))?,
-            )),
+            Some(p) => Some(Arc::new(RequestLog::open(p).map_err(|e| {
+                LabError::Io(format!("{}: cannot open the request log: {e}", p.display()))
+            })?)),
             None => None,
         };
         let mut rng = profile::rng(opts.seed);
         let ips = Arc::new(IpAllocator::default());
         let timing = if spec.fast_start {
-            Timing { schedule: (5, 50), start: (10, 100), ready: (20, 200), ..Timing::default() }
+            Timing {
+                schedule: (5, 50),
+                start: (10, 100),
+                ready: (20, 200),
+                instant: true,
+                ..Timing::default()
+            }
         } else {
             Timing::default()
         };
-        let factory: Arc<dyn WorkloadFactory> = Arc::new(DefaultWorkloads { ready_delay: timing.ready });
+        let factory: Arc<dyn WorkloadFactory> = Arc::new(DefaultWorkloads {
+            ready_delay: timing.ready,
+        });
         let tls = tls::LabTls::generate().map_err(LabError::Io)?;
         let (shutdown, _) = watch::channel(false);
         let mut orchestras = Vec::new();
@@ -167,15 +188,47 @@ impl Lab {
         for (i, ospec) in spec.orchestras.iter().enumerate() {
             let store = Arc::new(Store::new(i as u32 + 1, spec.watch_history));
             let events = Arc::new(EventRecorder::new(store.clone(), spec.events_per_orchestra));
-            let zone_base = ospec.name.splitn(2, '-').nth(1).unwrap_or("zone").trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').to_string();
+            let zone_base = ospec
+                .name
+                .split_once('-')
+                .map(|(_, rest)| rest)
+                .unwrap_or("zone")
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+                .to_string();
             let nodes: Vec<(String, String)> = ["a", "b", "c"]
                 .iter()
                 .enumerate()
-                .map(|(n, z)| (format!("{}-node-{z}", ospec.name), format!("127.254.{}.{}", i % 250, n + 1)))
+                .map(|(n, z)| {
+                    (
+                        format!("{}-node-{z}", ospec.name),
+                        format!("127.254.{}.{}", i % 250, n + 1),
+                    )
+                })
                 .collect();
-            let kubelet = Kubelet::new(store.clone(), events.clone(), factory.clone(), ips.clone(), nodes.clone(), timing);
-            seed_orchestra(&store, ospec, &nodes, &zone_base, spec.services, &mut rng)?;
-            let controllers = Arc::new(Controllers { store: store.clone(), events, kubelet: kubelet.clone() });
+            let kubelet = Kubelet::new(
+                store.clone(),
+                events.clone(),
+                factory.clone(),
+                ips.clone(),
+                nodes.clone(),
+                timing,
+            );
+            let running = spec.fast_start.then_some(ips.as_ref());
+            seed_orchestra(
+                &store,
+                ospec,
+                &nodes,
+                &zone_base,
+                spec.services,
+                running,
+                &mut rng,
+            )?;
+            let controllers = Arc::new(Controllers {
+                store: store.clone(),
+                events,
+                kubelet: kubelet.clone(),
+                revisions: Default::default(),
+            });
             let mut stop = shutdown.subscribe();
             tokio::spawn(async move {
                 tokio::select! {
@@ -196,8 +249,12 @@ impl Lab {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .map_err(|e| LabError::Io(format!("cannot bind an API server port: {e}")))?;
-            let addr = listener.local_addr().map_err(|e| LabError::Io(e.to_string()))?;
-            let listener = tls.listener(listener).map_err(|e| LabError::Io(e.to_string()))?;
+            let addr = listener
+                .local_addr()
+                .map_err(|e| LabError::Io(e.to_string()))?;
+            let listener = tls
+                .listener(listener)
+                .map_err(|e| LabError::Io(e.to_string()))?;
             let router = api::router(o.clone());
             let mut stop = shutdown.subscribe();
             servers.push(tokio::spawn(async move {
@@ -220,7 +277,15 @@ impl Lab {
                 (d.path().join("kubeconfig"), Some(d))
             }
         };
-        let lab = Self { orchestras, addrs, kubeconfig, ca_pem: tls.ca_pem, shutdown, servers, _kubeconfig_dir: dir };
+        let lab = Self {
+            orchestras,
+            addrs,
+            kubeconfig,
+            ca_pem: tls.ca_pem,
+            shutdown,
+            servers,
+            _kubeconfig_dir: dir,
+        };
         lab.write_kubeconfig()?;
         Ok(lab)
     }
@@ -249,15 +314,27 @@ impl Lab {
     }
 
     fn write_kubeconfig(&self) -> Result<(), LabError> {
-        let text = serde_json::to_string_pretty(&self.kubeconfig_json()).map_err(|e| LabError::Io(e.to_string()))?;
-        if let Some(parent) = self.kubeconfig.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| LabError::Io(format!("{}: {e}", parent.display())))?;
+        let text = serde_json::to_string_pretty(&self.kubeconfig_json())
+            .map_err(|e| LabError::Io(e.to_string()))?;
+        if let Some(parent) = self
+            .kubeconfig
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| LabError::Io(format!("{}: {e}", parent.display())))?;
         }
-        std::fs::write(&self.kubeconfig, text).map_err(|e| LabError::Io(format!("{}: cannot write the kubeconfig: {e}", self.kubeconfig.display())))?;
+        std::fs::write(&self.kubeconfig, text).map_err(|e| {
+            LabError::Io(format!(
+                "{}: cannot write the kubeconfig: {e}",
+                self.kubeconfig.display()
+            ))
+        })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(&self.kubeconfig, std::fs::Permissions::from_mode(0o600));
+            let _ =
+                std::fs::set_permissions(&self.kubeconfig, std::fs::Permissions::from_mode(0o600));
         }
         Ok(())
     }
@@ -269,7 +346,8 @@ impl Lab {
     /// Waits until every API server answers `/version` over HTTP.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), LabError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).map_err(|e| LabError::Io(format!("lab CA: {e}")))?;
+        let ca = reqwest::Certificate::from_pem(self.ca_pem.as_bytes())
+            .map_err(|e| LabError::Io(format!("lab CA: {e}")))?;
         let client = reqwest::Client::builder()
             .add_root_certificate(ca)
             .no_proxy()
@@ -277,12 +355,19 @@ impl Lab {
             .map_err(|e| LabError::Io(format!("HTTP client: {e}")))?;
         for addr in &self.addrs {
             loop {
-                let ok = tokio::time::timeout(Duration::from_secs(2), https_get_ok(&client, *addr, "/healthz")).await.unwrap_or(false);
+                let ok = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    https_get_ok(&client, *addr, "/healthz"),
+                )
+                .await
+                .unwrap_or(false);
                 if ok {
                     break;
                 }
                 if tokio::time::Instant::now() > deadline {
-                    return Err(LabError::Io(format!("the API server on {addr} did not answer in time")));
+                    return Err(LabError::Io(format!(
+                        "the API server on {addr} did not answer in time"
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
@@ -299,7 +384,12 @@ impl Lab {
             total += pods.len();
             ready += pods
                 .iter()
-                .filter(|p| p["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")))
+                .filter(|p| {
+                    p["status"]["conditions"].as_array().is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+                })
                 .count();
         }
         (ready, total)
@@ -317,7 +407,11 @@ impl Lab {
 /// An HTTPS GET that reports whether the answer was 200.
 async fn https_get_ok(client: &reqwest::Client, addr: SocketAddr, path: &str) -> bool {
     let url = format!("https://{addr}{path}");
-    client.get(url).send().await.is_ok_and(|r| r.status().is_success())
+    client
+        .get(url)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 fn seed_orchestra(
@@ -326,11 +420,18 @@ fn seed_orchestra(
     nodes: &[(String, String)],
     zone_base: &str,
     services: bool,
+    running: Option<&IpAllocator>,
     rng: &mut rand::rngs::StdRng,
 ) -> Result<(), LabError> {
     let fail = |e: store::ApiError| LabError::Input(format!("orchestra {}: {}", o.name, e.message));
     for ns in ["default", "kube-system"] {
-        store.create(resources::namespaces(), "", json!({"metadata": {"name": ns}})).map_err(fail)?;
+        store
+            .create(
+                resources::namespaces(),
+                "",
+                json!({"metadata": {"name": ns}}),
+            )
+            .map_err(fail)?;
     }
     for (i, (node, ip)) in nodes.iter().enumerate() {
         let zone = format!("{zone_base}-{}", ["a", "b", "c"][i % 3]);
@@ -355,14 +456,40 @@ fn seed_orchestra(
     namespaces.dedup();
     for ns in namespaces {
         if store.get(resources::namespaces(), "", ns).is_err() {
-            store.create(resources::namespaces(), "", json!({"metadata": {"name": ns}})).map_err(fail)?;
+            store
+                .create(
+                    resources::namespaces(),
+                    "",
+                    json!({"metadata": {"name": ns}}),
+                )
+                .map_err(fail)?;
         }
-        store.create(resources::secrets(), ns, profile::auth_secret(&profile::password(rng))).map_err(fail)?;
+        store
+            .create(
+                resources::secrets(),
+                ns,
+                profile::auth_secret(&profile::password(rng)),
+            )
+            .map_err(fail)?;
     }
     for d in &o.databases {
         for (plural, obj) in profile::database_objects(d, services) {
-            let res = resources::by_plural(plural).ok_or_else(|| LabError::Io(format!("no resource {plural}")))?;
-            store.create(res, &d.namespace, obj).map_err(fail)?;
+            let res = resources::by_plural(plural)
+                .ok_or_else(|| LabError::Io(format!("no resource {plural}")))?;
+            let created = store.create(res, &d.namespace, obj).map_err(fail)?;
+            // At fleet scale, pods start out Running and Ready instead of walking the lifecycle.
+            if let (Some(ips), "statefulsets") = (running, plural) {
+                let revision = controllers::template_revision(&created);
+                let replicas = created["spec"]["replicas"].as_i64().unwrap_or(1);
+                for i in 0..replicas {
+                    let mut pod = controllers::pod_for(&created, i, &revision);
+                    let node = &nodes[(i as usize + d.name.len()) % nodes.len()];
+                    kubelet::seed_running(&mut pod, node, &ips.next());
+                    store
+                        .create(resources::pods(), &d.namespace, pod)
+                        .map_err(fail)?;
+                }
+            }
         }
     }
     Ok(())

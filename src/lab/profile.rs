@@ -142,7 +142,16 @@ impl LabSpec {
     /// 200 orchestras × 50 databases × 3 members.
     pub fn fleet() -> Self {
         const CLOUDS: [(&str, &[&str]); 3] = [
-            ("aws", &["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]),
+            (
+                "aws",
+                &[
+                    "us-east-1",
+                    "us-west-2",
+                    "eu-west-1",
+                    "eu-central-1",
+                    "ap-southeast-1",
+                ],
+            ),
             ("gcp", &["us-central1", "europe-west1", "asia-east1"]),
             ("azure", &["westeurope", "eastus", "japaneast"]),
         ];
@@ -168,17 +177,20 @@ impl LabSpec {
         Self {
             orchestras,
             services: false,
-            events_per_orchestra: 200,
-            watch_history: 600,
+            events_per_orchestra: 0,
+            watch_history: 64,
             fast_start: true,
         }
     }
 
     /// Reads a profile file; errors name the file and line.
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read the lab profile: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read the lab profile: {e}", path.display()))?;
         let spec: Self = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             format!(
                 "{}{}: {}",
                 path.display(),
@@ -186,7 +198,8 @@ impl LabSpec {
                 e.message().trim()
             )
         })?;
-        spec.validate().map_err(|m| format!("{}: {m}", path.display()))?;
+        spec.validate()
+            .map_err(|m| format!("{}: {m}", path.display()))?;
         Ok(spec)
     }
 
@@ -197,18 +210,30 @@ impl LabSpec {
         let mut names = std::collections::HashSet::new();
         for o in &self.orchestras {
             if !super::store::valid_name(&o.name) || !names.insert(&o.name) {
-                return Err(format!("orchestra name '{}' is invalid or repeated (lowercase letters, digits, '-')", o.name));
+                return Err(format!(
+                    "orchestra name '{}' is invalid or repeated (lowercase letters, digits, '-')",
+                    o.name
+                ));
             }
             let mut dbs = std::collections::HashSet::new();
             for d in &o.databases {
                 if !super::store::valid_name(&d.name) || !super::store::valid_name(&d.namespace) {
-                    return Err(format!("database '{}' in namespace '{}': names must be lowercase letters, digits and '-'", d.name, d.namespace));
+                    return Err(format!(
+                        "database '{}' in namespace '{}': names must be lowercase letters, digits and '-'",
+                        d.name, d.namespace
+                    ));
                 }
                 if !dbs.insert((&d.namespace, &d.name)) {
-                    return Err(format!("database '{}/{}' appears twice in orchestra '{}'", d.namespace, d.name, o.name));
+                    return Err(format!(
+                        "database '{}/{}' appears twice in orchestra '{}'",
+                        d.namespace, d.name, o.name
+                    ));
                 }
                 if d.primaries == 0 || d.primaries > 9 || d.secondaries > 9 {
-                    return Err(format!("database '{}': primaries must be 1–9 and secondaries 0–9", d.name));
+                    return Err(format!(
+                        "database '{}': primaries must be 1–9 and secondaries 0–9",
+                        d.name
+                    ));
                 }
             }
         }
@@ -234,15 +259,23 @@ pub struct Server {
 /// The servers of a Neo4j database, named like Helm releases: `<db>-1…`, secondaries `<db>-rr-1…`.
 pub fn servers(d: &DatabaseSpec) -> Vec<Server> {
     let mut v: Vec<Server> = (1..=d.primaries)
-        .map(|i| Server { release: format!("{}-{i}", d.name), primary: true })
+        .map(|i| Server {
+            release: format!("{}-{i}", d.name),
+            primary: true,
+        })
         .collect();
-    v.extend((1..=d.secondaries).map(|i| Server { release: format!("{}-rr-{i}", d.name), primary: false }));
+    v.extend((1..=d.secondaries).map(|i| Server {
+        release: format!("{}-rr-{i}", d.name),
+        primary: false,
+    }));
     v
 }
 
 /// A password for a database's `neo4j-auth` Secret.
 pub fn password(rng: &mut StdRng) -> String {
-    (0..16).map(|_| char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[rng.random_range(0..31)])).collect()
+    (0..16)
+        .map(|_| char::from(b"abcdefghjkmnpqrstuvwxyz23456789"[rng.random_range(0..31)]))
+        .collect()
 }
 
 pub fn rng(seed: Option<u64>) -> StdRng {
@@ -258,7 +291,9 @@ pub fn b64(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = String::new();
     for chunk in b.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -309,7 +344,13 @@ pub fn database_objects(d: &DatabaseSpec, services: bool) -> Vec<(&'static str, 
         }
         DbKind::Neo4j | DbKind::Neo4j44 => {
             let v44 = d.kind == DbKind::Neo4j44;
-            let version = d.version.clone().unwrap_or_else(|| if v44 { "4.4.41".into() } else { "5.26.0".into() });
+            let version = d.version.clone().unwrap_or_else(|| {
+                if v44 {
+                    "4.4.41".into()
+                } else {
+                    "5.26.0".into()
+                }
+            });
             for s in servers(d) {
                 let mut labels = json!({
                     "app": d.name,
@@ -320,7 +361,8 @@ pub fn database_objects(d: &DatabaseSpec, services: bool) -> Vec<(&'static str, 
                     "helm.neo4j.com/neo4j.loadbalancer": "include",
                 });
                 if v44 {
-                    labels["helm.neo4j.com/dbms.mode"] = json!(if s.primary { "CORE" } else { "READ_REPLICA" });
+                    labels["helm.neo4j.com/dbms.mode"] =
+                        json!(if s.primary { "CORE" } else { "READ_REPLICA" });
                 }
                 let mode_env = if v44 {
                     json!({"name": "NEO4J_dbms_mode", "value": if s.primary { "CORE" } else { "READ_REPLICA" }})
@@ -406,7 +448,12 @@ mod tests {
         let fleet = LabSpec::fleet();
         fleet.validate().unwrap();
         assert_eq!(fleet.orchestras.len(), 200);
-        let members: u32 = fleet.orchestras.iter().flat_map(|o| &o.databases).map(|d| d.primaries + d.secondaries).sum();
+        let members: u32 = fleet
+            .orchestras
+            .iter()
+            .flat_map(|o| &o.databases)
+            .map(|d| d.primaries + d.secondaries)
+            .sum();
         assert_eq!(members, 30_000);
     }
 

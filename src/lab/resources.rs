@@ -57,7 +57,9 @@ pub static RESOURCES: &[Resource] = &[
         kind: "Namespace",
         namespaced: false,
         short_names: &["ns"],
-        verbs: &["create", "delete", "get", "list", "patch", "update", "watch"],
+        verbs: &[
+            "create", "delete", "get", "list", "patch", "update", "watch",
+        ],
         subresources: &["status"],
         categories: &[],
     },
@@ -226,7 +228,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         format!("{group}/{version}")
     };
     let mut list = Vec::new();
-    for r in RESOURCES.iter().filter(|r| r.group == group && r.version == version) {
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.group == group && r.version == version)
+    {
         list.push(json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -239,7 +244,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         for sub in r.subresources {
             let (kind, verbs): (&str, &[&str]) = match *sub {
                 "log" => ("Pod", &["get"]),
-                "proxy" => ("PodProxyOptions", &["create", "delete", "get", "patch", "update"]),
+                "proxy" => (
+                    "PodProxyOptions",
+                    &["create", "delete", "get", "patch", "update"],
+                ),
                 "scale" => ("Scale", &["get", "patch", "update"]),
                 _ => (r.kind, &["get", "patch", "update"]),
             };
@@ -353,8 +361,18 @@ pub fn table_columns(res: &Resource) -> Vec<Value> {
         "pods" => vec![
             col("Name", "string", 0, "Name of the pod"),
             col("Ready", "string", 0, "ready containers / containers"),
-            col("Status", "string", 0, "The aggregate status of the containers"),
-            col("Restarts", "string", 0, "The number of times the containers were restarted"),
+            col(
+                "Status",
+                "string",
+                0,
+                "The aggregate status of the containers",
+            ),
+            col(
+                "Restarts",
+                "string",
+                0,
+                "The number of times the containers were restarted",
+            ),
             col("Age", "string", 0, "Time since creation"),
             col("IP", "string", 1, "Pod IP"),
             col("Node", "string", 1, "Node the pod runs on"),
@@ -411,7 +429,10 @@ pub fn table_columns(res: &Resource) -> Vec<Value> {
             col("Holder", "string", 0, "Holder identity"),
             col("Age", "string", 0, "Time since creation"),
         ],
-        _ => vec![col("Name", "string", 0, "Name"), col("Age", "string", 0, "Time since creation")],
+        _ => vec![
+            col("Name", "string", 0, "Name"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
     }
 }
 
@@ -420,9 +441,15 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
     let age = json!(age_of(s(o, &["metadata", "creationTimestamp"]), now));
     match res.plural {
         "pods" => {
-            let statuses = o["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+            let statuses = o["status"]["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let total = o["spec"]["containers"].as_array().map_or(0, Vec::len);
-            let ready = statuses.iter().filter(|c| c["ready"] == json!(true)).count();
+            let ready = statuses
+                .iter()
+                .filter(|c| c["ready"] == json!(true))
+                .count();
             let restarts: i64 = statuses.iter().map(|c| n(c, &["restartCount"])).sum();
             let ip = s(o, &["status", "podIP"]);
             let node = s(o, &["spec", "nodeName"]);
@@ -437,20 +464,40 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
             ]
         }
         "statefulsets" => {
-            let containers = o["spec"]["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
-            let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap_or("")).collect();
-            let images: Vec<&str> = containers.iter().map(|c| c["image"].as_str().unwrap_or("")).collect();
+            let containers = o["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let names: Vec<&str> = containers
+                .iter()
+                .map(|c| c["name"].as_str().unwrap_or(""))
+                .collect();
+            let images: Vec<&str> = containers
+                .iter()
+                .map(|c| c["image"].as_str().unwrap_or(""))
+                .collect();
             vec![
                 name,
-                json!(format!("{}/{}", n(o, &["status", "readyReplicas"]), n(o, &["spec", "replicas"]))),
+                json!(format!(
+                    "{}/{}",
+                    n(o, &["status", "readyReplicas"]),
+                    n(o, &["spec", "replicas"])
+                )),
                 age,
                 json!(names.join(",")),
                 json!(images.join(",")),
             ]
         }
         "jobs" => {
-            let conds = o["status"]["conditions"].as_array().cloned().unwrap_or_default();
-            let done = |t: &str| conds.iter().any(|c| c["type"] == t && c["status"] == "True");
+            let conds = o["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let done = |t: &str| {
+                conds
+                    .iter()
+                    .any(|c| c["type"] == t && c["status"] == "True")
+            };
             let status = if done("Complete") {
                 "Complete"
             } else if done("Failed") {
@@ -481,7 +528,13 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
                 .as_array()
                 .map(|ps| {
                     ps.iter()
-                        .map(|p| format!("{}/{}", n(p, &["port"]), p["protocol"].as_str().unwrap_or("TCP")))
+                        .map(|p| {
+                            format!(
+                                "{}/{}",
+                                n(p, &["port"]),
+                                p["protocol"].as_str().unwrap_or("TCP")
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -497,7 +550,13 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
             ]
         }
         "namespaces" => vec![name, json!("Active"), age],
-        "nodes" => vec![name, json!("Ready"), json!("<none>"), age, json!(s(o, &["status", "nodeInfo", "kubeletVersion"]))],
+        "nodes" => vec![
+            name,
+            json!("Ready"),
+            json!("<none>"),
+            age,
+            json!(s(o, &["status", "nodeInfo", "kubeletVersion"])),
+        ],
         "secrets" => {
             let ty = s(o, &["type"]);
             vec![
@@ -560,7 +619,8 @@ pub fn apply_defaults(res: &Resource, obj: &mut Value) {
             let uid = obj["metadata"]["uid"].clone();
             let name = obj["metadata"]["name"].clone();
             if obj["spec"]["selector"].is_null() {
-                obj["spec"]["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+                obj["spec"]["selector"] =
+                    json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
             }
             if !obj["spec"]["template"]["metadata"]["labels"].is_object() {
                 obj["spec"]["template"]["metadata"]["labels"] = json!({});

@@ -33,7 +33,10 @@ fn split_top(s: &str) -> Vec<&str> {
         }
     }
     out.push(&s[start..]);
-    out.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
+    out.into_iter()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn set(values: &str) -> Result<Vec<String>, String> {
@@ -61,7 +64,10 @@ impl LabelSelector {
                 Req::NotIn(k.trim().into(), set(v)?)
             } else if let Some((k, v)) = part.split_once(" in ") {
                 Req::In(k.trim().into(), set(v)?)
-            } else if part.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c)) {
+            } else if part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+            {
                 Req::Exists(part.to_string())
             } else {
                 return Err(format!("unable to parse requirement: '{part}'"));
@@ -105,7 +111,11 @@ impl FieldSelector {
             } else {
                 return Err(format!("invalid field selector: '{part}'"));
             };
-            reqs.push((k.trim().split('.').map(str::to_string).collect(), eq, v.trim().to_string()));
+            reqs.push((
+                k.trim().split('.').map(str::to_string).collect(),
+                eq,
+                v.trim().to_string(),
+            ));
         }
         Ok(Self(reqs))
     }
@@ -150,7 +160,11 @@ mod tests {
             ("!canary,tier", true),
             ("app=other", false),
         ] {
-            assert_eq!(LabelSelector::parse(sel).unwrap().matches_object(&o), want, "{sel}");
+            assert_eq!(
+                LabelSelector::parse(sel).unwrap().matches_object(&o),
+                want,
+                "{sel}"
+            );
         }
         assert!(LabelSelector::parse("a b c").is_err());
     }
@@ -161,7 +175,11 @@ mod tests {
         let f = FieldSelector::parse("metadata.name=web-0,status.phase!=Pending").unwrap();
         assert!(f.matches(&o));
         assert_eq!(f.name(), Some("web-0"));
-        assert!(!FieldSelector::parse("involvedObject.name=x").unwrap().matches(&o));
+        assert!(
+            !FieldSelector::parse("involvedObject.name=x")
+                .unwrap()
+                .matches(&o)
+        );
         assert!(FieldSelector::parse("metadata.uid=").unwrap().matches(&o));
         assert!(FieldSelector::parse("nonsense").is_err());
     }

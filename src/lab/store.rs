@@ -114,6 +114,9 @@ impl ApiError {
 
 type Objects = BTreeMap<(String, String), Value>;
 
+/// The changes a new watch must replay, and the receiver of the ones after them.
+pub type WatchStart = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
+
 struct Inner {
     rv: u64,
     objects: HashMap<&'static str, Objects>,
@@ -138,12 +141,17 @@ pub fn now() -> String {
 }
 
 fn meta(obj: &Value, field: &str) -> Option<String> {
-    obj.get("metadata")?.get(field)?.as_str().map(str::to_string)
+    obj.get("metadata")?
+        .get(field)?
+        .as_str()
+        .map(str::to_string)
 }
 
 impl Store {
+    /// `history_cap` changes are kept for watches; the live channel buffers at most 1024
+    /// (a watcher that falls further behind gets 410 and relists, as on a real API server).
     pub fn new(uid_prefix: u32, history_cap: usize) -> Self {
-        let (tx, _) = broadcast::channel(4096);
+        let (tx, _) = broadcast::channel(history_cap.clamp(16, 1024));
         Self {
             inner: Mutex::new(Inner {
                 rv: 1,
@@ -226,7 +234,12 @@ impl Store {
     }
 
     /// Creates `obj` (metadata.name or generateName required) and returns it as stored.
-    pub fn create(&self, res: &'static Resource, ns: &str, mut obj: Value) -> Result<Value, ApiError> {
+    pub fn create(
+        &self,
+        res: &'static Resource,
+        ns: &str,
+        mut obj: Value,
+    ) -> Result<Value, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body is not a JSON object"));
         }
@@ -248,8 +261,14 @@ impl Store {
         let name = match meta(&obj, "name").filter(|n| !n.is_empty()) {
             Some(n) => n,
             None => match meta(&obj, "generateName") {
-                Some(prefix) => format!("{prefix}{}", suffix(seq ^ u64::from(self.uid_prefix) << 20)),
-                None => return Err(ApiError::invalid("metadata.name: Required value: name or generateName is required")),
+                Some(prefix) => {
+                    format!("{prefix}{}", suffix(seq ^ u64::from(self.uid_prefix) << 20))
+                }
+                None => {
+                    return Err(ApiError::invalid(
+                        "metadata.name: Required value: name or generateName is required",
+                    ));
+                }
             },
         };
         if !valid_name(&name) {
@@ -257,8 +276,19 @@ impl Store {
                 "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
             )));
         }
-        let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.clone());
-        if inner.objects.get(res.plural).is_some_and(|m| m.contains_key(&key)) {
+        let key = (
+            if res.namespaced {
+                ns.to_string()
+            } else {
+                String::new()
+            },
+            name.clone(),
+        );
+        if inner
+            .objects
+            .get(res.plural)
+            .is_some_and(|m| m.contains_key(&key))
+        {
             return Err(ApiError::already_exists(res, &name));
         }
         inner.rv += 1;
@@ -322,7 +352,14 @@ impl Store {
         f: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.to_string());
+        let key = (
+            if res.namespaced {
+                ns.to_string()
+            } else {
+                String::new()
+            },
+            name.to_string(),
+        );
         let current = inner
             .objects
             .get(res.plural)
@@ -376,7 +413,14 @@ impl Store {
     /// Removes an object now and returns it (with the deletion's resourceVersion).
     pub fn remove(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (if res.namespaced { ns.to_string() } else { String::new() }, name.to_string());
+        let key = (
+            if res.namespaced {
+                ns.to_string()
+            } else {
+                String::new()
+            },
+            name.to_string(),
+        );
         let mut obj = inner
             .objects
             .get_mut(res.plural)
@@ -399,10 +443,7 @@ impl Store {
 
     /// Changes after `from_rv` still in the history, and a receiver for what comes next.
     /// `Err` when `from_rv` is older than the history (410 Expired).
-    pub fn watch_from(
-        &self,
-        from_rv: u64,
-    ) -> Result<(Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>), ApiError> {
+    pub fn watch_from(&self, from_rv: u64) -> Result<WatchStart, ApiError> {
         let inner = self.lock();
         if from_rv + 1 < inner.oldest_rv {
             return Err(ApiError::expired(from_rv, inner.oldest_rv));
@@ -465,7 +506,8 @@ mod tests {
     fn store() -> Store {
         let s = Store::new(1, 100);
         let ns = by_plural("namespaces").unwrap();
-        s.create(ns, "", json!({"metadata": {"name": "a"}})).unwrap();
+        s.create(ns, "", json!({"metadata": {"name": "a"}}))
+            .unwrap();
         s
     }
 
@@ -474,12 +516,29 @@ mod tests {
         let s = store();
         let pods = resources::by_plural("pods").unwrap();
         let start = s.resource_version();
-        let p = s.create(pods, "a", json!({"metadata": {"name": "p"}, "spec": {"x": 1}})).unwrap();
+        let p = s
+            .create(
+                pods,
+                "a",
+                json!({"metadata": {"name": "p"}, "spec": {"x": 1}}),
+            )
+            .unwrap();
         assert_eq!(p["metadata"]["namespace"], "a");
         assert_eq!(p["metadata"]["generation"], 1);
-        assert!(s.create(pods, "a", json!({"metadata": {"name": "p"}})).is_err());
-        assert_eq!(s.create(pods, "nope", json!({"metadata": {"name": "p"}})).unwrap_err().code, 404);
-        let rv = p["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+        assert!(
+            s.create(pods, "a", json!({"metadata": {"name": "p"}}))
+                .is_err()
+        );
+        assert_eq!(
+            s.create(pods, "nope", json!({"metadata": {"name": "p"}}))
+                .unwrap_err()
+                .code,
+            404
+        );
+        let rv = p["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let u = s
             .update(pods, "a", "p", Some(&rv), |o| {
                 o["spec"]["x"] = json!(2);
@@ -487,7 +546,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!(u["metadata"]["generation"], 2);
-        assert_eq!(s.update(pods, "a", "p", Some(&rv), |_| Ok(())).unwrap_err().code, 409);
+        assert_eq!(
+            s.update(pods, "a", "p", Some(&rv), |_| Ok(()))
+                .unwrap_err()
+                .code,
+            409
+        );
         s.remove(pods, "a", "p").unwrap();
         assert_eq!(s.get(pods, "a", "p").unwrap_err().code, 404);
         let (past, _) = s.watch_from(start).unwrap();
@@ -498,7 +562,10 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(kinds, [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Deleted]);
+        assert_eq!(
+            kinds,
+            [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Deleted]
+        );
     }
 
     #[test]
@@ -506,12 +573,16 @@ mod tests {
         let s = Store::new(1, 3);
         let ns = by_plural("namespaces").unwrap();
         for i in 0..10 {
-            s.create(ns, "", json!({"metadata": {"name": format!("n{i}")}})).unwrap();
+            s.create(ns, "", json!({"metadata": {"name": format!("n{i}")}}))
+                .unwrap();
         }
         assert_eq!(s.watch_from(2).unwrap_err().code, 410);
         assert!(s.watch_from(s.resource_version() - 2).is_ok());
         s.expire_watches();
-        assert_eq!(s.watch_from(s.resource_version() - 1).unwrap_err().code, 410);
+        assert_eq!(
+            s.watch_from(s.resource_version() - 1).unwrap_err().code,
+            410
+        );
         assert!(s.watch_from(s.resource_version()).is_ok());
     }
 
@@ -519,10 +590,15 @@ mod tests {
     fn generate_name_and_name_rules() {
         let s = store();
         let jobs = by_plural("jobs").unwrap();
-        let j = s.create(jobs, "a", json!({"metadata": {"generateName": "backup-"}})).unwrap();
+        let j = s
+            .create(jobs, "a", json!({"metadata": {"generateName": "backup-"}}))
+            .unwrap();
         let name = j["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with("backup-") && name.len() == 12, "{name}");
         assert!(!valid_name("Bad_Name"));
-        assert!(s.create(jobs, "a", json!({"metadata": {"name": "UPPER"}})).is_err());
+        assert!(
+            s.create(jobs, "a", json!({"metadata": {"name": "UPPER"}}))
+                .is_err()
+        );
     }
 }

@@ -23,12 +23,18 @@ impl LabTls {
         let err = |e: rcgen::Error| format!("cannot make the lab's certificates: {e}");
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, "baton lab CA");
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(err)?).map_err(err)?;
+        ca.distinguished_name
+            .push(DnType::CommonName, "baton lab CA");
+        let ca =
+            CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(err)?).map_err(err)?;
 
         let mut server = CertificateParams::new(vec!["localhost".to_string()]).map_err(err)?;
-        server.distinguished_name.push(DnType::CommonName, "baton lab apiserver");
-        server.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        server
+            .distinguished_name
+            .push(DnType::CommonName, "baton lab apiserver");
+        server
+            .subject_alt_names
+            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         let key = KeyPair::generate().map_err(err)?;
         let cert = server.signed_by(&key, &ca).map_err(err)?;
 
@@ -64,7 +70,9 @@ impl LabTls {
                 let acceptor = acceptor.clone();
                 let handed = tx.clone();
                 tokio::spawn(async move {
-                    if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
+                    if let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+                    {
                         let _ = handed.send((tls, peer)).await;
                     }
                 });

@@ -1,0 +1,141 @@
+//! Shared helpers for tests that run against the embedded lab: start a small lab, run the real
+//! kubectl against its kubeconfig, wait for conditions.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use baton::lab::profile::{DatabaseSpec, DbKind, LabSpec, OrchestraSpec};
+use baton::lab::{Lab, LabOptions};
+
+/// A lab of one orchestra ("lab-a") with the given databases (namespace, name, primaries, secondaries).
+pub fn small_spec(dbs: &[(&str, &str, u32, u32)]) -> LabSpec {
+    let mut spec = LabSpec::demo();
+    spec.orchestras = vec![OrchestraSpec {
+        name: "lab-a".into(),
+        databases: dbs
+            .iter()
+            .map(|(ns, name, p, s)| DatabaseSpec {
+                name: (*name).into(),
+                namespace: (*ns).into(),
+                kind: DbKind::Neo4j,
+                primaries: *p,
+                secondaries: *s,
+                version: Some("5.26.0".into()),
+            })
+            .collect(),
+    }];
+    spec
+}
+
+pub struct TestLab {
+    pub lab: Lab,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestLab {
+    pub async fn start(spec: LabSpec) -> Self {
+        Self::start_with(spec, None).await
+    }
+
+    pub async fn start_with(spec: LabSpec, bookmark_every: Option<Duration>) -> Self {
+        for v in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            // SAFETY of intent: tests talk to loopback only; kube-rs honours proxies and ignores NO_PROXY.
+            if std::env::var_os(v).is_some() {
+                panic!("unset {v} before running the lab tests (kube-rs ignores NO_PROXY)");
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opts = LabOptions {
+            profile: None,
+            kubeconfig_out: Some(dir.path().join("kubeconfig")),
+            request_log: Some(dir.path().join("requests.jsonl")),
+            seed: Some(7),
+            bookmark_every,
+        };
+        let lab = Lab::start_spec(spec, opts).await.expect("lab starts");
+        lab.wait_ready(Duration::from_secs(20))
+            .await
+            .expect("lab answers");
+        Self { lab, dir }
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.lab.kubeconfig.clone()
+    }
+
+    /// Waits until every pod of the lab is Ready.
+    pub async fn all_ready(&self) {
+        wait_for("all pods ready", Duration::from_secs(20), || async {
+            let (ready, total) = self.lab.ready_pods();
+            total > 0 && ready == total
+        })
+        .await;
+    }
+
+    /// Runs the real kubectl with a fresh cache dir; returns (exit code, stdout, stderr).
+    pub async fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.kubectl_cmd(args).output().await.expect("run kubectl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn kubectl_cmd(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("kubectl-cache"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .kill_on_drop(true);
+        cmd
+    }
+
+    pub fn request_log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("requests.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    pub async fn kube_client(&self, context: &str) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let opts = kube::config::KubeConfigOptions {
+            context: Some(context.into()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+            .await
+            .expect("config");
+        kube::Client::try_from(config).expect("client")
+    }
+}
+
+/// Polls `cond` every 50 ms until it holds; panics with `what` after `timeout`.
+pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
