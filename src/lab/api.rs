@@ -372,7 +372,7 @@ async fn resource_request(
             (Method::GET, _, Some("status")) => Ok(ok(&o.store.get(res, ns_str, name)?)),
             (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
             (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
-            (_, _, Some("proxy")) if res.plural == "pods" => proxy(o, method, ns_str, name, tail, q, &body),
+            (_, _, Some("proxy")) if res.plural == "pods" => proxy(o, method, ns_str, name, tail, q, headers, &body),
             (Method::POST, "", None) if is_review => Ok(json_response(201, &review(id, body_json()?), "application/json")),
             (Method::POST, "", None) => {
                 let created = o.store.create(res, ns_str, body_json()?)?;
@@ -946,6 +946,7 @@ fn proxy(
     name_port: &str,
     tail: &[&str],
     q: &Query,
+    headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let (name, port) = match name_port.split_once(':') {
@@ -975,7 +976,17 @@ fn proxy(
     if !query.is_empty() {
         path = format!("{path}?{}", query.join("&"));
     }
-    match rt.workload.http(port, method.as_str(), &path, body) {
+    let req = super::kubelet::HttpRequest {
+        port,
+        method: method.to_string(),
+        path,
+        accept: headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        // Like a real API server, the proxy consumes the client's Authorization header (its
+        // bearer token) and never forwards it to the pod.
+        authorization: None,
+        body: body.to_vec(),
+    };
+    match rt.workload.http(&req) {
         Some(reply) => {
             let mut r = (
                 StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),

@@ -20,6 +20,18 @@ use super::store::{Store, now};
 /// (namespace, name) of a pod.
 pub type PodKey = (String, String);
 
+/// An HTTP request to a pod's port.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub port: u16,
+    pub method: String,
+    /// Path with query string.
+    pub path: String,
+    pub authorization: Option<String>,
+    pub accept: Option<String>,
+    pub body: Vec<u8>,
+}
+
 /// An HTTP answer from a workload (for the pod proxy and pod IPs).
 #[derive(Debug, Clone)]
 pub struct HttpReply {
@@ -44,9 +56,9 @@ pub trait Workload: Send + Sync {
     /// `ctx.stopping()` fires (the pod is being deleted).
     fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32>;
 
-    /// Answers an HTTP request to the pod's `port` (through the pod proxy or the pod IP).
+    /// Answers an HTTP request to one of the pod's ports (through the pod proxy or the pod IP).
     /// `None` means nothing listens on that port.
-    fn http(&self, _port: u16, _method: &str, _path: &str, _body: &[u8]) -> Option<HttpReply> {
+    fn http(&self, _req: &HttpRequest) -> Option<HttpReply> {
         None
     }
 }
@@ -699,10 +711,11 @@ impl Workload for Server {
         })
     }
 
-    fn http(&self, port: u16, _method: &str, path: &str, _body: &[u8]) -> Option<HttpReply> {
-        if !self.ports.contains(&port) {
+    fn http(&self, req: &HttpRequest) -> Option<HttpReply> {
+        if !self.ports.contains(&req.port) {
             return None;
         }
+        let path = req.path.as_str();
         if path == "/" || path.is_empty() {
             let version = self
                 .image

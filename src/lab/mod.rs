@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod controllers;
+pub mod endpoints;
 pub mod events;
 pub mod kubelet;
 pub mod profile;
