@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
+  baton lab fault --kubeconfig /tmp/lab.kubeconfig kill-member --orchestra aws-eu-west-1 -n team-commerce --pod orders-1-0
   baton lab serve --kubeconfig-out /tmp/lab.kubeconfig
                                      run the lab headless, then: kubectl --kubeconfig /tmp/lab.kubeconfig get pods -A
   baton config check                 validate the config file and theme, print where files live
@@ -77,6 +78,47 @@ pub enum LabCommand {
     /// Run the lab headless: prints `ready kubeconfig=PATH` once every API server answers,
     /// then serves until SIGINT or SIGTERM.
     Serve(LabServeArgs),
+    /// Inject a fault into a running lab.
+    Fault(LabFaultArgs),
+    /// Print the lab's truth: API servers, pods, and per database the leader/quorum timeline.
+    Report(LabReportArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = "Faults:
+  kill-member      kill the member's process; it restarts       (--orchestra --namespace --pod)
+  partition        cut the member off its peers                   (--orchestra --namespace --pod)
+  heal             end the member's partition                     (--orchestra --namespace --pod)
+  stall            pause the member like a GC                     (--orchestra --namespace --pod --seconds)
+  crash-loop       every start of the member fails; --off ends it (--orchestra --namespace --pod)
+  garbage-status   the member answers malformed JSON; --off ends  (--orchestra --namespace --pod)
+  apiserver-down   take one orchestra's API server down           (--orchestra)
+  apiserver-up     bring it back                                  (--orchestra)
+  expire-watches   end every watch of an orchestra with 410       (--orchestra)")]
+pub struct LabFaultArgs {
+    /// The fault to inject (see below).
+    pub fault: String,
+    /// Orchestra (kubeconfig context) to act on.
+    #[arg(long)]
+    pub orchestra: Option<String>,
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// The member's pod.
+    #[arg(long)]
+    pub pod: Option<String>,
+    /// Duration for `stall`.
+    #[arg(long)]
+    pub seconds: Option<f64>,
+    /// End a lasting fault (crash-loop, garbage-status).
+    #[arg(long)]
+    pub off: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabReportArgs {
+    /// Print JSON (default: a short text summary).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

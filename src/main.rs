@@ -4,7 +4,9 @@
 use std::process::ExitCode;
 
 use baton::Exit;
-use baton::cli::{Cli, Command, ConfigCommand, LabCommand, LabServeArgs};
+use baton::cli::{
+    Cli, Command, ConfigCommand, LabCommand, LabFaultArgs, LabReportArgs, LabServeArgs,
+};
 use baton::config::{Config, paths, theme};
 use clap::Parser;
 
@@ -89,6 +91,12 @@ fn main() -> ExitCode {
         Some(Command::Lab {
             command: LabCommand::Serve(args),
         }) => lab_serve(args),
+        Some(Command::Lab {
+            command: LabCommand::Fault(args),
+        }) => lab_control(cli.global.kubeconfig.as_deref(), Some(args), None),
+        Some(Command::Lab {
+            command: LabCommand::Report(args),
+        }) => lab_control(cli.global.kubeconfig.as_deref(), None, Some(args)),
         None => {
             eprintln!(
                 "baton: the dashboard is not part of this build yet; see `baton --help` for what is"
@@ -202,4 +210,62 @@ fn wait_for_signal() -> impl std::future::Future<Output = ()> {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
+}
+
+/// `baton lab fault` and `baton lab report`: talk to a running lab's control server.
+fn lab_control(
+    kubeconfig: Option<&std::path::Path>,
+    fault: Option<LabFaultArgs>,
+    report: Option<LabReportArgs>,
+) -> ExitCode {
+    use baton::lab::client::{ControlClient, ControlError};
+    let Some(kubeconfig) = kubeconfig else {
+        eprintln!("baton: --kubeconfig PATH is required: the file `baton lab serve` wrote");
+        return Exit::Usage.into();
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let result = async {
+            let client = ControlClient::from_kubeconfig(kubeconfig)?;
+            match (fault, report) {
+                (Some(f), _) => {
+                    let req = baton::lab::control::FaultRequest {
+                        fault: f.fault,
+                        orchestra: f.orchestra,
+                        namespace: f.namespace,
+                        pod: f.pod,
+                        seconds: f.seconds,
+                        off: f.off,
+                    };
+                    let v = client.fault(&req).await?;
+                    println!("{}", v["done"].as_str().unwrap_or("done"));
+                }
+                (None, Some(r)) => {
+                    let v = client.report().await?;
+                    if r.json {
+                        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    } else {
+                        print!("{}", baton::lab::report_text(&v));
+                    }
+                }
+                (None, None) => {}
+            }
+            Ok::<(), ControlError>(())
+        }
+        .await;
+        match result {
+            Ok(()) => Exit::Ok.into(),
+            Err(ControlError::Input(m)) => {
+                eprintln!("baton: {m}");
+                Exit::Usage.into()
+            }
+            Err(ControlError::Failed(m)) => {
+                eprintln!("baton: {m}");
+                Exit::Failed.into()
+            }
+        }
+    })
 }

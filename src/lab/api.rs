@@ -117,11 +117,15 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
             }),
             Some(id) => {
                 if o.is_down() {
-                    error(&ApiError {
+                    // Answer once on a kept-alive connection and close it; new ones are refused.
+                    let mut r = error(&ApiError {
                         code: 503,
                         reason: "ServiceUnavailable",
                         message: "the lab's API server is down (fault injected)".into(),
-                    })
+                    });
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    r
                 } else {
                     route(&o, id, &parts.method, &path, &query, &parts.headers, body).await
                 }
@@ -212,7 +216,6 @@ async fn route(
                 message: format!("the server could not find the requested resource (get {g}/{v})"),
             }),
         },
-        ["lab", "fault", fault] if *method == Method::POST => lab_fault(o, id, fault),
         ["api", "v1", rest @ ..] => {
             resource_request(o, id, method, "", "v1", rest, q, headers, body).await
         }
@@ -224,23 +227,6 @@ async fn route(
             reason: "NotFound",
             message: "the server could not find the requested resource".into(),
         }),
-    }
-}
-
-fn lab_fault(o: &Orchestra, id: Identity, fault: &str) -> Response {
-    if id != Identity::Operator {
-        return error(&ApiError {
-            code: 403,
-            reason: "Forbidden",
-            message: "faults need the operator token".into(),
-        });
-    }
-    match fault {
-        "expire-watches" => {
-            o.store.expire_watches();
-            ok(&json!({"fault": fault, "orchestra": o.name}))
-        }
-        _ => error(&ApiError::bad_request(format!("unknown fault '{fault}'"))),
     }
 }
 
@@ -622,6 +608,7 @@ fn watch(
     }
     let bookmark_every = o.bookmark_every;
     let store_rv = o.store.clone();
+    let down = o.down.clone();
     tokio::spawn(async move {
         let mut last_rv = start_rv;
         for l in prelude {
@@ -633,9 +620,11 @@ fn watch(
         tokio::pin!(deadline);
         let mut ticker = tokio::time::interval(bookmark_every);
         ticker.tick().await;
+        let mut outage = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
                 _ = &mut deadline => return,
+                _ = outage.tick() => if down.load(std::sync::atomic::Ordering::SeqCst) { return },
                 _ = ticker.tick() => {
                     if bookmarks {
                         last_rv = last_rv.max(store_rv.resource_version());
@@ -965,7 +954,7 @@ fn proxy(
         reason: "ServiceUnavailable",
         message: format!("error trying to reach service: {why}"),
     };
-    let Some(rt) = o.kubelet.pod(ns, name).filter(|rt| rt.logs.is_running()) else {
+    let Some(rt) = o.kubelet.pod(ns, name) else {
         return Err(unavailable(format!(
             "dial tcp {}:{port}: connect: connection refused",
             pod["status"]["podIP"].as_str().unwrap_or("<none>")
@@ -980,13 +969,16 @@ fn proxy(
         port,
         method: method.to_string(),
         path,
-        accept: headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(str::to_string),
+        accept: headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         // Like a real API server, the proxy consumes the client's Authorization header (its
         // bearer token) and never forwards it to the pod.
         authorization: None,
         body: body.to_vec(),
     };
-    match rt.workload.http(&req) {
+    match rt.http(&req) {
         Some(reply) => {
             let mut r = (
                 StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),

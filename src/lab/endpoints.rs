@@ -47,7 +47,14 @@ pub fn uuid_from(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(text.as_bytes());
     let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 fn db_status(v: &MemberView, applied: i64) -> Value {
@@ -79,7 +86,10 @@ fn text(status: u16, body: &str) -> HttpReply {
 }
 
 fn neo4j_error(status: u16, code: &str, message: &str) -> HttpReply {
-    HttpReply::json(status, &json!({"errors": [{"code": code, "message": message}]}))
+    HttpReply::json(
+        status,
+        &json!({"errors": [{"code": code, "message": message}]}),
+    )
 }
 
 /// Checks HTTP basic auth against `neo4j:<password>`.
@@ -95,7 +105,14 @@ pub fn basic_auth_ok(authorization: Option<&str>, password: &str) -> bool {
 /// `dbms.security.cluster_status_auth_enabled=false`, which is what makes them usable through the
 /// API server's pod proxy, which never forwards credentials) but refuse wrong ones; queries
 /// (`tx/commit`) always need basic auth.
-pub fn neo4j(v: &MemberView, password: &str, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> HttpReply {
+pub fn neo4j(
+    v: &MemberView,
+    password: &str,
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    body: &[u8],
+) -> HttpReply {
     let path = path.split('?').next().unwrap_or(path);
     if path == "/" {
         return HttpReply::json(
@@ -109,12 +126,21 @@ pub fn neo4j(v: &MemberView, password: &str, method: &str, path: &str, authoriza
             }),
         );
     }
-    let status_endpoint = method == "GET" && (path.starts_with("/dbms/cluster/") || path.contains("/cluster/"));
+    let status_endpoint =
+        method == "GET" && (path.starts_with("/dbms/cluster/") || path.contains("/cluster/"));
     let auth_needed = !status_endpoint || authorization.is_some();
     if auth_needed && !basic_auth_ok(authorization, password) {
         return match authorization {
-            None => neo4j_error(401, "Neo.ClientError.Security.Unauthorized", "No authentication header supplied."),
-            Some(_) => neo4j_error(401, "Neo.ClientError.Security.Unauthorized", "Invalid username or password."),
+            None => neo4j_error(
+                401,
+                "Neo.ClientError.Security.Unauthorized",
+                "No authentication header supplied.",
+            ),
+            Some(_) => neo4j_error(
+                401,
+                "Neo.ClientError.Security.Unauthorized",
+                "Invalid username or password.",
+            ),
         };
     }
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
@@ -130,7 +156,17 @@ pub fn neo4j(v: &MemberView, password: &str, method: &str, path: &str, authoriza
             let is_leader = v.leader_id.as_deref() == Some(v.member_id.as_str());
             let available = v.healthy;
             match *what {
-                "status" => HttpReply::json(200, &db_status(v, if *db == "neo4j" { v.applied_index as i64 } else { system_index(v) })),
+                "status" => HttpReply::json(
+                    200,
+                    &db_status(
+                        v,
+                        if *db == "neo4j" {
+                            v.applied_index as i64
+                        } else {
+                            system_index(v)
+                        },
+                    ),
+                ),
                 "writable" if is_leader && available => text(200, "true"),
                 "writable" => text(404, "false"),
                 "read-only" if !is_leader && available => text(200, "true"),
@@ -140,23 +176,38 @@ pub fn neo4j(v: &MemberView, password: &str, method: &str, path: &str, authoriza
                 _ => neo4j_error(404, "Neo.ClientError.Request.Invalid", "no such endpoint"),
             }
         }
-        ("GET", ["db", db, "cluster", _]) => {
-            neo4j_error(404, "Neo.ClientError.Database.DatabaseNotFound", &format!("Database does not exist. Database name: '{db}'."))
-        }
+        ("GET", ["db", db, "cluster", _]) => neo4j_error(
+            404,
+            "Neo.ClientError.Database.DatabaseNotFound",
+            &format!("Database does not exist. Database name: '{db}'."),
+        ),
         ("POST", ["db", "system", "tx", "commit"]) => tx_commit(v, body),
-        _ => neo4j_error(404, "Neo.ClientError.Request.Invalid", &format!("no such endpoint: {method} {path}")),
+        _ => neo4j_error(
+            404,
+            "Neo.ClientError.Request.Invalid",
+            &format!("no such endpoint: {method} {path}"),
+        ),
     }
 }
 
 fn tx_commit(v: &MemberView, body: &[u8]) -> HttpReply {
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        return neo4j_error(400, "Neo.ClientError.Request.InvalidFormat", "Unable to deserialize request");
+        return neo4j_error(
+            400,
+            "Neo.ClientError.Request.InvalidFormat",
+            "Unable to deserialize request",
+        );
     };
     let empty = Vec::new();
     let statements = req["statements"].as_array().unwrap_or(&empty);
     let mut results = Vec::new();
     for st in statements {
-        let q = st["statement"].as_str().unwrap_or("").trim().trim_end_matches(';').to_ascii_uppercase();
+        let q = st["statement"]
+            .as_str()
+            .unwrap_or("")
+            .trim()
+            .trim_end_matches(';')
+            .to_ascii_uppercase();
         let q: Vec<&str> = q.split_whitespace().collect();
         match q.as_slice() {
             ["SHOW", "SERVERS", ..] => results.push(show_servers(v)),
@@ -169,7 +220,10 @@ fn tx_commit(v: &MemberView, body: &[u8]) -> HttpReply {
             }
         }
     }
-    HttpReply::json(200, &json!({"results": results, "errors": [], "lastBookmarks": [format!("FB:lab{}", v.applied_index)]}))
+    HttpReply::json(
+        200,
+        &json!({"results": results, "errors": [], "lastBookmarks": [format!("FB:lab{}", v.applied_index)]}),
+    )
 }
 
 fn address(v: &MemberView, server: &str) -> String {
@@ -185,7 +239,11 @@ fn show_servers(v: &MemberView) -> Value {
                 p.server,
                 address(v, &p.server),
                 "Enabled",
-                if p.available { "Available" } else { "Unavailable" },
+                if p.available {
+                    "Available"
+                } else {
+                    "Unavailable"
+                },
                 ["system", "neo4j"],
             ]);
             json!({"row": row, "meta": [null, null, null, null, null]})
@@ -208,12 +266,20 @@ fn show_databases(v: &MemberView) -> Value {
                 if db == "system" { "system" } else { "standard" },
                 [],
                 "read-write",
-                if p.available { json!(address(v, &p.server)) } else { Value::Null },
+                if p.available {
+                    json!(address(v, &p.server))
+                } else {
+                    Value::Null
+                },
                 role,
                 p.available && p.leader,
                 "online",
                 if p.available { "online" } else { "unknown" },
-                if p.available { "" } else { "Server is unavailable" },
+                if p.available {
+                    ""
+                } else {
+                    "Server is unavailable"
+                },
                 db == "neo4j",
                 db == "neo4j",
                 [],
@@ -230,7 +296,10 @@ fn show_databases(v: &MemberView) -> Value {
 /// etcd's `POST /v3/maintenance/status`. Member ids are decimal u64 strings.
 pub fn etcd(v: &MemberView, method: &str, path: &str, cluster_id: u64) -> HttpReply {
     if method != "POST" || path.split('?').next() != Some("/v3/maintenance/status") {
-        return HttpReply::json(404, &json!({"error": "Not Found", "code": 5, "message": "Not Found"}));
+        return HttpReply::json(
+            404,
+            &json!({"error": "Not Found", "code": 5, "message": "Not Found"}),
+        );
     }
     let mut out = json!({
         "header": {"cluster_id": cluster_id.to_string(), "member_id": v.member_id, "revision": v.applied_index.to_string(), "raft_term": v.term.to_string()},
@@ -256,7 +325,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Value {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         serde_json::from_str(&text).unwrap()
     }
@@ -283,8 +354,20 @@ mod tests {
             commands_per_second: 12.0,
             healthy: true,
             peers: vec![
-                PeerView { server: "orders-1-0".into(), member_id: uuid_from("other"), available: true, primary: true, leader: !leader },
-                PeerView { server: "orders-2-0".into(), member_id: uuid_from("me"), available: true, primary: core, leader },
+                PeerView {
+                    server: "orders-1-0".into(),
+                    member_id: uuid_from("other"),
+                    available: true,
+                    primary: true,
+                    leader: !leader,
+                },
+                PeerView {
+                    server: "orders-2-0".into(),
+                    member_id: uuid_from("me"),
+                    available: true,
+                    primary: core,
+                    leader,
+                },
             ],
             namespace: "team-a".into(),
             version: "5.26.0".into(),
@@ -302,15 +385,20 @@ mod tests {
     #[test]
     fn status_shapes_match_the_fixtures() {
         let primary = fixture("neo4j_db_cluster_status_primary.json");
-        let r: Value = serde_json::from_slice(&get(&view(true, false), "/db/neo4j/cluster/status").body).unwrap();
+        let r: Value =
+            serde_json::from_slice(&get(&view(true, false), "/db/neo4j/cluster/status").body)
+                .unwrap();
         assert_eq!(keys(&r), keys(&primary));
         let secondary = fixture("neo4j_db_cluster_status_secondary.json");
-        let r: Value = serde_json::from_slice(&get(&view(false, false), "/db/neo4j/cluster/status").body).unwrap();
+        let r: Value =
+            serde_json::from_slice(&get(&view(false, false), "/db/neo4j/cluster/status").body)
+                .unwrap();
         assert_eq!(keys(&r), keys(&secondary));
         assert_eq!(r["millisSinceLastLeaderMessage"], Value::Null);
         assert_eq!(r["participatingInRaftGroup"], false);
         let dbms = fixture("neo4j_dbms_cluster_status.json");
-        let r: Value = serde_json::from_slice(&get(&view(true, true), "/dbms/cluster/status").body).unwrap();
+        let r: Value =
+            serde_json::from_slice(&get(&view(true, true), "/dbms/cluster/status").body).unwrap();
         assert_eq!(r.as_array().unwrap().len(), 2);
         assert_eq!(keys(&r[0]), keys(&dbms[0]));
         assert_eq!(r[1]["databaseName"], "system");
@@ -318,21 +406,84 @@ mod tests {
 
     #[test]
     fn writable_only_on_the_leader_and_auth_required() {
-        assert_eq!(get(&view(true, true), "/db/neo4j/cluster/writable").status, 200);
-        assert_eq!(get(&view(true, false), "/db/neo4j/cluster/writable").status, 404);
-        assert_eq!(get(&view(true, false), "/db/neo4j/cluster/read-only").status, 200);
-        assert_eq!(get(&view(true, false), "/db/system/cluster/available").status, 200);
-        assert_eq!(get(&view(true, false), "/db/nope/cluster/status").status, 404);
-        assert_eq!(neo4j(&view(true, true), "pw", "GET", "/dbms/cluster/status", None, b"").status, 200);
-        assert_eq!(neo4j(&view(true, true), "pw", "POST", "/db/system/tx/commit", None, b"{}").status, 401);
-        assert_eq!(neo4j(&view(true, true), "pw", "GET", "/dbms/cluster/status", Some("Basic bm9wZQ=="), b"").status, 401);
-        assert_eq!(neo4j(&view(true, true), "pw", "GET", "/", None, b"").status, 200);
+        assert_eq!(
+            get(&view(true, true), "/db/neo4j/cluster/writable").status,
+            200
+        );
+        assert_eq!(
+            get(&view(true, false), "/db/neo4j/cluster/writable").status,
+            404
+        );
+        assert_eq!(
+            get(&view(true, false), "/db/neo4j/cluster/read-only").status,
+            200
+        );
+        assert_eq!(
+            get(&view(true, false), "/db/system/cluster/available").status,
+            200
+        );
+        assert_eq!(
+            get(&view(true, false), "/db/nope/cluster/status").status,
+            404
+        );
+        assert_eq!(
+            neo4j(
+                &view(true, true),
+                "pw",
+                "GET",
+                "/dbms/cluster/status",
+                None,
+                b""
+            )
+            .status,
+            200
+        );
+        assert_eq!(
+            neo4j(
+                &view(true, true),
+                "pw",
+                "POST",
+                "/db/system/tx/commit",
+                None,
+                b"{}"
+            )
+            .status,
+            401
+        );
+        assert_eq!(
+            neo4j(
+                &view(true, true),
+                "pw",
+                "GET",
+                "/dbms/cluster/status",
+                Some("Basic bm9wZQ=="),
+                b""
+            )
+            .status,
+            401
+        );
+        assert_eq!(
+            neo4j(&view(true, true), "pw", "GET", "/", None, b"").status,
+            200
+        );
     }
 
     #[test]
     fn show_servers_and_databases_match_the_fixture_columns() {
-        let body = br#"{"statements":[{"statement":"SHOW SERVERS"},{"statement":"SHOW DATABASES"}]}"#;
-        let r: Value = serde_json::from_slice(&neo4j(&view(true, true), "pw", "POST", "/db/system/tx/commit", Some(&auth()), body).body).unwrap();
+        let body =
+            br#"{"statements":[{"statement":"SHOW SERVERS"},{"statement":"SHOW DATABASES"}]}"#;
+        let r: Value = serde_json::from_slice(
+            &neo4j(
+                &view(true, true),
+                "pw",
+                "POST",
+                "/db/system/tx/commit",
+                Some(&auth()),
+                body,
+            )
+            .body,
+        )
+        .unwrap();
         assert_eq!(r["errors"], json!([]));
         let fx = fixture("neo4j_query_v2_show_servers.json");
         assert_eq!(r["results"][0]["columns"], fx["data"]["fields"]);
@@ -348,8 +499,15 @@ mod tests {
         let mut v = view(true, true);
         v.member_id = "15985099378392235387".into();
         v.leader_id = Some(v.member_id.clone());
-        let r: Value = serde_json::from_slice(&etcd(&v, "POST", "/v3/maintenance/status", 42).body).unwrap();
-        for k in ["raftIndex", "raftTerm", "raftAppliedIndex", "leader", "dbSize"] {
+        let r: Value =
+            serde_json::from_slice(&etcd(&v, "POST", "/v3/maintenance/status", 42).body).unwrap();
+        for k in [
+            "raftIndex",
+            "raftTerm",
+            "raftAppliedIndex",
+            "leader",
+            "dbSize",
+        ] {
             assert!(r[k].is_string(), "{k}");
             assert!(fx[k].is_string());
         }

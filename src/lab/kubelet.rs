@@ -140,6 +140,42 @@ pub struct PodRuntime {
     pub logs: PodLogs,
     pub workload: Arc<dyn Workload>,
     stop: watch::Sender<bool>,
+    /// Bumped to kill the container (it exits 137 and restarts per the restart policy).
+    kill: watch::Sender<u64>,
+    /// Injected faults of this pod.
+    pub faults: PodFaults,
+}
+
+/// Faults injected into one pod (they last as long as the pod).
+#[derive(Default)]
+pub struct PodFaults {
+    /// Every container start fails at once (CrashLoopBackOff).
+    pub crash_loop: AtomicBool,
+    /// HTTP answers are malformed JSON.
+    pub garbage: AtomicBool,
+}
+
+impl PodRuntime {
+    /// Kills the container process (like an OOM kill or `kill -9`).
+    pub fn kill(&self) {
+        self.kill.send_modify(|n| *n += 1);
+    }
+
+    /// Answers an HTTP request, honouring the garbage fault.
+    pub fn http(&self, req: &HttpRequest) -> Option<HttpReply> {
+        if !self.logs.is_running() {
+            return None;
+        }
+        let reply = self.workload.http(req)?;
+        if self.faults.garbage.load(Ordering::SeqCst) {
+            return Some(HttpReply {
+                status: 200,
+                content_type: "application/json",
+                body: b"{\"lastAppliedRaftIndex\": 12, \"memberId\": \"\x7f, [[[".to_vec(),
+            });
+        }
+        Some(reply)
+    }
 }
 
 /// What a workload gets for one run of its container.
@@ -331,6 +367,8 @@ impl Kubelet {
             logs: PodLogs::default(),
             workload: self.factory.workload(&pod),
             stop,
+            kill: watch::channel(0).0,
+            faults: PodFaults::default(),
         });
         {
             let mut pods = self.pods();
@@ -482,7 +520,21 @@ impl Kubelet {
                 stop: stop.clone(),
                 restart_count: restarts,
             };
-            let code = rt.workload.clone().run(ctx).await;
+            let mut kill = rt.kill.subscribe();
+            kill.mark_unchanged();
+            let code = if rt.faults.crash_loop.load(Ordering::SeqCst) {
+                rt.logs
+                    .push("ERROR Failed to start: fault injected by the lab (crash-loop)");
+                1
+            } else {
+                tokio::select! {
+                    code = rt.workload.clone().run(ctx) => code,
+                    _ = kill.changed() => {
+                        rt.logs.push("Killed");
+                        137
+                    }
+                }
+            };
             rt.logs.set_running(false);
             if stopped(&stop) {
                 break;

@@ -8,6 +8,8 @@
 //! lifecycle, workloads, logs), `events`, `profile` (demo / fleet / file).
 
 pub mod api;
+pub mod client;
+pub mod control;
 pub mod controllers;
 pub mod endpoints;
 pub mod events;
@@ -34,6 +36,9 @@ use self::events::EventRecorder;
 use self::kubelet::{DefaultWorkloads, IpAllocator, Kubelet, Timing, WorkloadFactory};
 use self::profile::LabSpec;
 use self::store::Store;
+
+/// The kubeconfig extension that says where a lab's control server is.
+pub const LAB_EXTENSION: &str = "baton-lab";
 
 /// One JSON line per API request.
 pub struct RequestLog(Mutex<std::io::BufWriter<std::fs::File>>);
@@ -64,7 +69,8 @@ pub struct Orchestra {
     /// How often an idle watch that allows bookmarks gets one.
     pub bookmark_every: Duration,
     request_log: Option<Arc<RequestLog>>,
-    down: AtomicBool,
+    /// Fault: the API server is down (connections are dropped, open watches end).
+    pub(crate) down: Arc<AtomicBool>,
 }
 
 impl Orchestra {
@@ -125,6 +131,8 @@ pub struct LabOptions {
 pub struct Lab {
     pub orchestras: Vec<Arc<Orchestra>>,
     pub addrs: Vec<SocketAddr>,
+    /// The control server (faults, report).
+    pub control_addr: SocketAddr,
     pub kubeconfig: PathBuf,
     /// The lab CA (PEM) that signed the API servers' certificate.
     pub ca_pem: String,
@@ -245,7 +253,7 @@ impl Lab {
                 observer_token: token(&mut rng, "ob"),
                 bookmark_every: opts.bookmark_every.unwrap_or(Duration::from_secs(10)),
                 request_log: request_log.clone(),
-                down: AtomicBool::new(false),
+                down: Arc::new(AtomicBool::new(false)),
             });
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -254,7 +262,7 @@ impl Lab {
                 .local_addr()
                 .map_err(|e| LabError::Io(e.to_string()))?;
             let listener = tls
-                .listener(listener)
+                .listener(listener, Some(o.down.clone()))
                 .map_err(|e| LabError::Io(e.to_string()))?;
             let router = api::router(o.clone());
             let mut stop = shutdown.subscribe();
@@ -268,6 +276,28 @@ impl Lab {
             orchestras.push(o);
             addrs.push(addr);
         }
+        let control = Arc::new(control::Control {
+            orchestras: orchestras.clone(),
+            members: None,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| LabError::Io(format!("cannot bind the lab control port: {e}")))?;
+        let control_addr = listener
+            .local_addr()
+            .map_err(|e| LabError::Io(e.to_string()))?;
+        let listener = tls
+            .listener(listener, None)
+            .map_err(|e| LabError::Io(e.to_string()))?;
+        let router = control::router(control);
+        let mut stop = shutdown.subscribe();
+        servers.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
         let (kubeconfig, dir) = match &opts.kubeconfig_out {
             Some(p) => (p.clone(), None),
             None => {
@@ -281,6 +311,7 @@ impl Lab {
         let lab = Self {
             orchestras,
             addrs,
+            control_addr,
             kubeconfig,
             ca_pem: tls.ca_pem,
             shutdown,
@@ -311,6 +342,7 @@ impl Lab {
             "users": users,
             "contexts": contexts,
             "current-context": self.orchestras.first().map(|o| o.name.clone()).unwrap_or_default(),
+            "extensions": [{"name": LAB_EXTENSION, "extension": {"control": format!("https://{}", self.control_addr), "ca": self.ca_pem}}],
         })
     }
 
@@ -494,4 +526,25 @@ fn seed_orchestra(
         }
     }
     Ok(())
+}
+
+/// A short text form of the control server's report.
+pub fn report_text(v: &Value) -> String {
+    let mut out = String::new();
+    for o in v["orchestras"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{:<28} apiserver {:<4}  pods {}/{} ready\n",
+            o["name"].as_str().unwrap_or(""),
+            o["apiserver"].as_str().unwrap_or(""),
+            o["ready"],
+            o["pods"]
+        ));
+    }
+    for d in v["databases"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{}\n",
+            serde_json::to_string(d).unwrap_or_default()
+        ));
+    }
+    out
 }

@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
@@ -57,7 +58,12 @@ impl LabTls {
     }
 
     /// Wraps a TCP listener: connections come out after a successful handshake.
-    pub fn listener(&self, tcp: TcpListener) -> std::io::Result<TlsListener> {
+    /// While `down` is set, new connections are dropped at once (an API server outage).
+    pub fn listener(
+        &self,
+        tcp: TcpListener,
+        down: Option<Arc<AtomicBool>>,
+    ) -> std::io::Result<TlsListener> {
         let addr = tcp.local_addr()?;
         let (tx, rx) = mpsc::channel(64);
         let acceptor = self.acceptor.clone();
@@ -67,6 +73,10 @@ impl LabTls {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                if down.as_ref().is_some_and(|d| d.load(Ordering::SeqCst)) {
+                    drop(stream);
+                    continue;
+                }
                 let acceptor = acceptor.clone();
                 let handed = tx.clone();
                 tokio::spawn(async move {
