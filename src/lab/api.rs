@@ -928,6 +928,7 @@ async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response
     Ok(stream_response(rx, "text/plain"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn proxy(
     o: &Orchestra,
     method: &Method,
