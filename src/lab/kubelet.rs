@@ -278,6 +278,8 @@ pub struct Kubelet {
     next_node: AtomicUsize,
     pub timing: Timing,
     pods: Mutex<HashMap<PodKey, Arc<PodRuntime>>>,
+    /// Serve each pod's HTTP ports on its own loopback IP.
+    pub pod_ips: bool,
 }
 
 impl Kubelet {
@@ -288,6 +290,7 @@ impl Kubelet {
         ips: Arc<IpAllocator>,
         nodes: Vec<(String, String)>,
         timing: Timing,
+        pod_ips: bool,
     ) -> Arc<Self> {
         Arc::new(Self {
             store,
@@ -298,6 +301,7 @@ impl Kubelet {
             next_node: AtomicUsize::new(0),
             timing,
             pods: Mutex::new(HashMap::new()),
+            pod_ips,
         })
     }
 
@@ -376,6 +380,19 @@ impl Kubelet {
                 return;
             }
             pods.insert(key.clone(), rt.clone());
+        }
+        if self.pod_ips {
+            let ports: Vec<u16> = pod["spec"]["containers"][0]["ports"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| matches!(p["name"].as_str(), Some("http" | "client")))
+                        .filter_map(|p| p["containerPort"].as_u64())
+                        .filter_map(|p| u16::try_from(p).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            tokio::spawn(super::podnet::serve(rt.clone(), ports, rt.stop.subscribe()));
         }
         let me = self.clone();
         tokio::spawn(async move { me.lifecycle(rt, pod).await });

@@ -14,6 +14,7 @@ pub mod controllers;
 pub mod endpoints;
 pub mod events;
 pub mod kubelet;
+pub mod podnet;
 pub mod profile;
 pub mod resources;
 pub mod selector;
@@ -221,6 +222,7 @@ impl Lab {
                 ips.clone(),
                 nodes.clone(),
                 timing,
+                spec.pod_ips,
             );
             let running = spec.fast_start.then_some(ips.as_ref());
             seed_orchestra(

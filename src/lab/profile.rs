@@ -67,6 +67,9 @@ pub struct LabSpec {
     /// Changes kept per orchestra for watches.
     #[serde(default = "default_history")]
     pub watch_history: usize,
+    /// Serve each pod's HTTP port on its own loopback IP (off at fleet scale: one socket per pod).
+    #[serde(default = "yes")]
+    pub pod_ips: bool,
     /// Pods start fast (fleet) instead of at human-visible speed.
     #[serde(default)]
     pub fast_start: bool,
@@ -135,6 +138,7 @@ impl LabSpec {
             services: true,
             events_per_orchestra: default_events(),
             watch_history: default_history(),
+            pod_ips: true,
             fast_start: false,
         }
     }
@@ -179,6 +183,7 @@ impl LabSpec {
             services: false,
             events_per_orchestra: 0,
             watch_history: 64,
+            pod_ips: false,
             fast_start: true,
         }
     }
