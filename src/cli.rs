@@ -90,6 +90,7 @@ pub enum LabCommand {
   partition        cut the member off its peers                   (--orchestra --namespace --pod)
   heal             end the member's partition                     (--orchestra --namespace --pod)
   stall            pause the member like a GC                     (--orchestra --namespace --pod --seconds)
+  replace-member   empty volume + pod deleted; it must catch up    (--orchestra --namespace --pod)
   crash-loop       every start of the member fails; --off ends it (--orchestra --namespace --pod)
   garbage-status   the member answers malformed JSON; --off ends  (--orchestra --namespace --pod)
   apiserver-down   take one orchestra's API server down           (--orchestra)

@@ -24,6 +24,8 @@ pub trait MemberFaults: Send + Sync {
     fn partition(&self, pod_key: &str, on: bool) -> Result<(), String>;
     /// Pauses the member like a long GC.
     fn stall(&self, pod_key: &str, duration: Duration) -> Result<(), String>;
+    /// Gives the member an empty volume for its next start (replace-member).
+    fn wipe(&self, pod_key: &str);
     /// The truth per database: leader/quorum timeline and failed writes.
     fn report(&self) -> Value;
 }
@@ -196,6 +198,12 @@ fn apply(c: &Control, f: &FaultRequest) -> Result<Value, Failure> {
             let (_, rt, key) = pod()?;
             rt.kill();
             done(format!("killed {key}"))
+        }
+        "replace-member" => {
+            let (o, rt, key) = pod()?;
+            members()?.wipe(&key);
+            super::controllers::delete_pod_gracefully(&o.store, &rt.key.0, &rt.key.1, 30);
+            done(format!("replacing {key} with an empty volume"))
         }
         "crash-loop" => {
             let (_, rt, key) = pod()?;

@@ -9,11 +9,13 @@
 
 pub mod api;
 pub mod client;
+pub mod consensus;
 pub mod control;
 pub mod controllers;
 pub mod endpoints;
 pub mod events;
 pub mod kubelet;
+pub mod members;
 pub mod podnet;
 pub mod profile;
 pub mod resources;
@@ -132,6 +134,8 @@ pub struct LabOptions {
 pub struct Lab {
     pub orchestras: Vec<Arc<Orchestra>>,
     pub addrs: Vec<SocketAddr>,
+    /// The Raft groups of every database.
+    pub consensus: Arc<consensus::Consensus>,
     /// The control server (faults, report).
     pub control_addr: SocketAddr,
     pub kubeconfig: PathBuf,
@@ -187,8 +191,10 @@ impl Lab {
         } else {
             Timing::default()
         };
-        let factory: Arc<dyn WorkloadFactory> = Arc::new(DefaultWorkloads {
-            ready_delay: timing.ready,
+        let consensus = consensus::Consensus::new(consensus::RaftSettings {
+            tick: Duration::from_millis(spec.raft_tick_ms.max(10)),
+            writes_per_second: spec.writes_per_second.max(0.0),
+            ..Default::default()
         });
         let tls = tls::LabTls::generate().map_err(LabError::Io)?;
         let (shutdown, _) = watch::channel(false);
@@ -215,10 +221,18 @@ impl Lab {
                     )
                 })
                 .collect();
+            let factory: Arc<dyn WorkloadFactory> = Arc::new(members::LabWorkloads {
+                orchestra: ospec.name.clone(),
+                store: store.clone(),
+                consensus: consensus.clone(),
+                default: DefaultWorkloads {
+                    ready_delay: timing.ready,
+                },
+            });
             let kubelet = Kubelet::new(
                 store.clone(),
                 events.clone(),
-                factory.clone(),
+                factory,
                 ips.clone(),
                 nodes.clone(),
                 timing,
@@ -280,7 +294,7 @@ impl Lab {
         }
         let control = Arc::new(control::Control {
             orchestras: orchestras.clone(),
-            members: None,
+            members: Some(consensus.clone()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -314,6 +328,7 @@ impl Lab {
             orchestras,
             addrs,
             control_addr,
+            consensus,
             kubeconfig,
             ca_pem: tls.ca_pem,
             shutdown,

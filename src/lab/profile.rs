@@ -70,6 +70,12 @@ pub struct LabSpec {
     /// Serve each pod's HTTP port on its own loopback IP (off at fleet scale: one socket per pod).
     #[serde(default = "yes")]
     pub pod_ips: bool,
+    /// Raft tick of every member, in milliseconds (elections take 10 ticks).
+    #[serde(default = "default_tick")]
+    pub raft_tick_ms: u64,
+    /// Steady writes per second on each database's leader.
+    #[serde(default = "default_writes")]
+    pub writes_per_second: f64,
     /// Pods start fast (fleet) instead of at human-visible speed.
     #[serde(default)]
     pub fast_start: bool,
@@ -77,6 +83,12 @@ pub struct LabSpec {
 
 fn yes() -> bool {
     true
+}
+fn default_tick() -> u64 {
+    100
+}
+fn default_writes() -> f64 {
+    5.0
 }
 fn default_events() -> usize {
     2000
@@ -139,6 +151,8 @@ impl LabSpec {
             events_per_orchestra: default_events(),
             watch_history: default_history(),
             pod_ips: true,
+            raft_tick_ms: default_tick(),
+            writes_per_second: default_writes(),
             fast_start: false,
         }
     }
@@ -184,6 +198,8 @@ impl LabSpec {
             events_per_orchestra: 0,
             watch_history: 64,
             pod_ips: false,
+            raft_tick_ms: 500,
+            writes_per_second: 0.0,
             fast_start: true,
         }
     }

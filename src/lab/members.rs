@@ -1,0 +1,299 @@
+//! The workloads of database pods: each pod of a Neo4j or etcd database runs one member of its
+//! database's Raft group (src/lab/consensus.rs) and serves that server's status endpoints
+//! (src/lab/endpoints.rs). Readiness follows the member: Ready only while it knows a leader.
+//! Other pods (Jobs, plain servers) get the default workloads.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::consensus::Consensus;
+use super::endpoints::{self, MemberView, PeerView};
+use super::kubelet::{
+    DefaultWorkloads, HttpReply, HttpRequest, RunContext, Workload, WorkloadFactory,
+};
+use super::resources;
+use super::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Neo4j,
+    Etcd,
+}
+
+/// Picks a member workload for database pods, the default one for the rest.
+pub struct LabWorkloads {
+    pub orchestra: String,
+    pub store: Arc<Store>,
+    pub consensus: Arc<Consensus>,
+    pub default: DefaultWorkloads,
+}
+
+fn label<'a>(pod: &'a Value, k: &str) -> Option<&'a str> {
+    pod["metadata"]["labels"][k].as_str()
+}
+
+/// Member id of a Neo4j server from its release name: `<db>-<n>` → n, `<db>-rr-<n>` → 100 + n.
+fn neo4j_id(db: &str, release: &str) -> Option<(u64, bool)> {
+    let rest = release.strip_prefix(db)?.strip_prefix('-')?;
+    match rest.strip_prefix("rr-") {
+        Some(n) => n.parse::<u64>().ok().map(|n| (100 + n, false)),
+        None => rest.parse::<u64>().ok().map(|n| (n, true)),
+    }
+}
+
+impl LabWorkloads {
+    fn password(&self, ns: &str) -> String {
+        let Ok(secret) = self.store.get(resources::secrets(), ns, "neo4j-auth") else {
+            return String::new();
+        };
+        let raw = secret["data"]["NEO4J_AUTH"].as_str().unwrap_or("");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&decoded).into_owned();
+        text.split_once('/')
+            .map(|(_, p)| p.to_string())
+            .unwrap_or_default()
+    }
+
+    fn neo4j(&self, pod: &Value, ns: &str) -> Option<Member> {
+        let db = label(pod, "helm.neo4j.com/neo4j.name")?;
+        let release = label(pod, "helm.neo4j.com/instance")?;
+        let (id, _) = neo4j_id(db, release)?;
+        let sel = |s: &Value| s["metadata"]["labels"]["helm.neo4j.com/neo4j.name"] == db;
+        let (sts, _) = self
+            .store
+            .list_filtered(resources::statefulsets(), Some(ns), sel);
+        let mut voters = Vec::new();
+        let mut learners = Vec::new();
+        for s in &sts {
+            match s["metadata"]["name"].as_str().and_then(|n| neo4j_id(db, n)) {
+                Some((i, true)) => voters.push(i),
+                Some((i, false)) => learners.push(i),
+                None => {}
+            }
+        }
+        voters.sort_unstable();
+        learners.sort_unstable();
+        Some(Member {
+            kind: Kind::Neo4j,
+            group: format!("{}/{ns}/{db}", self.orchestra),
+            id,
+            voters,
+            learners,
+            password: self.password(ns),
+            version: pod["spec"]["containers"][0]["image"]
+                .as_str()
+                .and_then(|i| i.rsplit(':').next())
+                .unwrap_or("")
+                .trim_end_matches("-enterprise")
+                .to_string(),
+            namespace: ns.to_string(),
+            consensus: self.consensus.clone(),
+            key: String::new(),
+        })
+    }
+
+    fn etcd(&self, pod: &Value, ns: &str) -> Option<Member> {
+        if label(pod, "app.kubernetes.io/name") != Some("etcd") {
+            return None;
+        }
+        let instance = label(pod, "app.kubernetes.io/instance")?;
+        let ordinal: u64 = pod["metadata"]["name"]
+            .as_str()?
+            .rsplit('-')
+            .next()?
+            .parse()
+            .ok()?;
+        let sts = self
+            .store
+            .get(resources::statefulsets(), ns, instance)
+            .ok()?;
+        let replicas = sts["spec"]["replicas"].as_u64().unwrap_or(1).max(1);
+        Some(Member {
+            kind: Kind::Etcd,
+            group: format!("{}/{ns}/{instance}", self.orchestra),
+            id: ordinal + 1,
+            voters: (1..=replicas).collect(),
+            learners: Vec::new(),
+            password: String::new(),
+            version: pod["spec"]["containers"][0]["image"]
+                .as_str()
+                .and_then(|i| i.rsplit(':').next())
+                .unwrap_or("")
+                .trim_end_matches("-0")
+                .to_string(),
+            namespace: ns.to_string(),
+            consensus: self.consensus.clone(),
+            key: String::new(),
+        })
+    }
+}
+
+impl WorkloadFactory for LabWorkloads {
+    fn workload(&self, pod: &Value) -> Arc<dyn Workload> {
+        let scripted = pod["spec"]["containers"][0]["env"]
+            .as_array()
+            .is_some_and(|env| env.iter().any(|e| e["name"] == "LAB_SCRIPT"));
+        let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+        let name = pod["metadata"]["name"].as_str().unwrap_or("");
+        if !scripted && let Some(mut m) = self.neo4j(pod, ns).or_else(|| self.etcd(pod, ns)) {
+            m.key = format!("{}/{ns}/{name}", self.orchestra);
+            return Arc::new(m);
+        }
+        self.default.workload(pod)
+    }
+}
+
+/// One database member.
+pub struct Member {
+    kind: Kind,
+    group: String,
+    key: String,
+    id: u64,
+    voters: Vec<u64>,
+    learners: Vec<u64>,
+    password: String,
+    version: String,
+    namespace: String,
+    consensus: Arc<Consensus>,
+}
+
+/// Takes the member down when its process ends for any reason (stop, kill, crash).
+struct Down(Arc<Consensus>, String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        self.0.stop_member(&self.1);
+    }
+}
+
+impl Member {
+    fn view(&self) -> Option<MemberView> {
+        let st = self.consensus.status(&self.key)?;
+        let ident = |id: u64| match self.kind {
+            Kind::Neo4j => endpoints::uuid_from(&format!("{}/{id}", self.group)),
+            Kind::Etcd => (u64::from_str_radix(
+                &endpoints::uuid_from(&format!("{}/{id}", self.group)).replace('-', "")[..15],
+                16,
+            )
+            .unwrap_or(id))
+            .to_string(),
+        };
+        Some(MemberView {
+            server: self.key.rsplit('/').next().unwrap_or("").to_string(),
+            member_id: ident(st.id),
+            leader_id: (st.leader_id != 0).then(|| ident(st.leader_id)),
+            voters: st.voters.iter().map(|v| ident(*v)).collect(),
+            core: !st.learners.contains(&st.id),
+            term: st.term,
+            commit_index: st.commit_index,
+            applied_index: st.applied_index,
+            millis_since_leader_message: st.millis_since_leader_message,
+            commands_per_second: (st.commands_per_second * 10.0).round() / 10.0,
+            healthy: st.live && st.reachable && st.leader_id != 0,
+            peers: st
+                .peers
+                .iter()
+                .map(|(id, pod, up, voter, leader)| PeerView {
+                    server: pod.clone(),
+                    member_id: ident(*id),
+                    available: *up,
+                    primary: *voter,
+                    leader: *leader,
+                })
+                .collect(),
+            namespace: self.namespace.clone(),
+            version: self.version.clone(),
+        })
+    }
+}
+
+impl Workload for Member {
+    fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32> {
+        Box::pin(async move {
+            if let Err(e) = self.consensus.start_member(
+                &self.group,
+                &self.key,
+                self.id,
+                &self.voters,
+                &self.learners,
+            ) {
+                ctx.log(format!("ERROR cannot start the Raft member: {e}"));
+                return 1;
+            }
+            let _down = Down(self.consensus.clone(), self.key.clone());
+            let what = match self.kind {
+                Kind::Neo4j => format!(
+                    "Neo4j {} member {} of {}",
+                    self.version, self.id, self.group
+                ),
+                Kind::Etcd => format!("etcd {} member {} of {}", self.version, self.id, self.group),
+            };
+            ctx.log(format!("Starting {what}"));
+            let mut ready = false;
+            let mut leader = 0;
+            while ctx.sleep(Duration::from_millis(200)).await {
+                let Some(st) = self.consensus.status(&self.key) else {
+                    continue;
+                };
+                if st.leader_id != leader {
+                    leader = st.leader_id;
+                    ctx.log(match leader {
+                        0 => "Lost contact with the leader".to_string(),
+                        l if l == st.id => format!("Became leader in term {}", st.term),
+                        l => format!("Following leader {l} in term {}", st.term),
+                    });
+                }
+                let serving = st.leader_id != 0;
+                if serving != ready {
+                    ready = serving;
+                    ctx.set_ready(ready);
+                    if ready {
+                        ctx.log("Remote interface available at http://0.0.0.0:7474/");
+                    }
+                }
+            }
+            ctx.log("Stopping...");
+            0
+        })
+    }
+
+    fn http(&self, req: &HttpRequest) -> Option<HttpReply> {
+        let view = self.view()?;
+        match self.kind {
+            Kind::Neo4j if req.port == 7474 => Some(endpoints::neo4j(
+                &view,
+                &self.password,
+                &req.method,
+                &req.path,
+                req.authorization.as_deref(),
+                &req.body,
+            )),
+            Kind::Etcd if req.port == 2379 => Some(endpoints::etcd(
+                &view,
+                &req.method,
+                &req.path,
+                0x1d2c_3b4a_5968_7786,
+            )),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neo4j_id;
+
+    #[test]
+    fn member_ids_from_release_names() {
+        assert_eq!(neo4j_id("orders", "orders-2"), Some((2, true)));
+        assert_eq!(neo4j_id("orders", "orders-rr-1"), Some((101, false)));
+        assert_eq!(neo4j_id("orders", "ordersx-1"), None);
+        assert_eq!(neo4j_id("orders", "orders-x"), None);
+    }
+}
