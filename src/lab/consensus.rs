@@ -170,7 +170,13 @@ impl Consensus {
             loop {
                 interval.tick().await;
                 let Some(c) = me.upgrade() else { return };
-                c.drive(&driver);
+                // raft-rs panics on broken invariants; keep the rest of the lab running.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.drive(&driver)))
+                    .is_err()
+                {
+                    tracing::error!(group = %driver.name, "lab: a Raft member panicked; the group's driver stops");
+                    return;
+                }
             }
         });
         g
@@ -186,14 +192,17 @@ impl Consensus {
         learners: &[u64],
     ) -> Result<(), String> {
         let g = self.ensure_group(group, voters, learners);
-        let volume = {
+        let (volume, fresh) = {
             let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
-            vols.entry(pod_key.to_string())
+            let fresh = !vols.contains_key(pod_key);
+            let v = vols
+                .entry(pod_key.to_string())
                 .or_insert_with(|| Volume {
                     storage: MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec())),
                     applied: 0,
                 })
-                .clone()
+                .clone();
+            (v, fresh)
         };
         let cfg = Config {
             id,
@@ -219,6 +228,20 @@ impl Consensus {
                 applied_window: (Instant::now(), volume.applied, 0.0),
             },
         );
+        if fresh {
+            // An empty volume: the leader must forget what it knew this member had and probe it
+            // from the start (it will get a snapshot), or it would commit past the empty log.
+            for (other, m) in st.members.iter_mut() {
+                if *other != id
+                    && let Some(n) = m.node.as_mut()
+                    && n.raft.state == StateRole::Leader
+                    && let Some(pr) = n.raft.mut_prs().get_mut(id)
+                {
+                    pr.matched = 0;
+                    pr.become_probe();
+                }
+            }
+        }
         drop(st);
         self.pods
             .lock()

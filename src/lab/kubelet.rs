@@ -252,19 +252,21 @@ fn pick((lo, hi): (u64, u64)) -> Duration {
     })
 }
 
-/// Hands out distinct loopback addresses (127.1.0.1, 127.1.0.2, …) to pods, lab-wide.
+/// Hands out distinct loopback addresses to pods: unique within the process (labs in one test
+/// binary share the counter) and spread by process id so that labs in different processes rarely
+/// meet. 127.0.0.0/8 is all loopback on Linux, so any of them can be bound.
 #[derive(Default)]
-pub struct IpAllocator(AtomicU64);
+pub struct IpAllocator;
+
+static NEXT_IP: AtomicU64 = AtomicU64::new(0);
 
 impl IpAllocator {
     pub fn next(&self) -> String {
-        let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
-        format!(
-            "127.{}.{}.{}",
-            1 + (n >> 16) % 254,
-            (n >> 8) & 0xff,
-            (n & 0xff).max(1)
-        )
+        let n = NEXT_IP.fetch_add(1, Ordering::SeqCst);
+        let base = u64::from(std::process::id()) % 200 * 3;
+        let (last, third, rest) = (1 + n % 254, (n / 254) % 256, n / (254 * 256));
+        let second = 1 + (base + rest) % 250;
+        format!("127.{second}.{third}.{last}")
     }
 }
 

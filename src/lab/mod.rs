@@ -179,7 +179,7 @@ impl Lab {
             None => None,
         };
         let mut rng = profile::rng(opts.seed);
-        let ips = Arc::new(IpAllocator::default());
+        let ips = Arc::new(IpAllocator);
         let timing = if spec.fast_start {
             Timing {
                 schedule: (5, 50),
