@@ -130,6 +130,7 @@ fn lab_serve(args: LabServeArgs) -> ExitCode {
             kubeconfig_out: args.kubeconfig_out.clone(),
             request_log: args.request_log.clone(),
             seed: args.seed,
+            data_dir: paths::data_dir().map(|d| d.join("lab")),
             bookmark_every: None,
         };
         let lab = match Lab::start(opts).await {

@@ -345,3 +345,194 @@ async fn replaced_member_catches_up_and_pod_ips_serve_neo4j_and_etcd() {
     assert_eq!(leaders.len(), 1, "every etcd member names the same leader");
     t.lab.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backup_restore_diagnostics_jobs_and_stop_start_keeps_data() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.all_ready().await;
+    leader_within(&t, &PODS[..3], None, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let job = |name: &str, env: serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": "team-a", "labels": {"app.kubernetes.io/managed-by": "baton"}},
+            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "op", "image": "neo4j:5.26.0-enterprise", "env": env}]}}}
+        })
+    };
+    let run = |name: &'static str, env: serde_json::Value| {
+        let t = &t;
+        let body = job(name, env);
+        async move {
+            let path = t.dir.path().join(format!("{name}.json"));
+            std::fs::write(&path, body.to_string()).unwrap();
+            let (code, _, err) = t
+                .kubectl(&["create", "--validate=false", "-f", path.to_str().unwrap()])
+                .await;
+            assert_eq!(code, 0, "{err}");
+            wait_for(name, Duration::from_secs(15), || async {
+                let (_, out, _) = t
+                    .kubectl(&[
+                        "get",
+                        "job",
+                        name,
+                        "-n",
+                        "team-a",
+                        "-o",
+                        "jsonpath={.status.conditions[0].type}",
+                    ])
+                    .await;
+                out == "Complete" || out == "Failed"
+            })
+            .await;
+            let (_, status, _) = t
+                .kubectl(&[
+                    "get",
+                    "job",
+                    name,
+                    "-n",
+                    "team-a",
+                    "-o",
+                    "jsonpath={.status.conditions[0].type}",
+                ])
+                .await;
+            let (_, logs, _) = t
+                .kubectl(&["logs", &format!("job/{name}"), "-n", "team-a"])
+                .await;
+            (status, logs)
+        }
+    };
+    let env = |pairs: &[(&str, &str)]| {
+        serde_json::Value::Array(
+            pairs
+                .iter()
+                .map(|(k, v)| serde_json::json!({"name": k, "value": v}))
+                .collect(),
+        )
+    };
+    let (status, logs) = run(
+        "backup-1",
+        env(&[
+            ("LAB_JOB", "backup"),
+            ("LAB_DATABASE", "orders"),
+            ("LAB_MEMBER", "orders-2-0"),
+            ("LAB_TARGET", "s3://lab-backups/orders/one.backup"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, "Complete", "{logs}");
+    assert!(
+        logs.contains("Backup complete: s3://lab-backups/orders/one.backup"),
+        "{logs}"
+    );
+    let artifact: Value = serde_json::from_str(
+        &std::fs::read_to_string(t.lab.object_store.join("lab-backups/orders/one.backup")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(artifact["database"], "orders");
+    assert!(artifact["applied_index"].as_u64().unwrap() > 0);
+
+    let (status, logs) = run(
+        "restore-1",
+        env(&[
+            ("LAB_JOB", "restore"),
+            ("LAB_DATABASE", "orders"),
+            ("LAB_SOURCE", "s3://lab-backups/orders/one.backup"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, "Complete", "{logs}");
+    let (status, logs) = run(
+        "restore-2",
+        env(&[
+            ("LAB_JOB", "restore"),
+            ("LAB_DATABASE", "orders"),
+            ("LAB_SOURCE", "s3://lab-backups/orders/none.backup"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, "Failed");
+    assert!(
+        logs.contains("ERROR cannot read s3://lab-backups/orders/none.backup"),
+        "{logs}"
+    );
+
+    let (status, logs) = run(
+        "diag-1",
+        env(&[
+            ("LAB_JOB", "diagnostics"),
+            ("LAB_MEMBER", "orders-1-0"),
+            ("LAB_TARGET", "s3://lab-diagnostics/orders/1/"),
+        ]),
+    )
+    .await;
+    assert_eq!(status, "Complete", "{logs}");
+    assert!(
+        logs.contains("Diagnostics written to s3://lab-diagnostics/orders/1/"),
+        "{logs}"
+    );
+    for f in ["neo4j.log", "threads.txt", "heap.hprof"] {
+        assert!(
+            t.lab
+                .object_store
+                .join("lab-diagnostics/orders/1")
+                .join(f)
+                .is_file(),
+            "{f}"
+        );
+    }
+
+    // Stop (scale every server to 0) and start again: the data is still there.
+    let key = "lab-a/team-a/orders-1-0";
+    let before = t.lab.consensus.status(key).unwrap().applied_index;
+    for i in 1..=3 {
+        let (code, _, err) = t
+            .kubectl(&[
+                "scale",
+                &format!("sts/orders-{i}"),
+                "-n",
+                "team-a",
+                "--replicas=0",
+            ])
+            .await;
+        assert_eq!(code, 0, "{err}");
+    }
+    wait_for("stopped", Duration::from_secs(15), || async {
+        let (_, out, _) = t
+            .kubectl(&[
+                "get",
+                "pods",
+                "-n",
+                "team-a",
+                "-l",
+                "helm.neo4j.com/neo4j.name=orders",
+                "-o",
+                "name",
+            ])
+            .await;
+        out.trim().is_empty()
+    })
+    .await;
+    wait_for("members down", Duration::from_secs(15), || async {
+        !t.lab.consensus.status(key).unwrap().live
+    })
+    .await;
+    for i in 1..=3 {
+        t.kubectl(&[
+            "scale",
+            &format!("sts/orders-{i}"),
+            "-n",
+            "team-a",
+            "--replicas=1",
+        ])
+        .await;
+    }
+    wait_for("started", Duration::from_secs(15), || async {
+        t.lab.consensus.status(key).is_some_and(|s| s.live)
+    })
+    .await;
+    let after = t.lab.consensus.status(key).unwrap().applied_index;
+    assert!(after >= before, "stop/start lost data: {before} → {after}");
+    leader_within(&t, &PODS[..3], None, Duration::from_secs(15)).await;
+    t.lab.shutdown().await;
+}

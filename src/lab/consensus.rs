@@ -401,13 +401,12 @@ impl Consensus {
         let now = Instant::now();
         let mut st = g.lock();
         let st = &mut *st;
-        let stalled: HashSet<u64> = st
-            .stalled_until
-            .iter()
-            .filter(|(_, t)| **t > now)
-            .map(|(id, _)| *id)
-            .collect();
-        st.stalled_until.retain(|_, t| *t > now);
+        let stalled: HashSet<u64> = if st.stalled_until.is_empty() {
+            HashSet::new()
+        } else {
+            st.stalled_until.retain(|_, t| *t > now);
+            st.stalled_until.keys().copied().collect()
+        };
         for (id, m) in st.members.iter_mut() {
             if !stalled.contains(id)
                 && let Some(n) = m.node.as_mut()
@@ -459,6 +458,9 @@ impl Consensus {
                 let delay = st.delay.get(&msg.from).copied().unwrap_or_default()
                     + st.delay.get(&msg.to).copied().unwrap_or_default();
                 st.mailbox.push((now + delay, msg));
+            }
+            if st.mailbox.is_empty() {
+                break;
             }
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut st.mailbox)
                 .into_iter()

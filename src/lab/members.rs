@@ -30,6 +30,10 @@ pub struct LabWorkloads {
     pub store: Arc<Store>,
     pub consensus: Arc<Consensus>,
     pub default: DefaultWorkloads,
+    /// Where operation Jobs write artifacts (`s3://bucket/key` → `object_store/bucket/key`).
+    pub object_store: std::path::PathBuf,
+    /// The orchestra's kubelet, set once it exists (diagnostics read member logs).
+    pub kubelet: Arc<std::sync::OnceLock<std::sync::Weak<super::kubelet::Kubelet>>>,
 }
 
 fn label<'a>(pod: &'a Value, k: &str) -> Option<&'a str> {
@@ -136,10 +140,36 @@ impl LabWorkloads {
 
 impl WorkloadFactory for LabWorkloads {
     fn workload(&self, pod: &Value) -> Arc<dyn Workload> {
-        let scripted = pod["spec"]["containers"][0]["env"]
+        let env: Vec<(String, String)> = pod["spec"]["containers"][0]["env"]
             .as_array()
-            .is_some_and(|env| env.iter().any(|e| e["name"] == "LAB_SCRIPT"));
+            .map(|env| {
+                env.iter()
+                    .filter_map(|e| {
+                        Some((
+                            e["name"].as_str()?.to_string(),
+                            e["value"].as_str().unwrap_or("").to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let scripted = env.iter().any(|(n, _)| n == "LAB_SCRIPT");
         let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+        if let Some(kind) = env
+            .iter()
+            .find(|(n, _)| n == "LAB_JOB")
+            .and_then(|(_, v)| super::jobs::JobKind::parse(v))
+        {
+            return Arc::new(super::jobs::JobWorkload {
+                kind,
+                orchestra: self.orchestra.clone(),
+                namespace: ns.to_string(),
+                env,
+                consensus: self.consensus.clone(),
+                object_store: self.object_store.clone(),
+                kubelet: self.kubelet.clone(),
+            });
+        }
         let name = pod["metadata"]["name"].as_str().unwrap_or("");
         if !scripted && let Some(mut m) = self.neo4j(pod, ns).or_else(|| self.etcd(pod, ns)) {
             m.key = format!("{}/{ns}/{name}", self.orchestra);

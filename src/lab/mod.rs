@@ -14,6 +14,7 @@ pub mod control;
 pub mod controllers;
 pub mod endpoints;
 pub mod events;
+pub mod jobs;
 pub mod kubelet;
 pub mod members;
 pub mod podnet;
@@ -126,6 +127,8 @@ pub struct LabOptions {
     pub kubeconfig_out: Option<PathBuf>,
     pub request_log: Option<PathBuf>,
     pub seed: Option<u64>,
+    /// Where the lab keeps its object store (default: a temporary directory).
+    pub data_dir: Option<PathBuf>,
     /// Bookmark interval for idle watches (default 10 s).
     pub bookmark_every: Option<Duration>,
 }
@@ -136,6 +139,8 @@ pub struct Lab {
     pub addrs: Vec<SocketAddr>,
     /// The Raft groups of every database.
     pub consensus: Arc<consensus::Consensus>,
+    /// The object store: `s3://bucket/key` is `object_store/bucket/key`.
+    pub object_store: PathBuf,
     /// The control server (faults, report).
     pub control_addr: SocketAddr,
     pub kubeconfig: PathBuf,
@@ -144,6 +149,7 @@ pub struct Lab {
     shutdown: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<()>>,
     _kubeconfig_dir: Option<tempfile::TempDir>,
+    _data_dir: Option<tempfile::TempDir>,
 }
 
 /// Why a lab could not start; the CLI maps `Input` to exit code 2.
@@ -191,6 +197,21 @@ impl Lab {
         } else {
             Timing::default()
         };
+        let (data_dir, data_tmp) = match &opts.data_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let d = tempfile::Builder::new()
+                    .prefix("baton-lab-data-")
+                    .tempdir()
+                    .map_err(|e| {
+                        LabError::Io(format!("cannot make the lab's data directory: {e}"))
+                    })?;
+                (d.path().to_path_buf(), Some(d))
+            }
+        };
+        let object_store = data_dir.join("object-store");
+        std::fs::create_dir_all(&object_store)
+            .map_err(|e| LabError::Io(format!("{}: {e}", object_store.display())))?;
         let consensus = consensus::Consensus::new(consensus::RaftSettings {
             tick: Duration::from_millis(spec.raft_tick_ms.max(10)),
             writes_per_second: spec.writes_per_second.max(0.0),
@@ -221,6 +242,7 @@ impl Lab {
                     )
                 })
                 .collect();
+            let kubelet_slot = Arc::new(std::sync::OnceLock::new());
             let factory: Arc<dyn WorkloadFactory> = Arc::new(members::LabWorkloads {
                 orchestra: ospec.name.clone(),
                 store: store.clone(),
@@ -228,6 +250,8 @@ impl Lab {
                 default: DefaultWorkloads {
                     ready_delay: timing.ready,
                 },
+                object_store: object_store.clone(),
+                kubelet: kubelet_slot.clone(),
             });
             let kubelet = Kubelet::new(
                 store.clone(),
@@ -238,6 +262,7 @@ impl Lab {
                 timing,
                 spec.pod_ips,
             );
+            let _ = kubelet_slot.set(Arc::downgrade(&kubelet));
             let running = spec.fast_start.then_some(ips.as_ref());
             seed_orchestra(
                 &store,
@@ -329,6 +354,8 @@ impl Lab {
             addrs,
             control_addr,
             consensus,
+            object_store,
+            _data_dir: data_tmp,
             kubeconfig,
             ca_pem: tls.ca_pem,
             shutdown,

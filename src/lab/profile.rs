@@ -198,7 +198,7 @@ impl LabSpec {
             events_per_orchestra: 0,
             watch_history: 64,
             pod_ips: false,
-            raft_tick_ms: 500,
+            raft_tick_ms: 1000,
             writes_per_second: 0.0,
             fast_start: true,
         }

@@ -59,6 +59,7 @@ impl TestLab {
             kubeconfig_out: Some(dir.path().join("kubeconfig")),
             request_log: Some(dir.path().join("requests.jsonl")),
             seed: Some(7),
+            data_dir: Some(dir.path().join("lab-data")),
             bookmark_every,
         };
         let lab = Lab::start_spec(spec, opts).await.expect("lab starts");
