@@ -325,6 +325,19 @@ impl Consensus {
         Ok(())
     }
 
+    /// How often a member's process looks at its own state (readiness, log lines).
+    pub fn poll_interval(&self) -> Duration {
+        self.settings.tick.max(Duration::from_millis(200))
+    }
+
+    /// (member id, leader id or 0, term) of the member in `pod_key`: the cheap part of `status`.
+    pub fn leader_seen(&self, pod_key: &str) -> Option<(u64, u64, u64)> {
+        let (g, id) = self.locate(pod_key).ok()?;
+        let st = g.lock();
+        let n = st.members.get(&id)?.node.as_ref()?;
+        Some((id, n.raft.leader_id, n.raft.term))
+    }
+
     /// The status of the member in `pod_key`.
     pub fn status(&self, pod_key: &str) -> Option<MemberStatus> {
         let (g, id) = self.locate(pod_key).ok()?;

@@ -4,7 +4,6 @@
 //! Other pods (Jobs, plain servers) get the default workloads.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use futures::future::BoxFuture;
@@ -267,19 +266,20 @@ impl Workload for Member {
             ctx.log(format!("Starting {what}"));
             let mut ready = false;
             let mut leader = 0;
-            while ctx.sleep(Duration::from_millis(200)).await {
-                let Some(st) = self.consensus.status(&self.key) else {
+            let every = self.consensus.poll_interval();
+            while ctx.sleep(every).await {
+                let Some((id, leader_id, term)) = self.consensus.leader_seen(&self.key) else {
                     continue;
                 };
-                if st.leader_id != leader {
-                    leader = st.leader_id;
+                if leader_id != leader {
+                    leader = leader_id;
                     ctx.log(match leader {
                         0 => "Lost contact with the leader".to_string(),
-                        l if l == st.id => format!("Became leader in term {}", st.term),
-                        l => format!("Following leader {l} in term {}", st.term),
+                        l if l == id => format!("Became leader in term {term}"),
+                        l => format!("Following leader {l} in term {term}"),
                     });
                 }
-                let serving = st.leader_id != 0;
+                let serving = leader_id != 0;
                 if serving != ready {
                     ready = serving;
                     ctx.set_ready(ready);
