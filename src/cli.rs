@@ -54,9 +54,11 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The embedded lab: simulated Kubernetes clusters running Raft-clustered databases.
+    /// Without a subcommand: start the demo lab in this process (the dashboard opens on it once
+    /// the TUI lands; until then it says so and serves the lab for kubectl).
     Lab {
         #[command(subcommand)]
-        command: LabCommand,
+        command: Option<LabCommand>,
     },
     /// Check the config file and theme, and show where baton keeps its files.
     Config {

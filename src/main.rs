@@ -89,13 +89,25 @@ fn main() -> ExitCode {
             Exit::Ok.into()
         }
         Some(Command::Lab {
-            command: LabCommand::Serve(args),
+            command: Some(LabCommand::Serve(args)),
         }) => lab_serve(args),
+        Some(Command::Lab { command: None }) => {
+            eprintln!(
+                "baton: the dashboard is not part of this build yet; starting the demo lab alone.\n\
+                 baton: use kubectl with the kubeconfig below; Ctrl-C stops the lab."
+            );
+            lab_serve(LabServeArgs {
+                profile: "demo".into(),
+                kubeconfig_out: None,
+                request_log: None,
+                seed: None,
+            })
+        }
         Some(Command::Lab {
-            command: LabCommand::Fault(args),
+            command: Some(LabCommand::Fault(args)),
         }) => lab_control(cli.global.kubeconfig.as_deref(), Some(args), None),
         Some(Command::Lab {
-            command: LabCommand::Report(args),
+            command: Some(LabCommand::Report(args)),
         }) => lab_control(cli.global.kubeconfig.as_deref(), None, Some(args)),
         None => {
             eprintln!(
