@@ -185,3 +185,62 @@ async fn apiserver_down_and_up_and_bad_requests() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a baton lab kubeconfig"));
     t.lab.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stall_and_partition_through_the_cli_and_the_report_tells_the_truth() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.all_ready().await;
+    wait_for("a leader", Duration::from_secs(10), || async {
+        t.lab.consensus.report()[0]["quorum"] == true
+    })
+    .await;
+    let leader = t.lab.consensus.report()[0]["leader"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let follower = ["orders-1-0", "orders-2-0", "orders-3-0"]
+        .into_iter()
+        .find(|p| *p != leader)
+        .unwrap();
+    let key = format!("lab-a/team-a/{follower}");
+    let pod = ["--orchestra", "lab-a", "-n", "team-a", "--pod", follower];
+
+    let (code, out, err) = fault(&t, &[&["stall", "--seconds", "1.5"][..], &pod].concat()).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("stalled"), "{out}");
+    let a = t.lab.consensus.status(&key).unwrap().applied_index;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        t.lab.consensus.status(&key).unwrap().applied_index,
+        a,
+        "a stalled member applies nothing"
+    );
+    wait_for(
+        "moves again after the stall",
+        Duration::from_secs(5),
+        || async { t.lab.consensus.status(&key).unwrap().applied_index > a },
+    )
+    .await;
+
+    assert_eq!(fault(&t, &[&["partition"][..], &pod].concat()).await.0, 0);
+    assert!(!t.lab.consensus.status(&key).unwrap().reachable);
+    assert_eq!(fault(&t, &[&["heal"][..], &pod].concat()).await.0, 0);
+    assert!(t.lab.consensus.status(&key).unwrap().reachable);
+
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .args(["lab", "report"])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("lab-a/team-a/orders")
+            && text.contains("quorum true")
+            && text.contains("quorum lost 0x"),
+        "{text}"
+    );
+    t.lab.shutdown().await;
+}

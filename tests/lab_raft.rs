@@ -197,6 +197,11 @@ async fn partitioned_follower_lags_and_catches_up_restarted_member_keeps_its_log
     let r = t.lab.consensus.report();
     let db = &r.as_array().unwrap()[0];
     assert_eq!(db["quorum"], true);
+    assert_eq!(
+        db["quorum_lost_events"], 0,
+        "a follower's partition and restart never cost quorum: {db}"
+    );
+    assert_eq!(db["writes_failed"], 0, "{db}");
     assert!(db["writes_ok"].as_u64().unwrap() > 10, "{db}");
     t.lab.shutdown().await;
 }

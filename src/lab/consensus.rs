@@ -86,6 +86,9 @@ struct GroupState {
     writes_failed: u64,
     recent_failures: Vec<String>,
     last_leader: (u64, u64),
+    /// The group has had a leader with quorum at least once (failures before that are start-up).
+    ever_quorum: bool,
+    quorum_lost: u64,
 }
 
 struct Group {
@@ -158,6 +161,8 @@ impl Consensus {
                 writes_failed: 0,
                 recent_failures: Vec::new(),
                 last_leader: (0, 0),
+                ever_quorum: false,
+                quorum_lost: 0,
             }),
         });
         groups.insert(name.to_string(), g.clone());
@@ -446,7 +451,9 @@ impl Consensus {
                 Some(n) => n.propose(vec![], seq.to_le_bytes().to_vec()).is_ok(),
                 None => false,
             };
-            if !ok || !st.quorum {
+            if !st.ever_quorum {
+                // Start-up: nothing was promised yet.
+            } else if !ok || !st.quorum {
                 st.writes_failed += 1;
                 if st.recent_failures.len() >= 20 {
                     st.recent_failures.remove(0);
@@ -544,6 +551,10 @@ impl Consensus {
             if st.timeline.len() > 200 {
                 st.timeline.remove(1);
             }
+            if st.quorum && !quorum {
+                st.quorum_lost += 1;
+            }
+            st.ever_quorum |= quorum;
             st.quorum = quorum;
             st.last_leader = leader_now;
         }
@@ -607,7 +618,6 @@ impl Consensus {
                         json!({"id": id, "pod": m.pod, "state": role, "term": term, "applied": applied, "voter": st.voters.contains(id), "partitioned": st.partitioned.contains(id)})
                     })
                     .collect();
-                let lost: Vec<&Value> = st.timeline.iter().filter(|e| e["quorum"] == false).collect();
                 json!({
                     "database": g.name,
                     "quorum": st.quorum,
@@ -617,7 +627,7 @@ impl Consensus {
                     "writes_ok": st.writes_ok,
                     "writes_failed": st.writes_failed,
                     "recent_write_failures": st.recent_failures,
-                    "quorum_lost_events": lost.len(),
+                    "quorum_lost_events": st.quorum_lost,
                     "timeline": st.timeline,
                 })
             })

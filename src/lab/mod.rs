@@ -586,8 +586,14 @@ pub fn report_text(v: &Value) -> String {
     }
     for d in v["databases"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "{}\n",
-            serde_json::to_string(d).unwrap_or_default()
+            "{:<44} leader {:<22} term {:<3} quorum {:<5} quorum lost {}x  writes ok {} failed {}\n",
+            d["database"].as_str().unwrap_or(""),
+            d["leader"].as_str().unwrap_or("-"),
+            d["term"],
+            d["quorum"],
+            d["quorum_lost_events"],
+            d["writes_ok"],
+            d["writes_failed"],
         ));
     }
     out
