@@ -296,24 +296,15 @@ impl Lab {
                 request_log: request_log.clone(),
                 down: Arc::new(AtomicBool::new(false)),
             });
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| LabError::Io(format!("cannot bind an API server port: {e}")))?;
-            let addr = listener
-                .local_addr()
-                .map_err(|e| LabError::Io(e.to_string()))?;
-            let listener = tls
-                .listener(listener, Some(o.down.clone()))
-                .map_err(|e| LabError::Io(e.to_string()))?;
-            let router = api::router(o.clone());
-            let mut stop = shutdown.subscribe();
-            servers.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await;
-            }));
+            let (addr, server) = serve_tls(
+                &tls,
+                api::router(o.clone()),
+                Some(o.down.clone()),
+                &shutdown,
+                "an API server",
+            )
+            .await?;
+            servers.push(server);
             orchestras.push(o);
             addrs.push(addr);
         }
@@ -321,24 +312,15 @@ impl Lab {
             orchestras: orchestras.clone(),
             members: Some(consensus.clone()),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| LabError::Io(format!("cannot bind the lab control port: {e}")))?;
-        let control_addr = listener
-            .local_addr()
-            .map_err(|e| LabError::Io(e.to_string()))?;
-        let listener = tls
-            .listener(listener, None)
-            .map_err(|e| LabError::Io(e.to_string()))?;
-        let router = control::router(control);
-        let mut stop = shutdown.subscribe();
-        servers.push(tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
-        }));
+        let (control_addr, server) = serve_tls(
+            &tls,
+            control::router(control),
+            None,
+            &shutdown,
+            "the lab control server",
+        )
+        .await?;
+        servers.push(server);
         let (kubeconfig, dir) = match &opts.kubeconfig_out {
             Some(p) => (p.clone(), None),
             None => {
@@ -479,6 +461,34 @@ impl Lab {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }
     }
+}
+
+/// Binds a loopback port and serves `router` over the lab's TLS until shutdown.
+async fn serve_tls(
+    tls: &tls::LabTls,
+    router: axum::Router,
+    down: Option<Arc<AtomicBool>>,
+    shutdown: &watch::Sender<bool>,
+    what: &str,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LabError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| LabError::Io(format!("cannot bind a port for {what}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LabError::Io(e.to_string()))?;
+    let listener = tls
+        .listener(listener, down)
+        .map_err(|e| LabError::Io(e.to_string()))?;
+    let mut stop = shutdown.subscribe();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    Ok((addr, server))
 }
 
 /// An HTTPS GET that reports whether the answer was 200.

@@ -276,14 +276,7 @@ impl Store {
                 "metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
             )));
         }
-        let key = (
-            if res.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name.clone(),
-        );
+        let key = key_of(res, ns, &name);
         if inner
             .objects
             .get(res.plural)
@@ -352,14 +345,7 @@ impl Store {
         f: impl FnOnce(&mut Value) -> Result<(), ApiError>,
     ) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (
-            if res.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name.to_string(),
-        );
+        let key = key_of(res, ns, name);
         let current = inner
             .objects
             .get(res.plural)
@@ -413,14 +399,7 @@ impl Store {
     /// Removes an object now and returns it (with the deletion's resourceVersion).
     pub fn remove(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
         let mut inner = self.lock();
-        let key = (
-            if res.namespaced {
-                ns.to_string()
-            } else {
-                String::new()
-            },
-            name.to_string(),
-        );
+        let key = key_of(res, ns, name);
         let mut obj = inner
             .objects
             .get_mut(res.plural)
@@ -472,6 +451,12 @@ impl Store {
         inner.oldest_rv = rv + 1;
         let _ = self.tx.send(Arc::new(Change::Expired { rv }));
     }
+}
+
+/// Where an object lives in the store: namespaced objects by (namespace, name), others by ("", name).
+fn key_of(res: &Resource, ns: &str, name: &str) -> (String, String) {
+    let ns = if res.namespaced { ns } else { "" };
+    (ns.to_string(), name.to_string())
 }
 
 /// A five-character suffix like Kubernetes' generateName (consonants and digits).
