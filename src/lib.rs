@@ -2,15 +2,18 @@
 //!
 //! Module map (DESIGN.md): `cli` (clap), `config` (config file, themes, paths), `logging`
 //! (tracing to a file), `lab` (the embedded lab: Kubernetes API servers, controllers, kubelet).
-//! The domain (`fleet`), the sources, probes, operations and the TUI arrive as their issues
-//! land; the binary in `main.rs` only parses and dispatches.
+//! `fleet` (the domain: roles, leader, lag, health roll-up, leader history; no I/O) and `probe`
+//! (status decoders per profile). The sources, probe transports, operations and the TUI arrive as
+//! their issues land; the binary in `main.rs` only parses and dispatches.
 
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod config;
+pub mod fleet;
 pub mod lab;
 pub mod logging;
+pub mod probe;
 
 /// Process exit codes, a contract with scripts (DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
