@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
+  baton --kubeconfig /tmp/lab.kubeconfig status     every orchestra's databases, leaders and health
   baton lab fault --kubeconfig /tmp/lab.kubeconfig kill-member --orchestra aws-eu-west-1 -n team-commerce --pod orders-1-0
   baton lab serve --kubeconfig-out /tmp/lab.kubeconfig
                                      run the lab headless, then: kubectl --kubeconfig /tmp/lab.kubeconfig get pods -A
@@ -60,6 +61,9 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<LabCommand>,
     },
+    /// One fleet snapshot after every orchestra answered or timed out, then exit
+    /// (exit 1 when an orchestra was unreachable).
+    Status(StatusArgs),
     /// Check the config file and theme, and show where baton keeps its files.
     Config {
         #[command(subcommand)]
@@ -138,4 +142,25 @@ pub struct LabServeArgs {
     /// Seed for tokens and passwords, for reproducible labs.
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: StatusOutput,
+    /// Only this orchestra (kubeconfig context).
+    #[arg(long)]
+    pub orchestra: Option<String>,
+    /// Only databases with this name.
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Seconds to wait for each orchestra.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusOutput {
+    Table,
+    Json,
 }

@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod lab;
 pub mod logging;
 pub mod probe;
+pub mod source;
 
 /// Process exit codes, a contract with scripts (DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

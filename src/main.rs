@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use baton::Exit;
 use baton::cli::{
-    Cli, Command, ConfigCommand, LabCommand, LabFaultArgs, LabReportArgs, LabServeArgs,
+    Cli, Command, ConfigCommand, LabCommand, LabFaultArgs, LabReportArgs, LabServeArgs, StatusArgs,
+    StatusOutput,
 };
 use baton::config::{Config, paths, theme};
 use clap::Parser;
@@ -91,6 +92,7 @@ fn main() -> ExitCode {
         Some(Command::Lab {
             command: Some(LabCommand::Serve(args)),
         }) => lab_serve(args),
+        Some(Command::Status(args)) => status(&cli.global, &config, args),
         Some(Command::Lab { command: None }) => {
             eprintln!(
                 "baton: the dashboard is not part of this build yet; starting the demo lab alone.\n\
@@ -279,6 +281,49 @@ fn lab_control(
                 eprintln!("baton: {m}");
                 Exit::Failed.into()
             }
+        }
+    })
+}
+
+/// `baton status`: one snapshot of every orchestra, printed as a table or JSON.
+fn status(global: &baton::cli::GlobalArgs, config: &Config, args: StatusArgs) -> ExitCode {
+    use baton::source::kube as source;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let mut contexts = global.contexts.clone();
+        if let Some(o) = &args.orchestra {
+            contexts = vec![o.clone()];
+        }
+        let targets = match source::targets(global.kubeconfig.as_deref(), &contexts, config).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("baton: {e}");
+                return Exit::Usage.into();
+            }
+        };
+        let mut snap = source::snapshot(
+            targets,
+            config,
+            std::time::Duration::from_secs(args.timeout.max(1)),
+        )
+        .await;
+        if let Some(d) = &args.database {
+            snap.databases.retain(|db| &db.name == d);
+        }
+        match args.output {
+            StatusOutput::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&snap).unwrap_or_default()
+            ),
+            StatusOutput::Table => print!("{}", source::table(&snap)),
+        }
+        if snap.orchestras.iter().all(|o| o.connection == "live") {
+            Exit::Ok.into()
+        } else {
+            Exit::Failed.into()
         }
     })
 }

@@ -131,10 +131,36 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
     let leaders: Vec<usize> = (0..members.len())
         .filter(|i| roles[*i] == Role::Leader)
         .collect();
-    let leader_idx = (leaders.len() == 1).then(|| leaders[0]);
     let report = |i: usize| match &members[i].probe {
         Probe::Ok(r) => Some(r),
         _ => None,
+    };
+    // When no member says it leads, the followers may still agree on a leader whose own probe
+    // failed: if exactly one member could not be read and the agreed leader id is none of the
+    // members that could, that member leads (unseen).
+    let inferred_leader = if leaders.is_empty() {
+        let known: BTreeSet<&str> = (0..members.len())
+            .filter_map(report)
+            .map(|r| r.member_id.as_str())
+            .collect();
+        let claimed: BTreeSet<&str> = (0..members.len())
+            .filter_map(report)
+            .filter_map(|r| r.leader_id.as_deref())
+            .collect();
+        let unread: Vec<usize> = (0..members.len())
+            .filter(|i| report(*i).is_none())
+            .collect();
+        match (claimed.len(), unread.as_slice()) {
+            (1, [only]) if claimed.iter().all(|l| !known.contains(l)) => Some(*only),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let leader_idx = if leaders.len() == 1 {
+        Some(leaders[0])
+    } else {
+        inferred_leader
     };
     let leader_applied = leader_idx.and_then(|i| report(i)?.applied_index);
     let term = leader_idx
@@ -208,7 +234,14 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
         );
     }
     if leaders.is_empty() {
-        worsen(Health::Down, "no leader".into(), &mut reasons);
+        match inferred_leader {
+            Some(i) => worsen(
+                Health::Degraded,
+                format!("leader {} not readable", members[i].name),
+                &mut reasons,
+            ),
+            None => worsen(Health::Down, "no leader".into(), &mut reasons),
+        }
     }
     if voter_count > 0 && healthy_voters * 2 <= voter_count {
         worsen(
@@ -423,6 +456,7 @@ mod tests {
         c[0].probe = Probe::Error("timed out after 2s".into());
         c[1].probe = ok("b", None, 98, true);
         c[2].probe = ok("c", None, 100, true);
+        c[3].probe = ok("r", None, 90, false);
         let d = derive(&c, 100);
         assert_eq!(d.health, Health::Down);
         assert!(
@@ -456,6 +490,20 @@ mod tests {
         assert_eq!(d.health, Health::Degraded);
         assert!(
             d.reasons.iter().any(|r| r == "rr-0 lagging 90 entries"),
+            "{:?}",
+            d.reasons
+        );
+    }
+
+    #[test]
+    fn a_leader_that_cannot_be_read_is_inferred_from_its_followers() {
+        let mut c = cluster();
+        c[0].probe = Probe::Error("bad Neo4j status".into());
+        let d = derive(&c, 100);
+        assert_eq!(d.leader.as_deref(), Some("a-0"));
+        assert_eq!(d.health, Health::Degraded, "{:?}", d.reasons);
+        assert!(
+            d.reasons.iter().any(|r| r == "leader a-0 not readable"),
             "{:?}",
             d.reasons
         );

@@ -1,0 +1,493 @@
+//! Kubernetes orchestras, one snapshot at a time: read the kubeconfig as kubectl does, list the
+//! pods of each profile's databases, probe every member through the API server's pod proxy
+//! (bounded concurrency, timeouts), and derive each database's state. One slow or dead orchestra
+//! never delays the others beyond its own timeout.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Serialize;
+
+use crate::config::{Config, ProbeKind, ProfileConfig, builtin_profile};
+use crate::fleet::{self, DatabaseState, MemberInput, Probe};
+use crate::probe::decode;
+
+/// Why orchestras could not even be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+}
+
+/// One orchestra to look at.
+pub struct Target {
+    pub name: String,
+    pub config: kube::Config,
+}
+
+/// Reads the kubeconfig (`--kubeconfig`, else `KUBECONFIG` with several files, else
+/// `~/.kube/config`) and picks contexts: the `--context` ones, else those in the config file,
+/// else every context, one per cluster.
+pub async fn targets(
+    kubeconfig: Option<&Path>,
+    contexts: &[String],
+    config: &Config,
+) -> Result<Vec<Target>, SourceError> {
+    let kc = match kubeconfig {
+        Some(p) => Kubeconfig::read_from(p)
+            .map_err(|e| SourceError::Kubeconfig(format!("{}: {e}", p.display())))?,
+        None => Kubeconfig::read().map_err(|e| SourceError::Kubeconfig(e.to_string()))?,
+    };
+    let wanted: Vec<String> = if !contexts.is_empty() {
+        contexts.to_vec()
+    } else if !config.orchestras.is_empty() {
+        config.orchestras.keys().cloned().collect()
+    } else {
+        let mut seen = std::collections::HashSet::new();
+        kc.contexts
+            .iter()
+            .filter(|c| {
+                seen.insert(
+                    c.context
+                        .as_ref()
+                        .map(|x| x.cluster.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let mut out = Vec::new();
+    for name in wanted {
+        if !kc.contexts.iter().any(|c| c.name == name) {
+            return Err(SourceError::Kubeconfig(format!(
+                "no context named '{name}'"
+            )));
+        }
+        let opts = KubeConfigOptions {
+            context: Some(name.clone()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc.clone(), &opts)
+            .await
+            .map_err(|e| SourceError::Kubeconfig(format!("context '{name}': {e}")))?;
+        out.push(Target { name, config });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberSnapshot {
+    pub pod: String,
+    pub ready: bool,
+    pub phase: String,
+    pub restarts: i32,
+    pub node: String,
+    pub ip: String,
+    pub image: String,
+    pub role: String,
+    pub lag: Option<u64>,
+    pub applied_index: Option<u64>,
+    pub probe_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseSnapshot {
+    pub orchestra: String,
+    pub namespace: String,
+    pub name: String,
+    pub profile: String,
+    pub version: String,
+    pub members_ready: usize,
+    pub members: usize,
+    pub leader: Option<String>,
+    pub term: Option<u64>,
+    pub worst_lag: Option<u64>,
+    pub health: String,
+    pub reasons: Vec<String>,
+    pub member_details: Vec<MemberSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrchestraSnapshot {
+    pub name: String,
+    /// `live`, `unauthorized: …` or `unreachable: …`.
+    pub connection: String,
+    pub databases: usize,
+    pub degraded: usize,
+    pub down: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetSnapshot {
+    pub orchestras: Vec<OrchestraSnapshot>,
+    pub databases: Vec<DatabaseSnapshot>,
+}
+
+fn profiles(config: &Config) -> Vec<(String, ProfileConfig)> {
+    let mut names: Vec<String> = vec!["neo4j".into(), "etcd".into()];
+    for k in config.profiles.keys() {
+        if !names.contains(k) {
+            names.push(k.clone());
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|n| {
+            config
+                .profile(&n)
+                .or_else(|| builtin_profile(&n))
+                .map(|p| (n, p))
+        })
+        .collect()
+}
+
+fn probe_path(kind: ProbeKind) -> (&'static str, &'static str) {
+    match kind {
+        ProbeKind::Neo4j => ("GET", "db/neo4j/cluster/status"),
+        ProbeKind::Etcd => ("POST", "v3/maintenance/status"),
+        ProbeKind::Dynomite => ("GET", "api/v1/admin/status"),
+    }
+}
+
+async fn probe_via_proxy(
+    client: &kube::Client,
+    ns: &str,
+    pod: &str,
+    port: u16,
+    kind: ProbeKind,
+    timeout: Duration,
+) -> Probe {
+    let (method, path) = probe_path(kind);
+    let uri = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path}");
+    let body = if method == "POST" {
+        b"{}".to_vec()
+    } else {
+        Vec::new()
+    };
+    let req = match http::Request::builder()
+        .method(method)
+        .uri(&uri)
+        .header("Content-Type", "application/json")
+        .body(body)
+    {
+        Ok(r) => r,
+        Err(e) => return Probe::Error(format!("bad request: {e}")),
+    };
+    let text = match tokio::time::timeout(timeout, client.request_text(req)).await {
+        Err(_) => return Probe::Error(format!("timed out after {}s", timeout.as_secs_f32())),
+        Ok(Err(e)) => return Probe::Error(short_error(&e)),
+        Ok(Ok(t)) => t,
+    };
+    let decoded = match kind {
+        ProbeKind::Neo4j => decode::neo4j_db_status(text.as_bytes()),
+        ProbeKind::Etcd => decode::etcd_status(text.as_bytes()),
+        ProbeKind::Dynomite => decode::dynomite_status(text.as_bytes()),
+    };
+    match decoded {
+        Ok(r) => Probe::Ok(r),
+        Err(e) => Probe::Error(e),
+    }
+}
+
+fn short_error(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => format!("{} {}", s.code, s.message),
+        other => {
+            let s = other.to_string();
+            if s.len() > 100 {
+                format!("{}…", &s[..100])
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// Everything about one orchestra, or why it could not be read. Bounded by `timeout` overall.
+pub async fn snapshot_orchestra(
+    target: Target,
+    config: &Config,
+    timeout: Duration,
+) -> (OrchestraSnapshot, Vec<DatabaseSnapshot>) {
+    let name = target.name.clone();
+    let fail = |connection: String| {
+        (
+            OrchestraSnapshot {
+                name: name.clone(),
+                connection,
+                databases: 0,
+                degraded: 0,
+                down: 0,
+            },
+            Vec::new(),
+        )
+    };
+    let mut cfg = target.config;
+    cfg.connect_timeout = Some(timeout.min(Duration::from_secs(5)));
+    cfg.read_timeout = Some(timeout);
+    let client = match kube::Client::try_from(cfg) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("unreachable: {}", short_error(&e))),
+    };
+    let lag_gate = config.operations.lag_gate;
+    let work = async {
+        let pods: Api<Pod> = Api::all(client.clone());
+        let mut dbs: Vec<DatabaseSnapshot> = Vec::new();
+        for (profile_name, profile) in profiles(config) {
+            let list = pods
+                .list(&ListParams::default().labels(&profile.grouping_label))
+                .await?;
+            let mut groups: BTreeMap<(String, String), Vec<Pod>> = BTreeMap::new();
+            for p in list.items {
+                let ns = p.metadata.namespace.clone().unwrap_or_default();
+                let db = p
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(&profile.grouping_label))
+                    .cloned()
+                    .unwrap_or_default();
+                // A profile claims only the pods of its kind (etcd's label is generic).
+                let image = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.containers.first())
+                    .and_then(|c| c.image.clone())
+                    .unwrap_or_default();
+                if profile.probe == ProbeKind::Etcd && !image.contains("etcd") {
+                    continue;
+                }
+                groups.entry((ns, db)).or_default().push(p);
+            }
+            let probes = groups.iter().flat_map(|((ns, _), pods)| {
+                pods.iter()
+                    .map(move |p| (ns.clone(), p.metadata.name.clone().unwrap_or_default()))
+            });
+            let results: BTreeMap<(String, String), Probe> = futures::stream::iter(probes)
+                .map(|(ns, pod)| {
+                    let client = client.clone();
+                    async move {
+                        let probe = probe_via_proxy(
+                            &client,
+                            &ns,
+                            &pod,
+                            profile.port,
+                            profile.probe,
+                            Duration::from_secs(3),
+                        )
+                        .await;
+                        ((ns, pod), probe)
+                    }
+                })
+                .buffer_unordered(32)
+                .collect()
+                .await;
+            for ((ns, db), pods) in groups {
+                let inputs: Vec<MemberInput> = pods
+                    .iter()
+                    .map(|p| {
+                        let pod = p.metadata.name.clone().unwrap_or_default();
+                        MemberInput {
+                            probe: results
+                                .get(&(ns.clone(), pod.clone()))
+                                .cloned()
+                                .unwrap_or_default(),
+                            name: pod,
+                            pod_ready: pod_ready(p),
+                        }
+                    })
+                    .collect();
+                let state: DatabaseState = fleet::derive(&inputs, lag_gate);
+                dbs.push(database_snapshot(
+                    &name,
+                    &ns,
+                    &db,
+                    &profile_name,
+                    &pods,
+                    &inputs,
+                    state,
+                ));
+            }
+        }
+        Ok::<_, kube::Error>(dbs)
+    };
+    match tokio::time::timeout(timeout, work).await {
+        Err(_) => fail(format!(
+            "unreachable: no answer within {}s",
+            timeout.as_secs()
+        )),
+        Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => {
+            fail(format!("unauthorized: {}", s.message))
+        }
+        Ok(Err(e)) => fail(format!("unreachable: {}", short_error(&e))),
+        Ok(Ok(dbs)) => {
+            let counts: fleet::HealthCounts = dbs
+                .iter()
+                .map(|d| match d.health.as_str() {
+                    "healthy" => fleet::Health::Healthy,
+                    "degraded" => fleet::Health::Degraded,
+                    "down" => fleet::Health::Down,
+                    _ => fleet::Health::Unknown,
+                })
+                .collect();
+            (
+                OrchestraSnapshot {
+                    name: name.clone(),
+                    connection: "live".into(),
+                    databases: dbs.len(),
+                    degraded: counts.degraded,
+                    down: counts.down,
+                },
+                dbs,
+            )
+        }
+    }
+}
+
+fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn database_snapshot(
+    orchestra: &str,
+    ns: &str,
+    db: &str,
+    profile: &str,
+    pods: &[Pod],
+    inputs: &[MemberInput],
+    state: DatabaseState,
+) -> DatabaseSnapshot {
+    let member_details: Vec<MemberSnapshot> = pods
+        .iter()
+        .zip(inputs)
+        .zip(&state.members)
+        .map(|((p, input), derived)| {
+            let status = p.status.as_ref();
+            let container = p.spec.as_ref().and_then(|s| s.containers.first());
+            MemberSnapshot {
+                pod: input.name.clone(),
+                ready: input.pod_ready,
+                phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
+                restarts: status
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .map(|cs| cs.iter().map(|c| c.restart_count).sum())
+                    .unwrap_or(0),
+                node: p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.clone())
+                    .unwrap_or_default(),
+                ip: status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
+                image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
+                role: derived.role.word().into(),
+                lag: derived.lag,
+                applied_index: match &input.probe {
+                    Probe::Ok(r) => r.applied_index,
+                    _ => None,
+                },
+                probe_error: match &input.probe {
+                    Probe::Error(e) => Some(e.clone()),
+                    _ => None,
+                },
+            }
+        })
+        .collect();
+    let version = member_details
+        .first()
+        .map(|m| {
+            m.image
+                .rsplit(':')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches("-enterprise")
+                .to_string()
+        })
+        .unwrap_or_default();
+    DatabaseSnapshot {
+        orchestra: orchestra.into(),
+        namespace: ns.into(),
+        name: db.into(),
+        profile: profile.into(),
+        version,
+        members_ready: inputs.iter().filter(|m| m.pod_ready).count(),
+        members: inputs.len(),
+        leader: state.leader,
+        term: state.term,
+        worst_lag: state.worst_lag,
+        health: state.health.word().into(),
+        reasons: state.reasons,
+        member_details,
+    }
+}
+
+/// Snapshots every target concurrently.
+pub async fn snapshot(targets: Vec<Target>, config: &Config, timeout: Duration) -> FleetSnapshot {
+    let results = futures::future::join_all(
+        targets
+            .into_iter()
+            .map(|t| snapshot_orchestra(t, config, timeout)),
+    )
+    .await;
+    let mut orchestras = Vec::new();
+    let mut databases = Vec::new();
+    for (o, dbs) in results {
+        orchestras.push(o);
+        databases.extend(dbs);
+    }
+    FleetSnapshot {
+        orchestras,
+        databases,
+    }
+}
+
+/// The table `baton status` prints.
+pub fn table(s: &FleetSnapshot) -> String {
+    let mut out = String::new();
+    for o in &s.orchestras {
+        out.push_str(&format!(
+            "{:<28} {:<10} databases {:<4} degraded {:<3} down {}\n",
+            o.name, o.connection, o.databases, o.degraded, o.down
+        ));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "{:<24} {:<28} {:<16} {:<8} {:<7} {:<18} {:<5} {:<5} {:<9} {}\n",
+        "ORCHESTRA",
+        "DATABASE",
+        "NAMESPACE",
+        "PROFILE",
+        "READY",
+        "LEADER",
+        "TERM",
+        "LAG",
+        "HEALTH",
+        "REASON"
+    ));
+    for d in &s.databases {
+        out.push_str(&format!(
+            "{:<24} {:<28} {:<16} {:<8} {:<7} {:<18} {:<5} {:<5} {:<9} {}\n",
+            d.orchestra,
+            d.name,
+            d.namespace,
+            d.profile,
+            format!("{}/{}", d.members_ready, d.members),
+            d.leader.as_deref().unwrap_or("-"),
+            d.term.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+            d.worst_lag
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| "-".into()),
+            d.health,
+            d.reasons.first().map(String::as_str).unwrap_or("")
+        ));
+    }
+    out
+}
