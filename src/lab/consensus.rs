@@ -220,8 +220,17 @@ impl Consensus {
             max_inflight_msgs: 256,
             ..Default::default()
         };
-        let node = RawNode::new(&cfg, volume.storage.clone(), &self.logger)
+        let mut node = RawNode::new(&cfg, volume.storage.clone(), &self.logger)
             .map_err(|e| format!("raft member {id} of {group}: {e}"))?;
+        // A brand-new database: its first voter stands for election at once, as a bootstrapping
+        // server does, instead of every group waiting out an election timeout.
+        if fresh
+            && volume.applied == 0
+            && voters.first() == Some(&id)
+            && g.lock().members.is_empty()
+        {
+            let _ = node.campaign();
+        }
         let pod = pod_key.rsplit('/').next().unwrap_or(pod_key).to_string();
         let mut st = g.lock();
         st.members.insert(

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -214,6 +215,7 @@ pub async fn snapshot_orchestra(
     target: Target,
     config: &Config,
     timeout: Duration,
+    probes_in_flight: Arc<tokio::sync::Semaphore>,
 ) -> (OrchestraSnapshot, Vec<DatabaseSnapshot>) {
     let name = target.name.clone();
     let fail = |connection: String| {
@@ -272,7 +274,10 @@ pub async fn snapshot_orchestra(
             let results: BTreeMap<(String, String), Probe> = futures::stream::iter(probes)
                 .map(|(ns, pod)| {
                     let client = client.clone();
+                    let limit = probes_in_flight.clone();
                     async move {
+                        // Fleet-wide bound: a probe's timeout starts once it may run.
+                        let _permit = limit.acquire_owned().await;
                         let probe = probe_via_proxy(
                             &client,
                             &ns,
@@ -429,12 +434,16 @@ fn database_snapshot(
     }
 }
 
+/// Probes running at once across the whole fleet.
+pub const PROBES_IN_FLIGHT: usize = 64;
+
 /// Snapshots every target concurrently.
 pub async fn snapshot(targets: Vec<Target>, config: &Config, timeout: Duration) -> FleetSnapshot {
+    let limit = Arc::new(tokio::sync::Semaphore::new(PROBES_IN_FLIGHT));
     let results = futures::future::join_all(
         targets
             .into_iter()
-            .map(|t| snapshot_orchestra(t, config, timeout)),
+            .map(|t| snapshot_orchestra(t, config, timeout, limit.clone())),
     )
     .await;
     let mut orchestras = Vec::new();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prints the fleet lab's figures: time to the ready line, time until all 30 000 pods are Ready,
-# RSS, and idle CPU over 10 s. Usage: scripts/lab-fleet-figures.sh [path/to/baton]
+# Benchmarks on the fleet profile (200 orchestras, 10 000 databases, 30 000 members), printed
+# against DESIGN.md's budgets. Build first: cargo build --release. Usage: scripts/bench.sh [baton]
+# Figures: the lab's start time, RSS and idle CPU; `baton status`'s time to a complete snapshot
+# and peak RSS. (The TUI's figures — first frame, render time, idle output — come with the TUI.)
 set -euo pipefail
 baton=${1:-target/release/baton}
 work=$(mktemp -d)
@@ -26,3 +28,8 @@ hz=$(getconf CLK_TCK)
 rss=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status")
 echo "fleet lab: ready line after ${ready} ms; all 30000 pods Ready after ${all_ready:-?} ms"
 echo "fleet lab: RSS ${rss} MiB; idle CPU $(( (t2 - t1) * 100 / hz / 10 ))% of one core (10 s, 10000 Raft groups ticking)"
+
+/usr/bin/time -f '%e %M' -o "$work/time" "$baton" --kubeconfig "$work/kc" status --output json --timeout 60 > "$work/status.json" || true
+read -r secs kib < "$work/time"
+healthy=$(grep -c '"health": "healthy"' "$work/status.json" || true)
+echo "baton status: complete snapshot of 10000 databases in ${secs} s (budget for a first complete frame: 2 s); peak RSS $(( kib / 1024 )) MiB (budget 150 MiB, for the TUI); ${healthy} healthy"
