@@ -445,10 +445,7 @@ impl RaftGroup {
             }
             for msg in deliver.drain(..) {
                 let to = msg.to;
-                let running = st
-                    .members
-                    .iter()
-                    .any(|m| m.id == to && m.node.is_some());
+                let running = st.members.iter().any(|m| m.id == to && m.node.is_some());
                 if !running {
                     report_drop(&mut st.members, &msg);
                     continue;
@@ -748,16 +745,24 @@ fn handle_ready(
     let volume = n.store().clone();
     let mut rd = n.ready();
     out.extend(rd.take_messages());
-    if !raft::is_empty_snap(rd.snapshot())
+    if !rd.snapshot().is_empty()
         && let Err(e) = volume.apply_snapshot(rd.snapshot())
     {
-        tracing::warn!(group, member = n.raft.id, "lab raft: snapshot not applied: {e}");
+        tracing::warn!(
+            group,
+            member = n.raft.id,
+            "lab raft: snapshot not applied: {e}"
+        );
     }
     volume.apply_committed(rd.committed_entries(), applied);
     if !rd.entries().is_empty()
         && let Err(e) = volume.append(rd.entries())
     {
-        tracing::warn!(group, member = n.raft.id, "lab raft: entries not persisted: {e}");
+        tracing::warn!(
+            group,
+            member = n.raft.id,
+            "lab raft: entries not persisted: {e}"
+        );
     }
     if let Some(hs) = rd.hs() {
         volume.set_hard_state(hs.clone());

@@ -41,7 +41,9 @@ impl WireState {
     }
 
     pub(crate) fn is_stalled(&self, id: u64, now: Instant) -> bool {
-        self.stalls.iter().any(|(m, until)| *m == id && *until > now)
+        self.stalls
+            .iter()
+            .any(|(m, until)| *m == id && *until > now)
     }
 
     fn delay_of(&self, id: u64) -> Duration {

@@ -113,7 +113,11 @@ impl Timeline {
     }
 
     /// The writes that failed within [t0, t1], as (when, seq, why).
-    pub fn failed_writes_between(&self, t0: Instant, t1: Instant) -> Vec<(Instant, u64, WriteError)> {
+    pub fn failed_writes_between(
+        &self,
+        t0: Instant,
+        t1: Instant,
+    ) -> Vec<(Instant, u64, WriteError)> {
         self.events
             .iter()
             .filter(|e| e.at >= t0 && e.at <= t1)
@@ -207,8 +211,12 @@ impl TimelineLog {
     }
 
     pub(crate) fn snapshot(&self, group: &str, taken_at: Instant) -> Timeline {
-        let mut events: Vec<TimelineEvent> =
-            self.quorum.iter().chain(self.failures.iter()).copied().collect();
+        let mut events: Vec<TimelineEvent> = self
+            .quorum
+            .iter()
+            .chain(self.failures.iter())
+            .copied()
+            .collect();
         events.sort_by_key(|e| e.at);
         Timeline {
             group: group.to_string(),

@@ -119,7 +119,9 @@ struct Core {
 
 impl Core {
     fn first_index(&self) -> u64 {
-        self.entries.front().map_or(self.snap_index + 1, |e| e.index)
+        self.entries
+            .front()
+            .map_or(self.snap_index + 1, |e| e.index)
     }
 
     fn last_index(&self) -> u64 {
@@ -299,9 +301,7 @@ impl MemberVolume {
             return;
         }
         // Keep entries from `keep_from` on; only applied entries may go.
-        let keep_from = (c.applied + 1)
-            .saturating_sub(retain as u64)
-            .min(c.applied);
+        let keep_from = (c.applied + 1).saturating_sub(retain as u64).min(c.applied);
         let first = c.first_index();
         if keep_from <= first {
             return;
@@ -310,7 +310,8 @@ impl MemberVolume {
             return;
         };
         let n = (keep_from - first) as usize;
-        c.entries.drain(..n.min(c.entries.len()));
+        let n = n.min(c.entries.len());
+        c.entries.drain(..n);
         c.snap_index = keep_from - 1;
         c.snap_term = term;
     }
