@@ -19,7 +19,6 @@ pub mod kubelet;
 pub mod members;
 pub mod podnet;
 pub mod profile;
-pub mod raft;
 pub mod resources;
 pub mod selector;
 pub mod store;
