@@ -33,3 +33,26 @@ impl From<Exit> for std::process::ExitCode {
         std::process::ExitCode::from(e as u8)
     }
 }
+
+/// `text` cut to at most `max` bytes on a character boundary, with `…` when cut. For messages
+/// that quote outside data, which may hold any character.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clip_respects_characters() {
+        assert_eq!(super::clip("abc", 5), "abc");
+        assert_eq!(super::clip("abcdef", 3), "abc…");
+        assert_eq!(super::clip("aé", 2), "a…");
+    }
+}

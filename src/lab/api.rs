@@ -889,12 +889,9 @@ async fn logs(o: &Orchestra, ns: &str, name: &str, q: &Query) -> Result<Response
         let mut pending: Vec<(String, String)> = lines[start..].to_vec();
         loop {
             for l in pending.iter().filter(|l| keep(l)) {
-                let text = fmt(l);
-                let bytes = if text.len() > limit {
-                    text[..limit].to_string()
-                } else {
-                    text
-                };
+                // limitBytes counts bytes, and may cut a character: send bytes, not a str.
+                let mut bytes = fmt(l).into_bytes();
+                bytes.truncate(limit);
                 limit -= bytes.len();
                 if tx.send(Bytes::from(bytes)).await.is_err() || limit == 0 {
                     return;

@@ -25,12 +25,7 @@ struct Neo4jDbStatus {
 }
 
 fn short(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    if s.len() > 120 {
-        format!("{}…", &s[..120])
-    } else {
-        s
-    }
+    crate::clip(&e.to_string(), 120)
 }
 
 fn neo4j_report(s: Neo4jDbStatus) -> ProbeReport {

@@ -198,15 +198,8 @@ async fn probe_via_proxy(
 
 fn short_error(e: &kube::Error) -> String {
     match e {
-        kube::Error::Api(s) => format!("{} {}", s.code, s.message),
-        other => {
-            let s = other.to_string();
-            if s.len() > 100 {
-                format!("{}…", &s[..100])
-            } else {
-                s
-            }
-        }
+        kube::Error::Api(s) => crate::clip(&format!("{} {}", s.code, s.message), 160),
+        other => crate::clip(&other.to_string(), 100),
     }
 }
 
