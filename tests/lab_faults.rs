@@ -205,7 +205,7 @@ async fn stall_and_partition_through_the_cli_and_the_report_tells_the_truth() {
     let key = format!("lab-a/team-a/{follower}");
     let pod = ["--orchestra", "lab-a", "-n", "team-a", "--pod", follower];
 
-    let (code, out, err) = fault(&t, &[&["stall", "--seconds", "1.5"][..], &pod].concat()).await;
+    let (code, out, err) = fault(&t, &[&["stall", "--seconds", "3"][..], &pod].concat()).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("stalled"), "{out}");
     let a = t.lab.consensus.status(&key).unwrap().applied_index;
@@ -217,7 +217,7 @@ async fn stall_and_partition_through_the_cli_and_the_report_tells_the_truth() {
     );
     wait_for(
         "moves again after the stall",
-        Duration::from_secs(5),
+        Duration::from_secs(10),
         || async { t.lab.consensus.status(&key).unwrap().applied_index > a },
     )
     .await;
