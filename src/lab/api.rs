@@ -388,7 +388,7 @@ async fn resource_request(
                 })?;
                 Ok(ok(&if sub == Some("scale") { scale_of(&updated) } else { updated }))
             }
-            (Method::PATCH, _, sub) => patch(o, res, ns_str, name, sub, q, headers, &body),
+            (Method::PATCH, _, sub) => patch(o, res, ns_str, name, sub, headers, &body),
             (Method::DELETE, "", None) => {
                 let sel = LabelSelector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
                 let (items, _) = o.store.list_filtered(res, ns, |v| sel.matches_object(v));
@@ -725,14 +725,12 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn patch(
     o: &Orchestra,
     res: &'static Resource,
     ns: &str,
     name: &str,
     sub: Option<&str>,
-    q: &Query,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
@@ -769,7 +767,6 @@ fn patch(
     };
     if ct == "application/apply-patch+yaml" && sub.is_none() && o.store.get(res, ns, name).is_err()
     {
-        let _ = q.get("fieldManager");
         let mut obj = patch_body.clone();
         obj["metadata"]["name"] = json!(name);
         let created = o.store.create(res, ns, obj)?;

@@ -567,7 +567,6 @@ impl Consensus {
             st.quorum = quorum;
             st.last_leader = leader_now;
         }
-        let _ = &g.name;
     }
 
     fn handle_ready(&self, n: &mut RawNode<MemStorage>, outbox: &mut Vec<Message>) {

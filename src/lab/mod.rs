@@ -511,15 +511,6 @@ fn seed_orchestra(
     rng: &mut rand::rngs::StdRng,
 ) -> Result<(), LabError> {
     let fail = |e: store::ApiError| LabError::Input(format!("orchestra {}: {}", o.name, e.message));
-    for ns in ["default", "kube-system"] {
-        store
-            .create(
-                resources::namespaces(),
-                "",
-                json!({"metadata": {"name": ns}}),
-            )
-            .map_err(fail)?;
-    }
     for (i, (node, ip)) in nodes.iter().enumerate() {
         let zone = format!("{zone_base}-{}", ["a", "b", "c"][i % 3]);
         store
@@ -541,16 +532,22 @@ fn seed_orchestra(
     let mut namespaces: Vec<&str> = o.databases.iter().map(|d| d.namespace.as_str()).collect();
     namespaces.sort_unstable();
     namespaces.dedup();
-    for ns in namespaces {
-        if store.get(resources::namespaces(), "", ns).is_err() {
-            store
-                .create(
-                    resources::namespaces(),
-                    "",
-                    json!({"metadata": {"name": ns}}),
-                )
-                .map_err(fail)?;
+    for ns in ["default", "kube-system"]
+        .into_iter()
+        .chain(namespaces.iter().copied())
+    {
+        if store.get(resources::namespaces(), "", ns).is_ok() {
+            continue;
         }
+        store
+            .create(
+                resources::namespaces(),
+                "",
+                json!({"metadata": {"name": ns}}),
+            )
+            .map_err(fail)?;
+    }
+    for ns in namespaces {
         store
             .create(
                 resources::secrets(),
