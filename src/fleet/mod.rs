@@ -5,6 +5,11 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+pub mod store;
+pub use store::{
+    Connection, Database, DbKey, DbRef, EventLine, Fleet, FleetEvent, Member, Orchestra, PodInfo,
+};
+
 /// A member's Raft role. Shown as a word and a glyph, never by colour alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {

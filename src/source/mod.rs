@@ -1,6 +1,17 @@
-//! Where the fleet comes from. So far: one-shot snapshots of Kubernetes orchestras for
-//! `baton status` (`kube`): orchestras from the kubeconfig, databases discovered by profile
-//! labels, members probed through the API server's pod proxy. The long-running supervisors with
-//! watchers (for the TUI) come with the rest of issue 5.
+//! Where the fleet comes from. `kube`: orchestras from the kubeconfig, one-shot snapshots for
+//! `baton status` and long-running supervisors (watchers with backoff, connection state, probe
+//! scheduling) for the dashboard. `inventory`: static members from the config file. Sources emit
+//! owned `fleet::FleetEvent`s over a channel and never touch the UI; the UI tells them what it
+//! shows through a `Focus` so probes go where the eyes are.
 
 pub mod kube;
+
+use crate::fleet::DbKey;
+
+/// What the dashboard shows right now: the open database is probed about every second, visible
+/// rows every few seconds, the rest of the fleet slower.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Focus {
+    pub open: Option<DbKey>,
+    pub visible: Vec<DbKey>,
+}
