@@ -27,6 +27,17 @@ pub struct Config {
     pub operations: OperationsConfig,
     /// Roles keyed by name: which operations each may run.
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Databases that do not run on Kubernetes: orchestra name → database name → members.
+    pub inventory: BTreeMap<String, BTreeMap<String, InventoryDatabase>>,
+}
+
+/// A database of the static inventory: its profile and the base URL of each member's status
+/// endpoint (`http://10.1.2.3:2379`). Probed directly; there are no pods to watch.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InventoryDatabase {
+    pub profile: String,
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -268,6 +279,37 @@ impl Config {
                     "port 0 is not a port".into(),
                     "give the member's HTTP status port, e.g. 7474".into(),
                 ));
+            }
+        }
+        for (orchestra, dbs) in &self.inventory {
+            for (db, d) in dbs {
+                let key = format!("inventory.{orchestra}.{db}");
+                if self.profile(&d.profile).is_none() {
+                    return Err(err(
+                        format!("{key}.profile"),
+                        format!("no profile is named '{}'", d.profile),
+                        "use neo4j, etcd, dynomite or a profile defined under [profiles.NAME]"
+                            .into(),
+                    ));
+                }
+                if d.members.is_empty() {
+                    return Err(err(
+                        format!("{key}.members"),
+                        "a database needs at least one member".into(),
+                        "list each member's status URL, e.g. members = [\"http://10.0.0.1:2379\"]"
+                            .into(),
+                    ));
+                }
+                if let Some(bad) = d.members.iter().find(|m| {
+                    !(m.starts_with("http://") || m.starts_with("https://")) || m.len() < 10
+                }) {
+                    return Err(err(
+                        format!("{key}.members"),
+                        format!("'{bad}' is not an http(s) URL"),
+                        "write each member as http://HOST:PORT (the status endpoint's base URL)"
+                            .into(),
+                    ));
+                }
             }
         }
         for name in self.operations.job_image.keys() {

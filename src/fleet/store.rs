@@ -16,7 +16,10 @@ pub enum Connection {
     Live,
     /// Was live; the watch broke at `since_ms` (Unix ms) and has not recovered. The data shown is
     /// what was last seen.
-    Stale { since_ms: u64, reason: String },
+    Stale {
+        since_ms: u64,
+        reason: String,
+    },
     /// The API server refused the credentials (401/403).
     Unauthorized(String),
     /// Never reached.
@@ -197,7 +200,10 @@ pub struct Orchestra {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetEvent {
     /// An orchestra's connection changed (also declares the orchestra).
-    Connection { orchestra: String, state: Connection },
+    Connection {
+        orchestra: String,
+        state: Connection,
+    },
     /// Pods of one profile in one orchestra. `complete`: this is every such pod (a fresh list or
     /// relist) and databases or members not in it are gone.
     Pods {
@@ -271,11 +277,7 @@ impl Fleet {
                 pods,
                 complete,
             } => self.apply_pods(&orchestra, &profile, pods, complete),
-            FleetEvent::PodGone {
-                orchestra,
-                db,
-                pod,
-            } => {
+            FleetEvent::PodGone { orchestra, db, pod } => {
                 let key = DbKey::new(&orchestra, &db);
                 let lag_gate = self.lag_gate;
                 match self.databases.get_mut(&key) {
@@ -343,7 +345,10 @@ impl Fleet {
         let lag_gate = self.lag_gate;
         let mut touched: BTreeMap<DbKey, Vec<PodInfo>> = BTreeMap::new();
         for (db, pod) in pods {
-            touched.entry(DbKey::new(orchestra, &db)).or_default().push(pod);
+            touched
+                .entry(DbKey::new(orchestra, &db))
+                .or_default()
+                .push(pod);
         }
         let mut changed = false;
         if complete {
@@ -406,7 +411,9 @@ impl Fleet {
 
     /// Health counts of one orchestra's databases.
     pub fn counts(&self, orchestra: &str) -> HealthCounts {
-        self.databases_of(orchestra).map(|d| d.state.health).collect()
+        self.databases_of(orchestra)
+            .map(|d| d.state.health)
+            .collect()
     }
 
     /// Health counts of the whole fleet.

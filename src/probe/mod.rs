@@ -1,5 +1,225 @@
-//! Member status over HTTP. So far: the decoders of each profile's status answer (`decode`);
-//! the transports (direct and API-server proxy), timeouts, concurrency and intervals come with
-//! the fleet-state work (issue 5).
+//! Member status over HTTP: one request per member, sent directly (reqwest to the pod IP or a
+//! static member's URL) or through the API server's pod proxy (kube client), with a timeout, and
+//! decoded by the profile's decoder (`decode`). A member that times out or answers garbage is a
+//! `Probe::Error` with the reason; nothing here panics or blocks other members.
 
 pub mod decode;
+
+use std::time::Duration;
+
+use crate::config::ProbeKind;
+use crate::fleet::Probe;
+
+/// Where a member's status endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub namespace: String,
+    pub pod: String,
+    /// Pod IP, or a base URL (`http://host:port`) for static members.
+    pub address: String,
+    pub port: u16,
+    pub kind: ProbeKind,
+}
+
+impl Endpoint {
+    fn direct_url(&self) -> Option<String> {
+        let (method_path, _) = request_of(self.kind);
+        if self.address.starts_with("http://") || self.address.starts_with("https://") {
+            Some(format!(
+                "{}/{}",
+                self.address.trim_end_matches('/'),
+                method_path
+            ))
+        } else if self.address.is_empty() {
+            None
+        } else if self.address.contains(':') {
+            // IPv6.
+            Some(format!(
+                "http://[{}]:{}/{method_path}",
+                self.address, self.port
+            ))
+        } else {
+            Some(format!(
+                "http://{}:{}/{method_path}",
+                self.address, self.port
+            ))
+        }
+    }
+}
+
+/// The path and whether it is a POST with an empty JSON body.
+fn request_of(kind: ProbeKind) -> (&'static str, bool) {
+    match kind {
+        ProbeKind::Neo4j => ("db/neo4j/cluster/status", false),
+        ProbeKind::Etcd => ("v3/maintenance/status", true),
+        ProbeKind::Dynomite => ("api/v1/admin/status", false),
+    }
+}
+
+fn decode_answer(kind: ProbeKind, body: &[u8]) -> Probe {
+    let decoded = match kind {
+        ProbeKind::Neo4j => decode::neo4j_db_status(body),
+        ProbeKind::Etcd => decode::etcd_status(body),
+        ProbeKind::Dynomite => decode::dynomite_status(body),
+    };
+    match decoded {
+        Ok(r) => Probe::Ok(r),
+        Err(e) => Probe::Error(e),
+    }
+}
+
+/// A probe that could not even reach the member directly (no route, refused, connect timeout):
+/// the caller may try the pod proxy instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable(pub String);
+
+/// A reqwest client for direct probes: short connect timeout, no proxy from the environment
+/// (pod IPs are not behind the bastion's HTTP proxy).
+pub fn http_client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(timeout.min(Duration::from_secs(1)))
+        .timeout(timeout)
+        .no_proxy()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Probes one member directly. `Err` when the member could not be reached at all.
+pub async fn direct(http: &reqwest::Client, ep: &Endpoint) -> Result<Probe, Unreachable> {
+    let Some(url) = ep.direct_url() else {
+        return Err(Unreachable("no pod IP yet".into()));
+    };
+    let (_, post) = request_of(ep.kind);
+    let req = if post {
+        http.post(&url)
+            .header("Content-Type", "application/json")
+            .body("{}")
+    } else {
+        http.get(&url)
+    };
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return Err(Unreachable(reqwest_reason(&e))),
+        Err(e) => return Ok(Probe::Error(reqwest_reason(&e))),
+    };
+    let status = resp.status();
+    let body = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => return Ok(Probe::Error(reqwest_reason(&e))),
+    };
+    if !status.is_success() {
+        return Ok(Probe::Error(format!(
+            "HTTP {}: {}",
+            status.as_u16(),
+            crate::clip(String::from_utf8_lossy(&body).trim(), 80)
+        )));
+    }
+    Ok(decode_answer(ep.kind, &body))
+}
+
+fn reqwest_reason(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    // The innermost cause says the most ("Connection refused").
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    crate::clip(&cause.to_string(), 100)
+}
+
+/// Probes one member through the API server's pod proxy.
+pub async fn via_proxy(client: &kube::Client, ep: &Endpoint, timeout: Duration) -> Probe {
+    let (path, post) = request_of(ep.kind);
+    let uri = format!(
+        "/api/v1/namespaces/{}/pods/{}:{}/proxy/{path}",
+        ep.namespace, ep.pod, ep.port
+    );
+    let req = match http::Request::builder()
+        .method(if post { "POST" } else { "GET" })
+        .uri(&uri)
+        .header("Content-Type", "application/json")
+        .body(if post { b"{}".to_vec() } else { Vec::new() })
+    {
+        Ok(r) => r,
+        Err(e) => return Probe::Error(format!("bad request: {e}")),
+    };
+    match tokio::time::timeout(timeout, client.request_text(req)).await {
+        Err(_) => Probe::Error(format!("timed out after {}s", timeout.as_secs_f32())),
+        Ok(Err(e)) => Probe::Error(kube_reason(&e)),
+        Ok(Ok(text)) => decode_answer(ep.kind, text.as_bytes()),
+    }
+}
+
+/// A kube error, short enough for one table cell.
+pub fn kube_reason(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => crate::clip(&format!("{} {}", s.code, s.message), 160),
+        other => crate::clip(&other.to_string(), 100),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(address: &str) -> Endpoint {
+        Endpoint {
+            namespace: "ns".into(),
+            pod: "p-0".into(),
+            address: address.into(),
+            port: 2379,
+            kind: ProbeKind::Etcd,
+        }
+    }
+
+    #[test]
+    fn direct_urls() {
+        assert_eq!(
+            ep("10.0.0.7").direct_url().as_deref(),
+            Some("http://10.0.0.7:2379/v3/maintenance/status")
+        );
+        assert_eq!(
+            ep("fd00::7").direct_url().as_deref(),
+            Some("http://[fd00::7]:2379/v3/maintenance/status")
+        );
+        assert_eq!(
+            ep("https://etcd-1.example:2379/").direct_url().as_deref(),
+            Some("https://etcd-1.example:2379/v3/maintenance/status")
+        );
+        assert_eq!(ep("").direct_url(), None);
+    }
+
+    #[tokio::test]
+    async fn refused_is_unreachable_and_garbage_is_a_probe_error() {
+        let http = http_client(Duration::from_secs(2));
+        // A port nothing listens on.
+        let free = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or(1);
+        let mut e = ep("127.0.0.1");
+        e.port = free;
+        assert!(direct(&http, &e).await.is_err());
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n<html")
+                    .await;
+            }
+        });
+        e.port = port;
+        match direct(&http, &e).await {
+            Ok(Probe::Error(why)) => assert!(why.contains("etcd"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

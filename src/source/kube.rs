@@ -15,8 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
 
 use crate::config::{Config, ProbeKind, ProfileConfig, builtin_profile};
-use crate::fleet::{self, DatabaseState, MemberInput, Probe};
-use crate::probe::decode;
+use crate::fleet::{self, DatabaseState, MemberInput, PodInfo, Probe};
 
 /// Why orchestras could not even be listed.
 #[derive(Debug, thiserror::Error)]
@@ -130,7 +129,18 @@ pub struct FleetSnapshot {
     pub databases: Vec<DatabaseSnapshot>,
 }
 
-fn profiles(config: &Config) -> Vec<(String, ProfileConfig)> {
+/// A profile whose grouping label is generic (`app.kubernetes.io/instance`) claims only the pods
+/// of its kind, told by the image name.
+pub fn claims(profile: &ProfileConfig, image: &str) -> bool {
+    match profile.probe {
+        ProbeKind::Neo4j => true,
+        ProbeKind::Etcd => image.contains("etcd"),
+        ProbeKind::Dynomite => image.contains("dynomite"),
+    }
+}
+
+/// The profiles to discover: the built-in `neo4j` and `etcd`, plus those of the config file.
+pub fn profiles(config: &Config) -> Vec<(String, ProfileConfig)> {
     let mut names: Vec<String> = vec!["neo4j".into(), "etcd".into()];
     for k in config.profiles.keys() {
         if !names.contains(k) {
@@ -146,61 +156,6 @@ fn profiles(config: &Config) -> Vec<(String, ProfileConfig)> {
                 .map(|p| (n, p))
         })
         .collect()
-}
-
-fn probe_path(kind: ProbeKind) -> (&'static str, &'static str) {
-    match kind {
-        ProbeKind::Neo4j => ("GET", "db/neo4j/cluster/status"),
-        ProbeKind::Etcd => ("POST", "v3/maintenance/status"),
-        ProbeKind::Dynomite => ("GET", "api/v1/admin/status"),
-    }
-}
-
-async fn probe_via_proxy(
-    client: &kube::Client,
-    ns: &str,
-    pod: &str,
-    port: u16,
-    kind: ProbeKind,
-    timeout: Duration,
-) -> Probe {
-    let (method, path) = probe_path(kind);
-    let uri = format!("/api/v1/namespaces/{ns}/pods/{pod}:{port}/proxy/{path}");
-    let body = if method == "POST" {
-        b"{}".to_vec()
-    } else {
-        Vec::new()
-    };
-    let req = match http::Request::builder()
-        .method(method)
-        .uri(&uri)
-        .header("Content-Type", "application/json")
-        .body(body)
-    {
-        Ok(r) => r,
-        Err(e) => return Probe::Error(format!("bad request: {e}")),
-    };
-    let text = match tokio::time::timeout(timeout, client.request_text(req)).await {
-        Err(_) => return Probe::Error(format!("timed out after {}s", timeout.as_secs_f32())),
-        Ok(Err(e)) => return Probe::Error(short_error(&e)),
-        Ok(Ok(t)) => t,
-    };
-    let decoded = match kind {
-        ProbeKind::Neo4j => decode::neo4j_db_status(text.as_bytes()),
-        ProbeKind::Etcd => decode::etcd_status(text.as_bytes()),
-        ProbeKind::Dynomite => decode::dynomite_status(text.as_bytes()),
-    };
-    match decoded {
-        Ok(r) => Probe::Ok(r),
-        Err(e) => Probe::Error(e),
-    }
-}
-
-fn short_error(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => crate::clip(&format!("{} {}", s.code, s.message), 160),
-        other => crate::clip(&other.to_string(), 100),
-    }
 }
 
 /// Everything about one orchestra, or why it could not be read. Bounded by `timeout` overall.
@@ -228,7 +183,7 @@ pub async fn snapshot_orchestra(
     cfg.read_timeout = Some(timeout);
     let client = match kube::Client::try_from(cfg) {
         Ok(c) => c,
-        Err(e) => return fail(format!("unreachable: {}", short_error(&e))),
+        Err(e) => return fail(format!("unreachable: {}", crate::probe::kube_reason(&e))),
     };
     let lag_gate = config.operations.lag_gate;
     let work = async {
@@ -238,7 +193,7 @@ pub async fn snapshot_orchestra(
             let list = pods
                 .list(&ListParams::default().labels(&profile.grouping_label))
                 .await?;
-            let mut groups: BTreeMap<(String, String), Vec<Pod>> = BTreeMap::new();
+            let mut groups: BTreeMap<(String, String), Vec<PodInfo>> = BTreeMap::new();
             for p in list.items {
                 let ns = p.metadata.namespace.clone().unwrap_or_default();
                 let db = p
@@ -248,22 +203,15 @@ pub async fn snapshot_orchestra(
                     .and_then(|l| l.get(&profile.grouping_label))
                     .cloned()
                     .unwrap_or_default();
-                // A profile claims only the pods of its kind (etcd's label is generic).
-                let image = p
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.containers.first())
-                    .and_then(|c| c.image.clone())
-                    .unwrap_or_default();
-                if profile.probe == ProbeKind::Etcd && !image.contains("etcd") {
+                let p = trim_pod(&p, "");
+                if !claims(&profile, &p.image) {
                     continue;
                 }
                 groups.entry((ns, db)).or_default().push(p);
             }
-            let probes = groups.iter().flat_map(|((ns, _), pods)| {
-                pods.iter()
-                    .map(move |p| (ns.clone(), p.metadata.name.clone().unwrap_or_default()))
-            });
+            let probes = groups
+                .iter()
+                .flat_map(|((ns, _), pods)| pods.iter().map(move |p| (ns.clone(), p.name.clone())));
             let results: BTreeMap<(String, String), Probe> = futures::stream::iter(probes)
                 .map(|(ns, pod)| {
                     let client = client.clone();
@@ -271,15 +219,15 @@ pub async fn snapshot_orchestra(
                     async move {
                         // Fleet-wide bound: a probe's timeout starts once it may run.
                         let _permit = limit.acquire_owned().await;
-                        let probe = probe_via_proxy(
-                            &client,
-                            &ns,
-                            &pod,
-                            profile.port,
-                            profile.probe,
-                            Duration::from_secs(3),
-                        )
-                        .await;
+                        let ep = crate::probe::Endpoint {
+                            namespace: ns.clone(),
+                            pod: pod.clone(),
+                            address: String::new(),
+                            port: profile.port,
+                            kind: profile.probe,
+                        };
+                        let probe =
+                            crate::probe::via_proxy(&client, &ep, Duration::from_secs(3)).await;
                         ((ns, pod), probe)
                     }
                 })
@@ -289,16 +237,13 @@ pub async fn snapshot_orchestra(
             for ((ns, db), pods) in groups {
                 let inputs: Vec<MemberInput> = pods
                     .iter()
-                    .map(|p| {
-                        let pod = p.metadata.name.clone().unwrap_or_default();
-                        MemberInput {
-                            probe: results
-                                .get(&(ns.clone(), pod.clone()))
-                                .cloned()
-                                .unwrap_or_default(),
-                            name: pod,
-                            pod_ready: pod_ready(p),
-                        }
+                    .map(|p| MemberInput {
+                        probe: results
+                            .get(&(ns.clone(), p.name.clone()))
+                            .cloned()
+                            .unwrap_or_default(),
+                        name: p.name.clone(),
+                        pod_ready: p.ready,
                     })
                     .collect();
                 let state: DatabaseState = fleet::derive(&inputs, lag_gate);
@@ -323,7 +268,7 @@ pub async fn snapshot_orchestra(
         Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => {
             fail(format!("unauthorized: {}", s.message))
         }
-        Ok(Err(e)) => fail(format!("unreachable: {}", short_error(&e))),
+        Ok(Err(e)) => fail(format!("unreachable: {}", crate::probe::kube_reason(&e))),
         Ok(Ok(dbs)) => {
             let counts: fleet::HealthCounts = dbs
                 .iter()
@@ -348,11 +293,38 @@ pub async fn snapshot_orchestra(
     }
 }
 
-fn pod_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+/// Trims a pod to what baton shows; `zone` comes from the pod's node.
+pub fn trim_pod(p: &Pod, zone: &str) -> PodInfo {
+    let status = p.status.as_ref();
+    let spec = p.spec.as_ref();
+    PodInfo {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        ready: status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+        phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
+        restarts: status
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0),
+        node: spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        zone: zone.into(),
+        ip: status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
+        image: spec
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
+        created_ms: p
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .and_then(|t| u64::try_from(t.0.as_millisecond()).ok()),
+        terminating: p.metadata.deletion_timestamp.is_some(),
+    }
 }
 
 fn database_snapshot(
@@ -360,7 +332,7 @@ fn database_snapshot(
     ns: &str,
     db: &str,
     profile: &str,
-    pods: &[Pod],
+    pods: &[PodInfo],
     inputs: &[MemberInput],
     state: DatabaseState,
 ) -> DatabaseSnapshot {
@@ -368,47 +340,29 @@ fn database_snapshot(
         .iter()
         .zip(inputs)
         .zip(&state.members)
-        .map(|((p, input), derived)| {
-            let status = p.status.as_ref();
-            let container = p.spec.as_ref().and_then(|s| s.containers.first());
-            MemberSnapshot {
-                pod: input.name.clone(),
-                ready: input.pod_ready,
-                phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
-                restarts: status
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .map(|cs| cs.iter().map(|c| c.restart_count).sum())
-                    .unwrap_or(0),
-                node: p
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.node_name.clone())
-                    .unwrap_or_default(),
-                ip: status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
-                image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
-                role: derived.role.word().into(),
-                lag: derived.lag,
-                applied_index: match &input.probe {
-                    Probe::Ok(r) => r.applied_index,
-                    _ => None,
-                },
-                probe_error: match &input.probe {
-                    Probe::Error(e) => Some(e.clone()),
-                    _ => None,
-                },
-            }
+        .map(|((p, input), derived)| MemberSnapshot {
+            pod: p.name.clone(),
+            ready: p.ready,
+            phase: p.phase.clone(),
+            restarts: i32::try_from(p.restarts).unwrap_or(i32::MAX),
+            node: p.node.clone(),
+            ip: p.ip.clone(),
+            image: p.image.clone(),
+            role: derived.role.word().into(),
+            lag: derived.lag,
+            applied_index: match &input.probe {
+                Probe::Ok(r) => r.applied_index,
+                _ => None,
+            },
+            probe_error: match &input.probe {
+                Probe::Error(e) => Some(e.clone()),
+                _ => None,
+            },
         })
         .collect();
-    let version = member_details
+    let version = pods
         .first()
-        .map(|m| {
-            m.image
-                .rsplit(':')
-                .next()
-                .unwrap_or("")
-                .trim_end_matches("-enterprise")
-                .to_string()
-        })
+        .map(|p| p.version().to_string())
         .unwrap_or_default();
     DatabaseSnapshot {
         orchestra: orchestra.into(),

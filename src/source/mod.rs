@@ -5,6 +5,7 @@
 //! shows through a `Focus` so probes go where the eyes are.
 
 pub mod kube;
+pub mod supervisor;
 
 use crate::fleet::DbKey;
 
