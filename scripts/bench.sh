@@ -2,7 +2,8 @@
 # Benchmarks on the fleet profile (200 orchestras, 10 000 databases, 30 000 members), printed
 # against DESIGN.md's budgets. Build first: cargo build --release. Usage: scripts/bench.sh [baton]
 # Figures: the lab's start time, RSS and idle CPU; `baton status`'s time to a complete snapshot
-# and peak RSS. (The TUI's figures — first frame, render time, idle output — come with the TUI.)
+# and peak RSS; then `baton bench`: the dashboard engine's time to list and probe the whole fleet,
+# its RSS and idle CPU, and the TUI's frame render time and idle terminal output.
 set -euo pipefail
 baton=${1:-target/release/baton}
 work=$(mktemp -d)
@@ -33,3 +34,7 @@ echo "fleet lab: RSS ${rss} MiB; idle CPU $(( (t2 - t1) * 100 / hz / 10 ))% of o
 read -r secs kib < "$work/time"
 healthy=$(grep -c '"health": "healthy"' "$work/status.json" || true)
 echo "baton status: complete snapshot of 10000 databases in ${secs} s (budget for a first complete frame: 2 s); peak RSS $(( kib / 1024 )) MiB (budget 150 MiB, for the TUI); ${healthy} healthy"
+
+echo
+echo "baton bench (dashboard engine + views, one process):"
+BATON_DATA_DIR="$work/data2" "$baton" --kubeconfig "$work/kc" bench --idle 10

@@ -64,6 +64,9 @@ pub enum Command {
     /// One fleet snapshot after every orchestra answered or timed out, then exit
     /// (exit 1 when an orchestra was unreachable).
     Status(StatusArgs),
+    /// Measure the dashboard's engine and rendering against DESIGN.md's budgets (run it on the
+    /// fleet lab: scripts/bench.sh); prints figures.
+    Bench(BenchArgs),
     /// Check the config file and theme, and show where baton keeps its files.
     Config {
         #[command(subcommand)]
@@ -157,6 +160,16 @@ pub struct StatusArgs {
     /// Seconds to wait for each orchestra.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Give up waiting for a complete snapshot after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub limit: u64,
+    /// Seconds of steady state to measure idle CPU over.
+    #[arg(long, default_value_t = 10)]
+    pub idle: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

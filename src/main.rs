@@ -93,6 +93,7 @@ fn main() -> ExitCode {
             command: Some(LabCommand::Serve(args)),
         }) => lab_serve(args),
         Some(Command::Status(args)) => status(&cli.global, &config, args),
+        Some(Command::Bench(args)) => bench(&cli.global, &config, args),
         Some(Command::Lab { command: None }) => {
             eprintln!(
                 "baton: the dashboard is not part of this build yet; starting the demo lab alone.\n\
@@ -325,5 +326,42 @@ fn status(global: &baton::cli::GlobalArgs, config: &Config, args: StatusArgs) ->
         } else {
             Exit::Failed.into()
         }
+    })
+}
+
+/// `baton bench`: the engine's and the view's figures against the budgets.
+fn bench(
+    global: &baton::cli::GlobalArgs,
+    config: &Config,
+    args: baton::cli::BenchArgs,
+) -> ExitCode {
+    use std::time::Duration;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let targets = match baton::source::kube::targets(
+            global.kubeconfig.as_deref(),
+            &global.contexts,
+            config,
+        )
+        .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("baton: {e}");
+                return Exit::Usage.into();
+            }
+        };
+        let (figures, _fleet) = baton::bench::engine(
+            targets,
+            config,
+            Duration::from_secs(args.limit),
+            Duration::from_secs(args.idle),
+        )
+        .await;
+        print!("{}", figures.report());
+        Exit::Ok.into()
     })
 }

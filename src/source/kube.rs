@@ -46,7 +46,13 @@ pub async fn targets(
     let wanted: Vec<String> = if !contexts.is_empty() {
         contexts.to_vec()
     } else if !config.orchestras.is_empty() {
-        config.orchestras.keys().cloned().collect()
+        // Orchestras of the static inventory are not kubeconfig contexts.
+        config
+            .orchestras
+            .keys()
+            .filter(|o| !config.inventory.contains_key(*o))
+            .cloned()
+            .collect()
     } else {
         let mut seen = std::collections::HashSet::new();
         kc.contexts
