@@ -16,6 +16,7 @@ pub mod lab;
 pub mod logging;
 pub mod probe;
 pub mod source;
+pub mod tui;
 
 /// Process exit codes, a contract with scripts (DESIGN.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,657 @@
+//! The dashboard's state: the fleet as folded from source events, which screen is open and what is
+//! selected, the filter and sort of the database list, the text being typed, the last message, and
+//! the caches derived from the fleet (sorted/filtered rows, per-orchestra counts, the worst
+//! databases) that `update` refreshes only when their inputs change, so a frame never sorts.
+
+use std::collections::BTreeMap;
+
+use ratatui::style::Color;
+use tui_input::Input;
+
+use crate::config::{Config, OperationName, Theme};
+use crate::fleet::{Database, DbKey, Fleet, Health, HealthCounts};
+use crate::source::Focus;
+
+/// Which screen is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// Every orchestra, with the fleet-wide "degraded right now" panel.
+    Fleet,
+    /// Databases of one orchestra (`Some`) or of the whole fleet (`None`).
+    Databases { orchestra: Option<String> },
+    /// One database's profile; Esc returns to the database list `list` (an orchestra or the fleet).
+    Profile { key: DbKey, list: Option<String> },
+}
+
+/// What keys go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// Typing the `/` filter.
+    Filter,
+    /// Typing a `:` command.
+    Command,
+    /// The `?` overlay.
+    Help,
+}
+
+/// Sortable columns of the database list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortCol {
+    Health,
+    Database,
+    Orchestra,
+    Profile,
+    Version,
+    Members,
+    Leader,
+    Term,
+    Lag,
+}
+
+impl SortCol {
+    /// The order `s` cycles through.
+    pub const CYCLE: [SortCol; 9] = [
+        Self::Health,
+        Self::Database,
+        Self::Orchestra,
+        Self::Profile,
+        Self::Version,
+        Self::Members,
+        Self::Leader,
+        Self::Term,
+        Self::Lag,
+    ];
+
+    pub fn next(self) -> Self {
+        let i = Self::CYCLE.iter().position(|c| *c == self).unwrap_or(0);
+        Self::CYCLE[(i + 1) % Self::CYCLE.len()]
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Health => "health",
+            Self::Database => "database",
+            Self::Orchestra => "orchestra",
+            Self::Profile => "profile",
+            Self::Version => "version",
+            Self::Members => "members",
+            Self::Leader => "leader",
+            Self::Term => "term",
+            Self::Lag => "lag",
+        }
+    }
+
+    /// The natural order, before `S` reverses it: worst first for health, members and lag,
+    /// A→Z or low→high for the rest.
+    fn compare(self, a: &Database, b: &Database) -> std::cmp::Ordering {
+        match self {
+            Self::Health => severity(b.state.health).cmp(&severity(a.state.health)),
+            Self::Database => (&a.key.namespace, &a.key.name).cmp(&(&b.key.namespace, &b.key.name)),
+            Self::Orchestra => a.key.orchestra.cmp(&b.key.orchestra),
+            Self::Profile => a.profile.cmp(&b.profile),
+            Self::Version => a.version().cmp(b.version()),
+            Self::Members => missing(b).cmp(&missing(a)),
+            Self::Leader => a.state.leader.cmp(&b.state.leader),
+            Self::Term => a.state.term.cmp(&b.state.term),
+            Self::Lag => b.state.worst_lag.cmp(&a.state.worst_lag),
+        }
+    }
+}
+
+fn missing(d: &Database) -> usize {
+    d.members.len() - d.ready()
+}
+
+/// How bad a health is: down > degraded > unknown > healthy.
+pub fn severity(h: Health) -> u8 {
+    match h {
+        Health::Down => 3,
+        Health::Degraded => 2,
+        Health::Unknown => 1,
+        Health::Healthy => 0,
+    }
+}
+
+/// One term of a filter; terms are ANDed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Term {
+    /// Substring of `orchestra/namespace/name` or the orchestra's display name.
+    Text(String),
+    Health(Vec<Health>),
+    Profile(String),
+    Orchestra(String),
+    Namespace(String),
+    Version(String),
+}
+
+/// A parsed `/` filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub terms: Vec<Term>,
+}
+
+impl Filter {
+    /// Parses `text`: words separated by spaces, each a substring or `field:value` with field one
+    /// of health, profile, orchestra (o), namespace (ns), version. Case-insensitive.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut terms = Vec::new();
+        for word in text.split_whitespace() {
+            let lower = word.to_lowercase();
+            let term = match lower.split_once(':') {
+                Some(("health" | "h", v)) => Term::Health(parse_health(v)?),
+                Some(("profile" | "p", v)) => Term::Profile(v.into()),
+                Some(("orchestra" | "o" | "ctx", v)) => Term::Orchestra(v.into()),
+                Some(("namespace" | "ns", v)) => Term::Namespace(v.into()),
+                Some(("version" | "v", v)) => Term::Version(v.into()),
+                Some((field, _)) if !field.is_empty() && !field.contains('/') => {
+                    return Err(format!(
+                        "unknown filter field '{field}': use health, profile, orchestra, namespace or version"
+                    ));
+                }
+                _ => Term::Text(lower),
+            };
+            terms.push(term);
+        }
+        Ok(Self { terms })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Whether `d` passes every term. `display` is its orchestra's display name, lowercased.
+    pub fn matches(&self, d: &Database, display: &str) -> bool {
+        self.terms.iter().all(|t| match t {
+            Term::Text(s) => {
+                let k = &d.key;
+                k.name.contains(s.as_str())
+                    || k.namespace.contains(s.as_str())
+                    || k.orchestra.contains(s.as_str())
+                    || display.contains(s.as_str())
+                    || (s.contains('/') && k.id().contains(s.as_str()))
+            }
+            Term::Health(hs) => hs.contains(&d.state.health),
+            Term::Profile(p) => d.profile.to_lowercase().contains(p.as_str()),
+            Term::Orchestra(o) => {
+                d.key.orchestra.contains(o.as_str()) || display.contains(o.as_str())
+            }
+            Term::Namespace(n) => d.key.namespace.contains(n.as_str()),
+            Term::Version(v) => d.version().contains(v.as_str()),
+        })
+    }
+}
+
+fn parse_health(v: &str) -> Result<Vec<Health>, String> {
+    const ALL: [Health; 4] = [
+        Health::Healthy,
+        Health::Degraded,
+        Health::Down,
+        Health::Unknown,
+    ];
+    let hs: Vec<Health> = match v {
+        "unhealthy" | "bad" | "!healthy" => vec![Health::Degraded, Health::Down, Health::Unknown],
+        "" => Vec::new(),
+        v => ALL
+            .into_iter()
+            .filter(|h| h.word().starts_with(v))
+            .collect(),
+    };
+    if hs.is_empty() {
+        Err(format!(
+            "health:{v}: use healthy, degraded, down, unknown or unhealthy"
+        ))
+    } else {
+        Ok(hs)
+    }
+}
+
+/// One line of the orchestra list, derived from the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrchestraRow {
+    pub name: String,
+    pub counts: HealthCounts,
+    pub members: usize,
+}
+
+/// A message for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    Info(String),
+    Error(String),
+}
+
+/// Caches keyed by what they were computed from.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Cache {
+    pub fleet_generation: Option<u64>,
+    pub rows_key: Option<(u64, Option<String>, String, SortCol, bool)>,
+}
+
+/// The whole dashboard state.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub fleet: Fleet,
+    pub config: Config,
+    pub theme: Theme,
+    pub identity: String,
+    /// Global read-only (flag or config): operations are hidden everywhere.
+    pub read_only: bool,
+    /// Unix ms, from the latest [`super::Msg::Tick`].
+    pub now_ms: u64,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    pub view: View,
+    pub mode: Mode,
+    pub filter_input: Input,
+    pub command_input: Input,
+    pub sort: SortCol,
+    /// `S` reversed the natural order.
+    pub reverse: bool,
+    /// Selected orchestra (fleet view).
+    pub orchestra_sel: usize,
+    /// Selected row and first visible row (databases view).
+    pub db_sel: usize,
+    pub db_offset: usize,
+    /// Selected member (profile view).
+    pub member_sel: usize,
+    pub note: Option<Note>,
+    /// Set when something on screen changed; the runtime draws and clears it.
+    pub dirty: bool,
+    /// Orchestras in display order: the ones given, then any a source declared.
+    pub orchestras: Vec<OrchestraRow>,
+    given_orchestras: Vec<String>,
+    /// Database keys of the list, filtered and sorted.
+    pub rows: Vec<DbKey>,
+    /// Unhealthy databases, worst first (the fleet view's top panel).
+    pub worst: Vec<DbKey>,
+    pub counts: HealthCounts,
+    /// The filter in force (parsed from `filter_input`).
+    pub filter: Filter,
+    pub(crate) cache: Cache,
+    pub(crate) last_focus: Option<Focus>,
+    /// What the clock-dependent parts showed at the last tick (HH:MM, ages, churn).
+    pub(crate) time_marks: Vec<String>,
+}
+
+impl Model {
+    /// A dashboard with no fleet data yet; the `orchestras` show as connecting.
+    pub fn new(
+        config: Config,
+        theme: Theme,
+        identity: String,
+        read_only: bool,
+        orchestras: Vec<String>,
+        now_ms: u64,
+    ) -> Self {
+        let fleet = Fleet::new(config.operations.lag_gate);
+        let read_only = read_only || config.general.read_only;
+        let mut m = Self {
+            fleet,
+            config,
+            theme,
+            identity,
+            read_only,
+            now_ms,
+            size: (80, 24),
+            view: View::Fleet,
+            mode: Mode::Normal,
+            filter_input: Input::default(),
+            command_input: Input::default(),
+            sort: SortCol::Health,
+            reverse: false,
+            orchestra_sel: 0,
+            db_sel: 0,
+            db_offset: 0,
+            member_sel: 0,
+            note: None,
+            dirty: true,
+            orchestras: Vec::new(),
+            given_orchestras: orchestras,
+            rows: Vec::new(),
+            worst: Vec::new(),
+            counts: HealthCounts::default(),
+            filter: Filter::default(),
+            cache: Cache::default(),
+            last_focus: None,
+            time_marks: Vec::new(),
+        };
+        m.refresh();
+        m.time_marks = m.compute_time_marks();
+        m
+    }
+
+    /// Takes the dirty flag (for the runtime: draw when this returns true).
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The orchestra's name as shown: its configured display name, else its context name.
+    pub fn display_name<'a>(&'a self, orchestra: &'a str) -> &'a str {
+        self.config
+            .orchestras
+            .get(orchestra)
+            .and_then(|o| o.display_name.as_deref())
+            .unwrap_or(orchestra)
+    }
+
+    /// The orchestra's accent colour: configured, else red for anything named prod, else none.
+    pub fn accent(&self, orchestra: &str) -> Option<Color> {
+        match self.config.orchestras.get(orchestra).and_then(|o| o.accent) {
+            Some(c) => Some(c.0),
+            None if orchestra.contains("prod")
+                || self.display_name(orchestra).to_lowercase().contains("prod") =>
+            {
+                Some(Color::Red)
+            }
+            None => None,
+        }
+    }
+
+    /// Whether operations are hidden for this orchestra.
+    pub fn read_only_for(&self, orchestra: &str) -> bool {
+        self.read_only
+            || self
+                .config
+                .orchestras
+                .get(orchestra)
+                .is_some_and(|o| o.read_only)
+    }
+
+    /// Operations this user's role may run on `orchestra`; empty when read-only.
+    pub fn operations(&self, orchestra: &str) -> Vec<OperationName> {
+        if self.read_only_for(orchestra) {
+            return Vec::new();
+        }
+        let allowed = self
+            .config
+            .role_operations(&self.config.general.role)
+            .unwrap_or_default();
+        OperationName::ALL
+            .into_iter()
+            .filter(|o| allowed.contains(o))
+            .collect()
+    }
+
+    /// The database whose profile is open.
+    pub fn open_database(&self) -> Option<&Database> {
+        match &self.view {
+            View::Profile { key, .. } => self.fleet.databases.get(key),
+            _ => None,
+        }
+    }
+
+    pub fn selected_database(&self) -> Option<&DbKey> {
+        match &self.view {
+            View::Databases { .. } => self.rows.get(self.db_sel),
+            View::Profile { key, .. } => Some(key),
+            View::Fleet => None,
+        }
+    }
+
+    pub fn selected_orchestra(&self) -> Option<&str> {
+        self.orchestras
+            .get(self.orchestra_sel)
+            .map(|o| o.name.as_str())
+    }
+
+    /// Rows of the main area (the screen minus the status bar and any input line).
+    pub(crate) fn main_height(&self) -> u16 {
+        let input = u16::from(matches!(self.mode, Mode::Filter | Mode::Command));
+        self.size.1.saturating_sub(1 + input)
+    }
+
+    /// Data rows the database table shows (inside its border, under its header).
+    pub fn page_rows(&self) -> usize {
+        usize::from(self.main_height().saturating_sub(3)).max(1)
+    }
+
+    /// Heights of the fleet view's two panels: (degraded panel, orchestra list), borders included.
+    pub(crate) fn fleet_split(&self) -> (u16, u16) {
+        let h = self.main_height();
+        let want = (self.worst.len().max(1) as u16).saturating_add(2);
+        let cap = (h / 3).max(3);
+        let top = want.min(cap).min(h);
+        (top, h - top)
+    }
+
+    /// Database keys the degraded panel shows.
+    pub(crate) fn worst_shown(&self) -> &[DbKey] {
+        let (top, _) = self.fleet_split();
+        let n = usize::from(top.saturating_sub(2)).min(self.worst.len());
+        &self.worst[..n]
+    }
+
+    /// The focus the sources should get for what is on screen now.
+    pub fn focus(&self) -> Focus {
+        match &self.view {
+            View::Fleet => Focus {
+                open: None,
+                visible: self.worst_shown().to_vec(),
+            },
+            View::Databases { .. } => {
+                let end = (self.db_offset + self.page_rows()).min(self.rows.len());
+                let start = self.db_offset.min(end);
+                Focus {
+                    open: None,
+                    visible: self.rows[start..end].to_vec(),
+                }
+            }
+            View::Profile { key, .. } => Focus {
+                open: Some(key.clone()),
+                visible: Vec::new(),
+            },
+        }
+    }
+
+    /// Recomputes the caches whose inputs changed and keeps selections in range and on screen.
+    pub(crate) fn refresh(&mut self) {
+        if self.cache.fleet_generation != Some(self.fleet.generation) {
+            self.cache.fleet_generation = Some(self.fleet.generation);
+            self.refresh_fleet();
+        }
+        let scope = match &self.view {
+            View::Databases { orchestra } => orchestra.clone(),
+            _ => None,
+        };
+        let key = (
+            self.fleet.generation,
+            scope,
+            self.filter_input.value().to_string(),
+            self.sort,
+            self.reverse,
+        );
+        // Only the database list shows rows; the profile keeps the list it came from, so Esc
+        // returns to it unchanged.
+        if self.cache.rows_key.as_ref() != Some(&key) && matches!(self.view, View::Databases { .. })
+        {
+            let selected = self.rows.get(self.db_sel).cloned();
+            self.filter = Filter::parse(&key.2).unwrap_or_else(|_| Filter {
+                // While a term is half typed, match nothing rather than everything.
+                terms: vec![Term::Health(Vec::new())],
+            });
+            self.rows = self.compute_rows(key.1.as_deref());
+            if let Some(s) = selected
+                && let Some(i) = self.rows.iter().position(|k| *k == s)
+            {
+                self.db_sel = i;
+            }
+            self.cache.rows_key = Some(key);
+        }
+        self.clamp();
+    }
+
+    /// Keeps every selection inside its list and the selected row on screen.
+    pub(crate) fn clamp(&mut self) {
+        self.orchestra_sel = self
+            .orchestra_sel
+            .min(self.orchestras.len().saturating_sub(1));
+        self.db_sel = self.db_sel.min(self.rows.len().saturating_sub(1));
+        let page = self.page_rows();
+        if self.db_sel < self.db_offset {
+            self.db_offset = self.db_sel;
+        } else if self.db_sel >= self.db_offset + page {
+            self.db_offset = self.db_sel + 1 - page;
+        }
+        // No empty space under the last row when there are enough rows to fill the page.
+        self.db_offset = self.db_offset.min(self.rows.len().saturating_sub(page));
+        let members = self.open_database().map_or(0, |d| d.members.len());
+        self.member_sel = self.member_sel.min(members.saturating_sub(1));
+    }
+
+    fn refresh_fleet(&mut self) {
+        let mut names: Vec<String> = self.given_orchestras.clone();
+        for o in self.fleet.orchestras.keys() {
+            if !names.contains(o) {
+                names.push(o.clone());
+            }
+        }
+        let mut per: BTreeMap<&str, (HealthCounts, usize)> = BTreeMap::new();
+        let mut worst: Vec<&Database> = Vec::new();
+        for (k, d) in &self.fleet.databases {
+            let e = per.entry(k.orchestra.as_str()).or_default();
+            e.0.add(d.state.health);
+            e.1 += d.members.len();
+            if matches!(d.state.health, Health::Down | Health::Degraded) {
+                worst.push(d);
+            }
+        }
+        for o in per.keys() {
+            if !names.iter().any(|n| n == o) {
+                names.push(o.to_string());
+            }
+        }
+        self.orchestras = names
+            .into_iter()
+            .map(|name| {
+                let (counts, members) = per.get(name.as_str()).copied().unwrap_or_default();
+                OrchestraRow {
+                    name,
+                    counts,
+                    members,
+                }
+            })
+            .collect();
+        worst.sort_by(|a, b| {
+            severity(b.state.health)
+                .cmp(&severity(a.state.health))
+                .then(b.state.reasons.len().cmp(&a.state.reasons.len()))
+                .then(a.key.cmp(&b.key))
+        });
+        self.worst = worst.into_iter().map(|d| d.key.clone()).collect();
+        self.counts = self.fleet.fleet_counts();
+    }
+
+    fn compute_rows(&self, scope: Option<&str>) -> Vec<DbKey> {
+        let displays: BTreeMap<&str, String> = self
+            .fleet
+            .orchestras
+            .keys()
+            .map(|o| (o.as_str(), self.display_name(o).to_lowercase()))
+            .collect();
+        let iter: Box<dyn Iterator<Item = &Database>> = match scope {
+            Some(o) => Box::new(self.fleet.databases_of(o)),
+            None => Box::new(self.fleet.databases.values()),
+        };
+        let mut rows: Vec<&Database> = iter
+            .filter(|d| {
+                self.filter.is_empty()
+                    || self.filter.matches(
+                        d,
+                        displays
+                            .get(d.key.orchestra.as_str())
+                            .map_or("", String::as_str),
+                    )
+            })
+            .collect();
+        let (sort, reverse) = (self.sort, self.reverse);
+        rows.sort_by(|a, b| {
+            let o = sort.compare(a, b);
+            let o = if reverse { o.reverse() } else { o };
+            o.then_with(|| a.key.cmp(&b.key))
+        });
+        rows.into_iter().map(|d| d.key.clone()).collect()
+    }
+
+    /// The strings of everything on screen that depends on the clock.
+    pub(crate) fn compute_time_marks(&self) -> Vec<String> {
+        let mut marks = vec![clock_hm(self.now_ms)];
+        if let Some(d) = self.open_database() {
+            marks.push(d.history.churning(self.now_ms).to_string());
+            for m in &d.members {
+                marks.push(age(self.now_ms, m.pod.created_ms));
+            }
+        }
+        marks
+    }
+}
+
+/// `HH:MM` (UTC) of a Unix-ms time.
+pub fn clock_hm(ms: u64) -> String {
+    let s = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}", s / 3600, (s / 60) % 60)
+}
+
+/// A pod age at minute resolution (`<1m`, `42m`, `5h07m`, `3d04h`), so it changes at most once a
+/// minute; `-` when unknown.
+pub fn age(now_ms: u64, created_ms: Option<u64>) -> String {
+    let Some(c) = created_ms else {
+        return "-".into();
+    };
+    let mins = now_ms.saturating_sub(c) / 60_000;
+    match mins {
+        0 => "<1m".into(),
+        1..60 => format!("{mins}m"),
+        60..1440 => format!("{}h{:02}m", mins / 60, mins % 60),
+        _ => format!("{}d{:02}h", mins / 1440, (mins % 1440) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_parsing() {
+        let f = Filter::parse("health:degraded profile:etcd orchestra:aws pay").unwrap();
+        assert_eq!(
+            f.terms,
+            vec![
+                Term::Health(vec![Health::Degraded]),
+                Term::Profile("etcd".into()),
+                Term::Orchestra("aws".into()),
+                Term::Text("pay".into()),
+            ]
+        );
+        assert_eq!(
+            Filter::parse("health:d").unwrap().terms,
+            vec![Term::Health(vec![Health::Degraded, Health::Down])]
+        );
+        assert_eq!(
+            Filter::parse("HEALTH:unhealthy").unwrap().terms,
+            vec![Term::Health(vec![
+                Health::Degraded,
+                Health::Down,
+                Health::Unknown
+            ])]
+        );
+        assert!(Filter::parse("health:purple").is_err());
+        assert!(Filter::parse("colour:red").is_err());
+        // Ids typed or pasted are substrings, not fields.
+        assert_eq!(
+            Filter::parse("aws/ns/x").unwrap().terms,
+            vec![Term::Text("aws/ns/x".into())]
+        );
+        assert!(Filter::parse("  ").unwrap().is_empty());
+    }
+
+    #[test]
+    fn ages_change_once_a_minute() {
+        assert_eq!(age(59_999, Some(0)), "<1m");
+        assert_eq!(age(60_000, Some(0)), "1m");
+        assert_eq!(age(3_723_000, Some(0)), "1h02m");
+        assert_eq!(age(90_000_000, Some(0)), "1d01h");
+        assert_eq!(age(5, None), "-");
+        assert_eq!(clock_hm(3_723_000), "01:02");
+    }
+}

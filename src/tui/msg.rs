@@ -1,0 +1,68 @@
+//! The messages `update` folds into the model (everything that happens: keys, resizes, fleet
+//! events, clock ticks, theme loads) and the commands it hands back for the runtime to execute.
+//! Both are plain owned data so `update` stays pure and unit-testable.
+
+use crossterm::event::{KeyEvent, MouseEvent};
+
+use crate::config::Theme;
+use crate::fleet::FleetEvent;
+use crate::source::Focus;
+
+/// Everything that can happen to the dashboard.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyEvent),
+    /// Mouse input (wheel scrolls the list); optional, the keyboard does everything.
+    Mouse(MouseEvent),
+    /// The terminal is now `w` columns by `h` rows.
+    Resize(u16, u16),
+    /// One event from a source.
+    Fleet(FleetEvent),
+    /// Everything that was queued on the fleet channel, folded in before one frame.
+    FleetBatch(Vec<FleetEvent>),
+    /// Wall-clock time, Unix ms. The model never reads the clock itself.
+    Tick {
+        now_ms: u64,
+    },
+    /// The answer to [`Cmd::LoadTheme`]: the theme, or why it could not be loaded.
+    ThemeLoaded(Result<crate::config::Theme, String>),
+}
+
+/// What the runtime does on `update`'s behalf.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Quit,
+    /// Tell the sources what is on screen (sent only when it changed).
+    SetFocus(Focus),
+    /// Copy this text to the clipboard with OSC52.
+    Copy(String),
+    /// Load the theme of this name and answer with [`Msg::ThemeLoaded`].
+    LoadTheme(String),
+}
+
+impl Msg {
+    /// A theme load answer, for the runtime.
+    pub fn theme_loaded(name: &str, r: Result<Theme, crate::config::ThemeError>) -> Self {
+        Self::ThemeLoaded(r.map_err(|e| format!("cannot load theme '{name}': {e}")))
+    }
+}
+
+/// The OSC52 escape sequence that puts `text` on the terminal's clipboard (works over SSH).
+pub fn osc52(text: &str) -> String {
+    use base64::Engine;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn osc52_is_base64_between_the_markers() {
+        assert_eq!(
+            super::osc52("aws/ns/orders"),
+            "\x1b]52;c;YXdzL25zL29yZGVycw==\x07"
+        );
+    }
+}
