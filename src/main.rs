@@ -94,30 +94,14 @@ fn main() -> ExitCode {
         }) => lab_serve(args),
         Some(Command::Status(args)) => status(&cli.global, &config, args),
         Some(Command::Bench(args)) => bench(&cli.global, &config, args),
-        Some(Command::Lab { command: None }) => {
-            eprintln!(
-                "baton: the dashboard is not part of this build yet; starting the demo lab alone.\n\
-                 baton: use kubectl with the kubeconfig below; Ctrl-C stops the lab."
-            );
-            lab_serve(LabServeArgs {
-                profile: "demo".into(),
-                kubeconfig_out: None,
-                request_log: None,
-                seed: None,
-            })
-        }
+        Some(Command::Lab { command: None }) => dashboard(&cli.global, config, theme, themes, true),
         Some(Command::Lab {
             command: Some(LabCommand::Fault(args)),
         }) => lab_control(cli.global.kubeconfig.as_deref(), Some(args), None),
         Some(Command::Lab {
             command: Some(LabCommand::Report(args)),
         }) => lab_control(cli.global.kubeconfig.as_deref(), None, Some(args)),
-        None => {
-            eprintln!(
-                "baton: the dashboard is not part of this build yet; see `baton --help` for what is"
-            );
-            Exit::Failed.into()
-        }
+        None => dashboard(&cli.global, config, theme, themes, false),
     }
 }
 
@@ -363,5 +347,113 @@ fn bench(
         .await;
         print!("{}", figures.report());
         Exit::Ok.into()
+    })
+}
+
+/// `baton` and `baton lab`: the dashboard over the kubeconfig's orchestras (and the config's
+/// inventory), or over the embedded demo lab started in this process.
+fn dashboard(
+    global: &baton::cli::GlobalArgs,
+    config: Config,
+    theme: baton::config::Theme,
+    themes: theme::ThemeSet,
+    with_lab: bool,
+) -> ExitCode {
+    use baton::lab::{Lab, LabOptions};
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        eprintln!("baton: the dashboard needs a terminal; for a snapshot use `baton status`");
+        return Exit::Usage.into();
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    rt.block_on(async move {
+        let lab = if with_lab {
+            let opts = LabOptions {
+                profile: Some("demo".into()),
+                kubeconfig_out: None,
+                request_log: None,
+                seed: None,
+                data_dir: paths::data_dir().map(|d| d.join("lab")),
+                bookmark_every: None,
+            };
+            let lab = match Lab::start(opts).await {
+                Ok(lab) => lab,
+                Err(e) => {
+                    eprintln!("baton: the lab cannot start: {e}");
+                    return Exit::Failed.into();
+                }
+            };
+            if let Err(e) = lab.wait_ready(std::time::Duration::from_secs(30)).await {
+                eprintln!("baton: the lab cannot start: {e}");
+                return Exit::Failed.into();
+            }
+            Some(lab)
+        } else {
+            None
+        };
+        let kubeconfig = match &lab {
+            Some(lab) => Some(lab.kubeconfig.clone()),
+            None => global.kubeconfig.clone(),
+        };
+        // With a lab, the operator contexts only (the observer ones are the same clusters).
+        let targets =
+            match baton::source::kube::targets(kubeconfig.as_deref(), &global.contexts, &config)
+                .await
+            {
+                Ok(t) => t,
+                Err(e) if config.inventory.is_empty() || global.kubeconfig.is_some() => {
+                    eprintln!("baton: {e}");
+                    return Exit::Usage.into();
+                }
+                // Only a static inventory and no kubeconfig: that is fine.
+                Err(_) => Vec::new(),
+            };
+        let mut orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        orchestras.extend(config.inventory.keys().cloned());
+        if orchestras.is_empty() {
+            eprintln!(
+                "baton: no orchestras: the kubeconfig has no contexts and the config no inventory"
+            );
+            return Exit::Usage.into();
+        }
+        let identity = match (&lab, &kubeconfig) {
+            (Some(_), _) => format!("lab (demo) · role {}", config.general.role),
+            (None, Some(k)) => format!("{} · role {}", k.display(), config.general.role),
+            (None, None) => format!("kubeconfig · role {}", config.general.role),
+        };
+        let read_only =
+            global.read_only || config.general.read_only || config.general.role == "observer";
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        let (focus_tx, focus_rx) = tokio::sync::watch::channel(baton::source::Focus::default());
+        let supervisors = baton::source::supervisor::spawn_all(
+            targets,
+            &config,
+            baton::source::supervisor::Intervals::default(),
+            tx,
+            focus_rx,
+        );
+        let opts = baton::tui::Options {
+            config,
+            theme,
+            themes,
+            identity,
+            read_only,
+            orchestras,
+        };
+        let result = baton::tui::run(opts, rx, focus_tx).await;
+        supervisors.iter().for_each(|h| h.abort());
+        if let Some(lab) = lab {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), lab.shutdown()).await;
+        }
+        match result {
+            Ok(()) => Exit::Ok.into(),
+            Err(e) => {
+                eprintln!("baton: {e}");
+                Exit::Failed.into()
+            }
+        }
     })
 }

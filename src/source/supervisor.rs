@@ -72,7 +72,10 @@ pub fn spawn_all(
         }
     }
     let profiles = Arc::new(all_profiles);
+    // One HTTP client (one TLS root store, one pool) for every direct probe of the fleet.
+    let http = probe::http_client(intervals.timeout);
     let supervisor = |name: &str, transport| Supervisor {
+        http: http.clone(),
         name: name.to_string(),
         profiles: profiles.clone(),
         watched,
@@ -145,6 +148,7 @@ struct Supervisor {
     lag_gate: u64,
     events: mpsc::Sender<FleetEvent>,
     limit: Arc<Semaphore>,
+    http: reqwest::Client,
 }
 
 /// What the watcher and probe tasks tell their supervisor.
@@ -268,7 +272,6 @@ impl Supervisor {
             }
         };
 
-        let http = probe::http_client(self.intervals.timeout);
         let mut route = match self.transport {
             Transport::Direct => Route::Direct,
             Transport::Proxy => Route::Proxy,
@@ -461,7 +464,7 @@ impl Supervisor {
                         d.in_flight = true;
                         tokio::spawn(probe_database(ProbeJob {
                             client: client.clone(),
-                            http: http.clone(),
+                            http: self.http.clone(),
                             route,
                             db: db.clone(),
                             members: d.members.values().cloned().collect(),
