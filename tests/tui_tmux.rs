@@ -1,0 +1,186 @@
+//! The dashboard as a person uses it: the real binary in tmux against the lab, driven with
+//! send-keys and read with capture-pane at 80×24 and 200×60. Navigates fleet → databases →
+//! profile, sees the leader, deletes the leader's pod in the lab and sees the new LEADER on
+//! screen; `q` quits and leaves the terminal restored (no alternate screen, cursor back).
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestLab, small_spec};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(t: &TestLab, w: u16, h: u16) -> Self {
+        let socket = format!("baton-test-{}-{w}", std::process::id());
+        let me = Self { socket };
+        let cmd = format!(
+            "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; sleep 60",
+            data = t.dir.path().join(format!("data-{w}")).display(),
+            cfg = t.dir.path().join("config").display(),
+            bin = env!("CARGO_BIN_EXE_baton"),
+            kc = t.kubeconfig().display(),
+        );
+        let ok = me
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                "-s",
+                "main",
+                &cmd,
+            ])
+            .status
+            .success();
+        assert!(ok, "tmux new-session");
+        me
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.cmd(&["send-keys", "-t", "main", k]);
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into()
+    }
+
+    async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn truth_leader(t: &TestLab, group: &str) -> Option<String> {
+    t.lab
+        .consensus
+        .report()
+        .as_array()?
+        .iter()
+        .find(|g| g["database"] == group)?["leader"]
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The screen line that shows `member` with the LEADER role.
+fn leads(screen: &str, member: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.contains("LEADER") && l.contains(&format!(" {member} ")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn navigate_and_see_the_new_leader() {
+    let t = TestLab::start(small_spec(&[
+        ("team-a", "orders", 3, 1),
+        ("team-b", "catalog", 3, 0),
+    ]))
+    .await;
+    t.all_ready().await;
+    let group = "lab-a/team-a/orders";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while truth_leader(&t, group).is_none() {
+        assert!(Instant::now() < deadline, "no leader in the lab");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    for (w, h) in [(80u16, 24u16), (200, 60)] {
+        let tm = Tmux::start(&t, w, h);
+        // Fleet view: the orchestra, live.
+        tm.wait("lab-a live", Duration::from_secs(20), |s| {
+            s.lines().any(|l| l.contains("lab-a") && l.contains("live"))
+        })
+        .await;
+        // Databases of lab-a, filtered to orders, then its profile.
+        tm.keys(&["Enter"]);
+        tm.wait("databases list", Duration::from_secs(5), |s| {
+            s.contains("orders") && s.contains("catalog")
+        })
+        .await;
+        tm.keys(&["/", "o", "r", "d", "e", "r", "s", "Enter", "Enter"]);
+        let leader = truth_leader(&t, group).unwrap();
+        let s = tm
+            .wait("the leader in the profile", Duration::from_secs(10), |s| {
+                leads(s, &leader)
+            })
+            .await;
+        assert!(s.contains("orders-rr-1-0"), "the secondary is listed:\n{s}");
+        assert!(
+            s.contains("READ_REPLICA") || s.contains("READ_REP"),
+            "roles as words:\n{s}"
+        );
+
+        // Delete the leader's pod: the new LEADER shows up.
+        let (code, _, err) = t
+            .kubectl(&["delete", "pod", &leader, "-n", "team-a", "--wait=false"])
+            .await;
+        assert_eq!(code, 0, "{err}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let new = loop {
+            if let Some(l) = truth_leader(&t, group).filter(|l| *l != leader) {
+                break l;
+            }
+            assert!(Instant::now() < deadline, "the lab elected no new leader");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let elected = Instant::now();
+        tm.wait("the new leader on screen", Duration::from_secs(10), |s| {
+            leads(s, &new)
+        })
+        .await;
+        eprintln!("{w}x{h}: new leader on screen {:?} after election", elected.elapsed());
+        // Let the pod come back before the next round.
+        common::wait_for("pods ready again", Duration::from_secs(30), || async {
+            let (r, n) = t.lab.ready_pods();
+            r == n
+        })
+        .await;
+
+        // Help, back out, quit: the shell sees baton exit 0 on the normal screen.
+        tm.keys(&["?"]);
+        tm.wait("help", Duration::from_secs(5), |s| s.contains("quit")).await;
+        tm.keys(&["Escape", "Escape", "Escape", "q"]);
+        let s = tm
+            .wait("baton exits", Duration::from_secs(10), |s| {
+                s.contains("baton-exited-")
+            })
+            .await;
+        assert!(s.contains("baton-exited-0"), "{s}");
+        let alt = tm.cmd(&["display-message", "-p", "-t", "main", "#{alternate_on}"]);
+        assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0", "alternate screen left");
+    }
+    t.lab.shutdown().await;
+}
