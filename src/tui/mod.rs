@@ -261,14 +261,19 @@ impl TerminalGuard {
             chained(info);
         }));
         // From here on, dropping the guard restores whatever was done.
-        let mut guard = Self {
+        let guard = Self {
             terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
             previous_hook: Some(previous),
         };
         ACTIVE.store(true, Ordering::SeqCst);
         enable_raw_mode()?;
-        crossterm::execute!(io::stdout(), EnterAlternateScreen)?;
-        guard.terminal.clear()?;
+        // Cleared directly: `Terminal::clear` would ask the terminal where its cursor is, and a
+        // terminal that does not answer (or a slow SSH link) would stall the start.
+        crossterm::execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All)
+        )?;
         Ok(guard)
     }
 

@@ -713,3 +713,27 @@ fn refresh_cost_breakdown() {
     }
     println!("rows: {:?}", t.elapsed() / 10);
 }
+
+/// Drives the real runtime in a pseudo-terminal; run by hand:
+/// `(sleep 4; printf d; sleep 1; printf q) | script -qfec "stty rows 40 cols 120; cargo test --lib tui::tests::pty_smoke -- --ignored" /tmp/pty.out`
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs a terminal"]
+async fn pty_smoke() {
+    let (tx, rx) = tokio::sync::mpsc::channel(100_000);
+    let (focus, rx_focus) = tokio::sync::watch::channel(crate::source::Focus::default());
+    for ev in fixture::large_fleet_events(3, 30) {
+        tx.send(ev).await.unwrap();
+    }
+    let opts = Options {
+        config: fixture::demo_config(),
+        theme: theme(),
+        themes: ThemeSet::new(None),
+        identity: "pty smoke".into(),
+        read_only: true,
+        orchestras: vec!["region-000".into()],
+    };
+    run(opts, rx, focus).await.unwrap();
+    // `d` opened the fleet-wide list: its rows were sent as the focus.
+    assert_eq!(rx_focus.borrow().visible.len(), 30);
+    drop(tx);
+}
