@@ -173,7 +173,14 @@ fn connection(orchestra: &str, state: Connection) -> FleetEvent {
 }
 
 /// Sets the clock and folds events, as the runtime would.
-fn at(m: &mut Model, t: u64, events: Vec<FleetEvent>) {
+fn at(m: &mut Model, t: u64, mut events: Vec<FleetEvent>) {
+    for ev in &mut events {
+        if let FleetEvent::Probed { at_ms, .. } = ev
+            && *at_ms == 0
+        {
+            *at_ms = t;
+        }
+    }
     update(m, Msg::Tick { now_ms: t });
     update(m, Msg::FleetBatch(events));
 }

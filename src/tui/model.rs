@@ -3,6 +3,7 @@
 //! the caches derived from the fleet (sorted/filtered rows, per-orchestra counts, the worst
 //! databases) that `update` refreshes only when their inputs change, so a frame never sorts.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use ratatui::style::Color;
@@ -50,7 +51,8 @@ pub enum SortCol {
 }
 
 impl SortCol {
-    /// The order `s` cycles through.
+    /// The order `s` cycles through. Each column has a natural order, before `S` reverses it:
+    /// worst first for health, members and lag, A→Z or low→high for the rest.
     pub const CYCLE: [SortCol; 9] = [
         Self::Health,
         Self::Database,
@@ -81,22 +83,20 @@ impl SortCol {
             Self::Lag => "lag",
         }
     }
+}
 
-    /// The natural order, before `S` reverses it: worst first for health, members and lag,
-    /// A→Z or low→high for the rest.
-    fn compare(self, a: &Database, b: &Database) -> std::cmp::Ordering {
-        match self {
-            Self::Health => severity(b.state.health).cmp(&severity(a.state.health)),
-            Self::Database => (&a.key.namespace, &a.key.name).cmp(&(&b.key.namespace, &b.key.name)),
-            Self::Orchestra => a.key.orchestra.cmp(&b.key.orchestra),
-            Self::Profile => a.profile.cmp(&b.profile),
-            Self::Version => a.version().cmp(b.version()),
-            Self::Members => missing(b).cmp(&missing(a)),
-            Self::Leader => a.state.leader.cmp(&b.state.leader),
-            Self::Term => a.state.term.cmp(&b.state.term),
-            Self::Lag => b.state.worst_lag.cmp(&a.state.worst_lag),
-        }
-    }
+/// The indices of `items` ordered by `key` (reversed on request), ties in key order.
+fn sorted<'a, K: Ord>(
+    items: &[(u32, &'a Database)],
+    key: impl Fn(&'a Database) -> K,
+    reverse: bool,
+) -> Vec<u32> {
+    let mut keyed: Vec<(K, u32)> = items.iter().map(|(i, d)| (key(d), *i)).collect();
+    keyed.sort_unstable_by(|a, b| {
+        let o = a.0.cmp(&b.0);
+        if reverse { o.reverse() } else { o }.then(a.1.cmp(&b.1))
+    });
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 fn missing(d: &Database) -> usize {
@@ -261,14 +261,18 @@ pub struct Model {
     /// Orchestras in display order: the ones given, then any a source declared.
     pub orchestras: Vec<OrchestraRow>,
     given_orchestras: Vec<String>,
-    /// Database keys of the list, filtered and sorted.
-    pub rows: Vec<DbKey>,
+    /// Every database key in fleet order (rebuilt only when the set of databases changes).
+    pub keys: Vec<DbKey>,
+    /// The list, filtered and sorted: indices into `keys`.
+    pub rows: Vec<u32>,
     /// Unhealthy databases, worst first (the fleet view's top panel).
     pub worst: Vec<DbKey>,
     pub counts: HealthCounts,
     /// The filter in force (parsed from `filter_input`).
     pub filter: Filter,
     pub(crate) cache: Cache,
+    /// Databases may have come or gone (a Pods or PodGone event changed the fleet): rebuild `keys`.
+    pub(crate) keys_stale: bool,
     pub(crate) last_focus: Option<Focus>,
     /// What the clock-dependent parts showed at the last tick (HH:MM, ages, churn).
     pub(crate) time_marks: Vec<String>,
@@ -308,11 +312,13 @@ impl Model {
             dirty: true,
             orchestras: Vec::new(),
             given_orchestras: orchestras,
+            keys: Vec::new(),
             rows: Vec::new(),
             worst: Vec::new(),
             counts: HealthCounts::default(),
             filter: Filter::default(),
             cache: Cache::default(),
+            keys_stale: true,
             last_focus: None,
             time_marks: Vec::new(),
         };
@@ -383,10 +389,21 @@ impl Model {
 
     pub fn selected_database(&self) -> Option<&DbKey> {
         match &self.view {
-            View::Databases { .. } => self.rows.get(self.db_sel),
+            View::Databases { .. } => self.row(self.db_sel),
             View::Profile { key, .. } => Some(key),
             View::Fleet => None,
         }
+    }
+
+    /// The key of row `i` of the list.
+    pub fn row(&self, i: usize) -> Option<&DbKey> {
+        self.rows.get(i).and_then(|k| self.keys.get(*k as usize))
+    }
+
+    /// Where `key` is in the list.
+    pub fn row_of(&self, key: &DbKey) -> Option<usize> {
+        let k = self.keys.binary_search(key).ok()? as u32;
+        self.rows.iter().position(|r| *r == k)
     }
 
     pub fn selected_orchestra(&self) -> Option<&str> {
@@ -434,7 +451,7 @@ impl Model {
                 let start = self.db_offset.min(end);
                 Focus {
                     open: None,
-                    visible: self.rows[start..end].to_vec(),
+                    visible: (start..end).filter_map(|i| self.row(i).cloned()).collect(),
                 }
             }
             View::Profile { key, .. } => Focus {
@@ -446,6 +463,8 @@ impl Model {
 
     /// Recomputes the caches whose inputs changed and keeps selections in range and on screen.
     pub(crate) fn refresh(&mut self) {
+        // Remember the selected row by key: `keys` may be rebuilt below.
+        let selected = self.row(self.db_sel).cloned();
         if self.cache.fleet_generation != Some(self.fleet.generation) {
             self.cache.fleet_generation = Some(self.fleet.generation);
             self.refresh_fleet();
@@ -465,14 +484,13 @@ impl Model {
         // returns to it unchanged.
         if self.cache.rows_key.as_ref() != Some(&key) && matches!(self.view, View::Databases { .. })
         {
-            let selected = self.rows.get(self.db_sel).cloned();
             self.filter = Filter::parse(&key.2).unwrap_or_else(|_| Filter {
                 // While a term is half typed, match nothing rather than everything.
                 terms: vec![Term::Health(Vec::new())],
             });
             self.rows = self.compute_rows(key.1.as_deref());
             if let Some(s) = selected
-                && let Some(i) = self.rows.iter().position(|k| *k == s)
+                && let Some(i) = self.row_of(&s)
             {
                 self.db_sel = i;
             }
@@ -500,24 +518,41 @@ impl Model {
     }
 
     fn refresh_fleet(&mut self) {
-        let mut names: Vec<String> = self.given_orchestras.clone();
-        for o in self.fleet.orchestras.keys() {
-            if !names.contains(o) {
-                names.push(o.clone());
-            }
-        }
-        let mut per: BTreeMap<&str, (HealthCounts, usize)> = BTreeMap::new();
+        // One pass in key order: databases of an orchestra are adjacent.
+        let mut per: Vec<(&str, HealthCounts, usize)> = Vec::new();
+        let mut counts = HealthCounts::default();
         let mut worst: Vec<&Database> = Vec::new();
         for (k, d) in &self.fleet.databases {
-            let e = per.entry(k.orchestra.as_str()).or_default();
-            e.0.add(d.state.health);
-            e.1 += d.members.len();
-            if matches!(d.state.health, Health::Down | Health::Degraded) {
+            let h = d.state.health;
+            counts.add(h);
+            match per.last_mut() {
+                Some(p) if p.0 == k.orchestra => {
+                    p.1.add(h);
+                    p.2 += d.members.len();
+                }
+                _ => {
+                    let mut c = HealthCounts::default();
+                    c.add(h);
+                    per.push((k.orchestra.as_str(), c, d.members.len()));
+                }
+            }
+            if matches!(h, Health::Down | Health::Degraded) {
                 worst.push(d);
             }
         }
-        for o in per.keys() {
-            if !names.iter().any(|n| n == o) {
+        let per: BTreeMap<&str, (HealthCounts, usize)> =
+            per.into_iter().map(|(o, c, n)| (o, (c, n))).collect();
+        let mut names: Vec<String> = self.given_orchestras.clone();
+        let mut seen: std::collections::BTreeSet<String> = names.iter().cloned().collect();
+        for o in self
+            .fleet
+            .orchestras
+            .keys()
+            .map(String::as_str)
+            .chain(per.keys().copied())
+        {
+            if !seen.contains(o) {
+                seen.insert(o.to_string());
                 names.push(o.to_string());
             }
         }
@@ -539,22 +574,31 @@ impl Model {
                 .then(a.key.cmp(&b.key))
         });
         self.worst = worst.into_iter().map(|d| d.key.clone()).collect();
-        self.counts = self.fleet.fleet_counts();
+        self.counts = counts;
+        if self.keys_stale || self.keys.len() != self.fleet.databases.len() {
+            self.keys_stale = false;
+            self.keys = self.fleet.databases.keys().cloned().collect();
+            // Row indices point into the old keys: recompute the list.
+            self.rows.clear();
+            self.cache.rows_key = None;
+        }
     }
 
-    fn compute_rows(&self, scope: Option<&str>) -> Vec<DbKey> {
+    fn compute_rows(&self, scope: Option<&str>) -> Vec<u32> {
         let displays: BTreeMap<&str, String> = self
             .fleet
             .orchestras
             .keys()
             .map(|o| (o.as_str(), self.display_name(o).to_lowercase()))
             .collect();
-        let iter: Box<dyn Iterator<Item = &Database>> = match scope {
-            Some(o) => Box::new(self.fleet.databases_of(o)),
-            None => Box::new(self.fleet.databases.values()),
-        };
-        let mut rows: Vec<&Database> = iter
-            .filter(|d| {
+        // Indices follow key order, so ties break by key by comparing indices.
+        let items: Vec<(u32, &Database)> = self
+            .fleet
+            .databases
+            .values()
+            .enumerate()
+            .filter(|(_, d)| scope.is_none_or(|o| d.key.orchestra == o))
+            .filter(|(_, d)| {
                 self.filter.is_empty()
                     || self.filter.matches(
                         d,
@@ -563,14 +607,24 @@ impl Model {
                             .map_or("", String::as_str),
                     )
             })
+            .map(|(i, d)| (i as u32, d))
             .collect();
-        let (sort, reverse) = (self.sort, self.reverse);
-        rows.sort_by(|a, b| {
-            let o = sort.compare(a, b);
-            let o = if reverse { o.reverse() } else { o };
-            o.then_with(|| a.key.cmp(&b.key))
-        });
-        rows.into_iter().map(|d| d.key.clone()).collect()
+        let r = self.reverse;
+        match self.sort {
+            SortCol::Health => sorted(&items, |d| Reverse(severity(d.state.health)), r),
+            SortCol::Database => sorted(
+                &items,
+                |d| (d.key.namespace.as_str(), d.key.name.as_str()),
+                r,
+            ),
+            SortCol::Orchestra => sorted(&items, |d| d.key.orchestra.as_str(), r),
+            SortCol::Profile => sorted(&items, |d| d.profile.as_str(), r),
+            SortCol::Version => sorted(&items, |d| d.version(), r),
+            SortCol::Members => sorted(&items, |d| Reverse(missing(d)), r),
+            SortCol::Leader => sorted(&items, |d| d.state.leader.as_deref(), r),
+            SortCol::Term => sorted(&items, |d| d.state.term, r),
+            SortCol::Lag => sorted(&items, |d| Reverse(d.state.worst_lag), r),
+        }
     }
 
     /// The strings of everything on screen that depends on the clock.

@@ -9,6 +9,8 @@ use crate::fleet::FleetEvent;
 use crate::source::Focus;
 
 /// Everything that can happen to the dashboard.
+// A theme is a few hundred bytes and messages are few: not worth a Box in the contract.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyEvent),

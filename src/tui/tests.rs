@@ -53,6 +53,12 @@ fn key_of(id: &str) -> DbKey {
     }
 }
 
+fn row_keys(m: &Model) -> Vec<DbKey> {
+    (0..m.rows.len())
+        .filter_map(|i| m.row(i).cloned())
+        .collect()
+}
+
 fn screen(m: &mut Model, w: u16, h: u16) -> String {
     update(m, Msg::Resize(w, h));
     buffer_text(&render_to_buffer(m, &m.theme, w, h))
@@ -131,9 +137,12 @@ fn enter_and_esc_walk_fleet_databases_profile() {
     );
     assert_eq!(m.rows.len(), 5);
     // Sorted worst first: catalog is down.
-    assert_eq!(m.rows[0], key_of("aws-eu-west-1/search/catalog"));
+    assert_eq!(
+        m.row(0).unwrap().clone(),
+        key_of("aws-eu-west-1/search/catalog")
+    );
     send(&mut m, [key('j'), code(KeyCode::Enter)]);
-    let opened = m.rows[1].clone();
+    let opened = m.row(1).unwrap().clone();
     assert_eq!(
         m.view,
         View::Profile {
@@ -143,7 +152,7 @@ fn enter_and_esc_walk_fleet_databases_profile() {
     );
     send(&mut m, [code(KeyCode::Esc)]);
     assert!(matches!(m.view, View::Databases { .. }));
-    assert_eq!(m.rows[m.db_sel], opened, "selection kept");
+    assert_eq!(m.row(m.db_sel).unwrap().clone(), opened, "selection kept");
     send(&mut m, [code(KeyCode::Esc)]);
     assert_eq!(m.view, View::Fleet);
     send(&mut m, [code(KeyCode::Esc)]);
@@ -165,7 +174,7 @@ fn filter_narrows_live_keeps_on_enter_clears_on_esc() {
     send(&mut m, [code(KeyCode::Enter)]);
     assert_eq!(m.mode, Mode::Normal);
     assert_eq!(m.rows.len(), 3);
-    for k in &m.rows {
+    for k in &row_keys(&m) {
         assert_eq!(m.fleet.databases[k].state.health, Health::Degraded);
     }
     // AND with more terms; substring on orchestra and name.
@@ -173,7 +182,7 @@ fn filter_narrows_live_keeps_on_enter_clears_on_esc() {
     msgs.extend(typed(" orchestra:aws led"));
     msgs.push(code(KeyCode::Enter));
     send(&mut m, msgs);
-    assert_eq!(m.rows, vec![key_of("aws-eu-west-1/payments/ledger")]);
+    assert_eq!(row_keys(&m), vec![key_of("aws-eu-west-1/payments/ledger")]);
     send(&mut m, [key('/'), code(KeyCode::Esc)]);
     assert_eq!(m.filter_input.value(), "");
     assert_eq!(m.rows.len(), 9);
@@ -181,7 +190,7 @@ fn filter_narrows_live_keeps_on_enter_clears_on_esc() {
     let mut msgs = vec![key('/')];
     msgs.extend(typed("profile:etcd"));
     send(&mut m, msgs);
-    assert_eq!(m.rows, vec![key_of("aws-eu-west-1/infra/etcd-main")]);
+    assert_eq!(row_keys(&m), vec![key_of("aws-eu-west-1/infra/etcd-main")]);
     send(&mut m, [code(KeyCode::Esc), key('/')]);
     send(&mut m, typed("dedicated"));
     assert_eq!(m.rows.len(), 2);
@@ -225,13 +234,19 @@ fn sort_cycles_and_reverses() {
     let mut m = demo();
     send(&mut m, [key('d')]);
     assert_eq!(m.sort, SortCol::Health);
-    assert_eq!(m.rows[0], key_of("aws-eu-west-1/search/catalog"));
+    assert_eq!(
+        m.row(0).unwrap().clone(),
+        key_of("aws-eu-west-1/search/catalog")
+    );
     send(&mut m, [key('s')]);
     assert_eq!(m.sort, SortCol::Database);
-    assert_eq!(m.rows[0], key_of("acme-prod/acme/audit"));
+    assert_eq!(m.row(0).unwrap().clone(), key_of("acme-prod/acme/audit"));
     send(&mut m, [key('S')]);
     assert!(m.reverse);
-    assert_eq!(m.rows[0], key_of("gcp-us-central1/shop/sessions"));
+    assert_eq!(
+        m.row(0).unwrap().clone(),
+        key_of("gcp-us-central1/shop/sessions")
+    );
     // Through every column and back to health.
     for _ in 0..SortCol::CYCLE.len() - 1 {
         send(&mut m, [key('s')]);
@@ -240,7 +255,10 @@ fn sort_cycles_and_reverses() {
     assert!(!m.reverse);
     send(&mut m, (0..8).map(|_| key('s')));
     assert_eq!(m.sort, SortCol::Lag);
-    assert_eq!(m.rows[0], key_of("aws-eu-west-1/analytics/graph"));
+    assert_eq!(
+        m.row(0).unwrap().clone(),
+        key_of("aws-eu-west-1/analytics/graph")
+    );
 }
 
 #[test]
@@ -265,7 +283,7 @@ fn db_and_ctx_commands() {
             orchestra: Some("gcp-us-central1".into())
         }
     );
-    assert_eq!(m.rows[m.db_sel].name, "inventory");
+    assert_eq!(m.row(m.db_sel).unwrap().name, "inventory");
     // Ambiguous and unknown names are errors, and nothing moves.
     command(&mut m, "db graph");
     assert!(matches!(&m.note, Some(Note::Error(e)) if e.contains("names 2 databases")));
@@ -338,7 +356,7 @@ fn focus_is_sent_on_change_only() {
     let cmds = send(&mut m, [code(KeyCode::Enter)]);
     let f = focus_cmds(&cmds);
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].open, Some(m.rows[2].clone()));
+    assert_eq!(f[0].open, Some(m.row(2).unwrap().clone()));
     assert!(f[0].visible.is_empty());
     assert!(focus_cmds(&send(&mut m, [Msg::Tick { now_ms: NOW_MS + 1 }])).is_empty());
     let cmds = send(&mut m, [code(KeyCode::Esc)]);
@@ -346,7 +364,7 @@ fn focus_is_sent_on_change_only() {
     // Scrolling a short terminal changes the visible rows.
     send(&mut m, [Msg::Resize(80, 8)]);
     let cmds = send(&mut m, [key('G')]);
-    assert_eq!(focus_cmds(&cmds)[0].visible.last(), m.rows.last());
+    assert_eq!(focus_cmds(&cmds)[0].visible.last(), m.row(m.rows.len() - 1));
 }
 
 #[test]
@@ -479,6 +497,24 @@ fn idle_ticks_do_not_redraw() {
         }),
     );
     assert!(!m.dirty);
+}
+
+#[test]
+fn run_is_a_send_future() {
+    fn assert_send<T: Send>(_: &T) {}
+    let (_tx, rx) = tokio::sync::mpsc::channel(1);
+    let (focus, _) = tokio::sync::watch::channel(crate::source::Focus::default());
+    let opts = Options {
+        config: crate::config::Config::default(),
+        theme: theme(),
+        themes: ThemeSet::new(None),
+        identity: String::new(),
+        read_only: false,
+        orchestras: Vec::new(),
+    };
+    // Not polled: only proves main can spawn it.
+    let fut = run(opts, rx, focus);
+    assert_send(&fut);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -653,4 +689,51 @@ fn frame_budget() {
 
 fn m_resort() -> Model {
     large_model(10_000, 200, 60)
+}
+
+#[test]
+#[ignore = "timing; run in release"]
+fn refresh_cost_breakdown() {
+    let mut m = large_model(10_000, 200, 60);
+    let t = std::time::Instant::now();
+    for _ in 0..10 {
+        std::hint::black_box(m.fleet.fleet_counts());
+    }
+    println!("fleet_counts: {:?}", t.elapsed() / 10);
+    let t = std::time::Instant::now();
+    for _ in 0..10 {
+        m.cache.fleet_generation = None;
+        m.refresh();
+    }
+    println!("refresh_fleet: {:?}", t.elapsed() / 10);
+    let t = std::time::Instant::now();
+    for _ in 0..10 {
+        m.cache.rows_key = None;
+        m.refresh();
+    }
+    println!("rows: {:?}", t.elapsed() / 10);
+}
+
+/// Drives the real runtime in a pseudo-terminal; run by hand:
+/// `(sleep 4; printf d; sleep 1; printf q) | script -qfec "stty rows 40 cols 120; cargo test --lib tui::tests::pty_smoke -- --ignored" /tmp/pty.out`
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "needs a terminal"]
+async fn pty_smoke() {
+    let (tx, rx) = tokio::sync::mpsc::channel(100_000);
+    let (focus, rx_focus) = tokio::sync::watch::channel(crate::source::Focus::default());
+    for ev in fixture::large_fleet_events(3, 30) {
+        tx.send(ev).await.unwrap();
+    }
+    let opts = Options {
+        config: fixture::demo_config(),
+        theme: theme(),
+        themes: ThemeSet::new(None),
+        identity: "pty smoke".into(),
+        read_only: true,
+        orchestras: vec!["region-000".into()],
+    };
+    run(opts, rx, focus).await.unwrap();
+    // `d` opened the fleet-wide list: its rows were sent as the focus.
+    assert_eq!(rx_focus.borrow().visible.len(), 30);
+    drop(tx);
 }

@@ -9,7 +9,7 @@ use tui_input::backend::crossterm::EventHandler;
 
 use super::model::{Filter, Mode, Model, Note, View};
 use super::msg::{Cmd, Msg};
-use crate::fleet::DbKey;
+use crate::fleet::{DbKey, FleetEvent};
 
 /// Applies `msg` to `model`; returns the commands for the runtime.
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
@@ -23,14 +23,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
                 model.dirty = true;
             }
         }
-        Msg::Fleet(ev) => {
-            let now = model.now_ms;
-            model.dirty |= model.fleet.apply(ev, now);
-        }
+        Msg::Fleet(ev) => apply(model, ev),
         Msg::FleetBatch(evs) => {
-            let now = model.now_ms;
             for ev in evs {
-                model.dirty |= model.fleet.apply(ev, now);
+                apply(model, ev);
             }
         }
         Msg::Tick { now_ms } => model.now_ms = now_ms,
@@ -53,6 +49,16 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
         cmds.push(Cmd::SetFocus(focus));
     }
     cmds
+}
+
+/// Folds one fleet event in, noting whether the set of databases may have changed.
+fn apply(m: &mut Model, ev: FleetEvent) {
+    let membership = matches!(ev, FleetEvent::Pods { .. } | FleetEvent::PodGone { .. });
+    let now = m.now_ms;
+    if m.fleet.apply(ev, now) {
+        m.dirty = true;
+        m.keys_stale |= membership;
+    }
 }
 
 fn error(m: &mut Model, text: String) {
@@ -248,7 +254,7 @@ fn open(m: &mut Model) {
             }
         }
         View::Databases { .. } => {
-            if let Some(k) = m.rows.get(m.db_sel).cloned() {
+            if let Some(k) = m.row(m.db_sel).cloned() {
                 open_profile(m, k);
             }
         }
@@ -265,7 +271,7 @@ fn back(m: &mut Model) {
                 orchestra: list.clone(),
             };
             m.refresh();
-            if let Some(i) = m.rows.iter().position(|k| *k == key) {
+            if let Some(i) = m.row_of(&key) {
                 m.db_sel = i;
             }
         }

@@ -267,21 +267,20 @@ fn header(
     }
 }
 
-fn cell(
-    buf: &mut Buffer,
-    cols: &[Col],
-    fitted: &[Option<(u16, u16)>],
-    i: usize,
+/// Where a table's columns landed.
+struct Tbl<'a> {
+    cols: &'a [Col],
+    fitted: &'a [Option<(u16, u16)>],
     x0: u16,
-    y: u16,
-    text: &str,
-    style: Style,
-) {
-    if let Some((x, w)) = fitted[i] {
-        if cols[i].right {
-            put_right(buf, x0 + x, y, w, text, style);
+}
+
+/// Writes `text` in column `i` of row `y` (nothing when the column was dropped).
+fn cell(buf: &mut Buffer, t: &Tbl, i: usize, y: u16, text: &str, style: Style) {
+    if let Some((x, w)) = t.fitted[i] {
+        if t.cols[i].right {
+            put_right(buf, t.x0 + x, y, w, text, style);
         } else {
-            put(buf, x0 + x, y, w, text, style);
+            put(buf, t.x0 + x, y, w, text, style);
         }
     }
 }
@@ -302,6 +301,14 @@ fn role_style(theme: &Theme, r: Role) -> Style {
         Role::ReadReplica => theme.read_replica,
         Role::Candidate => theme.candidate,
         Role::Unknown => theme.unknown,
+    }
+}
+
+/// Lag over the configured gate is a warning.
+fn lag_style(model: &Model, theme: &Theme, lag: Option<u64>) -> Style {
+    match lag {
+        Some(l) if l > model.config.operations.lag_gate => theme.warning,
+        _ => theme.text,
     }
 }
 
@@ -431,6 +438,11 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         flex("REASON", 16, 0),
     ];
     let fitted = fit(&cols, w);
+    let tbl = Tbl {
+        cols: &cols,
+        fitted: &fitted,
+        x0,
+    };
     let lines = usize::from(inner.height);
     for (i, key) in shown.iter().enumerate() {
         let y = inner.y + i as u16;
@@ -452,37 +464,24 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             continue;
         };
         let h = d.state.health;
+        cell(buf, &tbl, 0, y, h.word(), health_style(theme, h));
         cell(
             buf,
-            &cols,
-            &fitted,
-            0,
-            x0,
-            y,
-            h.word(),
-            health_style(theme, h),
-        );
-        cell(
-            buf,
-            &cols,
-            &fitted,
+            &tbl,
             1,
-            x0,
             y,
             model.display_name(&key.orchestra),
             accent_style(model, theme, &key.orchestra),
         );
         cell(
             buf,
-            &cols,
-            &fitted,
+            &tbl,
             2,
-            x0,
             y,
             &format!("{}/{}", key.namespace, key.name),
             theme.text,
         );
-        cell(buf, &cols, &fitted, 3, x0, y, first_reason(d), theme.text);
+        cell(buf, &tbl, 3, y, first_reason(d), theme.text);
     }
 }
 
@@ -519,6 +518,11 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         flex("CONNECTION", 12, 1),
     ];
     let fitted = fit(&cols, w);
+    let tbl = Tbl {
+        cols: &cols,
+        fitted: &fitted,
+        x0,
+    };
     header(buf, &cols, &fitted, x0, inner.y, theme.header, None);
     if model.orchestras.is_empty() {
         put(
@@ -543,9 +547,9 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         }
         buf.set_stringn(inner.x + 1, y, "▌", 1, accent_style(model, theme, &o.name));
         let name = model.display_name(&o.name);
-        cell(buf, &cols, &fitted, 0, x0, y, name, st(theme.text));
+        cell(buf, &tbl, 0, y, name, st(theme.text));
         if name != o.name {
-            cell(buf, &cols, &fitted, 1, x0, y, &o.name, st(theme.muted));
+            cell(buf, &tbl, 1, y, &o.name, st(theme.muted));
         }
         let counts_known = o.counts.total() > 0 || matches!(*conn, Connection::Live);
         let n = |v: usize| {
@@ -555,53 +559,24 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
                 "-".into()
             }
         };
-        cell(
-            buf,
-            &cols,
-            &fitted,
-            2,
-            x0,
-            y,
-            &n(o.counts.total()),
-            st(theme.text),
-        );
+        cell(buf, &tbl, 2, y, &n(o.counts.total()), st(theme.text));
         let down = if o.counts.down > 0 {
             theme.down
         } else {
             theme.muted
         };
-        cell(buf, &cols, &fitted, 3, x0, y, &n(o.counts.down), st(down));
+        cell(buf, &tbl, 3, y, &n(o.counts.down), st(down));
         let degr = if o.counts.degraded > 0 {
             theme.degraded
         } else {
             theme.muted
         };
+        cell(buf, &tbl, 4, y, &n(o.counts.degraded), st(degr));
+        cell(buf, &tbl, 5, y, &n(o.members), st(theme.muted));
         cell(
             buf,
-            &cols,
-            &fitted,
-            4,
-            x0,
-            y,
-            &n(o.counts.degraded),
-            st(degr),
-        );
-        cell(
-            buf,
-            &cols,
-            &fitted,
-            5,
-            x0,
-            y,
-            &n(o.members),
-            st(theme.muted),
-        );
-        cell(
-            buf,
-            &cols,
-            &fitted,
+            &tbl,
             6,
-            x0,
             y,
             &conn.describe(),
             st(connection_style(theme, &conn)),
@@ -655,11 +630,22 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
         None => "all orchestras".into(),
     };
     let arrow = if model.reverse { "▴" } else { "▾" };
-    let mut title = format!(" Databases · {where_} · {} of {total}", model.rows.len());
+    let narrow = area.width < 100;
+    let mut title = if narrow {
+        let where_ = if scope.is_none() { "all" } else { &where_ };
+        format!(" Databases · {where_} · {}/{total}", model.rows.len())
+    } else {
+        format!(" Databases · {where_} · {} of {total}", model.rows.len())
+    };
     if !model.filter_input.value().is_empty() && model.mode != Mode::Filter {
-        title.push_str(&format!(" · filter: {}", model.filter_input.value()));
+        let label = if narrow { "/" } else { "filter: " };
+        title.push_str(&format!(" · {label}{}", model.filter_input.value()));
     }
-    title.push_str(&format!(" · sort: {} {arrow} ", model.sort.word()));
+    if narrow {
+        title.push_str(&format!(" · {}{arrow} ", model.sort.word()));
+    } else {
+        title.push_str(&format!(" · sort: {} {arrow} ", model.sort.word()));
+    }
     let hints = " ↵ open · / filter · s sort · S reverse · y copy id · Esc back · ? help ";
     let inner = panel(theme, &title, hints, true, area, buf);
     if let Some(o) = scope {
@@ -678,6 +664,7 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
         .iter()
         .skip(offset)
         .take(rows)
+        .filter_map(|k| model.keys.get(*k as usize))
         .filter_map(|k| model.fleet.databases.get(k))
         .collect();
     // Column widths follow what is on screen (bounded), not the whole fleet.
@@ -708,7 +695,7 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
     let cols = [
         col("DATABASE", db_w, 0),
         col("ORCHESTRA", orch_w, if scope.is_some() { 20 } else { 4 }),
-        col("PROFILE", 7, 9),
+        col("PROFILE", 8, 9),
         col("VERSION", 8, 8),
         num("READY", 6, 2),
         col("LEADER", leader_w, 5),
@@ -719,6 +706,11 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
         flex("REASON", 20, 3),
     ];
     let fitted = fit(&cols, w);
+    let tbl = Tbl {
+        cols: &cols,
+        fitted: &fitted,
+        x0,
+    };
     header(
         buf,
         &cols,
@@ -753,7 +745,7 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
         let k = &d.key;
         let s = &d.state;
         let c = |i: usize, text: &str, style: Style, buf: &mut Buffer| {
-            cell(buf, &cols, &fitted, i, x0, y, text, st(style));
+            cell(buf, &tbl, i, y, text, st(style));
         };
         c(
             DB_DATABASE,
@@ -808,7 +800,7 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
         c(
             DB_LAG,
             &s.worst_lag.map_or("-".into(), |l| l.to_string()),
-            theme.text,
+            lag_style(model, theme, s.worst_lag),
             buf,
         );
         c(
@@ -898,7 +890,7 @@ fn profile_view(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mu
         spans.push(Span::styled("  lag ", theme.muted));
         spans.push(Span::styled(
             s.worst_lag.map_or("-".into(), |l| l.to_string()),
-            theme.text,
+            lag_style(model, theme, s.worst_lag),
         ));
         let line = Line::from(spans);
         let used = line.width() as u16;
@@ -966,8 +958,23 @@ fn profile_view(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mu
     }
     if show_ops && !wide && y < bottom {
         let x = put(buf, x0, y, w, "operations: ", theme.muted);
-        let text = operations_line(&ops);
-        put(buf, x, y, w.saturating_sub(x - x0), &text, theme.text);
+        if ops.is_empty() {
+            put(
+                buf,
+                x,
+                y,
+                w.saturating_sub(x - x0),
+                "none for this role",
+                theme.muted,
+            );
+        } else {
+            // The names as far as they fit, and always the note that launching comes later.
+            let note = " · launched in a later version";
+            let names: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
+            let room = w.saturating_sub(x - x0).saturating_sub(note.width() as u16);
+            let end = put(buf, x, y, room, &names.join(" "), theme.text);
+            put(buf, end, y, note.width() as u16, note, theme.muted);
+        }
     }
 
     // Members.
@@ -989,9 +996,15 @@ fn profile_view(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mu
     };
     let ops_w = if show_ops && wide { 34 } else { 0 };
     let rest_w = bottom_area.width - ops_w;
-    let timeline_w = if wide { rest_w * 2 / 5 } else { rest_w / 2 }
-        .max(30)
-        .min(rest_w);
+    let timeline_w = if d.history.changes.is_empty() {
+        28
+    } else if wide {
+        rest_w * 2 / 5
+    } else {
+        rest_w / 2
+    }
+    .max(30)
+    .min(rest_w);
     let timeline = Rect {
         width: timeline_w,
         ..bottom_area
@@ -1015,15 +1028,6 @@ fn profile_view(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mu
     }
 }
 
-fn operations_line(ops: &[crate::config::OperationName]) -> String {
-    if ops.is_empty() {
-        "none for this role".into()
-    } else {
-        let names: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
-        format!("{} (launching arrives in a later version)", names.join(" "))
-    }
-}
-
 fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut Buffer) {
     let title = format!(" Members ({}) ", d.members.len());
     let inner = panel(theme, &title, "", false, area, buf);
@@ -1039,6 +1043,12 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         .max()
         .unwrap_or(6)
         .clamp(6, 32) as u16;
+    let widest = |f: &dyn Fn(&crate::fleet::Member) -> usize, lo: usize, hi: usize| {
+        d.members.iter().map(f).max().unwrap_or(lo).clamp(lo, hi) as u16
+    };
+    let node_w = widest(&|m| m.pod.node.width(), 4, 40);
+    let zone_w = widest(&|m| m.pod.zone.width(), 4, 20);
+    let image_w = widest(&|m| m.pod.image.width(), 5, 48);
     let cols = [
         col("ROLE", 14, 0),
         col("MEMBER", name_w, 0),
@@ -1046,13 +1056,18 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         num("RESTARTS", 8, 5),
         num("APPLIED", 10, 6),
         num("LAG", 6, 2),
-        col("NODE", 14, 8),
-        col("ZONE", 12, 7),
+        col("NODE", node_w, 8),
+        col("ZONE", zone_w, 7),
         num("AGE", 6, 4),
         flex("STATUS", 16, 3),
-        col("IMAGE", 28, 9),
+        col("IMAGE", image_w, 9),
     ];
     let fitted = fit(&cols, w);
+    let tbl = Tbl {
+        cols: &cols,
+        fitted: &fitted,
+        x0,
+    };
     header(buf, &cols, &fitted, x0, inner.y, theme.header, None);
     let rows = usize::from(inner.height - 1);
     let offset = scroll(0, model.member_sel, rows, d.members.len());
@@ -1066,7 +1081,7 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         let state = d.state.members.iter().find(|s| s.name == m.pod.name);
         let role = state.map_or(Role::Unknown, |s| s.role);
         let c = |i: usize, text: &str, style: Style, buf: &mut Buffer| {
-            cell(buf, &cols, &fitted, i, x0, y, text, st(style));
+            cell(buf, &tbl, i, y, text, st(style));
         };
         c(
             0,
@@ -1096,7 +1111,7 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         c(
             5,
             &lag.map_or("-".into(), |l| l.to_string()),
-            theme.text,
+            lag_style(model, theme, lag),
             buf,
         );
         c(6, &m.pod.node, theme.muted, buf);
