@@ -161,7 +161,10 @@ async fn navigate_and_see_the_new_leader() {
             leads(s, &new)
         })
         .await;
-        eprintln!("{w}x{h}: new leader on screen {:?} after election", elected.elapsed());
+        eprintln!(
+            "{w}x{h}: new leader on screen {:?} after election",
+            elected.elapsed()
+        );
         // Let the pod come back before the next round.
         common::wait_for("pods ready again", Duration::from_secs(30), || async {
             let (r, n) = t.lab.ready_pods();
@@ -171,7 +174,8 @@ async fn navigate_and_see_the_new_leader() {
 
         // Help, back out, quit: the shell sees baton exit 0 on the normal screen.
         tm.keys(&["?"]);
-        tm.wait("help", Duration::from_secs(5), |s| s.contains("quit")).await;
+        tm.wait("help", Duration::from_secs(5), |s| s.contains("quit"))
+            .await;
         tm.keys(&["Escape", "Escape", "Escape", "q"]);
         let s = tm
             .wait("baton exits", Duration::from_secs(10), |s| {
@@ -180,7 +184,11 @@ async fn navigate_and_see_the_new_leader() {
             .await;
         assert!(s.contains("baton-exited-0"), "{s}");
         let alt = tm.cmd(&["display-message", "-p", "-t", "main", "#{alternate_on}"]);
-        assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0", "alternate screen left");
+        assert_eq!(
+            String::from_utf8_lossy(&alt.stdout).trim(),
+            "0",
+            "alternate screen left"
+        );
     }
     t.lab.shutdown().await;
 }

@@ -104,12 +104,16 @@ async fn supervisors_follow_the_lab() {
         assert_eq!(f.orchestras["lab-b"].connection, Connection::Live);
         let members: usize = f.databases_of("lab-a").map(|d| d.members.len()).sum();
         assert_eq!(members, pods.lines().count(), "pod count equals kubectl's");
-        let d = &f.databases[&orders];
-        assert!(
-            d.members.iter().all(|m| !m.pod.zone.is_empty()),
-            "zones from nodes"
-        );
     }
+    // Zones come from the node list, which may answer after the pods did.
+    wait_for("zones from nodes", Duration::from_secs(5), || async {
+        let f = fleet.lock().unwrap();
+        f.databases[&orders]
+            .members
+            .iter()
+            .all(|m| !m.pod.zone.is_empty())
+    })
+    .await;
 
     // A static inventory of the same members, probed directly by URL, shows the same leader.
     let urls: Vec<String> = fleet.lock().unwrap().databases[&orders]

@@ -227,6 +227,11 @@ pub enum FleetEvent {
     },
     /// Recent events of a database (replaces what was there).
     Events { key: DbKey, events: Vec<EventLine> },
+    /// Node → zone of an orchestra, for members listed before the nodes were.
+    Zones {
+        orchestra: String,
+        zones: std::collections::HashMap<String, String>,
+    },
 }
 
 /// The whole fleet.
@@ -308,18 +313,44 @@ impl Fleet {
                 let Some(d) = self.databases.get_mut(&key) else {
                     return false;
                 };
+                // Only a different answer is a change: the same answers again move the probe
+                // times but not the generation, so an idle fleet costs the views nothing.
+                let mut changed = d.probed_ms.is_none();
                 for (pod, probe) in results {
                     if let Some(m) = d.members.iter_mut().find(|m| m.pod.name == pod) {
+                        changed |= m.probe != probe;
                         m.probe = probe;
                         m.probed_ms = Some(at_ms);
                     }
                 }
                 d.probed_ms = Some(at_ms);
-                d.rederive(lag_gate);
-                if let Some(leader) = d.state.leader.clone() {
-                    d.history.observe(now_ms, Some(&leader), d.state.term);
+                if changed {
+                    d.rederive(lag_gate);
                 }
-                true
+                if let Some(leader) = d.state.leader.clone() {
+                    let before = d.history.changes.len();
+                    d.history.observe(now_ms, Some(&leader), d.state.term);
+                    changed |= d.history.changes.len() != before;
+                }
+                changed
+            }
+            FleetEvent::Zones { orchestra, zones } => {
+                let mut changed = false;
+                for d in self
+                    .databases
+                    .values_mut()
+                    .filter(|d| d.key.orchestra == orchestra)
+                {
+                    for m in &mut d.members {
+                        if let Some(z) = zones.get(&m.pod.node)
+                            && *z != m.pod.zone
+                        {
+                            m.pod.zone = z.clone();
+                            changed = true;
+                        }
+                    }
+                }
+                changed
             }
             FleetEvent::Events { key, events } => match self.databases.get_mut(&key) {
                 Some(d) if d.events != events => {
@@ -451,6 +482,7 @@ mod tests {
             name: name.into(),
             ready: true,
             phase: "Running".into(),
+            node: "n1".into(),
             image: "neo4j:5.26.0-enterprise".into(),
             ..PodInfo::default()
         }
@@ -566,6 +598,27 @@ mod tests {
         assert_eq!(d.history.changes[0].from.as_deref(), Some("a-0"));
         assert_eq!(d.history.changes[0].to.as_deref(), Some("a-2"));
         assert_eq!(f.counts("o1").total(), 1);
+        // The same answers again are not a change: the generation stays.
+        let g = f.generation;
+        assert!(!f.apply(probed("a", "a-2"), 4_000));
+        assert_eq!(f.generation, g);
+    }
+
+    #[test]
+    fn zones_reach_members_listed_before_the_nodes() {
+        let mut f = Fleet::new(100);
+        f.apply(pods("o1", &[("a", "a-0")], true), 0);
+        let k = DbKey::new("o1", &db("a"));
+        let node = f.databases[&k].members[0].pod.node.clone();
+        let zones = std::collections::HashMap::from([(node, "zone-a".to_string())]);
+        let ev = |o: &str| FleetEvent::Zones {
+            orchestra: o.into(),
+            zones: zones.clone(),
+        };
+        assert!(!f.apply(ev("o2"), 0), "another orchestra's nodes");
+        assert!(f.apply(ev("o1"), 0));
+        assert_eq!(f.databases[&k].members[0].pod.zone, "zone-a");
+        assert!(!f.apply(ev("o1"), 0), "same zones again");
     }
 
     #[test]

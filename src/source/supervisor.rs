@@ -33,6 +33,9 @@ pub struct Intervals {
     pub open: Duration,
     pub visible: Duration,
     pub background: Duration,
+    /// A database that is not healthy (no leader yet, lagging, probe errors) off screen: soon
+    /// enough that a fresh or recovering database does not look down for long.
+    pub unsettled: Duration,
     /// The longest a probe may take.
     pub timeout: Duration,
 }
@@ -43,6 +46,7 @@ impl Default for Intervals {
             open: Duration::from_millis(1000),
             visible: Duration::from_secs(4),
             background: Duration::from_secs(25),
+            unsettled: Duration::from_secs(4),
             timeout: Duration::from_secs(3),
         }
     }
@@ -382,10 +386,11 @@ impl Supervisor {
                                 Vec::new()
                             }
                         }
-                        Inner::Zones(z) => {
+                        Inner::Zones(z) if z != zones => {
                             zones = z;
-                            Vec::new()
+                            vec![FleetEvent::Zones { orchestra: self.name.clone(), zones: zones.clone() }]
                         }
+                        Inner::Zones(_) => Vec::new(),
                         // A watch resumed after an outage yields nothing until something
                         // changes: the heartbeat says when the server is back.
                         Inner::Heartbeat(Ok(())) if ever_live && state != Connection::Live => {
@@ -490,11 +495,15 @@ impl Supervisor {
                 self.intervals.open / 2
             }
         } else if focus.visible.iter().any(is) {
-            self.intervals.visible
+            if healthy {
+                self.intervals.visible
+            } else {
+                self.intervals.visible.min(self.intervals.unsettled) / 2
+            }
         } else if healthy {
             self.intervals.background
         } else {
-            self.intervals.background / 2
+            self.intervals.unsettled
         };
         // Up to 10 % jitter so databases do not move in lockstep.
         base + base.mul_f64(rand::random::<f64>() * 0.1)

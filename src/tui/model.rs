@@ -632,6 +632,11 @@ impl Model {
         let mut marks = vec![clock_hm(self.now_ms)];
         if let Some(d) = self.open_database() {
             marks.push(d.history.churning(self.now_ms).to_string());
+            // The profile shows when the open database was last probed.
+            marks.push(
+                d.probed_ms
+                    .map_or_else(String::new, |p| (p / 1000).to_string()),
+            );
             for m in &d.members {
                 marks.push(age(self.now_ms, m.pod.created_ms));
             }

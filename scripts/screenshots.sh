@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Makes screenshots/*.png from the real binary on the embedded demo lab: `baton lab` runs in tmux
+# at 200x60 (and 80x24), keys are sent as a person would type them, `tmux capture-pane -e` keeps
+# the colours, aha turns the ANSI text into HTML and headless Chromium renders it to PNG.
+# Needs: tmux, aha, chromium (Debian packages). Usage: scripts/screenshots.sh [path/to/baton]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+baton=${1:-target/release/baton}
+[ -x "$baton" ] || cargo build --release
+for tool in tmux aha chromium; do
+  command -v "$tool" >/dev/null || { echo "screenshots: $tool is missing (apt-get install $tool)" >&2; exit 2; }
+done
+work=$(mktemp -d)
+sock="baton-shots-$$"
+t() { tmux -L "$sock" -f /dev/null "$@"; }
+trap 't kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
+
+wait_for() { # text, seconds
+  for _ in $(seq 1 $(( $2 * 10 ))); do
+    t capture-pane -p -t shots | grep -q -- "$1" && return 0
+    sleep 0.1
+  done
+  echo "screenshots: '$1' never appeared; screen:" >&2
+  t capture-pane -p -t shots >&2
+  exit 1
+}
+
+shoot() { # name, columns, rows
+  local name=$1 cols=$2 rows=$3
+  t capture-pane -e -p -t shots > "$work/$name.ansi"
+  aha --black --no-header < "$work/$name.ansi" > "$work/$name.body"
+  {
+    echo '<!doctype html><html><head><meta charset="utf-8"><style>'
+    echo 'body{margin:0;background:#000;color:#ddd}'
+    echo 'pre{margin:8px;font-family:"DejaVu Sans Mono",monospace;font-size:14px;line-height:17px}'
+    echo '</style></head><body><pre>'
+    cat "$work/$name.body"
+    echo '</pre></body></html>'
+  } > "$work/$name.html"
+  # DejaVu Sans Mono at 14px is 8.43px wide.
+  local w=$(( cols * 843 / 100 + 16 )) h=$(( rows * 17 + 16 ))
+  chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --force-device-scale-factor=1 \
+    --window-size="$w,$h" --screenshot="$PWD/screenshots/$name.png" "file://$work/$name.html" \
+    >/dev/null 2>&1
+  echo "screenshots/$name.png"
+}
+
+session() { # columns rows
+  t kill-server 2>/dev/null || true
+  sock="baton-shots-$$-$1"
+  t new-session -d -x "$1" -y "$2" -s shots \
+    "TERM=xterm-256color BATON_DATA_DIR=$work/data-$1 $baton lab"
+  wait_for "live" 60
+  sleep 4   # first probes of every database
+}
+
+mkdir -p screenshots
+session 200 60
+shoot fleet 200 60
+t send-keys -t shots d; sleep 1
+shoot databases 200 60
+t send-keys -t shots / o r d e r s Enter; sleep 0.5; t send-keys -t shots Enter
+wait_for "LEADER" 10; sleep 1
+shoot profile 200 60
+t send-keys -t shots '?'; sleep 0.5
+shoot help 200 60
+
+session 80 24
+t send-keys -t shots d; sleep 1
+shoot databases-80x24 80 24
