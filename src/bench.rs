@@ -4,13 +4,25 @@
 //! snapshot), RSS, idle CPU with the supervisors running, and the TUI's frame render time and idle
 //! terminal output. Figures, not pass/fail: these machines are noisy.
 
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::{mpsc, watch};
 
-use crate::config::Config;
+use crate::config::{Config, Theme};
 use crate::fleet::{Connection, Fleet};
 use crate::source::{Focus, kube::Target, supervisor};
+use crate::tui::{self, Cmd, Model, Msg, View, update};
+
+/// The frame size the budgets are stated for.
+const W: u16 = 200;
+const H: u16 = 60;
 
 /// Resident set size of this process, in MiB.
 pub fn rss_mib() -> Option<u64> {
@@ -45,6 +57,7 @@ pub struct EngineFigures {
     pub probed: Option<Duration>,
     pub rss_mib: Option<u64>,
     pub idle_cpu_percent: Option<f64>,
+    pub idle_output: IdleOutput,
 }
 
 /// Runs supervisors over `targets` until every database was probed once (or `limit` passed),
@@ -52,13 +65,14 @@ pub struct EngineFigures {
 pub async fn engine(
     targets: Vec<Target>,
     config: &Config,
+    theme: Theme,
     limit: Duration,
     idle: Duration,
 ) -> (EngineFigures, Fleet) {
     let started = Instant::now();
     let n = targets.len();
     let (tx, mut rx) = mpsc::channel(4096);
-    let (_focus_tx, focus_rx) = watch::channel(Focus::default());
+    let (focus_tx, focus_rx) = watch::channel(Focus::default());
     let _handles = supervisor::spawn_all(
         targets,
         config,
@@ -97,29 +111,221 @@ pub async fn engine(
             probed = Some(started.elapsed());
         }
     }
-    // Steady state: keep applying what the supervisors send, measure CPU.
+    let orchestras = fleet.orchestras.len();
+    let databases = fleet.databases.len();
+    let members = fleet.member_count();
+
+    // Steady state, as the dashboard runs it: the fleet view of a 200×60 terminal, fed by the
+    // supervisors, focus sent back to them, events folded every 250 ms, the clock ticking, a
+    // frame drawn only when the model says something shown changed. CPU and terminal bytes.
+    let mut model = Model::new(
+        config.clone(),
+        theme,
+        "bench".into(),
+        true,
+        fleet.orchestras.keys().cloned().collect(),
+        now_ms(),
+    );
+    model.fleet = fleet;
+    let focus = |cmds: Vec<Cmd>| {
+        for c in cmds {
+            if let Cmd::SetFocus(f) = c {
+                focus_tx.send_replace(f);
+            }
+        }
+    };
+    focus(update(&mut model, Msg::Resize(W, H)));
+    let written = Arc::new(AtomicU64::new(0));
+    let mut terminal = fixed_terminal(Counter(Arc::clone(&written)));
+    let mut output = IdleOutput::default();
+    if let Some(t) = terminal.as_mut() {
+        model.take_dirty();
+        let _ = t.draw(|f| tui::draw(&model, &model.theme, f));
+        output.first_frame_bytes = written.swap(0, Ordering::SeqCst);
+    }
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let until = tokio::time::Instant::now() + idle;
-    while let Ok(Some(ev)) = tokio::time::timeout_at(until, rx.recv()).await {
-        fleet.apply(ev, 0);
-    }
-    let idle_cpu_percent = match (cpu0, cpu_time()) {
-        (Some(a), Some(b)) => {
-            Some((b - a).as_secs_f64() * 100.0 / t0.elapsed().as_secs_f64().max(0.001))
+    let mut flush = tokio::time::interval(Duration::from_millis(250));
+    let mut pending = Vec::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => break,
+            ev = rx.recv() => match ev {
+                Some(ev) => pending.push(ev),
+                None => break,
+            },
+            _ = flush.tick() => {
+                if !pending.is_empty() {
+                    focus(update(&mut model, Msg::FleetBatch(std::mem::take(&mut pending))));
+                }
+                focus(update(&mut model, Msg::Tick { now_ms: now_ms() }));
+                if model.take_dirty()
+                    && let Some(t) = terminal.as_mut()
+                {
+                    let _ = t.draw(|f| tui::draw(&model, &model.theme, f));
+                    output.frames += 1;
+                }
+            }
         }
+    }
+    output.seconds = t0.elapsed().as_secs_f64();
+    output.bytes = written.load(Ordering::SeqCst);
+    let idle_cpu_percent = match (cpu0, cpu_time()) {
+        (Some(a), Some(b)) => Some((b - a).as_secs_f64() * 100.0 / output.seconds.max(0.001)),
         _ => None,
     };
     let figures = EngineFigures {
-        orchestras: fleet.orchestras.len(),
-        databases: fleet.databases.len(),
-        members: fleet.member_count(),
+        orchestras,
+        databases,
+        members,
         listed,
         probed,
         rss_mib: rss_mib(),
         idle_cpu_percent,
+        idle_output: output,
     };
-    (figures, fleet)
+    (figures, model.fleet)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Counts what the terminal backend writes, and throws it away.
+struct Counter(Arc<AtomicU64>);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.fetch_add(buf.len() as u64, Ordering::SeqCst);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A real crossterm backend of a fixed 200×60 viewport (no terminal to ask for its size).
+fn fixed_terminal<W: Write>(out: W) -> Option<Terminal<CrosstermBackend<W>>> {
+    Terminal::with_options(
+        CrosstermBackend::new(out),
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, W, H)),
+        },
+    )
+    .ok()
+}
+
+/// What reached the terminal while the fleet was idle.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdleOutput {
+    pub seconds: f64,
+    pub frames: u64,
+    pub bytes: u64,
+    /// The first, full frame (for scale).
+    pub first_frame_bytes: u64,
+}
+
+/// The view's figures: per-frame render time of each main view at 200×60 over a synthetic fleet
+/// of `databases` databases, and a full repaint through the real crossterm backend.
+#[derive(Debug, Clone)]
+pub struct RenderFigures {
+    pub databases: usize,
+    pub views: Vec<(&'static str, Duration)>,
+    /// Re-filtering and re-sorting every row after a fleet change (at most every 250 ms).
+    pub resort: Duration,
+    /// Clearing and repainting the whole screen, escape sequences included.
+    pub full_repaint: Duration,
+    pub full_repaint_bytes: u64,
+}
+
+/// Renders each main view `n` times over a synthetic fleet of `databases` databases.
+pub fn render(theme: Theme, databases: usize, n: u32) -> RenderFigures {
+    let mut m = Model::new(
+        tui::fixture::demo_config(),
+        theme.clone(),
+        "bench".into(),
+        false,
+        Vec::new(),
+        now_ms(),
+    );
+    update(
+        &mut m,
+        Msg::FleetBatch(tui::fixture::large_fleet_events(200, databases)),
+    );
+    let key = |c: KeyCode| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    update(&mut m, Msg::Resize(W, H));
+    update(&mut m, key(KeyCode::Char('d')));
+    update(&mut m, key(KeyCode::PageDown));
+    let mut fleet = m.clone();
+    fleet.view = View::Fleet;
+    let mut profile = m.clone();
+    update(&mut profile, key(KeyCode::Enter));
+    let mut views = Vec::new();
+    for (name, model) in [("databases", &m), ("fleet", &fleet), ("profile", &profile)] {
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(tui::render_to_buffer(model, &theme, W, H));
+        }
+        views.push((name, t.elapsed() / n));
+    }
+    // Every row re-derived, filtered and sorted, as after a batch of fleet changes.
+    let t = Instant::now();
+    let rounds = 20;
+    for i in 0..rounds {
+        m.fleet.generation += 1;
+        update(
+            &mut m,
+            Msg::Tick {
+                now_ms: now_ms() + i,
+            },
+        );
+    }
+    let resort = t.elapsed() / rounds as u32;
+    let written = Arc::new(AtomicU64::new(0));
+    // A fresh terminal has nothing on screen, so every cell is written (`Terminal::clear` would
+    // ask a real terminal for its cursor).
+    let t = Instant::now();
+    for _ in 0..n {
+        if let Some(mut term) = fixed_terminal(Counter(Arc::clone(&written))) {
+            let _ = term.draw(|f| tui::draw(&m, &theme, f));
+        }
+    }
+    let (full_repaint, full_repaint_bytes) = (
+        t.elapsed() / n,
+        written.load(Ordering::SeqCst) / u64::from(n),
+    );
+    RenderFigures {
+        databases: m.fleet.databases.len(),
+        views,
+        resort,
+        full_repaint,
+        full_repaint_bytes,
+    }
+}
+
+impl RenderFigures {
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        for (name, per) in &self.views {
+            out.push_str(&format!(
+                "render {name:<9} 200x60 over {} databases: {:.2} ms   budget 2 ms\n",
+                self.databases,
+                per.as_secs_f64() * 1000.0
+            ));
+        }
+        out.push_str(&format!(
+            "re-filter and re-sort {} rows after a fleet change: {:.2} ms (at most every 250 ms)\n\
+             full repaint through crossterm: {:.2} ms, {} bytes\n",
+            self.databases,
+            self.resort.as_secs_f64() * 1000.0,
+            self.full_repaint.as_secs_f64() * 1000.0,
+            self.full_repaint_bytes,
+        ));
+        out
+    }
 }
 
 fn secs(d: Option<Duration>) -> String {
@@ -134,7 +340,8 @@ impl EngineFigures {
              every orchestra listed (first complete frame) after {}   budget 2 s\n\
              every member probed once (complete snapshot) after {}\n\
              RSS {} MiB   budget 150 MiB\n\
-             idle CPU {} of one core (supervisors running, background probes)   budget 1 %\n",
+             idle CPU {} of one core (supervisors and fleet view running, background probes)   budget 1 %\n\
+             idle terminal output: {} frames, {} bytes in {:.0} s on the fleet view (first frame {} bytes)   budget 0 while nothing changes\n",
             self.orchestras,
             self.databases,
             self.members,
@@ -144,6 +351,10 @@ impl EngineFigures {
             self.idle_cpu_percent
                 .map(|c| format!("{c:.1} %"))
                 .unwrap_or("?".into()),
+            self.idle_output.frames,
+            self.idle_output.bytes,
+            self.idle_output.seconds,
+            self.idle_output.first_frame_bytes,
         )
     }
 }

@@ -93,7 +93,7 @@ fn main() -> ExitCode {
             command: Some(LabCommand::Serve(args)),
         }) => lab_serve(args),
         Some(Command::Status(args)) => status(&cli.global, &config, args),
-        Some(Command::Bench(args)) => bench(&cli.global, &config, args),
+        Some(Command::Bench(args)) => bench(&cli.global, &config, theme, args),
         Some(Command::Lab { command: None }) => dashboard(&cli.global, config, theme, themes, true),
         Some(Command::Lab {
             command: Some(LabCommand::Fault(args)),
@@ -317,6 +317,7 @@ fn status(global: &baton::cli::GlobalArgs, config: &Config, args: StatusArgs) ->
 fn bench(
     global: &baton::cli::GlobalArgs,
     config: &Config,
+    theme: baton::config::Theme,
     args: baton::cli::BenchArgs,
 ) -> ExitCode {
     use std::time::Duration;
@@ -341,11 +342,14 @@ fn bench(
         let (figures, _fleet) = baton::bench::engine(
             targets,
             config,
+            theme.clone(),
             Duration::from_secs(args.limit),
             Duration::from_secs(args.idle),
         )
         .await;
-        print!("{}", figures.report());
+        // After the engine's figures, so its RSS does not include the synthetic fleet.
+        let render = baton::bench::render(theme, 10_000, 300);
+        print!("{}{}", figures.report(), render.report());
         Exit::Ok.into()
     })
 }
