@@ -28,7 +28,10 @@ wait_for() { # text, seconds
 shoot() { # name, columns, rows
   local name=$1 cols=$2 rows=$3
   t capture-pane -e -p -t shots > "$work/$name.ansi"
-  aha --black --no-header < "$work/$name.ansi" > "$work/$name.body"
+  # aha --black draws black text as dim grey (for black backgrounds); on a coloured background
+  # (the selected row: black on cyan) it must stay black as in the terminal.
+  aha --black --no-header < "$work/$name.ansi" \
+    | sed 's/color:dimgray;background-color:/color:#000;background-color:/g' > "$work/$name.body"
   {
     echo '<!doctype html><html><head><meta charset="utf-8"><style>'
     echo 'body{margin:0;background:#000;color:#ddd}'

@@ -138,9 +138,10 @@ pub async fn engine(
     let written = Arc::new(AtomicU64::new(0));
     let mut terminal = fixed_terminal(Counter(Arc::clone(&written)));
     let mut output = IdleOutput::default();
+    let mut painter = tui::Painter::default();
     if let Some(t) = terminal.as_mut() {
         model.take_dirty();
-        let _ = t.draw(|f| tui::draw(&model, &model.theme, f));
+        let _ = painter.paint(t, &model);
         output.first_frame_bytes = written.swap(0, Ordering::SeqCst);
     }
     let cpu0 = cpu_time();
@@ -162,8 +163,8 @@ pub async fn engine(
                 focus(update(&mut model, Msg::Tick { now_ms: now_ms() }));
                 if model.take_dirty()
                     && let Some(t) = terminal.as_mut()
+                    && painter.paint(t, &model).unwrap_or(false)
                 {
-                    let _ = t.draw(|f| tui::draw(&model, &model.theme, f));
                     output.frames += 1;
                 }
             }
@@ -356,5 +357,35 @@ impl EngineFigures {
             self.idle_output.seconds,
             self.idle_output.first_frame_bytes,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::theme::ThemeSet;
+
+    #[test]
+    fn an_unchanged_screen_writes_nothing() {
+        let theme = ThemeSet::new(None).load("default").expect("built-in theme");
+        let mut model = tui::fixture::demo_model(theme);
+        update(&mut model, Msg::Resize(W, H));
+        let written = Arc::new(AtomicU64::new(0));
+        let mut term = fixed_terminal(Counter(Arc::clone(&written))).expect("fixed viewport");
+        let mut painter = tui::Painter::default();
+        assert!(painter.paint(&mut term, &model).expect("paint"));
+        assert!(written.swap(0, Ordering::SeqCst) > 1000, "the first frame");
+        // Dirty but looking the same (e.g. a probe's timing field moved): not a byte.
+        model.dirty = true;
+        assert!(!painter.paint(&mut term, &model).expect("paint"));
+        assert_eq!(written.load(Ordering::SeqCst), 0);
+        // Something shown changes: only the difference goes out.
+        update(
+            &mut model,
+            Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)),
+        );
+        assert!(painter.paint(&mut term, &model).expect("paint"));
+        let diff = written.load(Ordering::SeqCst);
+        assert!(diff > 0 && diff < 1000, "{diff} bytes");
     }
 }

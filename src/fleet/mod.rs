@@ -71,6 +71,40 @@ pub enum Probe {
     Error(String),
 }
 
+impl Probe {
+    /// The same answer for everything baton derives or shows: equal except for timing fields
+    /// that move on every probe (`millis_since_leader_message`).
+    pub fn same_answer(&self, other: &Probe) -> bool {
+        match (self, other) {
+            (Probe::Ok(a), Probe::Ok(b)) => {
+                // Every field named, so a new one must be placed on one side or the other.
+                let ProbeReport {
+                    member_id,
+                    leader_id,
+                    is_leader,
+                    term,
+                    applied_index,
+                    voter,
+                    voters,
+                    healthy,
+                    millis_since_leader_message: _,
+                    errors,
+                } = a;
+                *member_id == b.member_id
+                    && *leader_id == b.leader_id
+                    && *is_leader == b.is_leader
+                    && *term == b.term
+                    && *applied_index == b.applied_index
+                    && *voter == b.voter
+                    && *voters == b.voters
+                    && *healthy == b.healthy
+                    && *errors == b.errors
+            }
+            _ => self == other,
+        }
+    }
+}
+
 /// One member (pod) as the sources see it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MemberInput {

@@ -318,7 +318,7 @@ impl Fleet {
                 let mut changed = d.probed_ms.is_none();
                 for (pod, probe) in results {
                     if let Some(m) = d.members.iter_mut().find(|m| m.pod.name == pod) {
-                        changed |= m.probe != probe;
+                        changed |= !m.probe.same_answer(&probe);
                         m.probe = probe;
                         m.probed_ms = Some(at_ms);
                     }
@@ -598,10 +598,28 @@ mod tests {
         assert_eq!(d.history.changes[0].from.as_deref(), Some("a-0"));
         assert_eq!(d.history.changes[0].to.as_deref(), Some("a-2"));
         assert_eq!(f.counts("o1").total(), 1);
-        // The same answers again are not a change: the generation stays.
+        // The same answers again are not a change (nor is a timing field that moves on every
+        // probe): the generation stays.
         let g = f.generation;
         assert!(!f.apply(probed("a", "a-2"), 4_000));
+        let FleetEvent::Probed { mut results, .. } = probed("a", "a-2") else {
+            unreachable!()
+        };
+        if let Probe::Ok(r) = &mut results[0].1 {
+            r.millis_since_leader_message = Some(123);
+        }
+        let again = FleetEvent::Probed {
+            orchestra: "o1".into(),
+            db: db("a"),
+            results,
+            at_ms: 5,
+        };
+        assert!(!f.apply(again, 5_000));
         assert_eq!(f.generation, g);
+        assert!(
+            f.apply(probed("a", "a-1"), 6_000),
+            "a new leader is a change"
+        );
     }
 
     #[test]

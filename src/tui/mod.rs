@@ -249,6 +249,7 @@ type PanicHook = Box<dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'sta
 
 struct TerminalGuard {
     terminal: Terminal<CrosstermBackend<io::Stdout>>,
+    painter: Painter,
     previous_hook: Option<Arc<PanicHook>>,
 }
 
@@ -263,6 +264,7 @@ impl TerminalGuard {
         // From here on, dropping the guard restores whatever was done.
         let guard = Self {
             terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+            painter: Painter::default(),
             previous_hook: Some(previous),
         };
         ACTIVE.store(true, Ordering::SeqCst);
@@ -278,10 +280,38 @@ impl TerminalGuard {
     }
 
     fn draw(&mut self, model: &Model) -> io::Result<()> {
-        crossterm::queue!(self.terminal.backend_mut(), BeginSynchronizedUpdate)?;
-        self.terminal.draw(|f| draw(model, &model.theme, f))?;
-        crossterm::execute!(self.terminal.backend_mut(), EndSynchronizedUpdate)?;
+        self.painter.paint(&mut self.terminal, model)?;
         Ok(())
+    }
+}
+
+/// Draws frames on a crossterm terminal and skips a frame identical to the last one drawn (same
+/// cells, same cursor): a model marked dirty by a change nobody sees (a probe's timing field)
+/// writes nothing, so an idle dashboard is silent on the wire.
+#[derive(Default)]
+pub struct Painter {
+    last: Option<(Buffer, Option<ratatui::layout::Position>)>,
+}
+
+impl Painter {
+    /// Draws `model` unless it looks exactly like the last frame; returns whether it wrote.
+    pub fn paint<W: Write>(
+        &mut self,
+        terminal: &mut Terminal<CrosstermBackend<W>>,
+        model: &Model,
+    ) -> io::Result<bool> {
+        let area = Rect::new(0, 0, model.size.0, model.size.1);
+        let mut buf = Buffer::empty(area);
+        view::render(model, &model.theme, area, &mut buf);
+        let frame = (buf, view::cursor(model, area));
+        if self.last.as_ref() == Some(&frame) {
+            return Ok(false);
+        }
+        crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
+        terminal.draw(|f| draw(model, &model.theme, f))?;
+        crossterm::execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
+        self.last = Some(frame);
+        Ok(true)
     }
 }
 

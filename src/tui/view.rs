@@ -82,7 +82,7 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn cursor(model: &Model, area: Rect) -> Option<Position> {
+pub(crate) fn cursor(model: &Model, area: Rect) -> Option<Position> {
     let input = match model.mode {
         Mode::Filter => &model.filter_input,
         Mode::Command => &model.command_input,
