@@ -54,6 +54,10 @@ impl Default for Intervals {
 
 /// Member probes running at once across the fleet.
 pub const PROBES_IN_FLIGHT: usize = 64;
+/// Member probes running at once in one orchestra: each is an HTTP/1 request to its API server
+/// (proxy) and the client keeps every connection it ever needed at once, so this bounds the
+/// sockets per API server (and the load baton puts on it).
+pub const PROBES_PER_ORCHESTRA: usize = 6;
 
 /// Starts one supervisor per target (and none for an empty list); they run until `events` is
 /// closed. `focus` says what the dashboard shows.
@@ -282,6 +286,7 @@ impl Supervisor {
             Transport::Auto => Route::Trying,
         };
         let mut dbs: BTreeMap<DbRef, DbProbe> = BTreeMap::new();
+        let local_limit = Arc::new(Semaphore::new(PROBES_PER_ORCHESTRA));
         let mut zones: HashMap<String, String> = HashMap::new();
         let mut ever_live = false;
         let mut state = Connection::Connecting;
@@ -476,6 +481,7 @@ impl Supervisor {
                             timeout: self.intervals.timeout,
                             lag_gate: self.lag_gate,
                             limit: self.limit.clone(),
+                            local_limit: local_limit.clone(),
                             out: itx.clone(),
                         }));
                     }
@@ -723,6 +729,7 @@ struct ProbeJob {
     timeout: Duration,
     lag_gate: u64,
     limit: Arc<Semaphore>,
+    local_limit: Arc<Semaphore>,
     out: mpsc::Sender<Inner>,
 }
 
@@ -730,6 +737,8 @@ async fn probe_database(job: ProbeJob) {
     let results = futures::future::join_all(job.members.iter().map(|ep| {
         let job = &job;
         async move {
+            // This orchestra's share first, so a big orchestra waiting does not hold fleet permits.
+            let _local = job.local_limit.acquire().await;
             let _permit = job.limit.acquire().await;
             match job.route {
                 Route::Proxy => (via_proxy(job, ep).await, false, false),
