@@ -237,7 +237,7 @@ pub async fn snapshot_orchestra(
                         ((ns, pod), probe)
                     }
                 })
-                .buffer_unordered(32)
+                .buffer_unordered(super::supervisor::PROBES_PER_ORCHESTRA)
                 .collect()
                 .await;
             for ((ns, db), pods) in groups {
@@ -387,12 +387,11 @@ fn database_snapshot(
     }
 }
 
-/// Probes running at once across the whole fleet.
-pub const PROBES_IN_FLIGHT: usize = 64;
-
 /// Snapshots every target concurrently.
 pub async fn snapshot(targets: Vec<Target>, config: &Config, timeout: Duration) -> FleetSnapshot {
-    let limit = Arc::new(tokio::sync::Semaphore::new(PROBES_IN_FLIGHT));
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        super::supervisor::PROBES_IN_FLIGHT,
+    ));
     let results = futures::future::join_all(
         targets
             .into_iter()
