@@ -37,4 +37,4 @@ echo "baton status: complete snapshot of 10000 databases in ${secs} s (budget fo
 
 echo
 echo "baton bench (dashboard engine + views, one process):"
-BATON_DATA_DIR="$work/data2" "$baton" --kubeconfig "$work/kc" bench --idle 10
+BATON_DATA_DIR="$work/data2" "$baton" --kubeconfig "$work/kc" bench --idle 40

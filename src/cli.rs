@@ -167,8 +167,9 @@ pub struct BenchArgs {
     /// Give up waiting for a complete snapshot after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub limit: u64,
-    /// Seconds of steady state to measure idle CPU over.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds of steady state to measure idle CPU and terminal output over (the default spans a
+    /// whole background probe cycle of 25 s).
+    #[arg(long, default_value_t = 40)]
     pub idle: u64,
 }
 
