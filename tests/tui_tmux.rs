@@ -1,7 +1,8 @@
 //! The dashboard as a person uses it: the real binary in tmux against the lab, driven with
 //! send-keys and read with capture-pane at 80×24 and 200×60. Navigates fleet → databases →
 //! profile, sees the leader, deletes the leader's pod in the lab and sees the new LEADER on
-//! screen; `q` quits and leaves the terminal restored (no alternate screen, cursor back).
+//! screen; `q`, SIGTERM and SIGHUP (an SSH drop) each end it with the terminal restored (no
+//! alternate screen, canonical mode back).
 
 mod common;
 
@@ -19,7 +20,7 @@ impl Tmux {
         let socket = format!("baton-test-{}-{w}", std::process::id());
         let me = Self { socket };
         let cmd = format!(
-            "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; sleep 60",
+            "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; stty -a | grep -o -- '-*icanon'; sleep 60",
             data = t.dir.path().join(format!("data-{w}")).display(),
             cfg = t.dir.path().join("config").display(),
             bin = env!("CARGO_BIN_EXE_baton"),
@@ -75,6 +76,27 @@ impl Tmux {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+impl Tmux {
+    /// After baton exited: the normal screen and a terminal in canonical mode (raw mode undone).
+    async fn assert_restored(&self) {
+        let s = self
+            .wait("stty's answer", Duration::from_secs(5), |s| {
+                s.lines().any(|l| l.trim().ends_with("icanon"))
+            })
+            .await;
+        assert!(
+            s.lines().any(|l| l.trim() == "icanon"),
+            "raw mode left on:\n{s}"
+        );
+        let alt = self.cmd(&["display-message", "-p", "-t", "main", "#{alternate_on}"]);
+        assert_eq!(
+            String::from_utf8_lossy(&alt.stdout).trim(),
+            "0",
+            "alternate screen left"
+        );
     }
 }
 
@@ -183,12 +205,45 @@ async fn navigate_and_see_the_new_leader() {
             })
             .await;
         assert!(s.contains("baton-exited-0"), "{s}");
-        let alt = tm.cmd(&["display-message", "-p", "-t", "main", "#{alternate_on}"]);
-        assert_eq!(
-            String::from_utf8_lossy(&alt.stdout).trim(),
-            "0",
-            "alternate screen left"
+        tm.assert_restored().await;
+    }
+    t.lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signals_restore_the_terminal() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    for (i, signal) in ["TERM", "HUP"].iter().enumerate() {
+        let tm = Tmux::start(&t, 82 + i as u16, 24);
+        tm.wait("the fleet view", Duration::from_secs(30), |s| {
+            s.contains("live")
+        })
+        .await;
+        // Open something so there is state on screen, then the signal to baton itself.
+        tm.keys(&["d"]);
+        let shell = tm.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
+        let child = Command::new("pgrep")
+            .args(["-P", &shell])
+            .output()
+            .expect("pgrep runs");
+        let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
+        assert!(
+            !pid.is_empty(),
+            "baton's pid under the pane's shell {shell}"
         );
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        tm.wait(
+            &format!("baton exits on SIG{signal}"),
+            Duration::from_secs(10),
+            |s| s.contains("baton-exited-"),
+        )
+        .await;
+        tm.assert_restored().await;
     }
     t.lab.shutdown().await;
 }
