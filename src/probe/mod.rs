@@ -3,6 +3,7 @@
 //! decoded by the profile's decoder (`decode`). A member that times out or answers garbage is a
 //! `Probe::Error` with the reason; nothing here panics or blocks other members.
 
+pub mod credentials;
 pub mod decode;
 
 use std::time::Duration;
@@ -88,8 +89,13 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Probes one member directly. `Err` when the member could not be reached at all.
-pub async fn direct(http: &reqwest::Client, ep: &Endpoint) -> Result<Probe, Unreachable> {
+/// Probes one member directly, with basic auth when `auth` has credentials (`Err` in it: why
+/// there are none, said if the member refuses). `Err` when the member could not be reached.
+pub async fn direct(
+    http: &reqwest::Client,
+    ep: &Endpoint,
+    auth: &credentials::Resolved,
+) -> Result<Probe, Unreachable> {
     let Some(url) = ep.direct_url() else {
         return Err(Unreachable("no pod IP yet".into()));
     };
@@ -100,6 +106,10 @@ pub async fn direct(http: &reqwest::Client, ep: &Endpoint) -> Result<Probe, Unre
             .body("{}")
     } else {
         http.get(&url)
+    };
+    let req = match auth {
+        Ok(Some(a)) => req.basic_auth(&a.user, Some(&a.password)),
+        _ => req,
     };
     let resp = match req.send().await {
         Ok(r) => r,
@@ -112,8 +122,13 @@ pub async fn direct(http: &reqwest::Client, ep: &Endpoint) -> Result<Probe, Unre
         Err(e) => return Ok(Probe::Error(reqwest_reason(&e))),
     };
     if !status.is_success() {
+        let why = match (status.as_u16(), auth) {
+            (401 | 403, Err(no_credentials)) => format!(" (no credentials: {no_credentials})"),
+            (401 | 403, Ok(None)) => " (no credentials configured)".into(),
+            _ => String::new(),
+        };
         return Ok(Probe::Error(format!(
-            "HTTP {}: {}",
+            "HTTP {}: {}{why}",
             status.as_u16(),
             crate::clip(String::from_utf8_lossy(&body).trim(), 80)
         )));
@@ -205,7 +220,7 @@ mod tests {
             .unwrap_or(1);
         let mut e = ep("127.0.0.1");
         e.port = free;
-        assert!(direct(&http, &e).await.is_err());
+        assert!(direct(&http, &e, &Ok(None)).await.is_err());
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -220,7 +235,7 @@ mod tests {
             }
         });
         e.port = port;
-        match direct(&http, &e).await {
+        match direct(&http, &e, &Ok(None)).await {
             Ok(Probe::Error(why)) => assert!(why.contains("etcd"), "{why}"),
             other => panic!("{other:?}"),
         }

@@ -21,10 +21,11 @@ use tokio::time::Instant;
 
 use super::Focus;
 use super::kube::{Target, claims, profiles, trim_pod};
-use crate::config::{Config, ProfileConfig, Transport};
+use crate::config::{Config, Credentials, ProfileConfig, Transport};
 use crate::fleet::{
     self, Connection, DbKey, DbRef, EventLine, FleetEvent, MemberInput, PodInfo, Probe,
 };
+use crate::probe::credentials::Resolver;
 use crate::probe::{self, Endpoint};
 
 /// Probe intervals by how much the database is looked at.
@@ -287,6 +288,7 @@ impl Supervisor {
         };
         let mut dbs: BTreeMap<DbRef, DbProbe> = BTreeMap::new();
         let local_limit = Arc::new(Semaphore::new(PROBES_PER_ORCHESTRA));
+        let resolver = Arc::new(Resolver::new(client.clone()));
         let mut zones: HashMap<String, String> = HashMap::new();
         let mut ever_live = false;
         let mut state = Connection::Connecting;
@@ -482,6 +484,8 @@ impl Supervisor {
                             lag_gate: self.lag_gate,
                             limit: self.limit.clone(),
                             local_limit: local_limit.clone(),
+                            resolver: resolver.clone(),
+                            credentials: self.profiles[d.profile].1.credentials.clone(),
                             out: itx.clone(),
                         }));
                     }
@@ -730,10 +734,20 @@ struct ProbeJob {
     lag_gate: u64,
     limit: Arc<Semaphore>,
     local_limit: Arc<Semaphore>,
+    resolver: Arc<Resolver>,
+    credentials: Credentials,
     out: mpsc::Sender<Inner>,
 }
 
 async fn probe_database(job: ProbeJob) {
+    // Credentials go only on direct requests: an API server's proxy does not forward them.
+    let auth = match job.route {
+        Route::Proxy => Ok(None),
+        Route::Direct | Route::Trying => {
+            job.resolver.get(&job.credentials, &job.db.namespace).await
+        }
+    };
+    let auth = &auth;
     let results = futures::future::join_all(job.members.iter().map(|ep| {
         let job = &job;
         async move {
@@ -742,13 +756,13 @@ async fn probe_database(job: ProbeJob) {
             let _permit = job.limit.acquire().await;
             match job.route {
                 Route::Proxy => (via_proxy(job, ep).await, false, false),
-                Route::Direct => match probe::direct(&job.http, ep).await {
+                Route::Direct => match probe::direct(&job.http, ep, auth).await {
                     Ok(p) => (p, false, true),
                     Err(probe::Unreachable(why)) => {
                         (Probe::Error(format!("unreachable: {why}")), true, false)
                     }
                 },
-                Route::Trying => match probe::direct(&job.http, ep).await {
+                Route::Trying => match probe::direct(&job.http, ep, auth).await {
                     Ok(p) => (p, false, true),
                     Err(_) => (via_proxy(job, ep).await, true, false),
                 },
@@ -756,6 +770,14 @@ async fn probe_database(job: ProbeJob) {
         }
     }))
     .await;
+    let refused = results.iter().any(|(p, _, direct)| {
+        *direct && matches!(p, Probe::Error(e) if e.starts_with("HTTP 401") || e.starts_with("HTTP 403"))
+    });
+    if refused && matches!(auth, Ok(Some(_))) {
+        job.resolver
+            .refused(&job.credentials, &job.db.namespace)
+            .await;
+    }
     let direct_worked = results.iter().any(|(_, _, worked)| *worked);
     let direct_failed = !direct_worked && results.iter().any(|(_, failed, _)| *failed);
     let results: Vec<(String, Probe)> = job

@@ -1,0 +1,162 @@
+//! Direct probes carry the profile's credentials: Neo4j's password comes from the `neo4j-auth`
+//! Secret of the database's namespace (the Helm chart's), read through the API server. A wrong
+//! password is a `HTTP 401` probe error on each member, nothing worse; once the Secret is right
+//! again the database is healthy without restarting baton. An environment variable works too.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton::config::Config;
+use baton::fleet::{DbKey, Fleet, Health, Probe};
+use baton::source::{Focus, kube::targets, supervisor};
+use common::{TestLab, small_spec, wait_for};
+
+fn orders() -> DbKey {
+    DbKey {
+        orchestra: "lab-a".into(),
+        namespace: "team-a".into(),
+        name: "orders".into(),
+    }
+}
+
+/// Supervisors over the lab with `config`, the orders database open, folded into a fleet.
+async fn run(
+    t: &TestLab,
+    config: &Config,
+) -> (Arc<Mutex<Fleet>>, Vec<tokio::task::JoinHandle<()>>) {
+    let targets = targets(Some(&t.kubeconfig()), &[], config).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let (focus_tx, focus_rx) = tokio::sync::watch::channel(Focus {
+        open: Some(orders()),
+        visible: vec![],
+    });
+    let mut handles = supervisor::spawn_all(
+        targets,
+        config,
+        supervisor::Intervals::default(),
+        tx,
+        focus_rx,
+    );
+    let fleet = Arc::new(Mutex::new(Fleet::new(100)));
+    let f2 = fleet.clone();
+    handles.push(tokio::spawn(async move {
+        let _keep = focus_tx;
+        while let Some(ev) = rx.recv().await {
+            f2.lock().unwrap().apply(ev, 0);
+        }
+    }));
+    (fleet, handles)
+}
+
+fn errors(f: &Mutex<Fleet>) -> Vec<String> {
+    let f = f.lock().unwrap();
+    f.databases
+        .get(&orders())
+        .map(|d| {
+            d.members
+                .iter()
+                .filter_map(|m| match &m.probe {
+                    Probe::Error(e) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn healthy(f: &Mutex<Fleet>) -> bool {
+    f.lock()
+        .unwrap()
+        .databases
+        .get(&orders())
+        .is_some_and(|d| d.state.health == Health::Healthy)
+}
+
+async fn set_secret(t: &TestLab, data: &str) {
+    let patch = format!(r#"{{"data":{{"NEO4J_AUTH":"{data}"}}}}"#);
+    let (code, _, err) = t
+        .kubectl(&[
+            "patch",
+            "secret",
+            "neo4j-auth",
+            "-n",
+            "team-a",
+            "--type",
+            "merge",
+            "-p",
+            &patch,
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn direct_probes_send_the_secret_and_the_env_password() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.all_ready().await;
+    let (code, original, err) = t
+        .kubectl(&[
+            "get",
+            "secret",
+            "neo4j-auth",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.NEO4J_AUTH}",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!original.trim().is_empty());
+    // "neo4j/wrong", base64.
+    set_secret(&t, "bmVvNGovd3Jvbmc=").await;
+
+    let direct = Config::parse(
+        "[orchestras.lab-a]\ntransport = \"direct\"\n",
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap();
+    let (fleet, handles) = run(&t, &direct).await;
+    wait_for(
+        "every member refuses the wrong password",
+        Duration::from_secs(15),
+        || async {
+            let e = errors(&fleet);
+            e.len() == 3 && e.iter().all(|e| e.starts_with("HTTP 401"))
+        },
+    )
+    .await;
+    assert!(!healthy(&fleet));
+
+    // The right password again: read anew after the refusal, healthy without a restart.
+    set_secret(&t, original.trim()).await;
+    wait_for(
+        "healthy with the Secret's password",
+        Duration::from_secs(15),
+        || async { healthy(&fleet) },
+    )
+    .await;
+    handles.iter().for_each(|h| h.abort());
+
+    // From the environment: PATH is set and surely not the password.
+    let env = Config::parse(
+        "[orchestras.lab-a]\ntransport = \"direct\"\n\
+         [profiles.neo4j]\ngrouping_label = \"helm.neo4j.com/neo4j.name\"\nprobe = \"neo4j\"\nport = 7474\n\
+         credentials = { from = \"env\", user = \"neo4j\", variable = \"PATH\" }\n",
+        std::path::Path::new("test.toml"),
+    )
+    .unwrap();
+    let (fleet, handles) = run(&t, &env).await;
+    wait_for(
+        "the env password is sent and refused",
+        Duration::from_secs(15),
+        || async {
+            let e = errors(&fleet);
+            e.len() == 3 && e.iter().all(|e| e.starts_with("HTTP 401"))
+        },
+    )
+    .await;
+    handles.iter().for_each(|h| h.abort());
+    t.lab.shutdown().await;
+}
