@@ -328,9 +328,7 @@ impl Fleet {
                     d.rederive(lag_gate);
                 }
                 if let Some(leader) = d.state.leader.clone() {
-                    let before = d.history.changes.len();
-                    d.history.observe(now_ms, Some(&leader), d.state.term);
-                    changed |= d.history.changes.len() != before;
+                    changed |= d.history.observe(now_ms, Some(&leader), d.state.term);
                 }
                 changed
             }

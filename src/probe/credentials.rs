@@ -1,11 +1,13 @@
 //! Credentials for direct probes: basic auth from a Secret in the database's namespace (Neo4j's
 //! `NEO4J_AUTH` = `user/password`) or from an environment variable of baton's process, per the
 //! profile's `credentials`. Secrets are read through the orchestra's API server and cached (a
-//! rejected password is re-read at once). A problem getting credentials never stops a probe: it
-//! goes without, and a refused probe says why. Passwords never reach logs or `Debug` output.
+//! refused password is read again, at most every 10 s). A problem getting credentials never
+//! stops a probe: it goes without, and a refused probe says why. Passwords never reach logs or
+//! `Debug` output.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -45,17 +47,27 @@ impl Auth {
 /// What a probe gets: credentials, or why there are none (said when the member refuses).
 pub type Resolved = Result<Option<Auth>, String>;
 
-/// Successful reads are kept this long; failures are retried after `RETRY`.
+/// Successful reads are kept this long; failures are retried after `RETRY`; a password a member
+/// refused is read again at most every `REREAD`.
 const KEEP: Duration = Duration::from_secs(300);
 const RETRY: Duration = Duration::from_secs(30);
+const REREAD: Duration = Duration::from_secs(10);
 
 /// (namespace, secret name, key).
 type SecretId = (String, String, String);
 
-/// One orchestra's credentials, cached per secret.
+/// One secret's last read: what it gave and when; `None` until read (or after a refusal).
+#[derive(Default)]
+struct Entry {
+    value: Option<Resolved>,
+    read_at: Option<Instant>,
+}
+
+/// One orchestra's credentials, cached per secret. The map is locked only to find an entry; a
+/// read holds that entry's lock alone, so one slow Secret never delays another.
 pub struct Resolver {
     client: Option<kube::Client>,
-    cache: Mutex<HashMap<SecretId, (Resolved, Instant)>>,
+    cache: Mutex<HashMap<SecretId, Arc<Mutex<Entry>>>>,
 }
 
 impl Resolver {
@@ -65,6 +77,10 @@ impl Resolver {
             client,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    async fn entry(&self, id: SecretId) -> Arc<Mutex<Entry>> {
+        self.cache.lock().await.entry(id).or_default().clone()
     }
 
     /// Credentials for a member in `namespace`.
@@ -79,29 +95,36 @@ impl Resolver {
                 Err(_) => Err(format!("${variable} is not set")),
             },
             Credentials::Secret { name, key } => {
-                let id = (namespace.to_string(), name.clone(), key.clone());
-                let mut cache = self.cache.lock().await;
-                if let Some((r, at)) = cache.get(&id) {
-                    let fresh = if r.is_ok() { KEEP } else { RETRY };
+                let entry = self
+                    .entry((namespace.to_string(), name.clone(), key.clone()))
+                    .await;
+                // The members of one database ask at once: one read serves them all.
+                let mut e = entry.lock().await;
+                if let (Some(v), Some(at)) = (&e.value, e.read_at) {
+                    let fresh = if v.is_ok() { KEEP } else { RETRY };
                     if at.elapsed() < fresh {
-                        return r.clone();
+                        return v.clone();
                     }
                 }
-                // Read under the lock: the members of one database ask at once, one read serves.
-                let r = self.read_secret(namespace, name, key).await;
-                cache.insert(id, (r.clone(), Instant::now()));
-                r
+                let v = self.read_secret(namespace, name, key).await;
+                e.value = Some(v.clone());
+                e.read_at = Some(Instant::now());
+                v
             }
         }
     }
 
-    /// The member refused the credentials: read them again next time.
+    /// A member refused the credentials: read them again on the next probe, unless they were
+    /// read moments ago (a wrong Secret is not hammered).
     pub async fn refused(&self, creds: &Credentials, namespace: &str) {
         if let Credentials::Secret { name, key } = creds {
-            self.cache
-                .lock()
-                .await
-                .remove(&(namespace.to_string(), name.clone(), key.clone()));
+            let entry = self
+                .entry((namespace.to_string(), name.clone(), key.clone()))
+                .await;
+            let mut e = entry.lock().await;
+            if e.read_at.is_none_or(|at| at.elapsed() >= REREAD) {
+                e.value = None;
+            }
         }
     }
 

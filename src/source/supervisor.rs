@@ -468,7 +468,7 @@ impl Supervisor {
                 }
                 _ = tokio::time::sleep_until(wake) => {
                     let now = Instant::now();
-                    if let (Some(key), Some(client)) = (open_here.filter(|_| !events_in_flight && events_due <= now), &client) {
+                    if let (Some(key), Some(client)) = (open_here.clone().filter(|_| !events_in_flight && events_due <= now), &client) {
                         events_in_flight = true;
                         tokio::spawn(fetch_events(client.clone(), key, itx.clone()));
                     }
@@ -484,6 +484,7 @@ impl Supervisor {
                             lag_gate: self.lag_gate,
                             limit: self.limit.clone(),
                             local_limit: local_limit.clone(),
+                            open: open_here.as_ref().is_some_and(|k| k.namespace == db.namespace && k.name == db.name),
                             resolver: resolver.clone(),
                             credentials: self.profiles[d.profile].1.credentials.clone(),
                             out: itx.clone(),
@@ -734,26 +735,40 @@ struct ProbeJob {
     lag_gate: u64,
     limit: Arc<Semaphore>,
     local_limit: Arc<Semaphore>,
+    /// The database on screen: its probes wait for no permit (its few members cannot flood
+    /// anything, and a queue of timing-out background probes must not freeze the profile).
+    open: bool,
     resolver: Arc<Resolver>,
     credentials: Credentials,
     out: mpsc::Sender<Inner>,
 }
 
 async fn probe_database(job: ProbeJob) {
-    // Credentials go only on direct requests: an API server's proxy does not forward them.
+    // Credentials go only on direct requests (an API server's proxy does not forward them), and
+    // only once direct is known to reach the members: while trying, a pod IP may be some other
+    // host on this network, and plain HTTP would hand it the password.
     let auth = match job.route {
-        Route::Proxy => Ok(None),
-        Route::Direct | Route::Trying => {
-            job.resolver.get(&job.credentials, &job.db.namespace).await
-        }
+        Route::Proxy | Route::Trying => Ok(None),
+        Route::Direct => job.resolver.get(&job.credentials, &job.db.namespace).await,
     };
     let auth = &auth;
     let results = futures::future::join_all(job.members.iter().map(|ep| {
         let job = &job;
         async move {
-            // This orchestra's share first, so a big orchestra waiting does not hold fleet permits.
-            let _local = job.local_limit.acquire().await;
-            let _permit = job.limit.acquire().await;
+            // Proxied probes (and tries that may fall back to the proxy) are HTTP/1 requests to
+            // the API server, whose client keeps every connection it ever needed at once: this
+            // orchestra's share bounds them. Taken before a fleet permit, so a big orchestra's
+            // queue never sits on fleet permits.
+            let _local = if job.open || job.route == Route::Direct {
+                None
+            } else {
+                job.local_limit.acquire().await.ok()
+            };
+            let _permit = if job.open {
+                None
+            } else {
+                job.limit.acquire().await.ok()
+            };
             match job.route {
                 Route::Proxy => (via_proxy(job, ep).await, false, false),
                 Route::Direct => match probe::direct(&job.http, ep, auth).await {
@@ -763,6 +778,7 @@ async fn probe_database(job: ProbeJob) {
                     }
                 },
                 Route::Trying => match probe::direct(&job.http, ep, auth).await {
+                    // A refusal (credentials go once direct is chosen) still proves the route.
                     Ok(p) => (p, false, true),
                     Err(_) => (via_proxy(job, ep).await, true, false),
                 },

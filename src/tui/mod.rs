@@ -151,7 +151,14 @@ pub async fn run(
                 continue;
             }
         };
+        // A resize always repaints: ratatui resizes its buffers at the next draw, and frames
+        // drawn while sizes were changing may match a size the model passes through again.
+        let resized = matches!(msg, Msg::Resize(..));
         queue.extend(update(&mut model, msg));
+        if resized {
+            guard.painter.invalidate();
+            model.dirty = true;
+        }
         if execute(&mut model, &opts.themes, &focus, &mut guard, &mut queue)? {
             break;
         }
@@ -294,6 +301,11 @@ pub struct Painter {
 }
 
 impl Painter {
+    /// Forgets the last frame: the next `paint` draws.
+    pub fn invalidate(&mut self) {
+        self.last = None;
+    }
+
     /// Draws `model` unless it looks exactly like the last frame; returns whether it wrote.
     pub fn paint<W: Write>(
         &mut self,
