@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::CrosstermBackend;
@@ -16,7 +16,7 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, Theme};
-use crate::fleet::{Connection, Fleet};
+use crate::fleet::{Connection, Fleet, now_ms};
 use crate::source::{Focus, kube::Target, supervisor};
 use crate::tui::{self, Cmd, Model, Msg, View, update};
 
@@ -189,12 +189,6 @@ pub async fn engine(
     (figures, model.fleet)
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Counts what the terminal backend writes, and throws it away.
 struct Counter(Arc<AtomicU64>);
 
@@ -244,22 +238,8 @@ pub struct RenderFigures {
 
 /// Renders each main view `n` times over a synthetic fleet of `databases` databases.
 pub fn render(theme: Theme, databases: usize, n: u32) -> RenderFigures {
-    let mut m = Model::new(
-        tui::fixture::demo_config(),
-        theme.clone(),
-        "bench".into(),
-        false,
-        Vec::new(),
-        now_ms(),
-    );
-    update(
-        &mut m,
-        Msg::FleetBatch(tui::fixture::large_fleet_events(200, databases)),
-    );
+    let mut m = tui::fixture::large_model(theme.clone(), databases, W, H);
     let key = |c: KeyCode| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
-    update(&mut m, Msg::Resize(W, H));
-    update(&mut m, key(KeyCode::Char('d')));
-    update(&mut m, key(KeyCode::PageDown));
     let mut fleet = m.clone();
     fleet.view = View::Fleet;
     let mut profile = m.clone();

@@ -66,6 +66,12 @@ fn errors(f: &Mutex<Fleet>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every member of orders answered 401.
+fn all_refused(f: &Mutex<Fleet>) -> bool {
+    let e = errors(f);
+    e.len() == 3 && e.iter().all(|e| e.starts_with("HTTP 401"))
+}
+
 fn healthy(f: &Mutex<Fleet>) -> bool {
     f.lock()
         .unwrap()
@@ -121,10 +127,7 @@ async fn direct_probes_send_the_secret_and_the_env_password() {
     wait_for(
         "every member refuses the wrong password",
         Duration::from_secs(15),
-        || async {
-            let e = errors(&fleet);
-            e.len() == 3 && e.iter().all(|e| e.starts_with("HTTP 401"))
-        },
+        || async { all_refused(&fleet) },
     )
     .await;
     assert!(!healthy(&fleet));
@@ -133,7 +136,8 @@ async fn direct_probes_send_the_secret_and_the_env_password() {
     set_secret(&t, original.trim()).await;
     wait_for(
         "healthy with the Secret's password",
-        Duration::from_secs(15),
+        // A refused password is read again at most every 10 s.
+        Duration::from_secs(30),
         || async { healthy(&fleet) },
     )
     .await;
@@ -151,10 +155,7 @@ async fn direct_probes_send_the_secret_and_the_env_password() {
     wait_for(
         "the env password is sent and refused",
         Duration::from_secs(15),
-        || async {
-            let e = errors(&fleet);
-            e.len() == 3 && e.iter().all(|e| e.starts_with("HTTP 401"))
-        },
+        || async { all_refused(&fleet) },
     )
     .await;
     handles.iter().for_each(|h| h.abort());

@@ -6,8 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use baton::lab::profile::{DatabaseSpec, DbKind, OrchestraSpec};
-use common::{TestLab, small_spec, wait_for};
+use common::{TestLab, two_orchestras_spec, wait_for};
 use serde_json::Value;
 
 async fn status(t: &TestLab, extra: &[&str]) -> (i32, Value) {
@@ -26,25 +25,9 @@ async fn status(t: &TestLab, extra: &[&str]) -> (i32, Value) {
     (out.status.code().unwrap_or(-1), v)
 }
 
-fn spec() -> baton::lab::profile::LabSpec {
-    let mut s = small_spec(&[("team-a", "orders", 3, 1), ("team-b", "catalog", 3, 0)]);
-    s.orchestras.push(OrchestraSpec {
-        name: "lab-b".into(),
-        databases: vec![DatabaseSpec {
-            name: "config".into(),
-            namespace: "infra".into(),
-            kind: DbKind::Etcd,
-            primaries: 3,
-            secondaries: 0,
-            version: None,
-        }],
-    });
-    s
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn status_matches_the_lab_and_isolates_faults() {
-    let t = TestLab::start(spec()).await;
+    let t = TestLab::start(two_orchestras_spec()).await;
     t.all_ready().await;
     wait_for(
         "every group has quorum",

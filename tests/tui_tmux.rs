@@ -106,17 +106,6 @@ impl Drop for Tmux {
     }
 }
 
-fn truth_leader(t: &TestLab, group: &str) -> Option<String> {
-    t.lab
-        .consensus
-        .report()
-        .as_array()?
-        .iter()
-        .find(|g| g["database"] == group)?["leader"]
-        .as_str()
-        .map(str::to_string)
-}
-
 /// The screen line that shows `member` with the LEADER role.
 fn leads(screen: &str, member: &str) -> bool {
     screen
@@ -134,7 +123,7 @@ async fn navigate_and_see_the_new_leader() {
     t.all_ready().await;
     let group = "lab-a/team-a/orders";
     let deadline = Instant::now() + Duration::from_secs(20);
-    while truth_leader(&t, group).is_none() {
+    while t.truth_leader(group).is_none() {
         assert!(Instant::now() < deadline, "no leader in the lab");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -153,7 +142,7 @@ async fn navigate_and_see_the_new_leader() {
         })
         .await;
         tm.keys(&["/", "o", "r", "d", "e", "r", "s", "Enter", "Enter"]);
-        let leader = truth_leader(&t, group).unwrap();
+        let leader = t.truth_leader(group).unwrap();
         let s = tm
             .wait("the leader in the profile", Duration::from_secs(10), |s| {
                 leads(s, &leader)
@@ -166,18 +155,9 @@ async fn navigate_and_see_the_new_leader() {
         );
 
         // Delete the leader's pod: the new LEADER shows up.
-        let (code, _, err) = t
-            .kubectl(&["delete", "pod", &leader, "-n", "team-a", "--wait=false"])
+        let new = t
+            .replace_leader(group, "team-a", &leader, Duration::from_secs(30))
             .await;
-        assert_eq!(code, 0, "{err}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let new = loop {
-            if let Some(l) = truth_leader(&t, group).filter(|l| *l != leader) {
-                break l;
-            }
-            assert!(Instant::now() < deadline, "the lab elected no new leader");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
         let elected = Instant::now();
         tm.wait("the new leader on screen", Duration::from_secs(10), |s| {
             leads(s, &new)

@@ -11,36 +11,8 @@ use std::time::{Duration, Instant};
 
 use baton::config::Config;
 use baton::fleet::{Connection, DbKey, Fleet};
-use baton::lab::profile::{DatabaseSpec, DbKind, OrchestraSpec};
 use baton::source::{Focus, kube::targets, supervisor};
-use common::{TestLab, small_spec, wait_for};
-
-fn spec() -> baton::lab::profile::LabSpec {
-    let mut s = small_spec(&[("team-a", "orders", 3, 1), ("team-b", "catalog", 3, 0)]);
-    s.orchestras.push(OrchestraSpec {
-        name: "lab-b".into(),
-        databases: vec![DatabaseSpec {
-            name: "config".into(),
-            namespace: "infra".into(),
-            kind: DbKind::Etcd,
-            primaries: 3,
-            secondaries: 0,
-            version: None,
-        }],
-    });
-    s
-}
-
-fn truth_leader(t: &TestLab, group: &str) -> Option<String> {
-    t.lab
-        .consensus
-        .report()
-        .as_array()?
-        .iter()
-        .find(|g| g["database"] == group)?["leader"]
-        .as_str()
-        .map(str::to_string)
-}
+use common::{TestLab, two_orchestras_spec, wait_for};
 
 fn connection(f: &Mutex<Fleet>, o: &str) -> Connection {
     f.lock()
@@ -53,7 +25,7 @@ fn connection(f: &Mutex<Fleet>, o: &str) -> Connection {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn supervisors_follow_the_lab() {
-    let t = TestLab::start(spec()).await;
+    let t = TestLab::start(two_orchestras_spec()).await;
     t.all_ready().await;
     let config = Config::default();
     let targets = targets(Some(&t.kubeconfig()), &[], &config).await.unwrap();
@@ -92,7 +64,7 @@ async fn supervisors_follow_the_lab() {
                 && f.databases.values().all(|d| {
                     d.state.health == baton::fleet::Health::Healthy
                         && d.state.leader.is_some()
-                        && d.state.leader == truth_leader(&t, &d.key.id())
+                        && d.state.leader == t.truth_leader(&d.key.id())
                 })
         },
     )
@@ -151,19 +123,10 @@ async fn supervisors_follow_the_lab() {
     .await;
 
     // The leader's pod is deleted: the new leader is on show within 2 s of the lab electing it.
-    let old = truth_leader(&t, &orders.id()).unwrap();
-    let (code, _, err) = t
-        .kubectl(&["delete", "pod", &old, "-n", "team-a", "--wait=false"])
+    let old = t.truth_leader(&orders.id()).unwrap();
+    let new = t
+        .replace_leader(&orders.id(), "team-a", &old, Duration::from_secs(20))
         .await;
-    assert_eq!(code, 0, "{err}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let new = loop {
-        if let Some(l) = truth_leader(&t, &orders.id()).filter(|l| *l != old) {
-            break l;
-        }
-        assert!(Instant::now() < deadline, "the lab elected no new leader");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
     let elected = Instant::now();
     loop {
         let shown = fleet.lock().unwrap().databases[&orders]

@@ -8,6 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 pub mod store;
 pub use store::{
     Connection, Database, DbKey, DbRef, EventLine, Fleet, FleetEvent, Member, Orchestra, PodInfo,
+    now_ms,
 };
 
 /// A member's Raft role. Shown as a word and a glyph, never by colour alone.

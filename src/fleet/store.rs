@@ -3,7 +3,7 @@
 //! state, the leader-change history and recent Kubernetes events of each database.
 //! `Fleet::apply` folds one owned `FleetEvent` (sent by a source) into it; pure, no I/O.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{DatabaseState, HealthCounts, LeaderHistory, MemberInput, Probe, derive};
 
@@ -50,6 +50,13 @@ impl Connection {
             Self::Unreachable(_) => "unreachable",
         }
     }
+}
+
+/// Now, in milliseconds since the Unix epoch (the unit of every time in the fleet).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `HH:MM:SS` (UTC) of a Unix-ms time.
@@ -227,10 +234,10 @@ pub enum FleetEvent {
     },
     /// Recent events of a database (replaces what was there).
     Events { key: DbKey, events: Vec<EventLine> },
-    /// Node → zone of an orchestra, for members listed before the nodes were.
+    /// Node → zone of an orchestra (every node list; the same list again is no change).
     Zones {
         orchestra: String,
-        zones: std::collections::HashMap<String, String>,
+        zones: HashMap<String, String>,
     },
 }
 
@@ -242,6 +249,8 @@ pub struct Fleet {
     /// Bumped on every change, so views can cache what they derive.
     pub generation: u64,
     lag_gate: u64,
+    /// Node → zone per orchestra, stamped on members whenever either side arrives.
+    zones: BTreeMap<String, HashMap<String, String>>,
 }
 
 impl Fleet {
@@ -333,11 +342,14 @@ impl Fleet {
                 changed
             }
             FleetEvent::Zones { orchestra, zones } => {
+                if self.zones.get(&orchestra) == Some(&zones) {
+                    return false;
+                }
                 let mut changed = false;
                 for d in self
                     .databases
-                    .values_mut()
-                    .filter(|d| d.key.orchestra == orchestra)
+                    .range_mut(orchestra_range(&orchestra))
+                    .map(|(_, d)| d)
                 {
                     for m in &mut d.members {
                         if let Some(z) = zones.get(&m.pod.node)
@@ -348,6 +360,7 @@ impl Fleet {
                         }
                     }
                 }
+                self.zones.insert(orchestra, zones);
                 changed
             }
             FleetEvent::Events { key, events } => match self.databases.get_mut(&key) {
@@ -373,7 +386,11 @@ impl Fleet {
     ) -> bool {
         let lag_gate = self.lag_gate;
         let mut touched: BTreeMap<DbKey, Vec<PodInfo>> = BTreeMap::new();
-        for (db, pod) in pods {
+        let zones = self.zones.get(orchestra);
+        for (db, mut pod) in pods {
+            if let Some(z) = zones.and_then(|z| z.get(&pod.node)) {
+                pod.zone = z.clone();
+            }
             touched
                 .entry(DbKey::new(orchestra, &db))
                 .or_default()
@@ -635,6 +652,14 @@ mod tests {
         assert!(f.apply(ev("o1"), 0));
         assert_eq!(f.databases[&k].members[0].pod.zone, "zone-a");
         assert!(!f.apply(ev("o1"), 0), "same zones again");
+        // Pods listed after the nodes get their zone too.
+        f.apply(pods("o1", &[("a", "a-0"), ("a", "a-1")], true), 0);
+        assert!(
+            f.databases[&k]
+                .members
+                .iter()
+                .all(|m| m.pod.zone == "zone-a")
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::Focus;
 use super::kube::{Target, claims, profiles, trim_pod};
 use crate::config::{Config, Credentials, ProfileConfig, Transport};
 use crate::fleet::{
-    self, Connection, DbKey, DbRef, EventLine, FleetEvent, MemberInput, PodInfo, Probe,
+    self, Connection, DbKey, DbRef, EventLine, FleetEvent, MemberInput, PodInfo, Probe, now_ms,
 };
 use crate::probe::credentials::Resolver;
 use crate::probe::{self, Endpoint};
@@ -289,7 +289,6 @@ impl Supervisor {
         let mut dbs: BTreeMap<DbRef, DbProbe> = BTreeMap::new();
         let local_limit = Arc::new(Semaphore::new(PROBES_PER_ORCHESTRA));
         let resolver = Arc::new(Resolver::new(client.clone()));
-        let mut zones: HashMap<String, String> = HashMap::new();
         let mut ever_live = false;
         let mut state = Connection::Connecting;
         let mut events_due = Instant::now();
@@ -322,9 +321,6 @@ impl Supervisor {
                             let now = Instant::now();
                             let mut pods = pods;
                             for (db, pod) in &mut pods {
-                                if let Some(z) = zones.get(&pod.node) {
-                                    pod.zone = z.clone();
-                                }
                                 let ep = Endpoint {
                                     namespace: db.namespace.clone(),
                                     pod: pod.name.clone(),
@@ -393,11 +389,7 @@ impl Supervisor {
                                 Vec::new()
                             }
                         }
-                        Inner::Zones(z) if z != zones => {
-                            zones = z;
-                            vec![FleetEvent::Zones { orchestra: self.name.clone(), zones: zones.clone() }]
-                        }
-                        Inner::Zones(_) => Vec::new(),
+                        Inner::Zones(zones) => vec![FleetEvent::Zones { orchestra: self.name.clone(), zones }],
                         // A watch resumed after an outage yields nothing until something
                         // changes: the heartbeat says when the server is back.
                         Inner::Heartbeat(Ok(())) if ever_live && state != Connection::Live => {
@@ -519,10 +511,6 @@ impl Supervisor {
         // Up to 10 % jitter so databases do not move in lockstep.
         base + base.mul_f64(rand::random::<f64>() * 0.1)
     }
-}
-
-fn now_ms() -> u64 {
-    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
 /// Retries a broken watch quickly (250 ms doubling to 2 s, jittered) so an API server that comes

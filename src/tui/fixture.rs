@@ -7,6 +7,7 @@ use crate::config::{Config, OrchestraConfig, Theme, theme::Colour};
 use crate::fleet::{Connection, DbKey, DbRef, EventLine, FleetEvent, PodInfo, Probe, ProbeReport};
 
 use super::{Model, Msg, update};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// The demo's wall clock: 2025-03-14 03:07:42 UTC (an on-call hour).
 pub const NOW_MS: u64 = 1_741_921_662_000;
@@ -412,6 +413,29 @@ pub fn demo_model(theme: Theme) -> Model {
     );
     update(&mut m, Msg::Tick { now_ms: NOW_MS });
     m.dirty = false;
+    m
+}
+
+/// A model at [`NOW_MS`] over [`large_fleet_events`] (200 orchestras sharing `databases`
+/// databases), on the fleet-wide database list one page down, sized `w`×`h`.
+pub fn large_model(theme: Theme, databases: usize, w: u16, h: u16) -> Model {
+    let mut m = Model::new(
+        demo_config(),
+        theme,
+        "bench".into(),
+        false,
+        Vec::new(),
+        NOW_MS,
+    );
+    let key = |c: KeyCode| Msg::Key(KeyEvent::new(c, KeyModifiers::NONE));
+    for msg in [
+        Msg::FleetBatch(large_fleet_events(200, databases)),
+        Msg::Resize(w, h),
+        key(KeyCode::Char('d')),
+        key(KeyCode::PageDown),
+    ] {
+        update(&mut m, msg);
+    }
     m
 }
 

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crossterm::event::{Event, EventStream};
 use crossterm::terminal::{
@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Theme;
-use crate::fleet::FleetEvent;
+use crate::fleet::{FleetEvent, now_ms};
 use crate::source::Focus;
 
 pub use model::{Mode, Model, View};
@@ -201,12 +201,6 @@ fn to_msg(ev: Event) -> Option<Msg> {
         Event::Resize(w, h) => Some(Msg::Resize(w, h)),
         _ => None,
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Paints the model into a fresh buffer of `w`×`h` cells, without a terminal (benchmarks, tests).

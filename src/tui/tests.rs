@@ -625,70 +625,10 @@ fn tiny_terminals_do_not_panic() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The frame budget: a 200×60 frame over 10 000 databases renders in ≤ 2 ms (release build).
-// `cargo test --release --lib tui::tests::frame_budget -- --ignored --nocapture`
+// Render time and re-sort time are figures of `baton bench` (see `bench::render`).
 
-/// A model over a synthetic fleet, on the fleet-wide list, sized `w`×`h`.
-pub(crate) fn large_model(databases: usize, w: u16, h: u16) -> Model {
-    let mut m = Model::new(
-        fixture::demo_config(),
-        theme(),
-        "bench".into(),
-        false,
-        Vec::new(),
-        NOW_MS,
-    );
-    update(
-        &mut m,
-        Msg::FleetBatch(fixture::large_fleet_events(200, databases)),
-    );
-    send(
-        &mut m,
-        [Msg::Resize(w, h), key('d'), code(KeyCode::PageDown)],
-    );
-    m
-}
-
-#[test]
-#[ignore = "timing; run in release"]
-fn frame_budget() {
-    let m = large_model(10_000, 200, 60);
-    assert_eq!(m.rows.len(), 10_000);
-    let theme = m.theme.clone();
-    let mut views = vec![("databases", m.clone())];
-    let mut fleet = m.clone();
-    fleet.view = View::Fleet;
-    views.push(("fleet", fleet));
-    let mut profile = m.clone();
-    send(&mut profile, [code(KeyCode::Enter)]);
-    views.push(("profile", profile));
-    for (name, m) in views {
-        let n = 500;
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(render_to_buffer(&m, &theme, 200, 60));
-        }
-        let per = t.elapsed() / n;
-        println!("{name}: 200x60 frame over 10 000 databases: {per:?}");
-        if !cfg!(debug_assertions) {
-            assert!(
-                per <= std::time::Duration::from_millis(2),
-                "{name}: {per:?}"
-            );
-        }
-    }
-    // Re-sorting after a fleet change (once per frame at most).
-    let mut m = m_resort();
-    let t = std::time::Instant::now();
-    for i in 0..20 {
-        m.fleet.generation += 1;
-        update(&mut m, Msg::Tick { now_ms: NOW_MS + i });
-    }
-    println!("re-filter+sort of 10 000 rows: {:?}", t.elapsed() / 20);
-}
-
-fn m_resort() -> Model {
-    large_model(10_000, 200, 60)
+fn large_model(databases: usize, w: u16, h: u16) -> Model {
+    fixture::large_model(theme(), databases, w, h)
 }
 
 #[test]

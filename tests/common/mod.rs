@@ -29,6 +29,23 @@ pub fn small_spec(dbs: &[(&str, &str, u32, u32)]) -> LabSpec {
     spec
 }
 
+/// Two orchestras: "lab-a" with orders (3+1) and catalog (3), "lab-b" with an etcd "config" (3).
+pub fn two_orchestras_spec() -> LabSpec {
+    let mut s = small_spec(&[("team-a", "orders", 3, 1), ("team-b", "catalog", 3, 0)]);
+    s.orchestras.push(OrchestraSpec {
+        name: "lab-b".into(),
+        databases: vec![DatabaseSpec {
+            name: "config".into(),
+            namespace: "infra".into(),
+            kind: DbKind::Etcd,
+            primaries: 3,
+            secondaries: 0,
+            version: None,
+        }],
+    });
+    s
+}
+
 pub struct TestLab {
     pub lab: Lab,
     pub dir: tempfile::TempDir,
@@ -83,6 +100,41 @@ impl TestLab {
     }
 
     /// Runs the real kubectl with a fresh cache dir; returns (exit code, stdout, stderr).
+    /// The lab's own view of the leader of a database group (e.g. "lab-a/team-a/orders").
+    pub fn truth_leader(&self, group: &str) -> Option<String> {
+        self.lab
+            .consensus
+            .report()
+            .as_array()?
+            .iter()
+            .find(|g| g["database"] == group)?["leader"]
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Deletes the pod of `group`'s leader `old` (in `namespace`) with kubectl and waits up to
+    /// `within` for the lab to elect another member; returns the new leader as soon as it is.
+    pub async fn replace_leader(
+        &self,
+        group: &str,
+        namespace: &str,
+        old: &str,
+        within: Duration,
+    ) -> String {
+        let (code, _, err) = self
+            .kubectl(&["delete", "pod", old, "-n", namespace, "--wait=false"])
+            .await;
+        assert_eq!(code, 0, "{err}");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(l) = self.truth_leader(group).filter(|l| l != old) {
+                return l;
+            }
+            assert!(Instant::now() < deadline, "the lab elected no new leader");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.kubectl_cmd(args).output().await.expect("run kubectl");
         (
