@@ -243,35 +243,33 @@ fn fit(cols: &[Col], avail: u16) -> Vec<Option<(u16, u16)>> {
     out
 }
 
-fn header(
-    buf: &mut Buffer,
-    cols: &[Col],
-    fitted: &[Option<(u16, u16)>],
+/// Where a table's columns landed.
+struct Tbl<'a> {
+    cols: &'a [Col],
+    fitted: Vec<Option<(u16, u16)>>,
     x0: u16,
-    y: u16,
-    style: Style,
-    marker: Option<(usize, &str)>,
-) {
-    for (i, c) in cols.iter().enumerate() {
-        if let Some((x, w)) = fitted[i] {
+}
+
+impl<'a> Tbl<'a> {
+    /// Lays `cols` out in `w` cells starting at `x0` (low-priority columns dropped first).
+    fn new(cols: &'a [Col], w: u16, x0: u16) -> Self {
+        Self {
+            cols,
+            fitted: fit(cols, w),
+            x0,
+        }
+    }
+
+    /// Column titles on row `y`; `marker` appends a sort arrow to one of them.
+    fn header(&self, buf: &mut Buffer, y: u16, style: Style, marker: Option<(usize, &str)>) {
+        for (i, c) in self.cols.iter().enumerate() {
             let title: Cow<str> = match marker {
                 Some((m, s)) if m == i => Cow::Owned(format!("{}{s}", c.title)),
                 _ => Cow::Borrowed(c.title),
             };
-            if c.right {
-                put_right(buf, x0 + x, y, w, &title, style);
-            } else {
-                put(buf, x0 + x, y, w, &title, style);
-            }
+            cell(buf, self, i, y, &title, style);
         }
     }
-}
-
-/// Where a table's columns landed.
-struct Tbl<'a> {
-    cols: &'a [Col],
-    fitted: &'a [Option<(u16, u16)>],
-    x0: u16,
 }
 
 /// Writes `text` in column `i` of row `y` (nothing when the column was dropped).
@@ -437,12 +435,7 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         col("DATABASE", db_w, 1),
         flex("REASON", 16, 0),
     ];
-    let fitted = fit(&cols, w);
-    let tbl = Tbl {
-        cols: &cols,
-        fitted: &fitted,
-        x0,
-    };
+    let tbl = Tbl::new(&cols, w, x0);
     let lines = usize::from(inner.height);
     for (i, key) in shown.iter().enumerate() {
         let y = inner.y + i as u16;
@@ -517,13 +510,8 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         num("MEMBERS", 7, 5),
         flex("CONNECTION", 12, 1),
     ];
-    let fitted = fit(&cols, w);
-    let tbl = Tbl {
-        cols: &cols,
-        fitted: &fitted,
-        x0,
-    };
-    header(buf, &cols, &fitted, x0, inner.y, theme.header, None);
+    let tbl = Tbl::new(&cols, w, x0);
+    tbl.header(buf, inner.y, theme.header, None);
     if model.orchestras.is_empty() {
         put(
             buf,
@@ -705,17 +693,9 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
         col("OP", 3, 10),
         flex("REASON", 20, 3),
     ];
-    let fitted = fit(&cols, w);
-    let tbl = Tbl {
-        cols: &cols,
-        fitted: &fitted,
-        x0,
-    };
-    header(
+    let tbl = Tbl::new(&cols, w, x0);
+    tbl.header(
         buf,
-        &cols,
-        &fitted,
-        x0,
         inner.y,
         theme.header,
         Some((sort_column(model.sort), arrow)),
@@ -753,7 +733,7 @@ fn databases_view(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect,
             theme.text,
             buf,
         );
-        if fitted[DB_ORCHESTRA].is_some() {
+        if tbl.fitted[DB_ORCHESTRA].is_some() {
             let conn = connection_of(model, &k.orchestra);
             let name = model.display_name(&k.orchestra);
             if matches!(*conn, Connection::Live) {
@@ -1062,13 +1042,8 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         flex("STATUS", 16, 3),
         col("IMAGE", image_w, 9),
     ];
-    let fitted = fit(&cols, w);
-    let tbl = Tbl {
-        cols: &cols,
-        fitted: &fitted,
-        x0,
-    };
-    header(buf, &cols, &fitted, x0, inner.y, theme.header, None);
+    let tbl = Tbl::new(&cols, w, x0);
+    tbl.header(buf, inner.y, theme.header, None);
     let rows = usize::from(inner.height - 1);
     let offset = scroll(0, model.member_sel, rows, d.members.len());
     for (i, m) in d.members.iter().enumerate().skip(offset).take(rows) {
