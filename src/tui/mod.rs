@@ -314,7 +314,17 @@ impl Painter {
             return Ok(false);
         }
         crossterm::queue!(terminal.backend_mut(), BeginSynchronizedUpdate)?;
-        terminal.draw(|f| draw(model, &model.theme, f))?;
+        terminal.draw(|f| {
+            // The frame just painted, unless the terminal's size moved under the model.
+            if f.area() == area {
+                f.buffer_mut().clone_from(&frame.0);
+                if let Some(pos) = frame.1 {
+                    f.set_cursor_position(pos);
+                }
+            } else {
+                draw(model, &model.theme, f);
+            }
+        })?;
         crossterm::execute!(terminal.backend_mut(), EndSynchronizedUpdate)?;
         self.last = Some(frame);
         Ok(true)
