@@ -11,6 +11,9 @@ Examples:
   baton lab fault --kubeconfig /tmp/lab.kubeconfig kill-member --orchestra aws-eu-west-1 -n team-commerce --pod orders-1-0
   baton lab serve --kubeconfig-out /tmp/lab.kubeconfig
                                      run the lab headless, then: kubectl --kubeconfig /tmp/lab.kubeconfig get pods -A
+  baton op rolling-restart --orchestra aws-eu-west-1 --database orders --dry-run
+                                     the plan and the safety checks, nothing sent
+  baton op status                    operations in flight fleet-wide
   baton config check                 validate the config file and theme, print where files live
   baton --theme light config check   validate with another theme
   NO_COLOR=1 baton config check      NO_COLOR selects the mono theme
@@ -67,11 +70,108 @@ pub enum Command {
     /// Measure the dashboard's engine and rendering against DESIGN.md's budgets (run it on the
     /// fleet lab: scripts/bench.sh); prints figures.
     Bench(BenchArgs),
+    /// Operations, headless: the same engine as the dashboard (list, status, resume, or run one).
+    Op {
+        #[command(subcommand)]
+        command: OpCommand,
+    },
     /// Check the config file and theme, and show where baton keeps its files.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpCommand {
+    /// The catalog: every operation with its blast radius, confirmation and parameters.
+    List,
+    /// Operations in flight fleet-wide (from the `baton-op-*` Leases), with holder, step and age.
+    Status(OpStatusArgs),
+    /// Continue an interrupted operation (killed process, SSH drop, paused) from its Lease.
+    Resume(OpResumeArgs),
+    /// Restart every member one at a time: down ones first, secondaries, followers, leader last.
+    RollingRestart(OpRunArgs),
+    /// Restart one member (--member) and wait until the database has settled.
+    RestartMember(OpRunArgs),
+    /// A Job backs up the database from one member (default: a caught-up follower).
+    Backup(OpRunArgs),
+    /// A Job gathers a member's logs and heap and thread dumps (--member).
+    Diagnostics(OpRunArgs),
+    /// Scale every StatefulSet of the database to 0, remembering replicas; data stays.
+    Stop(OpRunArgs),
+    /// Scale a stopped database back to its remembered replicas.
+    Start(OpRunArgs),
+    /// Post the database's summary to the incident webhook.
+    Incident(OpRunArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpTarget {
+    /// The orchestra (kubeconfig context).
+    #[arg(long)]
+    pub orchestra: String,
+    /// The database's name.
+    #[arg(long)]
+    pub database: String,
+    /// Its namespace (found from the pods when the name is unique).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpRunArgs {
+    #[command(flatten)]
+    pub target: OpTarget,
+    /// The member (pod) to act on or read from.
+    #[arg(long)]
+    pub member: Option<String>,
+    /// Parameters as key=value (repeatable), e.g. --set target=s3://bucket/path.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Refuse unless this pod is the leader when the operation starts (compare-and-swap).
+    #[arg(long, value_name = "POD")]
+    pub expect_leader: Option<String>,
+    /// Print the plan, the checks and any Job manifest; send no mutating request.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Take over a stale lock (an interrupted operation) and start this one instead.
+    #[arg(long)]
+    pub take_over: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OpOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpResumeArgs {
+    #[command(flatten)]
+    pub target: OpTarget,
+    /// Continue an interrupted operation someone else started.
+    #[arg(long)]
+    pub take_over: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OpOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpStatusArgs {
+    /// Only this orchestra.
+    #[arg(long)]
+    pub orchestra: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OpOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpOutput {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ pub mod config;
 pub mod fleet;
 pub mod lab;
 pub mod logging;
+pub mod ops;
 pub mod probe;
 pub mod source;
 pub mod tui;

@@ -93,6 +93,14 @@ fn main() -> ExitCode {
             command: Some(LabCommand::Serve(args)),
         }) => lab_serve(args),
         Some(Command::Status(args)) => status(&cli.global, &config, args),
+        Some(Command::Op { command }) => {
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            rt.block_on(baton::ops::headless::run(&cli.global, &config, command))
+                .into()
+        }
         Some(Command::Bench(args)) => bench(&cli.global, &config, theme, args),
         Some(Command::Lab { command: None }) => dashboard(&cli.global, config, theme, themes, true),
         Some(Command::Lab {

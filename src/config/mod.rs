@@ -127,6 +127,14 @@ pub struct OperationsConfig {
     pub webhook_url_env: Option<String>,
     /// A member counts as caught up when its lag is at most this many Raft entries.
     pub lag_gate: u64,
+    /// The longest an operation waits for the database to settle after one action before it
+    /// pauses with the reason, in seconds.
+    pub step_timeout: u64,
+    /// Where backup and diagnostics artifacts go: `<artifacts>/<orchestra>/<namespace>/<db>/…`.
+    pub artifacts: String,
+    /// Name of the environment variable that holds the incident webhook URL (else the notice
+    /// webhook's).
+    pub incident_webhook_env: Option<String>,
 }
 
 impl Default for OperationsConfig {
@@ -135,36 +143,45 @@ impl Default for OperationsConfig {
             job_image: BTreeMap::new(),
             webhook_url_env: None,
             lag_gate: 100,
+            step_timeout: 300,
+            artifacts: "s3://lab-backups".into(),
+            incident_webhook_env: None,
         }
     }
 }
 
 /// The operations baton knows; roles name them.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum OperationName {
     Backup,
     Restore,
     Diagnostics,
     RollingRestart,
+    RestartMember,
     Resize,
     Upgrade,
     ReplaceMember,
     Stop,
     Start,
+    Incident,
 }
 
 impl OperationName {
-    pub const ALL: [OperationName; 9] = [
+    pub const ALL: [OperationName; 11] = [
         Self::Backup,
         Self::Restore,
         Self::Diagnostics,
         Self::RollingRestart,
+        Self::RestartMember,
         Self::Resize,
         Self::Upgrade,
         Self::ReplaceMember,
         Self::Stop,
         Self::Start,
+        Self::Incident,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -173,11 +190,13 @@ impl OperationName {
             Self::Restore => "restore",
             Self::Diagnostics => "diagnostics",
             Self::RollingRestart => "rolling-restart",
+            Self::RestartMember => "restart-member",
             Self::Resize => "resize",
             Self::Upgrade => "upgrade",
             Self::ReplaceMember => "replace-member",
             Self::Stop => "stop",
             Self::Start => "start",
+            Self::Incident => "incident",
         }
     }
 }
@@ -321,17 +340,44 @@ impl Config {
                 ));
             }
         }
-        if let Some(var) = &self.operations.webhook_url_env {
+        for (key, var) in [
+            ("webhook_url_env", &self.operations.webhook_url_env),
+            (
+                "incident_webhook_env",
+                &self.operations.incident_webhook_env,
+            ),
+        ] {
+            let Some(var) = var else { continue };
             let ok = !var.is_empty()
                 && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !var.starts_with(|c: char| c.is_ascii_digit());
             if !ok {
                 return Err(err(
-                    "operations.webhook_url_env".into(),
+                    format!("operations.{key}"),
                     "this must be the name of an environment variable, not a URL".into(),
-                    "set e.g. webhook_url_env = \"BATON_WEBHOOK_URL\" and export the URL in that variable".into(),
+                    format!(
+                        "set e.g. {key} = \"BATON_WEBHOOK_URL\" and export the URL in that variable"
+                    ),
                 ));
             }
+        }
+        if self.operations.step_timeout == 0 {
+            return Err(err(
+                "operations.step_timeout".into(),
+                "a step timeout of 0 s would pause every operation at once".into(),
+                "give the seconds an operation may wait for the database to settle, e.g. 300"
+                    .into(),
+            ));
+        }
+        if !self.operations.artifacts.contains("://") {
+            return Err(err(
+                "operations.artifacts".into(),
+                format!(
+                    "'{}' is not an object store address",
+                    self.operations.artifacts
+                ),
+                "write it as s3://BUCKET or s3://BUCKET/PREFIX".into(),
+            ));
         }
         Ok(())
     }

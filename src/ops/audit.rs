@@ -1,0 +1,114 @@
+//! The audit trail and the notices: every mutating request an operation sends is appended to
+//! `<data dir>/audit.jsonl` (who — OS user and Kubernetes identity —, operation, database,
+//! verb and object, result, time), and Slack-compatible webhook notices go out at an
+//! operation's start and end. A webhook that fails is reported, never blocks or fails the
+//! operation; URLs come from environment variables and are never written anywhere.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::json;
+
+/// Appends audit entries for one operation.
+pub struct Audit {
+    path: Option<PathBuf>,
+    /// `user@host pid N`.
+    pub who: String,
+    /// Kubernetes identity (context and user).
+    pub identity: String,
+    pub operation: String,
+    pub database: String,
+    lock: Mutex<()>,
+}
+
+impl Audit {
+    pub fn new(
+        path: Option<PathBuf>,
+        who: &str,
+        identity: &str,
+        operation: &str,
+        database: &str,
+    ) -> Self {
+        Self {
+            path,
+            who: who.into(),
+            identity: identity.into(),
+            operation: operation.into(),
+            database: database.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    /// The default file: `<data dir>/audit.jsonl`.
+    pub fn default_path() -> Option<PathBuf> {
+        crate::config::paths::data_dir().map(|d| d.join("audit.jsonl"))
+    }
+
+    /// Records one request and its result. A failure to write is logged, not fatal: the
+    /// request already happened.
+    pub fn record(&self, verb: &str, object: &str, result: &str) {
+        let (orchestra, rest) = self
+            .database
+            .split_once('/')
+            .unwrap_or(("", &self.database));
+        let (namespace, name) = rest.split_once('/').unwrap_or(("", rest));
+        let line = json!({
+            "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "who": self.who,
+            "identity": self.identity,
+            "operation": self.operation,
+            "orchestra": orchestra,
+            "namespace": namespace,
+            "database": name,
+            "verb": verb,
+            "object": object,
+            "result": result,
+        });
+        tracing::info!(verb, object, result, operation = %self.operation, database = %self.database, "audit");
+        let Some(path) = &self.path else { return };
+        let _held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let written = (|| {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            writeln!(f, "{line}")
+        })();
+        if let Err(e) = written {
+            tracing::warn!(error = %e, path = %path.display(), "cannot write the audit file");
+        }
+    }
+}
+
+/// The webhook URL held by environment variable `var`, if set.
+pub fn webhook_from_env(var: Option<&str>) -> Option<String> {
+    let v = std::env::var(var?).ok()?;
+    (!v.trim().is_empty()).then_some(v)
+}
+
+/// Posts a Slack-compatible message (`text` plus structured fields). Err says why, with the URL
+/// left out (it may hold a token).
+pub async fn post_webhook(url: &str, text: &str, fields: serde_json::Value) -> Result<(), String> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut body = json!({ "text": text });
+    if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
+        for (k, v) in f {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    match client.post(url).json(&body).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("the webhook answered HTTP {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => Err("the webhook did not answer within 5 s".into()),
+        Err(e) if e.is_connect() => Err("cannot connect to the webhook".into()),
+        Err(_) => Err("the webhook request failed".into()),
+    }
+}

@@ -1,0 +1,279 @@
+//! The catalog of operations: each one's name, one-line description, blast radius (which sets
+//! the confirmation), whether it acts on one member, its parameters, the Kubernetes permissions it
+//! needs and the profiles it applies to. Pure data; `baton op list`, the TUI menu and the runner
+//! read it from here.
+
+use crate::config::OperationName;
+
+/// How much an operation can hurt, which sets the confirmation it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BlastRadius {
+    Member,
+    Database,
+    Orchestra,
+}
+
+impl BlastRadius {
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::Database => "database",
+            Self::Orchestra => "orchestra",
+        }
+    }
+}
+
+/// One parameter an operation takes (`--member`, `--set key=value`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    pub key: &'static str,
+    pub help: &'static str,
+    pub required: bool,
+}
+
+/// A Kubernetes permission an operation needs: (verb, resource, subresource).
+pub type Permission = (&'static str, &'static str, &'static str);
+
+/// What the catalog says about one operation.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub name: OperationName,
+    pub description: &'static str,
+    pub radius: BlastRadius,
+    /// Needs the database id typed to confirm (database-wide or destructive).
+    pub typed_confirmation: bool,
+    pub params: &'static [Param],
+    pub permissions: &'static [Permission],
+    /// Profile kinds it applies to (`neo4j`, `etcd`, `dynomite`).
+    pub profiles: &'static [&'static str],
+    /// Whether it is built in this version (the rest are listed as coming).
+    pub available: bool,
+}
+
+const MEMBER: Param = Param {
+    key: "member",
+    help: "the member's pod (--member)",
+    required: true,
+};
+const FROM_MEMBER: Param = Param {
+    key: "member",
+    help: "the member to back up from (default: a caught-up follower)",
+    required: false,
+};
+const EXPECT_LEADER: Param = Param {
+    key: "expect-leader",
+    help: "refuse unless this pod leads (compare-and-swap)",
+    required: false,
+};
+const TARGET: Param = Param {
+    key: "target",
+    help: "where the artifact goes (default: s3://<bucket>/<orchestra>/<namespace>/<database>/…)",
+    required: false,
+};
+
+const LOCK: [Permission; 3] = [
+    ("create", "leases", ""),
+    ("update", "leases", ""),
+    ("create", "events", ""),
+];
+const RESTART_PERMS: &[Permission] = &[
+    ("delete", "pods", ""),
+    ("create", "leases", ""),
+    ("update", "leases", ""),
+    ("create", "events", ""),
+];
+const JOB_PERMS: &[Permission] = &[
+    ("create", "jobs", ""),
+    ("get", "pods", "log"),
+    LOCK[0],
+    LOCK[1],
+    LOCK[2],
+];
+const SCALE_PERMS: &[Permission] = &[("patch", "statefulsets", ""), LOCK[0], LOCK[1], LOCK[2]];
+const ALL_KINDS: &[&str] = &["neo4j", "etcd", "dynomite"];
+
+pub static CATALOG: &[Spec] = &[
+    Spec {
+        name: OperationName::RollingRestart,
+        description: "restart every member, one at a time: down ones first, then secondaries, followers, leader last",
+        radius: BlastRadius::Database,
+        typed_confirmation: true,
+        params: &[EXPECT_LEADER],
+        permissions: RESTART_PERMS,
+        profiles: ALL_KINDS,
+        available: true,
+    },
+    Spec {
+        name: OperationName::RestartMember,
+        description: "restart one member (delete its pod) and wait until the database has settled",
+        radius: BlastRadius::Member,
+        typed_confirmation: false,
+        params: &[MEMBER, EXPECT_LEADER],
+        permissions: RESTART_PERMS,
+        profiles: ALL_KINDS,
+        available: true,
+    },
+    Spec {
+        name: OperationName::Backup,
+        description: "a Job reads a consistent snapshot from one member and writes the artifact",
+        radius: BlastRadius::Database,
+        typed_confirmation: false,
+        params: &[FROM_MEMBER, TARGET],
+        permissions: JOB_PERMS,
+        profiles: &["neo4j"],
+        available: true,
+    },
+    Spec {
+        name: OperationName::Diagnostics,
+        description: "a Job gathers a member's logs and a heap and thread dump",
+        radius: BlastRadius::Member,
+        typed_confirmation: false,
+        params: &[MEMBER, TARGET],
+        permissions: JOB_PERMS,
+        profiles: &["neo4j"],
+        available: true,
+    },
+    Spec {
+        name: OperationName::Stop,
+        description: "scale every StatefulSet of the database to 0 (replicas remembered); data stays on the volumes",
+        radius: BlastRadius::Database,
+        typed_confirmation: true,
+        params: &[],
+        permissions: SCALE_PERMS,
+        profiles: ALL_KINDS,
+        available: true,
+    },
+    Spec {
+        name: OperationName::Start,
+        description: "scale a stopped database's StatefulSets back to their remembered replicas",
+        radius: BlastRadius::Database,
+        typed_confirmation: false,
+        params: &[],
+        permissions: SCALE_PERMS,
+        profiles: ALL_KINDS,
+        available: true,
+    },
+    Spec {
+        name: OperationName::Incident,
+        description: "post the database's profile summary to the incident webhook",
+        radius: BlastRadius::Database,
+        typed_confirmation: false,
+        params: &[],
+        permissions: &[],
+        profiles: ALL_KINDS,
+        available: true,
+    },
+    Spec {
+        name: OperationName::Restore,
+        description: "replace the database's data with a backup (destructive)",
+        radius: BlastRadius::Database,
+        typed_confirmation: true,
+        params: &[],
+        permissions: JOB_PERMS,
+        profiles: &["neo4j"],
+        available: false,
+    },
+    Spec {
+        name: OperationName::Resize,
+        description: "change the members' memory, one member at a time",
+        radius: BlastRadius::Database,
+        typed_confirmation: true,
+        params: &[],
+        permissions: SCALE_PERMS,
+        profiles: ALL_KINDS,
+        available: false,
+    },
+    Spec {
+        name: OperationName::Upgrade,
+        description: "change the database version, one member at a time",
+        radius: BlastRadius::Database,
+        typed_confirmation: true,
+        params: &[],
+        permissions: SCALE_PERMS,
+        profiles: ALL_KINDS,
+        available: false,
+    },
+    Spec {
+        name: OperationName::ReplaceMember,
+        description: "replace a member with an empty one that catches up",
+        radius: BlastRadius::Database,
+        typed_confirmation: true,
+        params: &[MEMBER],
+        permissions: RESTART_PERMS,
+        profiles: &["neo4j"],
+        available: false,
+    },
+];
+
+/// The catalog entry of an operation.
+pub fn spec(name: OperationName) -> &'static Spec {
+    CATALOG
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or(&CATALOG[0])
+}
+
+/// `baton op list`: one line per operation.
+pub fn list_text() -> String {
+    let mut out = format!(
+        "{:<16} {:<9} {:<8} {:<30} {}\n",
+        "OPERATION", "RADIUS", "CONFIRM", "PARAMETERS", "WHAT IT DOES"
+    );
+    for s in CATALOG {
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .map(|p| {
+                if p.required {
+                    format!("--{}", p.key)
+                } else {
+                    format!("[--{}]", p.key)
+                }
+            })
+            .collect();
+        let confirm = if s.typed_confirmation {
+            "typed id"
+        } else {
+            "y/n"
+        };
+        let what = if s.available {
+            s.description.to_string()
+        } else {
+            format!("(not in this version) {}", s.description)
+        };
+        out.push_str(&format!(
+            "{:<16} {:<9} {:<8} {:<30} {}\n",
+            s.name.as_str(),
+            s.radius.word(),
+            confirm,
+            params.join(" "),
+            what
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_name_has_one_entry() {
+        for name in OperationName::ALL {
+            assert_eq!(
+                CATALOG.iter().filter(|s| s.name == name).count(),
+                1,
+                "{name:?}"
+            );
+        }
+        assert_eq!(spec(OperationName::Stop).name, OperationName::Stop);
+    }
+
+    #[test]
+    fn database_wide_restarts_need_the_id_typed() {
+        assert!(spec(OperationName::RollingRestart).typed_confirmation);
+        assert!(spec(OperationName::Stop).typed_confirmation);
+        assert!(!spec(OperationName::RestartMember).typed_confirmation);
+    }
+}

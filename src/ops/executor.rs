@@ -1,0 +1,91 @@
+//! The `Executor`: every call an operation makes to the outside world for one database —
+//! observe it (pods, a fresh probe of each member, StatefulSets, baton Jobs), delete a pod,
+//! scale a StatefulSet, create a Job and follow its log, read and write the Lease, record an
+//! Event. The runner knows only this trait; `kube::KubeExecutor` talks to Kubernetes and
+//! `fake::FakeExecutor` is an in-memory database for unit tests.
+
+use std::future::Future;
+
+use super::observe::Observed;
+use super::plan::JobPlan;
+use super::record::{LeaseObs, Record};
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// 409: the object exists, or changed since it was read.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 401/403: this identity may not.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Refused before it left the process (read-only mode).
+    #[error("read-only: {0}")]
+    ReadOnly(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The Kubernetes objects an operation writes, for the audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub verb: &'static str,
+    pub object: String,
+}
+
+/// Calls for one database (orchestra, namespace, name fixed at construction).
+pub trait Executor: Send + Sync {
+    /// One look at the database: member pods, a fresh probe of each, StatefulSets, baton Jobs.
+    fn observe(&self) -> impl Future<Output = Result<Observed, ExecError>> + Send;
+    /// Graceful delete with a UID precondition (never the replacement pod).
+    fn delete_pod(
+        &self,
+        pod: &str,
+        uid: &str,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Sets replicas; `remember` Some writes `baton.io/replicas-before-stop`, None removes it.
+    fn scale(
+        &self,
+        sts: &str,
+        replicas: i32,
+        remember: Option<i32>,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Creates the Job (its manifest from `job_manifest`).
+    fn create_job(&self, job: &JobPlan) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// The Job's manifest, for `--dry-run` and the audit.
+    fn job_manifest(&self, job: &JobPlan) -> serde_json::Value;
+    /// New log lines of the Job's pod since `since` lines were seen: (pod, lines).
+    fn job_log(
+        &self,
+        job: &str,
+        since: usize,
+    ) -> impl Future<Output = Result<Option<(String, Vec<String>)>, ExecError>> + Send;
+    /// The Lease `baton-op-<database>`, if it exists.
+    fn get_lease(&self) -> impl Future<Output = Result<Option<LeaseObs>, ExecError>> + Send;
+    /// Creates the Lease (409 ⇒ Conflict: someone holds it).
+    fn create_lease(
+        &self,
+        holder: &str,
+        record: &Record,
+    ) -> impl Future<Output = Result<LeaseObs, ExecError>> + Send;
+    /// Replaces the Lease only if it still has `resource_version` (else Conflict).
+    fn replace_lease(
+        &self,
+        resource_version: &str,
+        holder: &str,
+        record: &Record,
+    ) -> impl Future<Output = Result<LeaseObs, ExecError>> + Send;
+    /// A Kubernetes Event on the database's first StatefulSet (or a member pod).
+    fn event(
+        &self,
+        reason: &str,
+        message: &str,
+        warning: bool,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// `orchestra/namespace/name`.
+    fn database_id(&self) -> String;
+    /// The Kubernetes identity calls are made as (context and user), for the audit.
+    fn identity(&self) -> String;
+}

@@ -1,0 +1,514 @@
+//! The `Executor` on Kubernetes (kube-rs): one database's pods, StatefulSets and baton Jobs,
+//! fresh member probes (direct or through the API server's pod proxy, as the orchestra's
+//! transport says; credentials only on direct routes), graceful pod deletes with a UID
+//! precondition, StatefulSet merge patches, Jobs and their logs, the Lease, Events. Every
+//! mutating call refuses in read-only mode before a request is built.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use super::executor::{ExecError, Executor};
+use super::observe::{JobObs, Observed, PodObs, StsObs};
+use super::plan::JobPlan;
+use super::record::{LEASE_SECONDS, LeaseObs, Record};
+use crate::config::{ProfileConfig, Transport};
+use crate::fleet::Probe;
+use crate::probe::credentials::Resolver;
+use crate::probe::{self, Endpoint};
+
+/// The annotation on a Lease that holds the operation's record (JSON).
+pub const RECORD_ANNOTATION: &str = "baton.io/operation";
+/// The annotation on a StatefulSet that remembers its replicas across a stop.
+pub const REPLICAS_ANNOTATION: &str = "baton.io/replicas-before-stop";
+/// Labels of every Job baton creates.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "baton");
+
+/// One database on one orchestra.
+pub struct KubeExecutor {
+    pub client: kube::Client,
+    pub orchestra: String,
+    pub namespace: String,
+    pub database: String,
+    pub profile: ProfileConfig,
+    pub transport: Transport,
+    /// Kubeconfig context and user, for the audit.
+    pub identity: String,
+    /// Image of operation Jobs (None: the member's own image).
+    pub job_image: Option<String>,
+    pub read_only: bool,
+    pub http: reqwest::Client,
+    pub resolver: Arc<Resolver>,
+    pub probe_timeout: Duration,
+}
+
+fn err(e: kube::Error) -> ExecError {
+    match &e {
+        kube::Error::Api(s) if s.code == 409 => ExecError::Conflict(s.message.clone()),
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
+            ExecError::Forbidden(s.message.clone())
+        }
+        kube::Error::Api(s) if s.code == 404 => ExecError::NotFound(s.message.clone()),
+        _ => ExecError::Other(probe::kube_reason(&e)),
+    }
+}
+
+/// RFC 3339 with microseconds, as Kubernetes writes MicroTime.
+fn micro_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl KubeExecutor {
+    fn guard(&self, what: &str) -> Result<(), ExecError> {
+        if self.read_only {
+            Err(ExecError::ReadOnly(format!(
+                "{what} refused: baton runs read-only"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn selector(&self) -> String {
+        format!("{}={}", self.profile.grouping_label, self.database)
+    }
+
+    fn lease_name(&self) -> String {
+        lease_name(&self.database)
+    }
+
+    async fn probe_member(&self, p: &PodObs) -> Probe {
+        let ep = Endpoint {
+            namespace: self.namespace.clone(),
+            pod: p.name.clone(),
+            address: p.ip.clone(),
+            port: self.profile.port,
+            kind: self.profile.probe,
+        };
+        let proxy = || probe::via_proxy(&self.client, &ep, self.probe_timeout);
+        match self.transport {
+            Transport::Proxy => proxy().await,
+            Transport::Direct | Transport::Auto => {
+                // Credentials only once the member answered directly without them (a pod IP
+                // that does not answer may be some other host on this network).
+                match probe::direct(&self.http, &ep, &Ok(None)).await {
+                    Ok(Probe::Error(e))
+                        if e.starts_with("HTTP 401") || e.starts_with("HTTP 403") =>
+                    {
+                        let auth = self
+                            .resolver
+                            .get(&self.profile.credentials, &self.namespace)
+                            .await;
+                        match probe::direct(&self.http, &ep, &auth).await {
+                            Ok(p) => p,
+                            Err(probe::Unreachable(why)) => {
+                                Probe::Error(format!("unreachable: {why}"))
+                            }
+                        }
+                    }
+                    Ok(p) => p,
+                    Err(_) if self.transport == Transport::Auto => proxy().await,
+                    Err(probe::Unreachable(why)) => Probe::Error(format!("unreachable: {why}")),
+                }
+            }
+        }
+    }
+
+    fn lease_object(
+        &self,
+        holder: &str,
+        record: &Record,
+        rv: Option<&str>,
+    ) -> Result<Lease, ExecError> {
+        let text = serde_json::to_string(record).map_err(|e| ExecError::Other(e.to_string()))?;
+        let mut v = json!({
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self.lease_name(),
+                "namespace": self.namespace,
+                "labels": {MANAGED_BY.0: MANAGED_BY.1, "baton.io/database": self.database},
+                "annotations": {RECORD_ANNOTATION: text},
+            },
+            "spec": {
+                "holderIdentity": holder,
+                "leaseDurationSeconds": LEASE_SECONDS,
+                "acquireTime": micro_of(record.started_ms),
+                "renewTime": micro_now(),
+            }
+        });
+        if let Some(rv) = rv {
+            v["metadata"]["resourceVersion"] = json!(rv);
+        }
+        serde_json::from_value(v).map_err(|e| ExecError::Other(e.to_string()))
+    }
+}
+
+/// `baton-op-<database>`.
+pub fn lease_name(database: &str) -> String {
+    format!("baton-op-{database}")
+}
+
+fn micro_of(ms: u64) -> String {
+    let secs = i64::try_from(ms / 1000).unwrap_or(0);
+    let nanos = u32::try_from((ms % 1000) * 1_000_000).unwrap_or(0);
+    chrono::DateTime::from_timestamp(secs, nanos)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The Lease, trimmed; its record parsed (or why not).
+pub fn lease_obs(l: &Lease) -> LeaseObs {
+    let spec = l.spec.as_ref();
+    LeaseObs {
+        resource_version: l.metadata.resource_version.clone().unwrap_or_default(),
+        holder: spec
+            .and_then(|s| s.holder_identity.clone())
+            .unwrap_or_default(),
+        renew_ms: spec
+            .and_then(|s| s.renew_time.as_ref())
+            .and_then(|t| u64::try_from(t.0.as_millisecond()).ok()),
+        duration_s: spec
+            .and_then(|s| s.lease_duration_seconds)
+            .and_then(|d| u64::try_from(d).ok())
+            .unwrap_or(LEASE_SECONDS),
+        record: l
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(RECORD_ANNOTATION))
+            .map(|t| {
+                serde_json::from_str::<Record>(t).map_err(|e| crate::clip(&e.to_string(), 120))
+            }),
+    }
+}
+
+fn pod_obs(p: &Pod) -> PodObs {
+    let status = p.status.as_ref();
+    PodObs {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        uid: p.metadata.uid.clone().unwrap_or_default(),
+        ready: status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
+        phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
+        deleting: p.metadata.deletion_timestamp.is_some(),
+        ip: status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
+        owner: p
+            .metadata
+            .owner_references
+            .as_ref()
+            .and_then(|o| o.iter().find(|o| o.kind == "StatefulSet"))
+            .map(|o| o.name.clone()),
+    }
+}
+
+fn sts_obs(s: &StatefulSet) -> StsObs {
+    StsObs {
+        name: s.metadata.name.clone().unwrap_or_default(),
+        replicas: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        ready_replicas: s
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0),
+        remembered_replicas: s
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(REPLICAS_ANNOTATION))
+            .and_then(|v| v.parse().ok()),
+    }
+}
+
+fn job_obs(j: &Job) -> JobObs {
+    let status = j.status.as_ref();
+    let labels = j.metadata.labels.clone().unwrap_or_default();
+    let cond = |t: &str| {
+        status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == t && c.status == "True"))
+    };
+    let succeeded = cond("Complete") || status.and_then(|s| s.succeeded).unwrap_or(0) > 0;
+    let failed = cond("Failed");
+    JobObs {
+        name: j.metadata.name.clone().unwrap_or_default(),
+        operation: labels
+            .get("baton.io/operation")
+            .cloned()
+            .unwrap_or_default(),
+        active: !succeeded && !failed,
+        succeeded,
+        failed,
+        artifact: j
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("baton.io/artifact"))
+            .cloned(),
+    }
+}
+
+impl Executor for KubeExecutor {
+    async fn observe(&self) -> Result<Observed, ExecError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let sts: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        let by_db = ListParams::default().labels(&self.selector());
+        let job_sel = ListParams::default().labels(&format!(
+            "{}={},baton.io/database={}",
+            MANAGED_BY.0, MANAGED_BY.1, self.database
+        ));
+        let (pod_list, sts_list, job_list) =
+            tokio::try_join!(pods.list(&by_db), sts.list(&by_db), jobs.list(&job_sel))
+                .map_err(err)?;
+        let mut pods: Vec<PodObs> = pod_list
+            .items
+            .iter()
+            .filter(|p| {
+                // A Job's pod may carry the database label; members are owned by StatefulSets.
+                p.metadata
+                    .labels
+                    .as_ref()
+                    .is_none_or(|l| l.get(MANAGED_BY.0).map(String::as_str) != Some(MANAGED_BY.1))
+            })
+            .map(pod_obs)
+            .collect();
+        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        let probes = futures::future::join_all(pods.iter().map(|p| async move {
+            if p.ip.is_empty() || p.deleting {
+                Probe::Error("no running pod".into())
+            } else {
+                self.probe_member(p).await
+            }
+        }))
+        .await;
+        let mut statefulsets: Vec<StsObs> = sts_list.items.iter().map(sts_obs).collect();
+        statefulsets.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut jobs: Vec<JobObs> = job_list.items.iter().map(job_obs).collect();
+        jobs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Observed {
+            pods,
+            probes,
+            statefulsets,
+            jobs,
+        })
+    }
+
+    async fn delete_pod(&self, pod: &str, uid: &str) -> Result<(), ExecError> {
+        self.guard("delete pod")?;
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let dp = DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(pod, &dp).await {
+            Ok(_) => Ok(()),
+            // Already gone or replaced: the step is done, the next observation says so.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn scale(
+        &self,
+        sts: &str,
+        replicas: i32,
+        remember: Option<i32>,
+    ) -> Result<(), ExecError> {
+        self.guard("scale statefulset")?;
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let annotation = match remember {
+            Some(r) => json!(r.to_string()),
+            None => Value::Null,
+        };
+        let patch = json!({
+            "metadata": {"annotations": {REPLICAS_ANNOTATION: annotation}},
+            "spec": {"replicas": replicas},
+        });
+        api.patch(sts, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    fn job_manifest(&self, job: &JobPlan) -> Value {
+        let labels = json!({
+            MANAGED_BY.0: MANAGED_BY.1,
+            "baton.io/operation": job.kind,
+            "baton.io/database": self.database,
+        });
+        let image = self
+            .job_image
+            .clone()
+            .unwrap_or_else(|| "neo4j:5-enterprise".into());
+        let env = |k: &str, v: &str| json!({"name": k, "value": v});
+        json!({
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": job.name,
+                "namespace": self.namespace,
+                "labels": labels,
+                "annotations": {"baton.io/artifact": job.target, "baton.io/member": job.member},
+            },
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{
+                            "name": job.kind,
+                            "image": image,
+                            "env": [
+                                env("BATON_OPERATION", job.kind),
+                                env("BATON_DATABASE", &self.database),
+                                env("BATON_NAMESPACE", &self.namespace),
+                                env("BATON_MEMBER", &job.member),
+                                env("BATON_TARGET", &job.target),
+                            ],
+                        }],
+                    }
+                }
+            }
+        })
+    }
+
+    async fn create_job(&self, job: &JobPlan) -> Result<(), ExecError> {
+        self.guard("create job")?;
+        let api: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        let obj: Job = serde_json::from_value(self.job_manifest(job))
+            .map_err(|e| ExecError::Other(e.to_string()))?;
+        match api.create(&PostParams::default(), &obj).await {
+            Ok(_) => Ok(()),
+            // Created before an interruption: the step is done.
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn job_log(
+        &self,
+        job: &str,
+        since: usize,
+    ) -> Result<Option<(String, Vec<String>)>, ExecError> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list = pods
+            .list(&ListParams::default().labels(&format!("job-name={job}")))
+            .await
+            .map_err(err)?;
+        let Some(pod) = list
+            .items
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .next()
+        else {
+            return Ok(None);
+        };
+        let text = match pods.logs(&pod, &LogParams::default()).await {
+            Ok(t) => t,
+            // Not started yet.
+            Err(kube::Error::Api(s)) if s.code == 400 || s.code == 404 => return Ok(None),
+            Err(e) => return Err(err(e)),
+        };
+        let lines: Vec<String> = text
+            .lines()
+            .skip(since)
+            .map(|l| crate::clip(l, 400))
+            .collect();
+        Ok(Some((pod, lines)))
+    }
+
+    async fn get_lease(&self) -> Result<Option<LeaseObs>, ExecError> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
+        api.get_opt(&self.lease_name())
+            .await
+            .map(|l| l.as_ref().map(lease_obs))
+            .map_err(err)
+    }
+
+    async fn create_lease(&self, holder: &str, record: &Record) -> Result<LeaseObs, ExecError> {
+        self.guard("create lease")?;
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
+        let obj = self.lease_object(holder, record, None)?;
+        api.create(&PostParams::default(), &obj)
+            .await
+            .map(|l| lease_obs(&l))
+            .map_err(err)
+    }
+
+    async fn replace_lease(
+        &self,
+        rv: &str,
+        holder: &str,
+        record: &Record,
+    ) -> Result<LeaseObs, ExecError> {
+        self.guard("update lease")?;
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
+        let obj = self.lease_object(holder, record, Some(rv))?;
+        api.replace(&self.lease_name(), &PostParams::default(), &obj)
+            .await
+            .map(|l| lease_obs(&l))
+            .map_err(err)
+    }
+
+    async fn event(&self, reason: &str, message: &str, warning: bool) -> Result<(), ExecError> {
+        self.guard("create event")?;
+        let sts: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list = sts
+            .list(&ListParams::default().labels(&self.selector()))
+            .await
+            .map_err(err)?;
+        let (kind, name, uid) = match list.items.first() {
+            Some(s) => (
+                "StatefulSet",
+                s.metadata.name.clone().unwrap_or_default(),
+                s.metadata.uid.clone().unwrap_or_default(),
+            ),
+            None => ("Lease", self.lease_name(), String::new()),
+        };
+        let now = micro_now();
+        let secs = now.get(..19).unwrap_or("").replace([':', '-', 'T'], "");
+        let v = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": format!("{name}.baton.{secs}.{}", std::process::id()), "namespace": self.namespace},
+            "involvedObject": {"kind": kind, "name": name, "namespace": self.namespace, "uid": uid,
+                               "apiVersion": if kind == "StatefulSet" { "apps/v1" } else { "coordination.k8s.io/v1" }},
+            "reason": reason,
+            "message": message,
+            "type": if warning { "Warning" } else { "Normal" },
+            "source": {"component": "baton"},
+            "reportingComponent": "baton",
+            "firstTimestamp": now.get(..19).map(|s| format!("{s}Z")),
+            "lastTimestamp": now.get(..19).map(|s| format!("{s}Z")),
+            "count": 1,
+        });
+        let ev: KubeEvent =
+            serde_json::from_value(v).map_err(|e| ExecError::Other(e.to_string()))?;
+        let api: Api<KubeEvent> = Api::namespaced(self.client.clone(), &self.namespace);
+        match api.create(&PostParams::default(), &ev).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn database_id(&self) -> String {
+        format!("{}/{}/{}", self.orchestra, self.namespace, self.database)
+    }
+
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+}

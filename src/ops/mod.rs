@@ -1,0 +1,26 @@
+//! Operations: a named, parameterised, confirmed change to one database, run as a reconcile
+//! loop over observed state (DESIGN.md, Operations). `catalog` (what exists, blast radius,
+//! parameters, permissions), `observe` (one look at a database), `safety` (the rules, pure),
+//! `plan` (each operation's goal: the next action from an observation, pure), `record` (the
+//! Lease record and the lock's states), `executor` (the trait through which every outside
+//! call goes), `kube` (it on Kubernetes), `fake` (an in-memory database for tests), `runner`
+//! (prepare, preflight, the loop, progress events), `audit` (audit.jsonl and webhooks),
+//! `headless` (`baton op …`).
+
+pub mod audit;
+pub mod catalog;
+pub mod executor;
+pub mod fake;
+pub mod headless;
+pub mod kube;
+pub mod observe;
+pub mod plan;
+pub mod record;
+pub mod runner;
+pub mod safety;
+
+pub use executor::{ExecError, Executor};
+pub use runner::{OpEvent, Outcome};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,261 @@
+//! The safety rules, as pure functions of one observation: the majority rule (never take a
+//! member down when fewer than a majority of voters would stay healthy — counting the unhealthy
+//! ones first), "settled" (pods Ready, members answering, exactly one leader, the voting set
+//! unchanged, lag within the gate), no other baton Job running, and the expected leader
+//! (compare-and-swap). Each answers a `Check` that names the rule and, where one is at fault, the
+//! member; the runner logs every one with its reason.
+
+use std::collections::BTreeSet;
+
+use super::observe::{Derived, Observed};
+use crate::fleet::{Probe, Role};
+
+/// The outcome of one rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    pub rule: &'static str,
+    pub ok: bool,
+    /// Why it holds or not, in words.
+    pub detail: String,
+    /// The member at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+impl Check {
+    pub fn pass(rule: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            rule,
+            ok: true,
+            detail: detail.into(),
+            member: None,
+        }
+    }
+
+    pub fn fail(rule: &'static str, member: Option<&str>, detail: impl Into<String>) -> Self {
+        Self {
+            rule,
+            ok: false,
+            detail: detail.into(),
+            member: member.map(str::to_string),
+        }
+    }
+
+    /// `✓ majority: …` / `✗ settled (orders-2-0): …`
+    pub fn line(&self) -> String {
+        let mark = if self.ok { '✓' } else { '✗' };
+        match &self.member {
+            Some(m) => format!("{mark} {} ({m}): {}", self.rule, self.detail),
+            None => format!("{mark} {}: {}", self.rule, self.detail),
+        }
+    }
+}
+
+/// Names of the rules, as refusals and the TUI show them.
+pub const MAJORITY: &str = "majority";
+pub const SETTLED: &str = "settled";
+pub const NO_OTHER_WORK: &str = "no-other-operation";
+pub const EXPECTED_LEADER: &str = "expected-leader";
+pub const LOCK: &str = "lock";
+pub const PERMISSION: &str = "permission";
+
+/// What the rules look at.
+pub struct View<'a> {
+    pub obs: &'a Observed,
+    pub d: &'a Derived,
+    pub lag_gate: u64,
+}
+
+impl View<'_> {
+    /// Why this member is not healthy (None when it is): pod Ready, answering, a member of the
+    /// group with a known role, caught up.
+    pub fn unhealthy(&self, pod: &str) -> Option<String> {
+        let Some(p) = self.obs.pod(pod) else {
+            return Some("no pod".into());
+        };
+        if p.deleting {
+            return Some("pod terminating".into());
+        }
+        if !p.ready {
+            return Some(format!("pod not Ready ({})", p.phase));
+        }
+        match self.obs.probe(pod) {
+            None | Some(Probe::Pending) => return Some("not probed".into()),
+            Some(Probe::Error(e)) => return Some(format!("probe error: {e}")),
+            Some(Probe::Ok(r)) if !r.healthy => return Some("reports itself unhealthy".into()),
+            Some(Probe::Ok(r)) if !r.errors.is_empty() => return Some(r.errors.join("; ")),
+            Some(Probe::Ok(_)) => {}
+        }
+        match self.d.role(pod) {
+            Role::Candidate => return Some("has no leader (candidate)".into()),
+            Role::Unknown => return Some("role unknown".into()),
+            _ => {}
+        }
+        match self.d.lag(pod) {
+            Some(l) if l > self.lag_gate => Some(format!(
+                "lagging {l} entries behind the leader (gate {})",
+                self.lag_gate
+            )),
+            None if self.d.state.leader.is_some() && self.d.role(pod) != Role::Leader => {
+                Some("lag unknown".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Down: the pod is not Ready or the member does not answer. Restarting such a member costs
+    /// no availability, so a rolling restart takes them first.
+    pub fn down(&self, pod: &str) -> bool {
+        match self.obs.pod(pod) {
+            None => true,
+            Some(p) if p.deleting || !p.ready => true,
+            Some(_) => !matches!(self.obs.probe(pod), Some(Probe::Ok(_))),
+        }
+    }
+
+    fn voter_pods(&self) -> Vec<&str> {
+        self.obs
+            .pods
+            .iter()
+            .map(|p| p.name.as_str())
+            .filter(|p| self.d.is_voter(p))
+            .collect()
+    }
+
+    /// Taking `pod` down must leave a majority of the voters healthy.
+    pub fn majority(&self, pod: &str) -> Check {
+        let voters = self.voter_pods();
+        let count = voters.len().max(self.d.voters.len());
+        if count == 0 {
+            return Check::fail(MAJORITY, None, "no voting members seen");
+        }
+        let need = count / 2 + 1;
+        let healthy: Vec<&str> = voters
+            .iter()
+            .copied()
+            .filter(|p| self.unhealthy(p).is_none())
+            .collect();
+        let after = healthy.iter().filter(|p| **p != pod).count();
+        let unhealthy: Vec<String> = voters
+            .iter()
+            .filter_map(|p| self.unhealthy(p).map(|why| format!("{p}: {why}")))
+            .collect();
+        if after >= need {
+            let cost = if healthy.contains(&pod) {
+                format!("{after}/{count} voters stay healthy while {pod} restarts (need {need})")
+            } else {
+                format!(
+                    "{pod} is not a healthy voter; {after}/{count} voters stay healthy (need {need})"
+                )
+            };
+            Check::pass(MAJORITY, cost)
+        } else if healthy.len() < need {
+            Check::fail(
+                MAJORITY,
+                unhealthy.first().map(|u| u.split(':').next().unwrap_or("")),
+                format!(
+                    "already below a majority: {}/{count} voters healthy (need {need}); {}",
+                    healthy.len(),
+                    unhealthy.join(", ")
+                ),
+            )
+        } else {
+            let mut detail = format!(
+                "taking {pod} down would leave {after}/{count} voters healthy (need {need})"
+            );
+            if !unhealthy.is_empty() {
+                detail.push_str(&format!("; already unhealthy: {}", unhealthy.join(", ")));
+            }
+            Check::fail(MAJORITY, Some(pod), detail)
+        }
+    }
+
+    /// Every member but `exempt` healthy, exactly one leader, the voting set as `voters_before`.
+    pub fn settled(&self, exempt: &[&str], voters_before: Option<&BTreeSet<String>>) -> Check {
+        let leaders: Vec<&str> = self
+            .d
+            .state
+            .members
+            .iter()
+            .filter(|m| m.role == Role::Leader)
+            .map(|m| m.name.as_str())
+            .collect();
+        if leaders.len() > 1 {
+            return Check::fail(
+                SETTLED,
+                None,
+                format!("more than one leader: {}", leaders.join(", ")),
+            );
+        }
+        if leaders.is_empty() && self.d.state.leader.is_none() {
+            return Check::fail(SETTLED, None, "no leader");
+        }
+        for p in &self.obs.pods {
+            if exempt.contains(&p.name.as_str()) {
+                continue;
+            }
+            if let Some(why) = self.unhealthy(&p.name) {
+                return Check::fail(SETTLED, Some(&p.name), why);
+            }
+        }
+        if let Some(before) = voters_before
+            && !before.is_empty()
+            && !self.d.voters.is_empty()
+            && *before != self.d.voters
+        {
+            return Check::fail(
+                SETTLED,
+                None,
+                format!(
+                    "the voting set changed: {} before, {} now",
+                    join(before),
+                    join(&self.d.voters)
+                ),
+            );
+        }
+        let leader = self.d.state.leader.as_deref().unwrap_or("?");
+        Check::pass(
+            SETTLED,
+            format!(
+                "{} members healthy, leader {leader}, lag within {}",
+                self.obs.pods.len() - exempt.len().min(self.obs.pods.len()),
+                self.lag_gate
+            ),
+        )
+    }
+
+    /// No other baton Job (a backup, diagnostics) runs on the database.
+    pub fn no_other_work(&self, own_job: Option<&str>) -> Check {
+        match self.obs.running_jobs(own_job).next() {
+            Some(j) => Check::fail(
+                NO_OTHER_WORK,
+                None,
+                format!("{} Job {} is running", j.operation, j.name),
+            ),
+            None => Check::pass(NO_OTHER_WORK, "no other baton Job runs on the database"),
+        }
+    }
+
+    /// `--expect-leader`: the leader must be the one the operator saw.
+    pub fn expected_leader(&self, expected: Option<&str>) -> Option<Check> {
+        let expected = expected?;
+        let leader = self.d.state.leader.as_deref();
+        Some(if leader == Some(expected) {
+            Check::pass(EXPECTED_LEADER, format!("{expected} leads, as expected"))
+        } else {
+            Check::fail(
+                EXPECTED_LEADER,
+                Some(expected),
+                format!(
+                    "expected {expected} to lead, but the leader is {}",
+                    leader.unwrap_or("nobody")
+                ),
+            )
+        })
+    }
+}
+
+fn join(s: &BTreeSet<String>) -> String {
+    let v: Vec<&str> = s.iter().map(String::as_str).collect();
+    format!("[{}]", v.join(","))
+}

@@ -1,0 +1,443 @@
+//! Unit tests of the plans, the safety rules and the runner's loop on the fake executor.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::audit::Audit;
+use super::fake::{FakeExecutor, actions};
+use super::runner::{Outcome, Request, Runner, Settings};
+use super::safety::View;
+use crate::config::OperationName;
+
+fn settings() -> Settings {
+    Settings {
+        lag_gate: 100,
+        step_timeout: Duration::from_millis(300),
+        poll: Duration::from_millis(1),
+        artifacts: "s3://test-bucket".into(),
+        read_only: false,
+        allowed: OperationName::ALL.to_vec(),
+        role: "operator".into(),
+        take_over: false,
+        webhook_env: None,
+        incident_webhook_env: None,
+    }
+}
+
+async fn run_op(exec: &FakeExecutor, op: OperationName, req: Request, s: Settings) -> Outcome {
+    let audit = Audit::new(None, "test", "fake", op.as_str(), "fake/ns/db");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let runner = Runner {
+        exec,
+        settings: s,
+        events: tx,
+        audit: &audit,
+        holder: "tester@host pid 1".into(),
+    };
+    let prepared = match runner.prepare(op, &req).await {
+        Ok(p) => p,
+        Err(o) => return o,
+    };
+    let (_cancel_tx, cancel) = watch::channel(false);
+    runner.run(prepared, cancel).await
+}
+
+fn member(m: &str) -> Request {
+    Request {
+        member: Some(m.into()),
+        ..Request::default()
+    }
+}
+
+#[tokio::test]
+async fn rolling_restart_goes_secondaries_followers_leader_last() {
+    let exec = FakeExecutor::new(3, 1);
+    let out = run_op(
+        &exec,
+        OperationName::RollingRestart,
+        Request::default(),
+        settings(),
+    )
+    .await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert_eq!(
+        actions(&exec.calls()),
+        [
+            "delete pod/db-rr-1-0",
+            "delete pod/db-2-0",
+            "delete pod/db-3-0",
+            "delete pod/db-1-0"
+        ]
+    );
+    // The lock was taken first and released as done.
+    let calls = exec.calls();
+    assert_eq!(calls[0], "create lease");
+    let s = exec.lock();
+    let rec = &s.lease.as_ref().map(|l| l.2.clone()).unwrap();
+    assert_eq!(rec.state, super::record::OpState::Done);
+    assert_eq!(rec.step, 4);
+}
+
+#[tokio::test]
+async fn a_down_member_goes_first_and_a_broken_one_pauses_the_operation() {
+    let exec = FakeExecutor::new(3, 0);
+    exec.lock().members[2].up = false;
+    let out = run_op(
+        &exec,
+        OperationName::RollingRestart,
+        Request::default(),
+        settings(),
+    )
+    .await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert_eq!(actions(&exec.calls())[0], "delete pod/db-3-0");
+
+    // A member whose restart never settles: the operation waits, then pauses; never goes on.
+    let exec = FakeExecutor::new(3, 0);
+    exec.lock().broken.push("db-2-0".into());
+    let out = run_op(
+        &exec,
+        OperationName::RollingRestart,
+        Request::default(),
+        settings(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Paused(why) if why.contains("db-2-0")),
+        "{out:?}"
+    );
+    assert_eq!(actions(&exec.calls()), ["delete pod/db-2-0"]);
+    let s = exec.lock();
+    assert_eq!(
+        s.lease.as_ref().map(|l| l.2.state),
+        Some(super::record::OpState::Paused)
+    );
+}
+
+#[tokio::test]
+async fn the_majority_rule_counts_the_unhealthy_first() {
+    // (voters, down, the rule that refuses restarting a healthy follower, if any). With 5
+    // voters and one down the majority holds, but the database has not settled.
+    for (voters, down, refused_by) in [
+        (3, 0, None),
+        (3, 1, Some("majority")),
+        (4, 1, Some("majority")),
+        (5, 1, Some("settled")),
+        (5, 2, Some("majority")),
+    ] {
+        let exec = FakeExecutor::new(voters, 2);
+        for i in 0..down {
+            exec.lock().members[voters - 1 - i].up = false;
+        }
+        let out = run_op(
+            &exec,
+            OperationName::RestartMember,
+            member("db-2-0"),
+            settings(),
+        )
+        .await;
+        if let Some(rule) = refused_by {
+            assert!(
+                matches!(&out, Outcome::Refused(c) if c.rule == rule),
+                "{voters} voters, {down} down: {out:?}"
+            );
+            assert!(
+                exec.calls().is_empty(),
+                "a refusal sends nothing: {:?}",
+                exec.calls()
+            );
+        } else {
+            assert!(matches!(out, Outcome::Done(_)), "{voters}/{down}: {out:?}");
+        }
+    }
+    // Read replicas are not voters: restarting one never threatens the majority.
+    let exec = FakeExecutor::new(3, 1);
+    exec.lock().members[2].up = false;
+    let obs = exec.lock().observed_for_tests();
+    let d = obs.derive(100);
+    let v = View {
+        obs: &obs,
+        d: &d,
+        lag_gate: 100,
+    };
+    assert!(v.majority("db-rr-1-0").ok, "{:?}", v.majority("db-rr-1-0"));
+    assert!(!v.majority("db-2-0").ok);
+}
+
+#[tokio::test]
+async fn a_down_member_may_be_restarted_alone() {
+    let exec = FakeExecutor::new(3, 0);
+    exec.lock().members[1].up = false;
+    let out = run_op(
+        &exec,
+        OperationName::RestartMember,
+        member("db-2-0"),
+        settings(),
+    )
+    .await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+}
+
+#[tokio::test]
+async fn refusals_name_the_rule_and_send_nothing() {
+    let exec = FakeExecutor::new(3, 0);
+    let req = Request {
+        expect_leader: Some("db-2-0".into()),
+        ..Request::default()
+    };
+    let out = run_op(&exec, OperationName::RollingRestart, req, settings()).await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "expected-leader" && c.detail.contains("db-1-0")),
+        "{out:?}"
+    );
+    assert!(exec.calls().is_empty());
+
+    let mut s = settings();
+    s.read_only = true;
+    let out = run_op(&exec, OperationName::RollingRestart, Request::default(), s).await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "read-only"),
+        "{out:?}"
+    );
+
+    let mut s = settings();
+    s.allowed = vec![OperationName::Backup];
+    let out = run_op(&exec, OperationName::Stop, Request::default(), s).await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "permission"),
+        "{out:?}"
+    );
+
+    exec.lock().jobs.push(super::observe::JobObs {
+        name: "baton-backup-db-1".into(),
+        operation: "backup".into(),
+        active: true,
+        ..Default::default()
+    });
+    let out = run_op(
+        &exec,
+        OperationName::RollingRestart,
+        Request::default(),
+        settings(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "no-other-operation"),
+        "{out:?}"
+    );
+    assert!(exec.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_held_lock_refuses_and_two_racers_never_both_run() {
+    let exec = FakeExecutor::new(3, 0);
+    let audit = Audit::new(None, "t", "fake", "rolling-restart", "fake/ns/db");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let a = Runner {
+        exec: &exec,
+        settings: settings(),
+        events: tx.clone(),
+        audit: &audit,
+        holder: "a@h pid 1".into(),
+    };
+    let b = Runner {
+        exec: &exec,
+        settings: settings(),
+        events: tx,
+        audit: &audit,
+        holder: "b@h pid 2".into(),
+    };
+    // Both prepare (both see a free lock), then race to take it.
+    let pa = a
+        .prepare(OperationName::RollingRestart, &Request::default())
+        .await
+        .unwrap();
+    let pb = b
+        .prepare(OperationName::RollingRestart, &Request::default())
+        .await
+        .unwrap();
+    let (_c, cancel) = watch::channel(false);
+    let ra = a.run(pa, cancel.clone()).await;
+    let rb = b.run(pb, cancel).await;
+    assert!(matches!(ra, Outcome::Done(_)), "{ra:?}");
+    assert!(
+        matches!(&rb, Outcome::Refused(c) if c.rule == "lock"),
+        "{rb:?}"
+    );
+    // Exactly one set of restarts.
+    assert_eq!(actions(&exec.calls()).len(), 3);
+}
+
+#[tokio::test]
+async fn a_resume_continues_where_the_record_stands() {
+    let exec = FakeExecutor::new(3, 1);
+    // An operation that restarted two members, then its process died.
+    let obs = exec.lock().observed_for_tests();
+    let d = obs.derive(100);
+    let mut rec = super::record::Record {
+        operation: OperationName::RollingRestart,
+        params: Default::default(),
+        holder: "tester@host pid 9".into(),
+        started_ms: 1,
+        state: super::record::OpState::Running,
+        step: 2,
+        detail: "restart db-2-0".into(),
+        original: obs
+            .pods
+            .iter()
+            .map(|p| (p.name.clone(), p.uid.clone()))
+            .collect(),
+        voters: d.voters.iter().cloned().collect(),
+        job: None,
+    };
+    {
+        let mut s = exec.lock();
+        for m in s
+            .members
+            .iter_mut()
+            .filter(|m| m.pod == "db-rr-1-0" || m.pod == "db-2-0")
+        {
+            m.uid_gen += 1;
+        }
+        rec.holder = "tester@host pid 9".into();
+        s.rv = 5;
+        s.lease = Some((5, rec.holder.clone(), rec.clone(), 0));
+    }
+    let audit = Audit::new(None, "t", "fake", "resume", "fake/ns/db");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let r = Runner {
+        exec: &exec,
+        settings: settings(),
+        events: tx,
+        audit: &audit,
+        holder: "tester@host pid 10".into(),
+    };
+    let p = r.prepare_resume().await.unwrap();
+    let (_c, cancel) = watch::channel(false);
+    let out = r.run(p, cancel).await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert_eq!(
+        actions(&exec.calls()),
+        ["delete pod/db-3-0", "delete pod/db-1-0"]
+    );
+
+    // A stale lock of someone else's needs --take-over.
+    let exec = FakeExecutor::new(3, 0);
+    exec.lock().lease = Some((1, "other@elsewhere pid 3".into(), rec.clone(), 0));
+    let audit = Audit::new(None, "t", "fake", "resume", "fake/ns/db");
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let r = Runner {
+        exec: &exec,
+        settings: settings(),
+        events: tx,
+        audit: &audit,
+        holder: "tester@host pid 10".into(),
+    };
+    assert!(
+        matches!(r.prepare_resume().await, Err(Outcome::Refused(c)) if c.rule == "lock" && c.detail.contains("other@elsewhere"))
+    );
+    // And a new operation is refused while it stands.
+    let out = run_op(
+        &exec,
+        OperationName::RestartMember,
+        member("db-2-0"),
+        settings(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "lock" && c.detail.contains("resume")),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn stop_remembers_replicas_and_start_restores_them() {
+    let exec = FakeExecutor::new(3, 1);
+    let out = run_op(&exec, OperationName::Stop, Request::default(), settings()).await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    let acts = actions(&exec.calls());
+    assert_eq!(acts.len(), 4);
+    assert_eq!(acts[0], "patch statefulset/db-rr-1", "secondaries first");
+    assert_eq!(acts[3], "patch statefulset/db-1", "the leader last");
+    assert!(
+        exec.lock()
+            .statefulsets
+            .iter()
+            .all(|s| s.replicas == 0 && s.remembered_replicas == Some(1))
+    );
+    // Stopping again: nothing to do.
+    let again = run_op(&exec, OperationName::Stop, Request::default(), settings()).await;
+    assert!(matches!(again, Outcome::Nothing(_)), "{again:?}");
+
+    let out = run_op(&exec, OperationName::Start, Request::default(), settings()).await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert!(
+        exec.lock()
+            .statefulsets
+            .iter()
+            .all(|s| s.replicas == 1 && s.remembered_replicas.is_none())
+    );
+}
+
+#[tokio::test]
+async fn backup_reads_a_caught_up_follower_and_names_the_artifact() {
+    let exec = FakeExecutor::new(3, 1);
+    exec.lock().members[1].applied = 90;
+    let out = run_op(&exec, OperationName::Backup, Request::default(), settings()).await;
+    let Outcome::Done(m) = out else {
+        panic!("{out:?}")
+    };
+    assert!(m.contains("s3://test-bucket/fake/ns/db/"), "{m}");
+    let calls = actions(&exec.calls());
+    assert_eq!(calls.len(), 1);
+    assert!(
+        calls[0].starts_with("create job/baton-backup-db-"),
+        "{calls:?}"
+    );
+    // The follower with the least lag: db-3-0 (db-2-0 lags 10).
+    let s = exec.lock();
+    assert_eq!(
+        s.lease
+            .as_ref()
+            .and_then(|l| l.2.params.get("member").cloned())
+            .as_deref(),
+        Some("db-3-0")
+    );
+}
+
+#[test]
+fn the_plan_outline_puts_the_leader_last() {
+    let exec = FakeExecutor::new(3, 1);
+    let obs = exec.lock().observed_for_tests();
+    let d = obs.derive(100);
+    let v = View {
+        obs: &obs,
+        d: &d,
+        lag_gate: 100,
+    };
+    assert!(v.majority("db-1-0").ok);
+    let rec = super::record::Record {
+        operation: OperationName::RollingRestart,
+        params: Default::default(),
+        holder: String::new(),
+        started_ms: 0,
+        state: super::record::OpState::Running,
+        step: 0,
+        detail: String::new(),
+        original: obs
+            .pods
+            .iter()
+            .map(|p| (p.name.clone(), p.uid.clone()))
+            .collect(),
+        voters: vec![],
+        job: None,
+    };
+    let plan = super::plan::outline(&rec, &obs, 100);
+    assert_eq!(plan.len(), 4);
+    assert!(plan[0].contains("db-rr-1-0 (READ_REPLICA)"), "{plan:?}");
+    assert!(
+        plan[3].contains("db-1-0 (LEADER)") && plan[3].contains("last"),
+        "{plan:?}"
+    );
+}
