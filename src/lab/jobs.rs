@@ -3,7 +3,9 @@
 //! the lab's data dir addressed like `s3://lab-backups/…`.
 //!
 //! Env: `LAB_DATABASE` (database name; the Job's namespace), `LAB_MEMBER` (pod to read from),
-//! `LAB_TARGET` (where to write, for backup and diagnostics), `LAB_SOURCE` (restore).
+//! `LAB_TARGET` (where to write, for backup and diagnostics), `LAB_SOURCE` (restore). Each may
+//! also be spelt `BATON_…` (and `LAB_JOB` as `BATON_OPERATION`), as baton's operations image
+//! reads them.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
@@ -58,10 +60,12 @@ pub struct JobWorkload {
 }
 
 impl JobWorkload {
+    /// `LAB_X`, or `BATON_X` as baton's operations image names it.
     fn var(&self, k: &str) -> Option<&str> {
+        let alias = k.strip_prefix("LAB_").map(|rest| format!("BATON_{rest}"));
         self.env
             .iter()
-            .find(|(n, _)| n == k)
+            .find(|(n, _)| n == k || Some(n) == alias.as_ref())
             .map(|(_, v)| v.as_str())
     }
 

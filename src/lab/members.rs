@@ -156,7 +156,8 @@ impl WorkloadFactory for LabWorkloads {
         let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
         if let Some(kind) = env
             .iter()
-            .find(|(n, _)| n == "LAB_JOB")
+            // The lab's own Jobs say LAB_JOB; baton's operations image reads BATON_OPERATION.
+            .find(|(n, _)| n == "LAB_JOB" || n == "BATON_OPERATION")
             .and_then(|(_, v)| super::jobs::JobKind::parse(v))
         {
             return Arc::new(super::jobs::JobWorkload {

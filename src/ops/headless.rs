@@ -10,6 +10,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -220,8 +221,26 @@ async fn executor(
                     ),
                 ),
             })?;
-        for p in list.items {
-            let ns = p.metadata.namespace.unwrap_or_default();
+        // A stopped database has StatefulSets and no pods.
+        let sets: Api<StatefulSet> = match &t.namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let sts = sets
+            .list_metadata(
+                &ListParams::default()
+                    .labels(&format!("{}={}", profile.grouping_label, t.database)),
+            )
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        for meta in list
+            .items
+            .into_iter()
+            .map(|p| p.metadata)
+            .chain(sts.into_iter().map(|s| s.metadata))
+        {
+            let ns = meta.namespace.unwrap_or_default();
             if !found.iter().any(|(n, q)| n == &ns && q == &name) {
                 found.push((ns, name.clone()));
             }

@@ -112,6 +112,9 @@ fn voters_before(rec: &Record) -> BTreeSet<String> {
 }
 
 fn restart(rec: &Record, v: &View) -> Next {
+    if v.d.state.leader.is_none() {
+        return Next::Wait("no leader yet (an election is under way)".into());
+    }
     let mut pending: Vec<&str> = Vec::new();
     for (name, uid) in &rec.original {
         match v.obs.pod(name) {
@@ -250,6 +253,12 @@ fn stop(rec: &Record, v: &View) -> Next {
     if let Some(p) = v.obs.pods.iter().find(|p| p.deleting) {
         return Next::Wait(format!("{} is terminating", p.name));
     }
+    // One StatefulSet at a time: the last one scaled must have lost its pod first.
+    for s in v.obs.statefulsets.iter().filter(|s| s.replicas == 0) {
+        if let Some(p) = pods_of(v, &s.name).next() {
+            return Next::Wait(format!("{p} is stopping"));
+        }
+    }
     if running.is_empty() {
         return match v.obs.pods.first() {
             Some(p) => Next::Wait(format!("{} still has a pod", p.name)),
@@ -328,7 +337,13 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
     };
     match rec.operation {
         OperationName::RollingRestart | OperationName::RestartMember => {
-            let mut pods: Vec<&str> = rec.original.keys().map(String::as_str).collect();
+            // Only members still to restart (a resumed operation has done some).
+            let mut pods: Vec<&str> = rec
+                .original
+                .iter()
+                .filter(|(name, uid)| obs.pod(name).is_some_and(|p| &p.uid == *uid))
+                .map(|(name, _)| name.as_str())
+                .collect();
             pods.sort_by_key(|p| (rank(&v, p), *p));
             let mut out: Vec<String> = pods
                 .iter()

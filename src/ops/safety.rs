@@ -103,12 +103,14 @@ impl View<'_> {
         }
     }
 
-    /// Down: the pod is not Ready or the member does not answer. Restarting such a member costs
-    /// no availability, so a rolling restart takes them first.
+    /// Down: no running pod, or the member's process does not answer. Restarting such a member
+    /// costs no availability and may well mend it, so a rolling restart takes them first. A
+    /// member that answers but is not healthy (cut off from its peers, lagging, leaderless) is
+    /// not down: a restart does not mend what ails it, and the database has not settled.
     pub fn down(&self, pod: &str) -> bool {
         match self.obs.pod(pod) {
             None => true,
-            Some(p) if p.deleting || !p.ready => true,
+            Some(p) if p.deleting || p.phase != "Running" => true,
             Some(_) => !matches!(self.obs.probe(pod), Some(Probe::Ok(_))),
         }
     }
@@ -143,10 +145,12 @@ impl View<'_> {
         if after >= need {
             let cost = if healthy.contains(&pod) {
                 format!("{after}/{count} voters stay healthy while {pod} restarts (need {need})")
-            } else {
+            } else if voters.contains(&pod) {
                 format!(
-                    "{pod} is not a healthy voter; {after}/{count} voters stay healthy (need {need})"
+                    "{pod} is already unhealthy; {after}/{count} voters stay healthy (need {need})"
                 )
+            } else {
+                format!("{pod} does not vote; {after}/{count} voters stay healthy (need {need})")
             };
             Check::pass(MAJORITY, cost)
         } else if healthy.len() < need {
