@@ -151,7 +151,11 @@ fn restart(rec: &Record, v: &View) -> Next {
     // unhealthy when it is down (that is why it goes first) or when it is the one member asked for.
     let exempt: Vec<&str> = match rec.operation {
         OperationName::RestartMember => vec![next],
-        _ => pending.iter().copied().filter(|p| v.down(p)).collect(),
+        _ => pending
+            .iter()
+            .copied()
+            .filter(|p| v.down(p) && rec.first.iter().any(|f| f == p))
+            .collect(),
     };
     // The majority first: when both fail, it says more (what the restart would cost).
     let m = v.majority(next);

@@ -61,6 +61,10 @@ pub struct Record {
     /// Member ids of the voting set when the operation began.
     #[serde(default)]
     pub voters: Vec<String>,
+    /// Rolling restart: members already down when it began, restarted first. A member that
+    /// breaks later is not among them: the operation waits for it instead of going on.
+    #[serde(default)]
+    pub first: Vec<String>,
     /// Backup, diagnostics: the Job's name (decided before it is created).
     #[serde(default)]
     pub job: Option<String>,
@@ -186,6 +190,7 @@ mod tests {
             detail: "restart orders-2-0".into(),
             original: BTreeMap::new(),
             voters: vec![],
+            first: vec![],
             job: None,
         }
     }

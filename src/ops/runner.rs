@@ -402,6 +402,7 @@ impl<E: Executor> Runner<'_, E> {
             detail: "preflight".into(),
             original: BTreeMap::new(),
             voters: d.voters.iter().cloned().collect(),
+            first: Vec::new(),
             job: None,
         };
         match op {
@@ -410,6 +411,17 @@ impl<E: Executor> Runner<'_, E> {
                     .pods
                     .iter()
                     .map(|p| (p.name.clone(), p.uid.clone()))
+                    .collect();
+                let v = View {
+                    obs,
+                    d: &d,
+                    lag_gate: self.settings.lag_gate,
+                };
+                rec.first = obs
+                    .pods
+                    .iter()
+                    .map(|p| p.name.clone())
+                    .filter(|p| v.down(p))
                     .collect();
             }
             OperationName::RestartMember => {
@@ -772,7 +784,15 @@ impl<E: Executor> Runner<'_, E> {
                     progress_at = Instant::now();
                     last_wait.clear();
                 }
-                Next::Wait(reason) | Next::Blocked(Check { detail: reason, .. }) => {
+                Next::Wait(_) | Next::Blocked(_) => {
+                    let reason = match next {
+                        Next::Blocked(c) => match &c.member {
+                            Some(m) => format!("{} ({m}): {}", c.rule, c.detail),
+                            None => format!("{}: {}", c.rule, c.detail),
+                        },
+                        Next::Wait(r) => r,
+                        _ => String::new(),
+                    };
                     if reason != last_wait {
                         tracing::info!(operation = op, database = %db, reason = %reason, "operation waits");
                         self.emit(OpEvent::Waiting {

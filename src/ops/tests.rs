@@ -289,6 +289,7 @@ async fn a_resume_continues_where_the_record_stands() {
             .map(|p| (p.name.clone(), p.uid.clone()))
             .collect(),
         voters: d.voters.iter().cloned().collect(),
+        first: vec![],
         job: None,
     };
     {
@@ -431,6 +432,7 @@ fn the_plan_outline_puts_the_leader_last() {
             .map(|p| (p.name.clone(), p.uid.clone()))
             .collect(),
         voters: vec![],
+        first: vec![],
         job: None,
     };
     let plan = super::plan::outline(&rec, &obs, 100);

@@ -1,0 +1,685 @@
+//! Operations end to end: the real `baton op` binary against the lab (real HTTP, kube-rs, the
+//! lab's Raft members and request log). Rolling restart under writes, refusals that send
+//! nothing, waiting on a member that breaks mid-operation, racing operators, resume after
+//! `kill -9`, dry runs, backups with their Job log and artifact, stop/start keeping data, and
+//! incidents posted to a webhook.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{TestLab, small_spec, wait_for};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const ORCH: &str = "lab-a";
+
+fn data_dir(t: &TestLab) -> PathBuf {
+    t.dir.path().join("baton-data")
+}
+
+/// `baton --kubeconfig … --config … <args>` with the test's data dir.
+fn baton(t: &TestLab, config: &str, args: &[&str]) -> tokio::process::Command {
+    let cfg = t.dir.path().join("baton.toml");
+    std::fs::write(&cfg, config).expect("write config");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .arg("--config")
+        .arg(&cfg)
+        .args(args)
+        .env("BATON_DATA_DIR", data_dir(t))
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+async fn run(t: &TestLab, config: &str, args: &[&str]) -> (i32, String, String) {
+    let out = baton(t, config, args).output().await.expect("run baton");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn op<'a>(name: &'a str, db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec!["op", name, "--orchestra", ORCH, "--database", db];
+    v.extend_from_slice(extra);
+    v
+}
+
+/// Mutating requests in the lab's request log so far.
+fn mutating(t: &TestLab) -> Vec<Value> {
+    t.request_log()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r["verb"].as_str(),
+                Some("create" | "update" | "patch" | "delete" | "deletecollection")
+            )
+        })
+        .collect()
+}
+
+async fn pod_uids(t: &TestLab, ns: &str, db: &str) -> BTreeMap<String, String> {
+    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, ns);
+    pods.list(&ListParams::default().labels(&format!("helm.neo4j.com/neo4j.name={db}")))
+        .await
+        .expect("list pods")
+        .items
+        .into_iter()
+        .map(|p| {
+            (
+                p.metadata.name.unwrap_or_default(),
+                p.metadata.uid.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn group<'a>(report: &'a Value, db: &str) -> &'a Value {
+    report
+        .as_array()
+        .and_then(|a| a.iter().find(|g| g["database"] == db))
+        .unwrap_or(&Value::Null)
+}
+
+/// The JSON events of a `--output json` run.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Waits until the database (`ns/name`) has a leader and every member pod is Ready (Job pods
+/// of finished operations never are, so not every pod of the lab).
+async fn settled(t: &TestLab, db: &str) {
+    let group_name = format!("{ORCH}/{db}");
+    let (ns, name) = db.split_once('/').expect("ns/name");
+    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, ns);
+    let selector = format!("helm.neo4j.com/neo4j.name={name}");
+    wait_for(
+        "a leader and every member Ready",
+        Duration::from_secs(30),
+        || async {
+            let ready = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .is_ok_and(|l| {
+                    !l.items.is_empty()
+                        && l.items.iter().all(|p| {
+                            p.status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|cs| {
+                                    cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                })
+                        })
+                });
+            ready && t.truth_leader(&group_name).is_some()
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_restart_under_writes_restarts_everyone_leader_last() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    settled(&t, "team-a/orders").await;
+    let before = pod_uids(&t, "team-a", "orders").await;
+    let leader = t.truth_leader("lab-a/team-a/orders").expect("leader");
+    let report0 = t.lab.consensus.report();
+    let (code, out, err) = run(
+        &t,
+        "",
+        &op("rolling-restart", "orders", &["--yes", "--output", "json"]),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let evs = events(&out);
+    let steps: Vec<String> = evs
+        .iter()
+        .filter(|e| e["event"] == "step")
+        .filter_map(|e| e["member"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(steps.len(), 4, "{out}");
+    assert_eq!(steps[0], "orders-rr-1-0", "the secondary first: {steps:?}");
+    assert_eq!(steps[3], leader, "the leader last: {steps:?}");
+    let after = pod_uids(&t, "team-a", "orders").await;
+    for (pod, uid) in &before {
+        assert_ne!(after.get(pod), Some(uid), "{pod} was not restarted");
+    }
+    // Each pod was deleted exactly once.
+    let deletes: Vec<String> = mutating(&t)
+        .iter()
+        .filter(|r| r["verb"] == "delete")
+        .filter_map(|r| r["path"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(deletes.len(), 4, "{deletes:?}");
+    let report = t.lab.consensus.report();
+    let g0 = group(&report0, "lab-a/team-a/orders");
+    let g = group(&report, "lab-a/team-a/orders");
+    assert_eq!(
+        g["quorum_lost_events"], g0["quorum_lost_events"],
+        "no quorum loss: {g}"
+    );
+    // The record on the Lease says done; the audit has every request.
+    let (code, out, _) = run(&t, "", &["op", "status", "--output", "json"]).await;
+    assert_eq!(code, 0);
+    let rows: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(rows[0]["database"], "orders");
+    assert_eq!(rows[0]["state"], "done");
+    let audit = std::fs::read_to_string(data_dir(&t).join("audit.jsonl")).expect("audit");
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"verb\":\"delete\""))
+            .count(),
+        4
+    );
+    assert!(
+        audit.contains("\"identity\":\"context lab-a user"),
+        "{audit}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_name_the_rule_and_send_no_mutating_request() {
+    let t = TestLab::start(small_spec(&[
+        ("team-a", "orders", 3, 1),
+        ("team-b", "catalog", 3, 0),
+    ]))
+    .await;
+    settled(&t, "team-a/orders").await;
+    settled(&t, "team-b/catalog").await;
+    let kc = t.kubeconfig();
+    let kc = kc.to_str().expect("path");
+    let fault = |args: Vec<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.args(["--kubeconfig", kc, "lab", "fault"]).args(args);
+        cmd
+    };
+    // Wrong expected leader.
+    let (code, _, err) = run(
+        &t,
+        "",
+        &op(
+            "rolling-restart",
+            "orders",
+            &["--yes", "--expect-leader", "orders-rr-1-0"],
+        ),
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("expected-leader"), "{err}");
+
+    // Read-only, by flag and by config.
+    let mut args = vec!["--read-only"];
+    args.extend(op(
+        "restart-member",
+        "orders",
+        &["--member", "orders-1-0", "--yes"],
+    ));
+    let (code, _, err) = run(&t, "", &args).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("read-only"), "{err}");
+    let (code, _, err) = run(
+        &t,
+        "[general]\nread_only = true\n",
+        &op("stop", "orders", &["--yes"]),
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+
+    // A backup Job runs on the database.
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    let job: k8s_openapi::api::batch::v1::Job = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "someone-elses-backup", "labels": {"app.kubernetes.io/managed-by": "baton", "baton.io/database": "orders", "baton.io/operation": "backup"}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "b", "image": "busybox", "env": [{"name": "LAB_SCRIPT", "value": "log backing up; sleep 60000"}]}]}}}
+    }))
+    .expect("job");
+    jobs.create(&Default::default(), &job)
+        .await
+        .expect("create job");
+    let (code, _, err) = run(&t, "", &op("rolling-restart", "orders", &["--yes"])).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("no-other-operation") && err.contains("someone-elses-backup"),
+        "{err}"
+    );
+    jobs.delete("someone-elses-backup", &Default::default())
+        .await
+        .expect("delete job");
+
+    // A partitioned member: a restart would not mend it, and the majority would not survive
+    // restarting another.
+    let status = fault(vec![
+        "partition",
+        "--orchestra",
+        ORCH,
+        "-n",
+        "team-b",
+        "--pod",
+        "catalog-3-0",
+    ])
+    .status()
+    .expect("fault");
+    assert!(status.success());
+    wait_for(
+        "the partitioned member unready",
+        Duration::from_secs(20),
+        || async {
+            let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
+            pods.get("catalog-3-0")
+                .await
+                .ok()
+                .and_then(|p| p.status?.conditions)
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
+        },
+    )
+    .await;
+    let before_partition = mutating(&t).len();
+    let (code, _, err) = run(&t, "", &op("rolling-restart", "catalog", &["--yes"])).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("majority") && err.contains("catalog-3-0"),
+        "{err}"
+    );
+    assert_eq!(
+        mutating(&t).len(),
+        before_partition,
+        "a refusal sends nothing"
+    );
+
+    // A held lock: an operation in flight (fresh Lease) refuses a second one, naming it.
+    let (code, _, _) = run(
+        &t,
+        "",
+        &op(
+            "restart-member",
+            "orders",
+            &["--member", "orders-rr-1-0", "--yes"],
+        ),
+    )
+    .await;
+    assert_eq!(code, 0);
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    let mut lease = leases
+        .get("baton-op-orders")
+        .await
+        .expect("the lease stays, done");
+    let ann = lease
+        .metadata
+        .annotations
+        .get_or_insert_with(Default::default);
+    let rec = ann.get("baton.io/operation").cloned().expect("record");
+    ann.insert(
+        "baton.io/operation".into(),
+        rec.replace("\"state\":\"done\"", "\"state\":\"running\""),
+    );
+    if let Some(spec) = lease.spec.as_mut() {
+        spec.holder_identity = Some("alice@bastion pid 42".into());
+        spec.renew_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(
+            serde_json::from_value(serde_json::json!(chrono::Utc::now().to_rfc3339()))
+                .expect("time"),
+        ));
+    }
+    leases
+        .replace("baton-op-orders", &Default::default(), &lease)
+        .await
+        .expect("replace");
+    let before = mutating(&t).len();
+    let (code, _, err) = run(&t, "", &op("rolling-restart", "orders", &["--yes"])).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("lock") && err.contains("alice@bastion"),
+        "{err}"
+    );
+    assert_eq!(mutating(&t).len(), before, "a refusal sends nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_breaks_mid_operation_makes_it_wait_and_healing_lets_it_finish() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    settled(&t, "team-a/orders").await;
+    let mut child = baton(
+        &t,
+        "[operations]\nstep_timeout = 60\n",
+        &op("rolling-restart", "orders", &["--yes", "--output", "json"]),
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // After the first step (the secondary), break the follower that restarts last of the
+    // followers (they go by name), so it is still to restart when it breaks.
+    let leader = t.truth_leader("lab-a/team-a/orders").expect("leader");
+    let victim = ["orders-1-0", "orders-2-0", "orders-3-0"]
+        .into_iter()
+        .filter(|p| *p != leader)
+        .next_back()
+        .expect("a follower");
+    let kc = t.kubeconfig();
+    let fault = |off: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.arg("--kubeconfig").arg(&kc).args([
+            "lab",
+            "fault",
+            "crash-loop",
+            "--orchestra",
+            ORCH,
+            "-n",
+            "team-a",
+            "--pod",
+            victim,
+        ]);
+        if off {
+            cmd.arg("--off");
+        }
+        cmd.status().expect("fault").success()
+    };
+    let mut seen = Vec::new();
+    let mut broke = false;
+    let mut waited_on_victim = false;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let ev: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        seen.push(line.clone());
+        if !broke && ev["event"] == "step-done" && ev["step"] == 1 {
+            assert!(fault(false));
+            broke = true;
+        }
+        if broke
+            && !waited_on_victim
+            && ev["event"] == "waiting"
+            && ev["reason"].as_str().is_some_and(|r| r.contains(victim))
+        {
+            waited_on_victim = true;
+            // It waits rather than going on: neither the victim nor the leader was touched.
+            let deleted: Vec<String> = mutating(&t)
+                .iter()
+                .filter(|r| r["verb"] == "delete")
+                .filter_map(|r| r["path"].as_str().map(str::to_string))
+                .collect();
+            assert!(deleted.len() <= 2, "{deleted:?}");
+            assert!(
+                !deleted
+                    .iter()
+                    .any(|d| d.ends_with(victim) || d.ends_with(&leader)),
+                "it must not proceed past an unsettled database: {deleted:?}"
+            );
+            assert!(fault(true));
+        }
+        if ev["event"] == "finished" {
+            break;
+        }
+    }
+    let status = child.wait().await.expect("wait");
+    assert!(waited_on_victim, "never waited on {victim}: {seen:#?}");
+    assert_eq!(status.code(), Some(0), "{seen:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_racing_operators_exactly_one_runs() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    settled(&t, "team-a/orders").await;
+    for race in 0..20 {
+        let args = op(
+            "restart-member",
+            "orders",
+            &["--member", "orders-rr-1-0", "--yes"],
+        );
+        let a = baton(&t, "", &args).output();
+        let b = baton(&t, "", &args).output();
+        let (a, b) = tokio::join!(a, b);
+        let mut codes = [a.expect("a").status.code(), b.expect("b").status.code()];
+        codes.sort();
+        assert_eq!(codes, [Some(0), Some(3)], "race {race}");
+        settled(&t, "team-a/orders").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_rolling_restart_then_resume_finishes_without_repeating() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    settled(&t, "team-a/orders").await;
+    let before = pod_uids(&t, "team-a", "orders").await;
+    let mut child = baton(
+        &t,
+        "",
+        &op("rolling-restart", "orders", &["--yes", "--output", "json"]),
+    )
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let ev: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if ev["event"] == "step" && ev["step"] == 2 {
+            break;
+        }
+    }
+    child.start_kill().expect("kill -9");
+    let _ = child.wait().await;
+    // The lock is the dead process's until it goes stale; resume refuses until then.
+    let (code, _, err) = run(
+        &t,
+        "",
+        &[
+            "op",
+            "resume",
+            "--orchestra",
+            ORCH,
+            "--database",
+            "orders",
+            "--yes",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("still running"), "{err}");
+    // Wait for the lock to go stale (its holder renews no more), then resume.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    wait_for("the lock to go stale", Duration::from_secs(40), || async {
+        leases
+            .get("baton-op-orders")
+            .await
+            .ok()
+            .and_then(|l| l.spec?.renew_time)
+            .is_some_and(|r| {
+                let renewed = r.0.as_millisecond();
+                chrono::Utc::now().timestamp_millis() - renewed > 16_000
+            })
+    })
+    .await;
+    let (code, out, err) = run(
+        &t,
+        "",
+        &[
+            "op",
+            "resume",
+            "--orchestra",
+            ORCH,
+            "--database",
+            "orders",
+            "--yes",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("resume rolling-restart"), "{out}");
+    let after = pod_uids(&t, "team-a", "orders").await;
+    for (pod, uid) in &before {
+        assert_ne!(after.get(pod), Some(uid), "{pod} was not restarted");
+    }
+    // No member restarted twice: one delete per pod.
+    let mut per_pod: BTreeMap<String, usize> = BTreeMap::new();
+    for r in mutating(&t).iter().filter(|r| r["verb"] == "delete") {
+        *per_pod
+            .entry(r["path"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_pod.len(), 4, "{per_pod:?}");
+    assert!(per_pod.values().all(|n| *n == 1), "{per_pod:?}");
+    let report = t.lab.consensus.report();
+    assert_eq!(
+        group(&report, "lab-a/team-a/orders")["quorum_lost_events"],
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_backup_stop_start_and_incident() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    settled(&t, "team-a/orders").await;
+
+    // A dry run sends nothing and shows the Job it would create.
+    let before = mutating(&t).len();
+    let (code, out, err) = run(&t, "", &op("backup", "orders", &["--dry-run"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"kind\": \"Job\"") && out.contains("BATON_TARGET"),
+        "{out}"
+    );
+    let (code, out, _) = run(&t, "", &op("rolling-restart", "orders", &["--dry-run"])).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("the leader, last"), "{out}");
+    assert_eq!(mutating(&t).len(), before, "a dry run sends nothing");
+
+    // Backup: its Job's log through kubectl, its artifact in the lab's object store.
+    let (code, out, err) = run(&t, "", &op("backup", "orders", &["--yes"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Backup complete"),
+        "the Job's log is followed: {out}"
+    );
+    let target = out
+        .lines()
+        .find_map(|l| l.strip_prefix("done: backup written to "))
+        .expect("artifact location")
+        .trim()
+        .to_string();
+    let path = t
+        .dir
+        .path()
+        .join("lab-data/object-store")
+        .join(target.trim_start_matches("s3://"));
+    let artifact: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("artifact")).expect("json");
+    assert_eq!(artifact["database"], "orders");
+    let job = out
+        .lines()
+        .find_map(|l| l.split("create backup Job ").nth(1))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("job name")
+        .to_string();
+    let (code, logs, err) = t
+        .kubectl(&[
+            "--context",
+            ORCH,
+            "logs",
+            &format!("job/{job}"),
+            "-n",
+            "team-a",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(logs.contains("Backup complete"), "{logs}");
+
+    // Stop keeps the data: after start, every member's applied index is at least what it was.
+    let applied = |r: &Value| -> BTreeMap<String, u64> {
+        group(r, "lab-a/team-a/orders")["members"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| Some((m["pod"].as_str()?.to_string(), m["applied"].as_u64()?)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let before = applied(&t.lab.consensus.report());
+    let (code, out, err) = run(&t, "", &op("stop", "orders", &["--yes"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    assert!(
+        pods.list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .iter()
+            .all(|p| {
+                !p.metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key("helm.neo4j.com/neo4j.name"))
+            })
+    );
+    let (code, out, err) = run(&t, "", &op("start", "orders", &["--yes"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    settled(&t, "team-a/orders").await;
+    let after = applied(&t.lab.consensus.report());
+    for (pod, idx) in &before {
+        assert!(
+            after.get(pod).is_some_and(|a| a >= idx),
+            "{pod}: {idx} before, {:?} after",
+            after.get(pod)
+        );
+    }
+
+    // Incident: the summary goes to the webhook the config names.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let received = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.expect("accept");
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let n = sock.read(&mut chunk).await.expect("read");
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf);
+            if n == 0 || (text.contains("\r\n\r\n") && text.trim_end().ends_with('}')) {
+                break;
+            }
+        }
+        let _ = sock
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await;
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let mut cmd = baton(
+        &t,
+        "[operations]\nincident_webhook_env = \"TEST_INCIDENT_HOOK\"\n",
+        &op("incident", "orders", &[]),
+    );
+    cmd.env("TEST_INCIDENT_HOOK", &url);
+    let out = cmd.output().await.expect("incident");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body = tokio::time::timeout(Duration::from_secs(10), received)
+        .await
+        .expect("posted")
+        .expect("task");
+    assert!(body.contains("Incident: lab-a/team-a/orders"), "{body}");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&url),
+        "the URL is never printed"
+    );
+}
