@@ -16,8 +16,8 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, Theme};
-use crate::fleet::{Connection, Fleet, now_ms};
-use crate::source::{Focus, kube::Target, supervisor};
+use crate::fleet::{Connection, Fleet};
+use crate::source::{Focus, kube::Target, now_ms, supervisor};
 use crate::tui::{self, Cmd, Model, Msg, View, update};
 
 /// The frame size the budgets are stated for.
@@ -89,10 +89,10 @@ pub async fn engine(
             Ok(Some(ev)) => ev,
             _ => break,
         };
-        fleet.apply(ev, 0);
+        fleet.apply(ev);
         // Apply whatever else is queued before looking.
         while let Ok(ev) = rx.try_recv() {
-            fleet.apply(ev, 0);
+            fleet.apply(ev);
         }
         let settled = fleet.orchestras.len() == n
             && fleet

@@ -44,7 +44,7 @@ async fn run(
     handles.push(tokio::spawn(async move {
         let _keep = focus_tx;
         while let Some(ev) = rx.recv().await {
-            f2.lock().unwrap().apply(ev, 0);
+            f2.lock().unwrap().apply(ev);
         }
     }));
     (fleet, handles)

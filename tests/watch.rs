@@ -50,7 +50,7 @@ async fn supervisors_follow_the_lab() {
     let f2 = fleet.clone();
     tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
-            f2.lock().unwrap().apply(ev, 0);
+            f2.lock().unwrap().apply(ev);
         }
     });
 

@@ -16,3 +16,11 @@ pub struct Focus {
     pub open: Option<DbKey>,
     pub visible: Vec<DbKey>,
 }
+
+/// Now, in milliseconds since the Unix epoch (the unit of every time in the fleet). Sources
+/// stamp events with it; the fleet store reads no clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

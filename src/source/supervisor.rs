@@ -19,11 +19,11 @@ use kube::runtime::{WatchStreamExt, utils::Backoff};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::time::Instant;
 
-use super::Focus;
 use super::kube::{Target, claims, profiles, trim_pod};
+use super::{Focus, now_ms};
 use crate::config::{Config, Credentials, ProfileConfig, Transport};
 use crate::fleet::{
-    self, Connection, DbKey, DbRef, EventLine, FleetEvent, MemberInput, PodInfo, Probe, now_ms,
+    self, Connection, DbKey, DbRef, EventLine, FleetEvent, MemberInput, PodInfo, Probe,
 };
 use crate::probe::credentials::Resolver;
 use crate::probe::{self, Endpoint};
