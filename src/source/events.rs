@@ -1,37 +1,44 @@
-//! The Kubernetes Events of the open database: the namespace's events about objects whose names
-//! start with the database's name, the newest `KEEP`, oldest first.
+//! The Kubernetes Events of the open database: one list per object that matters — each member
+//! pod and each StatefulSet — selected on the server by `involvedObject.name`, so a database
+//! never gets the events of another whose name starts the same (`orders` / `orders-archive`)
+//! and baton never reads a whole namespace's events. The newest `KEEP`, oldest first.
 
 use k8s_openapi::api::core::v1::Event as KubeEvent;
 use kube::api::{Api, ListParams};
 
 use super::objects;
-use crate::fleet::{DbKey, EventLine};
+use crate::fleet::EventLine;
 
 /// Events kept per database.
 pub const KEEP: usize = 20;
 
-/// The events about the database's objects; None when they could not be read (what is shown
-/// stays).
-pub async fn of_database(client: &kube::Client, key: &DbKey) -> Option<Vec<EventLine>> {
-    let api: Api<KubeEvent> = Api::namespaced(client.clone(), &key.namespace);
-    match api.list(&ListParams::default()).await {
-        Ok(list) => Some(newest(
-            list.items
-                .into_iter()
-                .filter(|e| {
-                    e.involved_object
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| n.starts_with(&key.name))
-                })
-                .map(objects::event_line)
-                .collect(),
-        )),
-        Err(e) => {
-            tracing::debug!(error = %e, db = %key.id(), "events");
-            None
+/// The events about the objects `names` in `namespace`; None when they could not be read (what
+/// is shown stays).
+pub async fn of_objects(
+    client: &kube::Client,
+    namespace: &str,
+    names: &[String],
+) -> Option<Vec<EventLine>> {
+    let api: Api<KubeEvent> = Api::namespaced(client.clone(), namespace);
+    let lists = futures::future::join_all(names.iter().map(|name| {
+        let api = &api;
+        async move {
+            api.list(&ListParams::default().fields(&format!("involvedObject.name={name}")))
+                .await
+        }
+    }))
+    .await;
+    let mut lines = Vec::new();
+    for list in lists {
+        match list {
+            Ok(list) => lines.extend(list.items.into_iter().map(objects::event_line)),
+            Err(e) => {
+                tracing::debug!(error = %e, %namespace, "events");
+                return None;
+            }
         }
     }
+    Some(newest(lines))
 }
 
 /// The newest `KEEP` lines, oldest first.

@@ -18,6 +18,8 @@
 //! - `watch`: kube runtime watchers with a quick backoff turned into complete lists and
 //!   changes; watch failures; the API server heartbeat.
 //! - `pods`: pod watches per profile and the node → zone list.
+//! - `workloads`: watches of what operations create: StatefulSets, baton's Jobs, operation
+//!   Leases.
 //! - `events`: the Kubernetes Events of the open database.
 //! - `profiles`: which profiles are discovered and which pods a profile claims.
 //! - `objects`: Kubernetes objects trimmed to the fleet's owned types.
@@ -35,6 +37,7 @@ pub mod schedule;
 pub mod supervisor;
 pub mod targets;
 pub mod watch;
+pub mod workloads;
 
 pub use engine::{Engine, Parts, Supervisors};
 pub use schedule::Intervals;

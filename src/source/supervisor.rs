@@ -1,11 +1,11 @@
-//! One long-running supervisor per orchestra: starts its watches (pods per profile, nodes, the
-//! heartbeat) or takes a static inventory's
+//! One long-running supervisor per orchestra: starts its watches (pods and StatefulSets per
+//! profile, baton's Jobs, operation Leases, nodes, the heartbeat) or takes a static inventory's
 //! members, keeps the connection state, probes databases when the schedule says so over the
 //! orchestra's route, fetches the open database's events, and sends everything it learns on as
 //! owned `FleetEvent`s. It only wires the parts of the neighbouring modules together; one slow or
 //! dead orchestra never delays another.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +20,11 @@ use super::route::Route;
 use super::schedule::{Intervals, Schedule, random_jitter};
 use super::targets::Origin;
 use super::watch::{Seen, heartbeat};
-use super::{Focus, PROBES_PER_ORCHESTRA, events, now_ms, pods};
+use super::{Focus, PROBES_PER_ORCHESTRA, events, now_ms, pods, workloads};
 use crate::config::{ProfileConfig, Transport};
-use crate::fleet::{Connection, DbKey, DbRef, EventLine, FleetEvent, PodInfo};
+use crate::fleet::{
+    Connection, DbKey, DbRef, EventLine, FleetEvent, JobInfo, LeaseInfo, PodInfo, StatefulSetInfo,
+};
 use crate::probe::Endpoint;
 use crate::probe::credentials::Resolver;
 
@@ -56,6 +58,12 @@ enum Inner {
         profile: usize,
         seen: Seen<(DbRef, PodInfo)>,
     },
+    StatefulSets {
+        profile: usize,
+        seen: Seen<(DbRef, StatefulSetInfo)>,
+    },
+    Jobs(Seen<(DbRef, JobInfo)>),
+    Leases(Seen<(DbRef, LeaseInfo)>),
     Zones(HashMap<String, String>),
     /// The API server answered `/version` (or why not).
     Heartbeat(Result<(), Failure>),
@@ -72,6 +80,8 @@ struct State {
     connection: ConnectionState,
     schedule: Schedule,
     route: Route,
+    /// StatefulSet names per database, with their profile: the objects whose events matter.
+    statefulsets: BTreeMap<DbRef, BTreeMap<String, usize>>,
     focus: Focus,
     events_due: Instant,
     events_in_flight: bool,
@@ -117,6 +127,7 @@ impl Supervisor {
             connection: ConnectionState::new(self.shared.watched),
             schedule: Schedule::new(&self.name, self.shared.intervals, random_jitter()),
             route: Route::of(self.transport),
+            statefulsets: BTreeMap::new(),
             focus: focus.borrow().clone(),
             events_due: now,
             events_in_flight: false,
@@ -201,9 +212,10 @@ impl Supervisor {
                         && st.events_due <= now
                     {
                         st.events_in_flight = true;
+                        let names = self.event_objects(&st, &key.db());
                         let (client, out) = (client.clone(), itx.clone());
                         jobs.spawn(async move {
-                            let events = events::of_database(&client, &key).await;
+                            let events = events::of_objects(&client, &key.namespace, &names).await;
                             let _ = out.send(Inner::Events { key, events }).await;
                         });
                     }
@@ -252,7 +264,23 @@ impl Supervisor {
                 move |seen| Inner::Pods { profile: i, seen },
                 itx.clone(),
             ));
+            tasks.spawn(workloads::watch_statefulsets(
+                client.clone(),
+                profile.clone(),
+                move |seen| Inner::StatefulSets { profile: i, seen },
+                itx.clone(),
+            ));
         }
+        tasks.spawn(workloads::watch_jobs(
+            client.clone(),
+            Inner::Jobs,
+            itx.clone(),
+        ));
+        tasks.spawn(workloads::watch_op_leases(
+            client.clone(),
+            Inner::Leases,
+            itx.clone(),
+        ));
         tasks.spawn(pods::list_zones(client.clone(), Inner::Zones, itx.clone()));
         tasks.spawn(heartbeat(
             client.clone(),
@@ -282,6 +310,18 @@ impl Supervisor {
         }
         out.extend(st.connection.listed(0).map(|c| self.connection(c)));
         out
+    }
+
+    /// Names of the open database's objects whose events are shown: member pods, StatefulSets.
+    fn event_objects(&self, st: &State, db: &DbRef) -> Vec<String> {
+        let mut names = st.schedule.member_names(db);
+        names.extend(
+            st.statefulsets
+                .get(db)
+                .into_iter()
+                .flat_map(|s| s.keys().cloned()),
+        );
+        names
     }
 
     fn on_pods(
@@ -343,6 +383,87 @@ impl Supervisor {
         let orchestra = self.name.clone();
         match msg {
             Inner::Pods { profile, seen } => self.on_pods(profile, seen, st, now),
+            Inner::StatefulSets { profile, seen } => {
+                let profile_name = self.shared.profiles[profile].0.clone();
+                let (sets, complete) = match seen {
+                    Seen::Listed(sets) => {
+                        for names in st.statefulsets.values_mut() {
+                            names.retain(|_, p| *p != profile);
+                        }
+                        st.statefulsets.retain(|_, names| !names.is_empty());
+                        (sets, true)
+                    }
+                    Seen::Applied(set) => (vec![set], false),
+                    Seen::Deleted((db, set)) => {
+                        if let Some(names) = st.statefulsets.get_mut(&db) {
+                            names.remove(&set.name);
+                        }
+                        return vec![FleetEvent::StatefulSetGone {
+                            orchestra,
+                            db,
+                            name: set.name,
+                        }];
+                    }
+                    Seen::Failed(f) => {
+                        tracing::debug!(orchestra = %self.name, ?f, "statefulsets");
+                        return Vec::new();
+                    }
+                };
+                for (db, s) in &sets {
+                    st.statefulsets
+                        .entry(db.clone())
+                        .or_default()
+                        .insert(s.name.clone(), profile);
+                }
+                vec![FleetEvent::StatefulSets {
+                    orchestra,
+                    profile: profile_name,
+                    sets,
+                    complete,
+                }]
+            }
+            Inner::Jobs(seen) => match seen {
+                Seen::Listed(jobs) => vec![FleetEvent::Jobs {
+                    orchestra,
+                    jobs,
+                    complete: true,
+                }],
+                Seen::Applied(job) => vec![FleetEvent::Jobs {
+                    orchestra,
+                    jobs: vec![job],
+                    complete: false,
+                }],
+                Seen::Deleted((db, job)) => vec![FleetEvent::JobGone {
+                    orchestra,
+                    db,
+                    name: job.name,
+                }],
+                Seen::Failed(f) => {
+                    tracing::debug!(orchestra = %self.name, ?f, "jobs");
+                    Vec::new()
+                }
+            },
+            Inner::Leases(seen) => match seen {
+                Seen::Listed(leases) => vec![FleetEvent::OpLeases {
+                    orchestra,
+                    leases,
+                    complete: true,
+                }],
+                Seen::Applied(lease) => vec![FleetEvent::OpLeases {
+                    orchestra,
+                    leases: vec![lease],
+                    complete: false,
+                }],
+                Seen::Deleted((db, lease)) => vec![FleetEvent::OpLeaseGone {
+                    orchestra,
+                    db,
+                    name: lease.name,
+                }],
+                Seen::Failed(f) => {
+                    tracing::debug!(orchestra = %self.name, ?f, "leases");
+                    Vec::new()
+                }
+            },
             Inner::Zones(zones) => vec![FleetEvent::Zones { orchestra, zones }],
             Inner::Heartbeat(answer) => st
                 .connection
