@@ -9,16 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::config::{Config, Theme};
+use crate::fleet::{Connection, Fleet};
+use crate::source::{Engine, Intervals, Parts, Target, now_ms};
+use crate::tui::{self, Cmd, Model, Msg, View, update};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
-use tokio::sync::{mpsc, watch};
-
-use crate::config::{Config, Theme};
-use crate::fleet::{Connection, Fleet, now_ms};
-use crate::source::{Focus, kube::Target, supervisor};
-use crate::tui::{self, Cmd, Model, Msg, View, update};
 
 /// The frame size the budgets are stated for.
 const W: u16 = 200;
@@ -60,7 +58,7 @@ pub struct EngineFigures {
     pub idle_output: IdleOutput,
 }
 
-/// Runs supervisors over `targets` until every database was probed once (or `limit` passed),
+/// Runs the engine over `targets` until every database was probed once (or `limit` passed),
 /// then measures `idle` seconds of steady state. Returns the figures and the fleet.
 pub async fn engine(
     targets: Vec<Target>,
@@ -70,47 +68,27 @@ pub async fn engine(
     idle: Duration,
 ) -> (EngineFigures, Fleet) {
     let started = Instant::now();
-    let n = targets.len();
-    let (tx, mut rx) = mpsc::channel(4096);
-    let (focus_tx, focus_rx) = watch::channel(Focus::default());
-    let _handles = supervisor::spawn_all(
-        targets,
-        config,
-        supervisor::Intervals::default(),
-        tx,
-        focus_rx,
-    );
-    let mut fleet = Fleet::new(config.operations.lag_gate);
-    let mut listed = None;
-    let mut probed = None;
-    let deadline = tokio::time::Instant::now() + limit;
-    while probed.is_none() {
-        let ev = match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(ev)) => ev,
-            _ => break,
-        };
-        fleet.apply(ev, 0);
-        // Apply whatever else is queued before looking.
-        while let Ok(ev) = rx.try_recv() {
-            fleet.apply(ev, 0);
-        }
-        let settled = fleet.orchestras.len() == n
-            && fleet
-                .orchestras
+    let mut engine = Engine::start(targets, config, Intervals::default());
+    let deadline = started + limit;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let listed = engine
+        .until(left(), |f| {
+            f.orchestras
                 .values()
-                .all(|o| o.connection != Connection::Connecting);
-        if listed.is_none() && settled {
-            listed = Some(started.elapsed());
-        }
-        if settled
-            && fleet
-                .databases
-                .values()
-                .all(|d| d.members.iter().all(|m| m.probed_ms.is_some()))
-        {
-            probed = Some(started.elapsed());
-        }
-    }
+                .all(|o| o.connection != Connection::Connecting)
+        })
+        .await
+        .then(|| started.elapsed());
+    let probed = engine
+        .until_probed_once(left())
+        .await
+        .then(|| started.elapsed());
+    let Parts {
+        fleet,
+        events: mut rx,
+        focus: focus_tx,
+        supervisors: _running,
+    } = engine.into_parts();
     let orchestras = fleet.orchestras.len();
     let databases = fleet.databases.len();
     let members = fleet.member_count();

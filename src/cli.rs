@@ -251,13 +251,13 @@ pub struct LabServeArgs {
 pub struct StatusArgs {
     #[arg(long, value_enum, default_value = "table")]
     pub output: StatusOutput,
-    /// Only this orchestra (kubeconfig context).
+    /// Only this orchestra (kubeconfig context or inventory orchestra).
     #[arg(long)]
     pub orchestra: Option<String>,
     /// Only databases with this name.
     #[arg(long)]
     pub database: Option<String>,
-    /// Seconds to wait for each orchestra.
+    /// Seconds to wait for every orchestra to answer and every member to be probed once.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
 }

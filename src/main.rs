@@ -278,42 +278,50 @@ fn lab_control(
     })
 }
 
-/// `baton status`: one snapshot of every orchestra, printed as a table or JSON.
+/// `baton status`: the engine until every member was probed once (or `--timeout`), then the
+/// fleet as a table or JSON. Exit 1 when an orchestra is not live.
 fn status(global: &baton::cli::GlobalArgs, config: &Config, args: StatusArgs) -> ExitCode {
-    use baton::source::kube as source;
+    use baton::fleet::snapshot::FleetSnapshot;
+    use baton::source::{Engine, Intervals, targets};
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
     };
     rt.block_on(async move {
-        let mut contexts = global.contexts.clone();
-        if let Some(o) = &args.orchestra {
-            contexts = vec![o.clone()];
-        }
-        let targets = match source::targets(global.kubeconfig.as_deref(), &contexts, config).await {
+        // An inventory orchestra is not a kubeconfig context.
+        let contexts = match &args.orchestra {
+            Some(o) if !config.inventory.contains_key(o) => vec![o.clone()],
+            _ => global.contexts.clone(),
+        };
+        let mut targets = match targets(global.kubeconfig.as_deref(), &contexts, config).await {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("baton: {e}");
                 return Exit::Usage.into();
             }
         };
-        let mut snap = source::snapshot(
-            targets,
-            config,
-            std::time::Duration::from_secs(args.timeout.max(1)),
-        )
-        .await;
-        if let Some(d) = &args.database {
-            snap.databases.retain(|db| &db.name == d);
+        if let Some(o) = &args.orchestra {
+            targets.retain(|t| &t.name == o);
+            if targets.is_empty() {
+                eprintln!("baton: no orchestra named '{o}'");
+                return Exit::Usage.into();
+            }
         }
+        let mut engine = Engine::start(targets, config, Intervals::default());
+        engine
+            .until_probed_once(std::time::Duration::from_secs(args.timeout.max(1)))
+            .await;
+        let snap = FleetSnapshot::of(engine.fleet(), |d| {
+            args.database.as_ref().is_none_or(|n| &d.key.name == n)
+        });
         match args.output {
             StatusOutput::Json => println!(
                 "{}",
                 serde_json::to_string_pretty(&snap).unwrap_or_default()
             ),
-            StatusOutput::Table => print!("{}", source::table(&snap)),
+            StatusOutput::Table => print!("{}", snap.table()),
         }
-        if snap.orchestras.iter().all(|o| o.connection == "live") {
+        if snap.all_live() {
             Exit::Ok.into()
         } else {
             Exit::Failed.into()
@@ -334,19 +342,16 @@ fn bench(
         Err(code) => return code,
     };
     rt.block_on(async move {
-        let targets = match baton::source::kube::targets(
-            global.kubeconfig.as_deref(),
-            &global.contexts,
-            config,
-        )
-        .await
-        {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("baton: {e}");
-                return Exit::Usage.into();
-            }
-        };
+        let targets =
+            match baton::source::targets(global.kubeconfig.as_deref(), &global.contexts, config)
+                .await
+            {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("baton: {e}");
+                    return Exit::Usage.into();
+                }
+            };
         let (figures, _fleet) = baton::bench::engine(
             targets,
             config,
@@ -412,25 +417,14 @@ fn dashboard(
         };
         // With a lab, the operator contexts only (the observer ones are the same clusters).
         let targets =
-            match baton::source::kube::targets(kubeconfig.as_deref(), &global.contexts, &config)
-                .await
-            {
+            match baton::source::targets(kubeconfig.as_deref(), &global.contexts, &config).await {
                 Ok(t) => t,
-                Err(e) if config.inventory.is_empty() || global.kubeconfig.is_some() => {
+                Err(e) => {
                     eprintln!("baton: {e}");
                     return Exit::Usage.into();
                 }
-                // Only a static inventory and no kubeconfig: that is fine.
-                Err(_) => Vec::new(),
             };
-        let mut orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-        orchestras.extend(config.inventory.keys().cloned());
-        if orchestras.is_empty() {
-            eprintln!(
-                "baton: no orchestras: the kubeconfig has no contexts and the config no inventory"
-            );
-            return Exit::Usage.into();
-        }
+        let orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
         let identity = match (&lab, &kubeconfig) {
             (Some(_), _) => format!("lab (demo) · role {}", config.general.role),
             (None, Some(k)) => format!("{} · role {}", k.display(), config.general.role),
@@ -438,15 +432,9 @@ fn dashboard(
         };
         let read_only =
             global.read_only || config.general.read_only || config.general.role == "observer";
-        let (tx, rx) = tokio::sync::mpsc::channel(4096);
-        let (focus_tx, focus_rx) = tokio::sync::watch::channel(baton::source::Focus::default());
-        let supervisors = baton::source::supervisor::spawn_all(
-            targets,
-            &config,
-            baton::source::supervisor::Intervals::default(),
-            tx,
-            focus_rx,
-        );
+        let engine =
+            baton::source::Engine::start(targets, &config, baton::source::Intervals::default());
+        let parts = engine.into_parts();
         let opts = baton::tui::Options {
             config,
             theme,
@@ -455,8 +443,8 @@ fn dashboard(
             read_only,
             orchestras,
         };
-        let result = baton::tui::run(opts, rx, focus_tx).await;
-        supervisors.iter().for_each(|h| h.abort());
+        let result = baton::tui::run(opts, parts.events, parts.focus).await;
+        drop(parts.supervisors);
         if let Some(lab) = lab {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), lab.shutdown()).await;
         }

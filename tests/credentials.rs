@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton::config::Config;
 use baton::fleet::{DbKey, Fleet, Health, Probe};
-use baton::source::{Focus, kube::targets, supervisor};
-use common::{TestLab, small_spec, wait_for};
+use baton::source::{Engine, Focus, Intervals, targets};
+use common::{TestLab, small_spec};
 
 fn orders() -> DbKey {
     DbKey {
@@ -21,37 +20,18 @@ fn orders() -> DbKey {
     }
 }
 
-/// Supervisors over the lab with `config`, the orders database open, folded into a fleet.
-async fn run(
-    t: &TestLab,
-    config: &Config,
-) -> (Arc<Mutex<Fleet>>, Vec<tokio::task::JoinHandle<()>>) {
+/// The engine over the lab with `config`, the orders database open.
+async fn run(t: &TestLab, config: &Config) -> Engine {
     let targets = targets(Some(&t.kubeconfig()), &[], config).await.unwrap();
-    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    let (focus_tx, focus_rx) = tokio::sync::watch::channel(Focus {
+    let engine = Engine::start(targets, config, Intervals::default());
+    engine.set_focus(Focus {
         open: Some(orders()),
         visible: vec![],
     });
-    let mut handles = supervisor::spawn_all(
-        targets,
-        config,
-        supervisor::Intervals::default(),
-        tx,
-        focus_rx,
-    );
-    let fleet = Arc::new(Mutex::new(Fleet::new(100)));
-    let f2 = fleet.clone();
-    handles.push(tokio::spawn(async move {
-        let _keep = focus_tx;
-        while let Some(ev) = rx.recv().await {
-            f2.lock().unwrap().apply(ev, 0);
-        }
-    }));
-    (fleet, handles)
+    engine
 }
 
-fn errors(f: &Mutex<Fleet>) -> Vec<String> {
-    let f = f.lock().unwrap();
+fn errors(f: &Fleet) -> Vec<String> {
     f.databases
         .get(&orders())
         .map(|d| {
@@ -67,15 +47,13 @@ fn errors(f: &Mutex<Fleet>) -> Vec<String> {
 }
 
 /// Every member of orders answered 401.
-fn all_refused(f: &Mutex<Fleet>) -> bool {
+fn all_refused(f: &Fleet) -> bool {
     let e = errors(f);
     e.len() == 3 && e.iter().all(|e| e.starts_with("HTTP 401"))
 }
 
-fn healthy(f: &Mutex<Fleet>) -> bool {
-    f.lock()
-        .unwrap()
-        .databases
+fn healthy(f: &Fleet) -> bool {
+    f.databases
         .get(&orders())
         .is_some_and(|d| d.state.health == Health::Healthy)
 }
@@ -123,25 +101,22 @@ async fn direct_probes_send_the_secret_and_the_env_password() {
         std::path::Path::new("test.toml"),
     )
     .unwrap();
-    let (fleet, handles) = run(&t, &direct).await;
-    wait_for(
-        "every member refuses the wrong password",
-        Duration::from_secs(15),
-        || async { all_refused(&fleet) },
-    )
-    .await;
-    assert!(!healthy(&fleet));
+    let mut engine = run(&t, &direct).await;
+    assert!(
+        engine.until(Duration::from_secs(15), all_refused).await,
+        "every member refuses the wrong password: {:?}",
+        errors(engine.fleet())
+    );
+    assert!(!healthy(engine.fleet()));
 
     // The right password again: read anew after the refusal, healthy without a restart.
     set_secret(&t, original.trim()).await;
-    wait_for(
-        "healthy with the Secret's password",
+    assert!(
         // A refused password is read again at most every 10 s.
-        Duration::from_secs(30),
-        || async { healthy(&fleet) },
-    )
-    .await;
-    handles.iter().for_each(|h| h.abort());
+        engine.until(Duration::from_secs(30), healthy).await,
+        "healthy with the Secret's password"
+    );
+    drop(engine);
 
     // From the environment: PATH is set and surely not the password.
     let env = Config::parse(
@@ -151,13 +126,11 @@ async fn direct_probes_send_the_secret_and_the_env_password() {
         std::path::Path::new("test.toml"),
     )
     .unwrap();
-    let (fleet, handles) = run(&t, &env).await;
-    wait_for(
-        "the env password is sent and refused",
-        Duration::from_secs(15),
-        || async { all_refused(&fleet) },
-    )
-    .await;
-    handles.iter().for_each(|h| h.abort());
+    let mut engine = run(&t, &env).await;
+    assert!(
+        engine.until(Duration::from_secs(15), all_refused).await,
+        "the env password is sent and refused"
+    );
+    drop(engine);
     t.lab.shutdown().await;
 }

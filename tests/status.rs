@@ -1,6 +1,8 @@
 //! `baton status` against the lab: the snapshot matches the lab's truth (pods, one leader per
 //! healthy database), garbage from a member is a probe error on that member only, and a down
-//! API server makes its orchestra unreachable (exit 1) while the others stay live.
+//! API server makes its orchestra unreachable (exit 1) while the others stay live. A config with
+//! only a static inventory needs no kubeconfig: an etcd cluster listed by member URL shows its
+//! leader and term.
 
 mod common;
 
@@ -170,5 +172,115 @@ async fn status_matches_the_lab_and_isolates_faults() {
     t.lab.orchestra("lab-b").unwrap().set_down(false);
     let (code, _) = status(&t, &[]).await;
     assert_eq!(code, 0);
+    t.lab.shutdown().await;
+}
+
+/// Runs baton with no kubeconfig anywhere (no `--kubeconfig`, no `KUBECONFIG`, an empty home).
+async fn baton_without_kubeconfig(t: &TestLab, args: &[&str]) -> (i32, String, String) {
+    let home = t.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", &home)
+        .env("BATON_DATA_DIR", t.dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", t.dir.path().join("config"))
+        .output()
+        .await
+        .expect("run baton");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn status_of_a_static_inventory_needs_no_kubeconfig() {
+    // Only lab-b: the etcd cluster "config" in namespace infra.
+    let mut spec = two_orchestras_spec();
+    spec.orchestras.retain(|o| o.name == "lab-b");
+    let t = TestLab::start(spec).await;
+    t.all_ready().await;
+    let group = "lab-b/infra/config";
+    wait_for(
+        "the etcd cluster has a leader",
+        Duration::from_secs(10),
+        || async { t.truth_leader(group).is_some() },
+    )
+    .await;
+    // The members' pod IPs, where each etcd member answers directly.
+    let (code, ips, err) = t
+        .kubectl(&[
+            "--context",
+            "lab-b",
+            "get",
+            "pods",
+            "-n",
+            "infra",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.status.podIP}{\"\\n\"}{end}",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let ips: Vec<(String, String)> = ips
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(pod, ip)| (pod.to_string(), ip.to_string()))
+        .collect();
+    assert_eq!(ips.len(), 3, "{ips:?}");
+    let urls: Vec<String> = ips
+        .iter()
+        .map(|(_, ip)| format!("\"http://{ip}:2379\""))
+        .collect();
+    let config = t.dir.path().join("inventory.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[inventory.onprem.config]\nprofile = \"etcd\"\nmembers = [{}]\n",
+            urls.join(", ")
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let (code, out, err) =
+        baton_without_kubeconfig(&t, &["--config", config, "status", "--output", "json"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let s: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    assert_eq!(s["orchestras"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["orchestras"][0]["name"], "onprem");
+    assert_eq!(s["orchestras"][0]["connection"], "live");
+    let d = &s["databases"][0];
+    assert_eq!(
+        (d["name"].as_str(), d["profile"].as_str()),
+        (Some("config"), Some("etcd"))
+    );
+    assert_eq!(d["health"], "healthy", "{d}");
+    // The lab's leader, named by its URL's host and port.
+    let truth = t.truth_leader(group).unwrap();
+    let leader_ip = &ips.iter().find(|(pod, _)| *pod == truth).unwrap().1;
+    assert_eq!(d["leader"], format!("{leader_ip}:2379").as_str(), "{d}");
+    let term = d["term"].as_u64().unwrap_or(0);
+    assert!(term > 0, "{d}");
+
+    // The table, for the one inventory orchestra.
+    let (code, table, err) =
+        baton_without_kubeconfig(&t, &["--config", config, "status", "--orchestra", "onprem"])
+            .await;
+    assert_eq!(code, 0, "{table}{err}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("onprem ") && l.contains("config") && l.contains(leader_ip)),
+        "{table}"
+    );
+    // An orchestra that is not there is bad usage.
+    let (code, _, err) = baton_without_kubeconfig(
+        &t,
+        &["--config", config, "status", "--orchestra", "nowhere"],
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
     t.lab.shutdown().await;
 }

@@ -1,15 +1,19 @@
-//! The domain, with no I/O: members and what their probes said, the derived role of each member,
-//! the leader, term, lag behind the leader, a health roll-up per database with its reasons, and a
-//! leader-change history per database with a churn flag. Everything here is a pure function of
-//! its inputs, so it is unit-tested without a cluster.
+//! The domain, with no I/O and no clock: members and what their probes said, the derived role of
+//! each member, the leader, term, lag behind the leader, a health roll-up per database with its
+//! reasons, and a leader-change history per database with a churn flag (`mod.rs`); the fleet
+//! store folding source events (`store`); what operations create, per database (`workload`); the
+//! fleet as `baton status` prints it (`snapshot`). Everything here is a pure function of its
+//! inputs, so it is unit-tested without a cluster.
 
 use std::collections::{BTreeSet, VecDeque};
 
+pub mod snapshot;
 pub mod store;
+pub mod workload;
 pub use store::{
     Connection, Database, DbKey, DbRef, EventLine, Fleet, FleetEvent, Member, Orchestra, PodInfo,
-    now_ms,
 };
+pub use workload::{JobInfo, LeaseInfo, StatefulSetInfo};
 
 /// A member's Raft role. Shown as a word and a glyph, never by colour alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

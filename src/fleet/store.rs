@@ -1,10 +1,13 @@
-//! The fleet as the dashboard holds it: orchestras with their connection state, databases keyed
-//! by (orchestra, namespace, name) with their trimmed member pods and latest probes, the derived
-//! state, the leader-change history and recent Kubernetes events of each database.
-//! `Fleet::apply` folds one owned `FleetEvent` (sent by a source) into it; pure, no I/O.
+//! The fleet as the dashboard and the headless commands hold it: orchestras with their
+//! connection state, databases keyed by (orchestra, namespace, name) with their trimmed member
+//! pods and latest probes, the derived state, the leader-change history, recent Kubernetes events,
+//! and what operations create (StatefulSets, baton's Jobs, the operation Lease).
+//! `Fleet::apply` folds one owned `FleetEvent` (sent by a source) into it; pure, no I/O, no clock:
+//! every time comes in with an event.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::workload::{JobInfo, LeaseInfo, Part, StatefulSetInfo};
 use super::{DatabaseState, HealthCounts, LeaderHistory, MemberInput, Probe, derive};
 
 /// Where one orchestra's connection stands.
@@ -50,13 +53,6 @@ impl Connection {
             Self::Unreachable(_) => "unreachable",
         }
     }
-}
-
-/// Now, in milliseconds since the Unix epoch (the unit of every time in the fleet).
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `HH:MM:SS` (UTC) of a Unix-ms time.
@@ -148,6 +144,8 @@ pub struct EventLine {
     pub message: String,
 }
 
+/// A database: listed while it has member pods or StatefulSets (a stopped database keeps its
+/// StatefulSets at zero replicas).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Database {
     pub key: DbKey,
@@ -159,6 +157,12 @@ pub struct Database {
     /// Newest last; only fetched for the open database.
     pub events: Vec<EventLine>,
     pub probed_ms: Option<u64>,
+    /// Sorted by name.
+    pub statefulsets: Vec<StatefulSetInfo>,
+    /// baton's Jobs for this database, sorted by name.
+    pub jobs: Vec<JobInfo>,
+    /// The Lease `baton-op-<database>`: an operation holds or held the database.
+    pub op_lease: Option<LeaseInfo>,
 }
 
 impl Database {
@@ -171,7 +175,20 @@ impl Database {
             history: LeaderHistory::default(),
             events: Vec::new(),
             probed_ms: None,
+            statefulsets: Vec::new(),
+            jobs: Vec::new(),
+            op_lease: None,
         }
+    }
+
+    /// Shown in the fleet: it has pods or StatefulSets.
+    fn listed(&self) -> bool {
+        !self.members.is_empty() || !self.statefulsets.is_empty()
+    }
+
+    /// Nothing is known about it any more.
+    fn empty(&self) -> bool {
+        !self.listed() && self.jobs.is_empty() && self.op_lease.is_none()
     }
 
     /// The version most members run (the first member's when they differ).
@@ -203,7 +220,7 @@ pub struct Orchestra {
     pub connection: Connection,
 }
 
-/// Something a source saw. Owned data, sent over a channel.
+/// Something a source saw. Owned data, sent over a channel; times are Unix ms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FleetEvent {
     /// An orchestra's connection changed (also declares the orchestra).
@@ -225,7 +242,7 @@ pub enum FleetEvent {
         db: DbRef,
         pod: String,
     },
-    /// Probes of (some of) a database's members.
+    /// Probes of (some of) a database's members, answered or failed at `at_ms`.
     Probed {
         orchestra: String,
         db: DbRef,
@@ -239,18 +256,69 @@ pub enum FleetEvent {
         orchestra: String,
         zones: HashMap<String, String>,
     },
+    /// StatefulSets of one profile's databases in one orchestra; `complete` as for `Pods`.
+    StatefulSets {
+        orchestra: String,
+        profile: String,
+        sets: Vec<(DbRef, StatefulSetInfo)>,
+        complete: bool,
+    },
+    StatefulSetGone {
+        orchestra: String,
+        db: DbRef,
+        name: String,
+    },
+    /// baton's Jobs in one orchestra; `complete`: every one of them.
+    Jobs {
+        orchestra: String,
+        jobs: Vec<(DbRef, JobInfo)>,
+        complete: bool,
+    },
+    JobGone {
+        orchestra: String,
+        db: DbRef,
+        name: String,
+    },
+    /// Operation Leases (`baton-op-<database>`) in one orchestra; `complete`: every one of them.
+    OpLeases {
+        orchestra: String,
+        leases: Vec<(DbRef, LeaseInfo)>,
+        complete: bool,
+    },
+    OpLeaseGone {
+        orchestra: String,
+        db: DbRef,
+        name: String,
+    },
+}
+
+impl FleetEvent {
+    /// May add or remove listed databases (views that index the database list rebuild it).
+    pub fn may_change_databases(&self) -> bool {
+        matches!(
+            self,
+            Self::Pods { .. }
+                | Self::PodGone { .. }
+                | Self::StatefulSets { .. }
+                | Self::StatefulSetGone { .. }
+        )
+    }
 }
 
 /// The whole fleet.
 #[derive(Debug, Clone, Default)]
 pub struct Fleet {
     pub orchestras: BTreeMap<String, Orchestra>,
+    /// The listed databases: those with pods or StatefulSets.
     pub databases: BTreeMap<DbKey, Database>,
     /// Bumped on every change, so views can cache what they derive.
     pub generation: u64,
     lag_gate: u64,
     /// Node → zone per orchestra, stamped on members whenever either side arrives.
     zones: BTreeMap<String, HashMap<String, String>>,
+    /// Databases known only from baton's Jobs or an operation Lease (no pods, no StatefulSets):
+    /// not listed; what is known waits here until the database shows up.
+    unlisted: BTreeMap<DbKey, Database>,
 }
 
 impl Fleet {
@@ -261,8 +329,8 @@ impl Fleet {
         }
     }
 
-    /// Folds one event in; returns whether anything changed. `now_ms` stamps leader changes.
-    pub fn apply(&mut self, ev: FleetEvent, now_ms: u64) -> bool {
+    /// Folds one event in; returns whether anything changed.
+    pub fn apply(&mut self, ev: FleetEvent) -> bool {
         let changed = match ev {
             FleetEvent::Connection { orchestra, state } => {
                 let o = self
@@ -294,14 +362,11 @@ impl Fleet {
             FleetEvent::PodGone { orchestra, db, pod } => {
                 let key = DbKey::new(&orchestra, &db);
                 let lag_gate = self.lag_gate;
-                match self.databases.get_mut(&key) {
+                let changed = match self.databases.get_mut(&key) {
                     Some(d) => {
                         let before = d.members.len();
                         d.members.retain(|m| m.pod.name != pod);
-                        if d.members.is_empty() {
-                            self.databases.remove(&key);
-                            true
-                        } else if d.members.len() != before {
+                        if d.members.len() != before {
                             d.rederive(lag_gate);
                             true
                         } else {
@@ -309,7 +374,9 @@ impl Fleet {
                         }
                     }
                     None => false,
-                }
+                };
+                self.settle(&key);
+                changed
             }
             FleetEvent::Probed {
                 orchestra,
@@ -337,7 +404,7 @@ impl Fleet {
                     d.rederive(lag_gate);
                 }
                 if let Some(leader) = d.state.leader.clone() {
-                    changed |= d.history.observe(now_ms, Some(&leader), d.state.term);
+                    changed |= d.history.observe(at_ms, Some(&leader), d.state.term);
                 }
                 changed
             }
@@ -370,10 +437,147 @@ impl Fleet {
                 }
                 _ => false,
             },
+            FleetEvent::StatefulSets {
+                orchestra,
+                profile,
+                sets,
+                complete,
+            } => self.apply_parts(&orchestra, Some(&profile), sets, complete),
+            FleetEvent::Jobs {
+                orchestra,
+                jobs,
+                complete,
+            } => self.apply_parts(&orchestra, None, jobs, complete),
+            FleetEvent::OpLeases {
+                orchestra,
+                leases,
+                complete,
+            } => self.apply_parts(&orchestra, None, leases, complete),
+            FleetEvent::StatefulSetGone {
+                orchestra,
+                db,
+                name,
+            } => self.remove_part::<StatefulSetInfo>(&DbKey::new(&orchestra, &db), &name),
+            FleetEvent::JobGone {
+                orchestra,
+                db,
+                name,
+            } => self.remove_part::<JobInfo>(&DbKey::new(&orchestra, &db), &name),
+            FleetEvent::OpLeaseGone {
+                orchestra,
+                db,
+                name,
+            } => self.remove_part::<LeaseInfo>(&DbKey::new(&orchestra, &db), &name),
         };
         if changed {
             self.generation += 1;
         }
+        changed
+    }
+
+    /// The database `key`, listed or not; a new one starts unlisted (`settle` lists it).
+    fn slot(&mut self, key: &DbKey) -> &mut Database {
+        let map = if self.databases.contains_key(key) {
+            &mut self.databases
+        } else {
+            &mut self.unlisted
+        };
+        map.entry(key.clone())
+            .or_insert_with(|| Database::new(key.clone(), ""))
+    }
+
+    fn find_mut(&mut self, key: &DbKey) -> Option<&mut Database> {
+        match self.databases.get_mut(key) {
+            Some(d) => Some(d),
+            None => self.unlisted.get_mut(key),
+        }
+    }
+
+    /// Lists, unlists or forgets the database `key` after a change, as what is left says.
+    fn settle(&mut self, key: &DbKey) {
+        if let Some(d) = self.databases.get(key) {
+            if d.empty() {
+                self.databases.remove(key);
+            } else if !d.listed()
+                && let Some(d) = self.databases.remove(key)
+            {
+                self.unlisted.insert(key.clone(), d);
+            }
+        } else if let Some(d) = self.unlisted.get(key) {
+            if d.empty() {
+                self.unlisted.remove(key);
+            } else if d.listed()
+                && let Some(d) = self.unlisted.remove(key)
+            {
+                self.databases.insert(key.clone(), d);
+            }
+        }
+    }
+
+    /// Keys of every database of `orchestra`, listed or not.
+    fn keys_of(&self, orchestra: &str) -> Vec<DbKey> {
+        let range = orchestra_range(orchestra);
+        self.databases
+            .range(range.clone())
+            .chain(self.unlisted.range(range))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Folds StatefulSets, Jobs or Leases of one orchestra. `profile`: the StatefulSets'
+    /// profile, which a complete list covers (and names a database it brings); Jobs and Leases
+    /// cover the whole orchestra.
+    fn apply_parts<P: Part>(
+        &mut self,
+        orchestra: &str,
+        profile: Option<&str>,
+        items: Vec<(DbRef, P)>,
+        complete: bool,
+    ) -> bool {
+        let mut touched: BTreeMap<DbKey, Vec<P>> = BTreeMap::new();
+        for (db, item) in items {
+            touched
+                .entry(DbKey::new(orchestra, &db))
+                .or_default()
+                .push(item);
+        }
+        let mut changed = false;
+        if complete {
+            let none = BTreeSet::new();
+            for key in self.keys_of(orchestra) {
+                if touched.contains_key(&key) {
+                    continue;
+                }
+                if let Some(d) = self.find_mut(&key)
+                    && profile.is_none_or(|p| d.profile == p)
+                {
+                    changed |= P::keep(d, &none);
+                }
+                self.settle(&key);
+            }
+        }
+        for (key, items) in touched {
+            let d = self.slot(&key);
+            if let Some(p) = profile
+                && d.profile.is_empty()
+            {
+                d.profile = p.to_string();
+            }
+            if complete {
+                let names: BTreeSet<&str> = items.iter().map(P::name).collect();
+                changed |= P::keep(d, &names);
+            }
+            for item in items {
+                changed |= item.put(d);
+            }
+            self.settle(&key);
+        }
+        changed
+    }
+
+    fn remove_part<P: Part>(&mut self, key: &DbKey, name: &str) -> bool {
+        let changed = self.find_mut(key).is_some_and(|d| P::remove(d, name));
+        self.settle(key);
         changed
     }
 
@@ -398,23 +602,30 @@ impl Fleet {
         }
         let mut changed = false;
         if complete {
-            // Databases of this orchestra and profile that are not in the list are gone.
+            // Members of this orchestra and profile's databases that are not in the list are
+            // gone (and so is a database left with nothing).
             let gone: Vec<DbKey> = self
                 .databases
                 .range(orchestra_range(orchestra))
-                .filter(|(k, d)| d.profile == profile && !touched.contains_key(*k))
+                .filter(|(k, d)| {
+                    d.profile == profile && !touched.contains_key(*k) && !d.members.is_empty()
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             for k in gone {
-                self.databases.remove(&k);
+                if let Some(d) = self.databases.get_mut(&k) {
+                    d.members.clear();
+                    d.rederive(lag_gate);
+                }
+                self.settle(&k);
                 changed = true;
             }
         }
         for (key, pods) in touched {
-            let d = self
-                .databases
-                .entry(key.clone())
-                .or_insert_with(|| Database::new(key, profile));
+            let d = self.slot(&key);
+            if d.profile.is_empty() {
+                d.profile = profile.to_string();
+            }
             let mut db_changed = false;
             if complete {
                 let before = d.members.len();
@@ -444,6 +655,7 @@ impl Fleet {
                 d.rederive(lag_gate);
                 changed = true;
             }
+            self.settle(&key);
         }
         changed
     }
@@ -469,6 +681,21 @@ impl Fleet {
 
     pub fn member_count(&self) -> usize {
         self.databases.values().map(|d| d.members.len()).sum()
+    }
+
+    /// A first complete picture: every orchestra answered (or failed), and every member of every
+    /// live orchestra was probed (answered or failed) at least once.
+    pub fn probed_once(&self) -> bool {
+        self.orchestras.values().all(|o| {
+            match o.connection {
+                Connection::Connecting => false,
+                Connection::Live => self
+                    .databases_of(&o.name)
+                    .all(|d| d.members.iter().all(|m| m.probed_ms.is_some())),
+                // Answered, but nothing more will come in time.
+                _ => true,
+            }
+        })
     }
 }
 
@@ -546,77 +773,74 @@ mod tests {
     #[test]
     fn relist_replaces_without_ghosts_or_duplicates() {
         let mut f = Fleet::new(100);
-        f.apply(
-            FleetEvent::Connection {
-                orchestra: "o1".into(),
-                state: Connection::Live,
-            },
-            0,
-        );
-        f.apply(
-            pods("o1", &[("a", "a-0"), ("a", "a-1"), ("b", "b-0")], true),
-            0,
-        );
-        f.apply(pods("o2", &[("a", "a-0")], true), 0);
+        f.apply(FleetEvent::Connection {
+            orchestra: "o1".into(),
+            state: Connection::Live,
+        });
+        f.apply(pods(
+            "o1",
+            &[("a", "a-0"), ("a", "a-1"), ("b", "b-0")],
+            true,
+        ));
+        f.apply(pods("o2", &[("a", "a-0")], true));
         assert_eq!(f.databases.len(), 3);
         // An update of one pod does not duplicate it.
-        f.apply(pods("o1", &[("a", "a-1")], false), 0);
+        f.apply(pods("o1", &[("a", "a-1")], false));
         assert_eq!(f.databases_of("o1").count(), 2);
         assert_eq!(f.member_count(), 4);
         // A relist without b and a-1 removes them, in o1 only.
-        f.apply(pods("o1", &[("a", "a-0"), ("c", "c-0")], true), 0);
+        f.apply(pods("o1", &[("a", "a-0"), ("c", "c-0")], true));
         let names: Vec<&str> = f.databases_of("o1").map(|d| d.key.name.as_str()).collect();
         assert_eq!(names, ["a", "c"]);
         assert_eq!(f.databases_of("o2").count(), 1);
         assert_eq!(f.member_count(), 3);
         // Deleting the last pod removes the database.
-        f.apply(
-            FleetEvent::PodGone {
-                orchestra: "o1".into(),
-                db: db("c"),
-                pod: "c-0".into(),
-            },
-            0,
-        );
+        f.apply(FleetEvent::PodGone {
+            orchestra: "o1".into(),
+            db: db("c"),
+            pod: "c-0".into(),
+        });
         assert_eq!(f.databases_of("o1").count(), 1);
     }
 
     #[test]
     fn probes_derive_roles_and_leader_history() {
         let mut f = Fleet::new(100);
-        f.apply(
-            pods("o1", &[("a", "a-0"), ("a", "a-1"), ("a", "a-2")], true),
-            0,
-        );
+        f.apply(pods(
+            "o1",
+            &[("a", "a-0"), ("a", "a-1"), ("a", "a-2")],
+            true,
+        ));
         let k = DbKey::new("o1", &db("a"));
         assert_eq!(f.databases[&k].state.health, Health::Unknown);
-        f.apply(probed("a", "a-0"), 1_000);
+        f.apply(probed("a", "a-0"));
         let d = &f.databases[&k];
         assert_eq!(d.state.leader.as_deref(), Some("a-0"));
         assert_eq!(d.state.members[0].role, Role::Leader);
         assert_eq!(d.state.health, Health::Healthy);
         assert!(d.history.changes.is_empty());
         // The leader's pod goes; a fresh pod comes back pending; the next probe finds a-2 leading.
-        f.apply(
-            FleetEvent::PodGone {
-                orchestra: "o1".into(),
-                db: db("a"),
-                pod: "a-0".into(),
-            },
-            2_000,
-        );
+        f.apply(FleetEvent::PodGone {
+            orchestra: "o1".into(),
+            db: db("a"),
+            pod: "a-0".into(),
+        });
         assert_eq!(f.databases[&k].state.leader, None);
-        f.apply(probed("a", "a-2"), 3_000);
+        f.apply(probed("a", "a-2"));
         let d = &f.databases[&k];
         assert_eq!(d.state.leader.as_deref(), Some("a-2"));
         assert_eq!(d.history.changes.len(), 1);
         assert_eq!(d.history.changes[0].from.as_deref(), Some("a-0"));
         assert_eq!(d.history.changes[0].to.as_deref(), Some("a-2"));
+        assert_eq!(
+            d.history.changes[0].at_ms, 1,
+            "a leader change is stamped with the probe's time"
+        );
         assert_eq!(f.counts("o1").total(), 1);
         // The same answers again are not a change (nor is a timing field that moves on every
         // probe): the generation stays.
         let g = f.generation;
-        assert!(!f.apply(probed("a", "a-2"), 4_000));
+        assert!(!f.apply(probed("a", "a-2")));
         let FleetEvent::Probed { mut results, .. } = probed("a", "a-2") else {
             unreachable!()
         };
@@ -629,18 +853,15 @@ mod tests {
             results,
             at_ms: 5,
         };
-        assert!(!f.apply(again, 5_000));
+        assert!(!f.apply(again));
         assert_eq!(f.generation, g);
-        assert!(
-            f.apply(probed("a", "a-1"), 6_000),
-            "a new leader is a change"
-        );
+        assert!(f.apply(probed("a", "a-1")), "a new leader is a change");
     }
 
     #[test]
     fn zones_reach_members_listed_before_the_nodes() {
         let mut f = Fleet::new(100);
-        f.apply(pods("o1", &[("a", "a-0")], true), 0);
+        f.apply(pods("o1", &[("a", "a-0")], true));
         let k = DbKey::new("o1", &db("a"));
         let node = f.databases[&k].members[0].pod.node.clone();
         let zones = std::collections::HashMap::from([(node, "zone-a".to_string())]);
@@ -648,12 +869,12 @@ mod tests {
             orchestra: o.into(),
             zones: zones.clone(),
         };
-        assert!(!f.apply(ev("o2"), 0), "another orchestra's nodes");
-        assert!(f.apply(ev("o1"), 0));
+        assert!(!f.apply(ev("o2")), "another orchestra's nodes");
+        assert!(f.apply(ev("o1")));
         assert_eq!(f.databases[&k].members[0].pod.zone, "zone-a");
-        assert!(!f.apply(ev("o1"), 0), "same zones again");
+        assert!(!f.apply(ev("o1")), "same zones again");
         // Pods listed after the nodes get their zone too.
-        f.apply(pods("o1", &[("a", "a-0"), ("a", "a-1")], true), 0);
+        f.apply(pods("o1", &[("a", "a-0"), ("a", "a-1")], true));
         assert!(
             f.databases[&k]
                 .members
@@ -672,11 +893,187 @@ mod tests {
                 reason: "x".into(),
             },
         };
-        assert!(f.apply(stale(5_000), 0));
-        assert!(!f.apply(stale(9_000), 0));
+        assert!(f.apply(stale(5_000)));
+        assert!(!f.apply(stale(9_000)));
         assert_eq!(
             f.orchestras["o1"].connection.describe(),
             "stale since 00:00:05: x"
         );
+    }
+
+    fn sts(name: &str, ready: u32) -> StatefulSetInfo {
+        StatefulSetInfo {
+            name: name.into(),
+            replicas: 1,
+            ready_replicas: ready,
+            image: "neo4j:5.26.0-enterprise".into(),
+            ..StatefulSetInfo::default()
+        }
+    }
+
+    fn sets(list: &[(&str, StatefulSetInfo)], complete: bool) -> FleetEvent {
+        FleetEvent::StatefulSets {
+            orchestra: "o1".into(),
+            profile: "neo4j".into(),
+            sets: list.iter().map(|(d, s)| (db(d), s.clone())).collect(),
+            complete,
+        }
+    }
+
+    fn job(name: &str, active: u32) -> JobInfo {
+        JobInfo {
+            name: name.into(),
+            operation: Some("backup".into()),
+            active,
+            ..JobInfo::default()
+        }
+    }
+
+    fn jobs(list: &[(&str, JobInfo)], complete: bool) -> FleetEvent {
+        FleetEvent::Jobs {
+            orchestra: "o1".into(),
+            jobs: list.iter().map(|(d, j)| (db(d), j.clone())).collect(),
+            complete,
+        }
+    }
+
+    fn lease(d: &str, holder: &str) -> FleetEvent {
+        FleetEvent::OpLeases {
+            orchestra: "o1".into(),
+            leases: vec![(
+                db(d),
+                LeaseInfo {
+                    name: format!("baton-op-{d}"),
+                    holder: Some(holder.into()),
+                    operation: Some(r#"{"operation":"rolling-restart"}"#.into()),
+                    ..LeaseInfo::default()
+                },
+            )],
+            complete: false,
+        }
+    }
+
+    #[test]
+    fn statefulsets_belong_to_their_database_and_relists_leave_no_ghosts() {
+        let mut f = Fleet::new(100);
+        f.apply(pods("o1", &[("a", "a-0")], true));
+        let a = DbKey::new("o1", &db("a"));
+        assert!(f.apply(sets(&[("a", sts("a-1", 0)), ("a", sts("a-2", 1))], true)));
+        let names: Vec<&str> = f.databases[&a]
+            .statefulsets
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["a-1", "a-2"]);
+        // An update replaces, never duplicates; the same again is no change.
+        assert!(f.apply(sets(&[("a", sts("a-1", 1))], false)));
+        assert!(!f.apply(sets(&[("a", sts("a-1", 1))], false)));
+        assert_eq!(f.databases[&a].statefulsets.len(), 2);
+        assert_eq!(f.databases[&a].statefulsets[0].ready_replicas, 1);
+        // A stopped database (StatefulSets, no pods) stays listed.
+        f.apply(sets(&[("a", sts("a-1", 1)), ("b", sts("b-1", 0))], true));
+        let b = DbKey::new("o1", &db("b"));
+        assert!(f.databases[&b].members.is_empty());
+        assert_eq!(f.databases[&b].profile, "neo4j");
+        assert_eq!(
+            f.databases[&a].statefulsets.len(),
+            1,
+            "a-2 gone in the relist"
+        );
+        // Its last StatefulSet deleted, b is gone; a keeps its pod after its sets went.
+        assert!(f.apply(FleetEvent::StatefulSetGone {
+            orchestra: "o1".into(),
+            db: db("b"),
+            name: "b-1".into(),
+        }));
+        assert!(!f.databases.contains_key(&b));
+        f.apply(sets(&[], true));
+        assert!(f.databases[&a].statefulsets.is_empty());
+        assert_eq!(f.databases[&a].members.len(), 1);
+        // Pods gone as well: nothing left.
+        f.apply(pods("o1", &[], true));
+        assert!(f.databases.is_empty());
+    }
+
+    #[test]
+    fn jobs_and_the_operation_lease_wait_for_their_database() {
+        let mut f = Fleet::new(100);
+        let a = DbKey::new("o1", &db("a"));
+        // Known before the database's pods: not listed, but kept.
+        assert!(f.apply(jobs(&[("a", job("a-backup-1", 1))], true)));
+        assert!(f.apply(lease("a", "alice@bastion")));
+        assert!(f.databases.is_empty(), "a Job alone lists no database");
+        f.apply(pods("o1", &[("a", "a-0")], true));
+        let d = &f.databases[&a];
+        assert_eq!(d.profile, "neo4j");
+        assert_eq!(d.jobs, [job("a-backup-1", 1)]);
+        let l = d
+            .op_lease
+            .as_ref()
+            .map(|l| (l.name.as_str(), l.holder.as_deref()));
+        assert_eq!(l, Some(("baton-op-a", Some("alice@bastion"))));
+        // The Job finishes; another starts; a relist without the first drops it.
+        f.apply(jobs(&[("a", job("a-backup-1", 0))], false));
+        f.apply(jobs(&[("a", job("a-backup-2", 1))], false));
+        assert_eq!(f.databases[&a].jobs.len(), 2);
+        f.apply(jobs(&[("a", job("a-backup-2", 1))], true));
+        assert_eq!(f.databases[&a].jobs, [job("a-backup-2", 1)]);
+        // The pods go: the database is no longer listed, its Job and Lease are still known and
+        // come back with it.
+        f.apply(pods("o1", &[], true));
+        assert!(f.databases.is_empty());
+        f.apply(pods("o1", &[("a", "a-0")], true));
+        assert_eq!(f.databases[&a].jobs.len(), 1);
+        assert!(f.databases[&a].op_lease.is_some());
+        // The Lease released, the Jobs relisted empty.
+        assert!(f.apply(FleetEvent::OpLeaseGone {
+            orchestra: "o1".into(),
+            db: db("a"),
+            name: "baton-op-a".into(),
+        }));
+        assert!(f.apply(jobs(&[], true)));
+        let d = &f.databases[&a];
+        assert!(d.jobs.is_empty() && d.op_lease.is_none());
+        // Another orchestra's relist leaves o1 alone.
+        f.apply(lease("a", "bob"));
+        f.apply(FleetEvent::OpLeases {
+            orchestra: "o2".into(),
+            leases: vec![],
+            complete: true,
+        });
+        assert!(f.databases[&a].op_lease.is_some());
+        // Forgotten entirely once nothing is left.
+        f.apply(pods("o1", &[], true));
+        f.apply(FleetEvent::OpLeases {
+            orchestra: "o1".into(),
+            leases: vec![],
+            complete: true,
+        });
+        assert!(f.unlisted.is_empty() && f.databases.is_empty());
+    }
+
+    #[test]
+    fn probed_once_waits_for_every_orchestra_and_member() {
+        let mut f = Fleet::new(100);
+        let conn = |o: &str, state: Connection| FleetEvent::Connection {
+            orchestra: o.into(),
+            state,
+        };
+        f.apply(conn("o1", Connection::Connecting));
+        f.apply(conn("o2", Connection::Connecting));
+        assert!(!f.probed_once());
+        f.apply(pods(
+            "o1",
+            &[("a", "a-0"), ("a", "a-1"), ("a", "a-2")],
+            true,
+        ));
+        f.apply(conn("o1", Connection::Live));
+        f.apply(conn("o2", Connection::Unreachable("503".into())));
+        assert!(!f.probed_once(), "a-* not probed yet");
+        f.apply(probed("a", "a-0"));
+        assert!(f.probed_once());
+        // A new member is not probed yet.
+        f.apply(pods("o1", &[("a", "a-3")], false));
+        assert!(!f.probed_once());
     }
 }

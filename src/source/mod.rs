@@ -1,11 +1,47 @@
-//! Where the fleet comes from. `kube`: orchestras from the kubeconfig, one-shot snapshots for
-//! `baton status` and long-running supervisors (watchers with backoff, connection state, probe
-//! scheduling) for the dashboard. `inventory`: static members from the config file. Sources emit
-//! owned `fleet::FleetEvent`s over a channel and never touch the UI; the UI tells them what it
-//! shows through a `Focus` so probes go where the eyes are.
+//! Where the fleet comes from. One `Engine` (a supervisor per orchestra feeding the `Fleet`
+//! store) sits behind the dashboard, `baton status` and `baton bench`. Sources emit owned
+//! `fleet::FleetEvent`s over a channel and never touch the UI; the UI tells them what it shows
+//! through a `Focus` so probes go where the eyes are. Modules, from the outside in:
+//!
+//! - `engine`: starts the supervisors; hands their events to the dashboard, or folds them into
+//!   a `Fleet` until a condition holds (headless).
+//! - `targets`: the orchestras to look at: kubeconfig contexts (read as kubectl does) and the
+//!   static inventory.
+//! - `inventory`: static members from the config file.
+//! - `supervisor`: one task per orchestra wiring the parts below together.
+//! - `connection`: the connection state machine (connecting, live, stale, unauthorized,
+//!   unreachable). Pure.
+//! - `schedule`: probe intervals and due times per database (open, visible, background,
+//!   unsettled; jitter injected). Pure.
+//! - `route`: how probes reach members (direct, proxy, trying) and the credential gate. Pure.
+//! - `probing`: probes one database's members over the route, bounded.
+//! - `watch`: kube runtime watchers with a quick backoff turned into complete lists and
+//!   changes; watch failures; the API server heartbeat.
+//! - `pods`: pod watches per profile and the node → zone list.
+//! - `workloads`: watches of what operations create: StatefulSets, baton's Jobs, operation
+//!   Leases.
+//! - `events`: the Kubernetes Events of the open database.
+//! - `profiles`: which profiles are discovered and which pods a profile claims.
+//! - `objects`: Kubernetes objects trimmed to the fleet's owned types.
 
-pub mod kube;
+pub mod connection;
+pub mod engine;
+pub mod events;
+pub mod inventory;
+pub mod objects;
+pub mod pods;
+pub mod probing;
+pub mod profiles;
+pub mod route;
+pub mod schedule;
 pub mod supervisor;
+pub mod targets;
+pub mod watch;
+pub mod workloads;
+
+pub use engine::{Engine, Parts, Supervisors};
+pub use schedule::Intervals;
+pub use targets::{SourceError, Target, targets};
 
 use crate::fleet::DbKey;
 
@@ -16,3 +52,18 @@ pub struct Focus {
     pub open: Option<DbKey>,
     pub visible: Vec<DbKey>,
 }
+
+/// Now, in milliseconds since the Unix epoch (the unit of every time in the fleet). Sources
+/// stamp events with it; the fleet store reads no clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Member probes running at once across the fleet.
+pub const PROBES_IN_FLIGHT: usize = 64;
+/// Member probes running at once in one orchestra: each is an HTTP/1 request to its API server
+/// (proxy) and the client keeps every connection it ever needed at once, so this bounds the
+/// sockets per API server (and the load baton puts on it).
+pub const PROBES_PER_ORCHESTRA: usize = 6;

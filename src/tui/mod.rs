@@ -33,8 +33,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::config::Theme;
-use crate::fleet::{FleetEvent, now_ms};
-use crate::source::Focus;
+use crate::fleet::FleetEvent;
+use crate::source::{Focus, now_ms};
 
 pub use model::{Mode, Model, View};
 pub use msg::{Cmd, Msg, osc52};

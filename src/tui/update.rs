@@ -53,9 +53,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
 
 /// Folds one fleet event in, noting whether the set of databases may have changed.
 fn apply(m: &mut Model, ev: FleetEvent) {
-    let membership = matches!(ev, FleetEvent::Pods { .. } | FleetEvent::PodGone { .. });
-    let now = m.now_ms;
-    if m.fleet.apply(ev, now) {
+    let membership = ev.may_change_databases();
+    if m.fleet.apply(ev) {
         m.dirty = true;
         m.keys_stale |= membership;
     }

@@ -1,0 +1,77 @@
+//! Watches of what operations create and change, in one orchestra: the StatefulSets of each
+//! discovered profile's databases, the Jobs baton started (`app.kubernetes.io/managed-by=baton`)
+//! and the operation Leases (`baton-op-<database>`). Followed like pods (quick backoff, complete
+//! relists), but not part of the connection state: an identity that may not list Jobs still sees
+//! its databases, and asks again only every minute.
+
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use kube::runtime::watcher;
+use tokio::sync::mpsc;
+
+use super::objects::{self, MANAGED_BY_BATON};
+use super::watch::{Follow, Seen, follow};
+use crate::config::ProfileConfig;
+use crate::fleet::{DbRef, JobInfo, LeaseInfo, StatefulSetInfo};
+
+/// After a 401/403, ask again this much later.
+const FORBIDDEN_PAUSE: Duration = Duration::from_secs(60);
+
+/// Follows the StatefulSets of `profile`'s databases.
+pub async fn watch_statefulsets<M>(
+    client: kube::Client,
+    profile: ProfileConfig,
+    wrap: impl Fn(Seen<(DbRef, StatefulSetInfo)>) -> M,
+    out: mpsc::Sender<M>,
+) {
+    let cfg = watcher::Config::default()
+        .labels(&profile.grouping_label)
+        .page_size(500);
+    let how = Follow {
+        what: "statefulsets",
+        forbidden_pause: Some(FORBIDDEN_PAUSE),
+        trim: |s: &StatefulSet| objects::statefulset(s, &profile),
+        wrap,
+    };
+    follow(Api::all(client), cfg, how, out).await;
+}
+
+/// Follows the Jobs baton started.
+pub async fn watch_jobs<M>(
+    client: kube::Client,
+    wrap: impl Fn(Seen<(DbRef, JobInfo)>) -> M,
+    out: mpsc::Sender<M>,
+) {
+    let cfg = watcher::Config::default().labels(MANAGED_BY_BATON);
+    let how = Follow {
+        what: "jobs",
+        forbidden_pause: Some(FORBIDDEN_PAUSE),
+        trim: objects::job,
+        wrap,
+    };
+    follow(Api::<Job>::all(client), cfg, how, out).await;
+}
+
+/// Follows the operation Leases. Leases have no label to select them by, so every Lease outside
+/// `kube-node-lease` (each node renews its own there every 10 s) and `kube-system` (the control
+/// plane's leader elections, every 2 s) is watched, and those not named `baton-op-*` are dropped
+/// at once.
+pub async fn watch_op_leases<M>(
+    client: kube::Client,
+    wrap: impl Fn(Seen<(DbRef, LeaseInfo)>) -> M,
+    out: mpsc::Sender<M>,
+) {
+    let cfg = watcher::Config::default()
+        .fields("metadata.namespace!=kube-node-lease,metadata.namespace!=kube-system");
+    let how = Follow {
+        what: "leases",
+        forbidden_pause: Some(FORBIDDEN_PAUSE),
+        trim: objects::op_lease,
+        wrap,
+    };
+    follow(Api::<Lease>::all(client), cfg, how, out).await;
+}
