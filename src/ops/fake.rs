@@ -257,7 +257,7 @@ impl Executor for FakeExecutor {
             ));
         }
         s.rv += 1;
-        s.lease = Some((s.rv, holder.into(), record.clone(), crate::fleet::now_ms()));
+        s.lease = Some((s.rv, holder.into(), record.clone(), crate::source::now_ms()));
         Ok(s.lease_obs().unwrap_or_default())
     }
 
@@ -274,7 +274,7 @@ impl Executor for FakeExecutor {
             _ => return Err(ExecError::Conflict("the object has been modified".into())),
         }
         s.rv += 1;
-        s.lease = Some((s.rv, holder.into(), record.clone(), crate::fleet::now_ms()));
+        s.lease = Some((s.rv, holder.into(), record.clone(), crate::source::now_ms()));
         Ok(s.lease_obs().unwrap_or_default())
     }
 

@@ -25,8 +25,9 @@ use super::runner::{self, OpEvent, Outcome, Request, Runner, Settings};
 use crate::Exit;
 use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs, OpStatusArgs, OpTarget};
 use crate::config::{Config, OperationName};
-use crate::fleet::now_ms;
 use crate::probe::credentials::Resolver;
+use crate::source::now_ms;
+use crate::source::targets::Origin;
 
 /// Runs `baton op <command>`; returns the process exit code.
 pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Exit {
@@ -148,18 +149,21 @@ async fn client_of(
     config: &Config,
     orchestra: &str,
 ) -> Result<(kube::Client, String), (Exit, String)> {
-    let targets = crate::source::kube::targets(
+    let targets = crate::source::targets::kube_targets(
         global.kubeconfig.as_deref(),
         &[orchestra.to_string()],
         config,
     )
     .await
     .map_err(|e| (Exit::Usage, e.to_string()))?;
-    let Some(t) = targets.into_iter().next() else {
-        return Err((Exit::Usage, format!("no orchestra '{orchestra}'")));
+    let Some(Origin::Kube(cfg)) = targets.into_iter().next().map(|t| t.origin) else {
+        return Err((
+            Exit::Usage,
+            format!("no Kubernetes orchestra '{orchestra}' (operations need one)"),
+        ));
     };
     let identity = identity_of(global, orchestra);
-    let mut cfg = t.config;
+    let mut cfg = *cfg;
     cfg.connect_timeout = Some(Duration::from_secs(5));
     cfg.read_timeout = Some(Duration::from_secs(15));
     let client = kube::Client::try_from(cfg).map_err(|e| {
@@ -197,7 +201,7 @@ async fn executor(
         None => Api::all(client.clone()),
     };
     let mut found: Vec<(String, String)> = Vec::new();
-    for (name, profile) in crate::source::kube::profiles(config) {
+    for (name, profile) in crate::source::profiles::discovered(config) {
         let list = pods
             .list_metadata(
                 &ListParams::default()
@@ -564,7 +568,7 @@ async fn incident(
 
 /// `baton op status`: the `baton-op-*` Leases of every orchestra (or one).
 async fn status(global: &GlobalArgs, config: &Config, args: OpStatusArgs) -> Exit {
-    let targets = match crate::source::kube::targets(
+    let targets = match crate::source::targets::kube_targets(
         global.kubeconfig.as_deref(),
         &args.orchestra.iter().cloned().collect::<Vec<_>>(),
         config,
@@ -580,7 +584,10 @@ async fn status(global: &GlobalArgs, config: &Config, args: OpStatusArgs) -> Exi
     let now = now_ms();
     let rows = futures::future::join_all(targets.into_iter().map(|t| async move {
         let name = t.name.clone();
-        let mut cfg = t.config;
+        let Origin::Kube(cfg) = t.origin else {
+            return Ok(Vec::new());
+        };
+        let mut cfg = *cfg;
         cfg.connect_timeout = Some(Duration::from_secs(5));
         cfg.read_timeout = Some(Duration::from_secs(10));
         let client = kube::Client::try_from(cfg)

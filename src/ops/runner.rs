@@ -18,7 +18,8 @@ use super::plan::{self, Action, Next};
 use super::record::{self, Lock, OpState, RENEW_EVERY_MS, Record};
 use super::safety::{self, Check, View};
 use crate::config::OperationName;
-use crate::fleet::{Role, now_ms};
+use crate::fleet::Role;
+use crate::source::now_ms;
 
 /// What happens, as it happens (text lines or JSON objects headless; the progress pane later).
 #[derive(Debug, Clone, PartialEq, Serialize)]
