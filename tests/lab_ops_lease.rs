@@ -1,6 +1,7 @@
 //! Leases and Events the way an operation uses them: the lock is a Lease taken with create
 //! (409 AlreadyExists when held), changed only with the resourceVersion read (409 Conflict on a
-//! stale one), released with delete; progress is told as Events. The observer may do none of it.
+//! stale one), released with delete; progress is told as Events (core/v1, and events.k8s.io/v1
+//! as kube-rs's Recorder writes them). The observer may do none of it.
 
 mod common;
 
@@ -10,6 +11,7 @@ use common::{TestLab, small_spec, wait_for};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::events::{Event as RecorderEvent, EventType, Recorder, Reporter};
 use serde_json::json;
 
 fn lease(name: &str, holder: &str) -> Lease {
@@ -162,6 +164,77 @@ async fn lease_lock_with_optimistic_concurrency_events_and_the_observers_403() {
         },
     )
     .await;
+
+    // kube-rs's event Recorder writes events.k8s.io/v1 Events (a repeat is a patch of the
+    // series); they are the same objects as core/v1 Events, which kubectl shows.
+    let sts_ref = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("apps/v1".into()),
+        kind: Some("StatefulSet".into()),
+        name: Some("orders-1".into()),
+        namespace: Some("team-a".into()),
+        ..Default::default()
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "baton".into(),
+            instance: Some("alice@bastion".into()),
+        },
+    );
+    let note = RecorderEvent {
+        type_: EventType::Normal,
+        reason: "OperationStep".into(),
+        note: Some("rolling-restart: orders-1-0 restarted (2/3)".into()),
+        action: "RollingRestart".into(),
+        secondary: None,
+    };
+    for _ in 0..2 {
+        recorder.publish(&note, &sts_ref).await.expect("publish");
+    }
+    let core = events
+        .list(&ListParams::default().fields("reason=OperationStep"))
+        .await
+        .expect("list core Events");
+    assert_eq!(core.items.len(), 1, "a repeat is one event with a series");
+    let e = &core.items[0];
+    assert_eq!(e.involved_object.name.as_deref(), Some("orders-1"));
+    assert_eq!(
+        e.message.as_deref(),
+        Some("rolling-restart: orders-1-0 restarted (2/3)")
+    );
+    assert_eq!(e.reporting_component.as_deref(), Some("baton"));
+    assert_eq!(e.series.as_ref().and_then(|s| s.count), Some(2));
+    let v1: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), "team-a");
+    let listed = v1
+        .list(&ListParams::default().fields("regarding.name=orders-1,reason=OperationStep"))
+        .await
+        .expect("list events.k8s.io Events");
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(
+        listed.items[0].note.as_deref(),
+        Some("rolling-restart: orders-1-0 restarted (2/3)")
+    );
+    assert_eq!(
+        listed.items[0].reporting_controller.as_deref(),
+        Some("baton")
+    );
+    let (code, out, err) = t
+        .kubectl(&[
+            "get",
+            "events",
+            "-n",
+            "team-a",
+            "--field-selector",
+            "reason=OperationStep",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("restarted (2/3)")
+            && out.contains("statefulset/orders-1")
+            && !out.contains("<unknown>"),
+        "{out}"
+    );
 
     // The observer may read the lock but change nothing.
     let observer = t.kube_client("lab-a-observer").await;
