@@ -255,7 +255,7 @@ fn partial(o: &Value) -> Value {
 const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 /// Shapes an object (or list) the way the client asked: plain, Table or metadata-only.
-fn present(res: &Resource, headers: &HeaderMap, obj: &Value) -> Response {
+fn present(view: &'static Resource, res: &Resource, headers: &HeaderMap, obj: &Value) -> Response {
     if wants_table(headers) {
         json_response(
             200,
@@ -268,8 +268,20 @@ fn present(res: &Resource, headers: &HeaderMap, obj: &Value) -> Response {
             &partial(obj),
             "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1",
         )
-    } else {
+    } else if std::ptr::eq(view, resources::stored(view)) {
         ok(obj)
+    } else {
+        ok(&resources::to_view(view, obj.clone()))
+    }
+}
+
+/// A field selector applies to the object as the client sees it (`regarding.name` for an
+/// events.k8s.io Event, `involvedObject.name` for a core one).
+fn fields_match(fields: &FieldSelector, view: &'static Resource, obj: &Value) -> bool {
+    if std::ptr::eq(view, resources::stored(view)) {
+        fields.matches(obj)
+    } else {
+        fields.matches(&resources::to_view(view, obj.clone()))
     }
 }
 
@@ -300,13 +312,16 @@ async fn resource_request(
         [p, n, s, tail @ ..] => (*p, *n, Some(*s), tail),
         _ => return error(&ApiError::bad_request("bad path")),
     };
-    let Some(res) = resources::find(group, version, plural) else {
+    let Some(view) = resources::find(group, version, plural) else {
         return error(&ApiError {
             code: 404,
             reason: "NotFound",
             message: format!("the server could not find the requested resource ({plural})"),
         });
     };
+    // `view` is the resource as the client names it, `res` where its objects live.
+    let res = resources::stored(view);
+    let out = |obj: Value| resources::to_view(view, obj);
     if res.namespaced && ns.is_none() && !name.is_empty() {
         return error(&ApiError::bad_request(format!(
             "{} is namespaced: use /namespaces/NS/{}",
@@ -325,7 +340,7 @@ async fn resource_request(
             Method::DELETE if name.is_empty() => "deletecollection",
             _ => "delete",
         };
-        return error(&forbidden(id, verb, res, sub, ns, name));
+        return error(&forbidden(id, verb, view, sub, ns, name));
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -343,18 +358,19 @@ async fn resource_request(
     }
     let body_json = || -> Result<Value, ApiError> {
         serde_json::from_slice(&body)
+            .map(|v| resources::from_view(view, v))
             .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
     };
     let result: Result<Response, ApiError> = async {
         match (method.clone(), name, sub) {
             (Method::GET, "", None) => {
                 if q.flag("watch") {
-                    watch(o, res, ns, q, headers)
+                    watch(o, view, ns, q, headers)
                 } else {
-                    list(o, res, ns, q, headers)
+                    list(o, view, ns, q, headers)
                 }
             }
-            (Method::GET, _, None) => Ok(present(res, headers, &o.store.get(res, ns_str, name)?)),
+            (Method::GET, _, None) => Ok(present(view, res, headers, &o.store.get(res, ns_str, name)?)),
             (Method::GET, _, Some("status")) => Ok(ok(&o.store.get(res, ns_str, name)?)),
             (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
             (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
@@ -362,7 +378,7 @@ async fn resource_request(
             (Method::POST, "", None) if is_review => Ok(json_response(201, &review(id, body_json()?), "application/json")),
             (Method::POST, "", None) => {
                 let created = o.store.create(res, ns_str, body_json()?)?;
-                Ok(json_response(201, &created, "application/json"))
+                Ok(json_response(201, &out(created), "application/json"))
             }
             (Method::PUT, _, sub) => {
                 let new = body_json()?;
@@ -386,18 +402,19 @@ async fn resource_request(
                     }
                     Ok(())
                 })?;
-                Ok(ok(&if sub == Some("scale") { scale_of(&updated) } else { updated }))
+                Ok(ok(&if sub == Some("scale") { scale_of(&updated) } else { out(updated) }))
             }
-            (Method::PATCH, _, sub) => patch(o, res, ns_str, name, sub, headers, &body),
+            (Method::PATCH, _, sub) => patch(o, view, ns_str, name, sub, headers, &body),
             (Method::DELETE, "", None) => {
                 let sel = LabelSelector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
                 let (items, _) = o.store.list_filtered(res, ns, |v| sel.matches_object(v));
                 for it in &items {
                     delete_one(o, res, ns_str, it["metadata"]["name"].as_str().unwrap_or(""), q, &body)?;
                 }
-                Ok(ok(&json!({"kind": list_kind(res), "apiVersion": res.api_version(), "metadata": {}, "items": items})))
+                let items: Vec<Value> = items.into_iter().map(out).collect();
+                Ok(ok(&json!({"kind": list_kind(view), "apiVersion": view.api_version(), "metadata": {}, "items": items})))
             }
-            (Method::DELETE, _, None) => Ok(ok(&delete_one(o, res, ns_str, name, q, &body)?)),
+            (Method::DELETE, _, None) => Ok(ok(&out(delete_one(o, res, ns_str, name, q, &body)?))),
             _ => Err(ApiError { code: 405, reason: "MethodNotAllowed", message: format!("{method} is not supported on this path") }),
         }
     }
@@ -445,16 +462,17 @@ fn selectors(q: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {
 
 fn list(
     o: &Orchestra,
-    res: &'static Resource,
+    view: &'static Resource,
     ns: Option<&str>,
     q: &Query,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
+    let res = resources::stored(view);
     let (labels, fields) = selectors(q)?;
     let ns = if res.namespaced { ns } else { None };
-    let (items, rv) = o
-        .store
-        .list_filtered(res, ns, |v| labels.matches_object(v) && fields.matches(v));
+    let (items, rv) = o.store.list_filtered(res, ns, |v| {
+        labels.matches_object(v) && fields_match(&fields, view, v)
+    });
     if wants_table(headers) {
         return Ok(json_response(
             200,
@@ -470,9 +488,13 @@ fn list(
             "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
         ));
     }
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|v| resources::to_view(view, v))
+        .collect();
     Ok(ok(&json!({
-        "kind": list_kind(res),
-        "apiVersion": res.api_version(),
+        "kind": list_kind(view),
+        "apiVersion": view.api_version(),
         "metadata": {"resourceVersion": rv.to_string()},
         "items": items,
     })))
@@ -486,9 +508,16 @@ enum Shape {
     Metadata,
 }
 
-fn watch_line(kind: &str, obj: &Value, res: &Resource, shape: Shape, first: bool) -> Bytes {
+fn watch_line(
+    kind: &str,
+    obj: &Value,
+    view: &Resource,
+    res: &Resource,
+    shape: Shape,
+    first: bool,
+) -> Bytes {
     let object = match shape {
-        Shape::Plain => obj.clone(),
+        Shape::Plain => resources::to_view(view, obj.clone()),
         Shape::Table => resources::table(res, std::slice::from_ref(obj), None, first),
         Shape::Metadata => partial(obj),
     };
@@ -528,11 +557,12 @@ fn stream_response(rx: mpsc::Receiver<Bytes>, content_type: &'static str) -> Res
 
 fn watch(
     o: &Arc<Orchestra>,
-    res: &'static Resource,
+    view: &'static Resource,
     ns: Option<&str>,
     q: &Query,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
+    let res = resources::stored(view);
     let (labels, fields) = selectors(q)?;
     let ns = if res.namespaced {
         ns.map(str::to_string)
@@ -557,13 +587,13 @@ fn watch(
         ns.as_deref()
             .is_none_or(|n| obj["metadata"]["namespace"] == n)
             && labels.matches_object(obj)
-            && fields.matches(obj)
+            && fields_match(&fields, view, obj)
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut first_table = true;
     let mut line = move |kind: &str, obj: &Value| {
-        let l = watch_line(kind, obj, res, shape, first_table);
+        let l = watch_line(kind, obj, view, res, shape, first_table);
         first_table = false;
         l
     };
@@ -575,7 +605,7 @@ fn watch(
             prelude.push(line("ADDED", it));
         }
         if initial && bookmarks {
-            prelude.push(bookmark(res, rv, true));
+            prelude.push(bookmark(view, rv, true));
         }
         let (past, live) = o.store.watch_from(rv)?;
         (past, live, rv)
@@ -628,7 +658,7 @@ fn watch(
                 _ = ticker.tick() => {
                     if bookmarks {
                         last_rv = last_rv.max(store_rv.resource_version());
-                        if tx.send(bookmark(res, last_rv, false)).await.is_err() { return; }
+                        if tx.send(bookmark(view, last_rv, false)).await.is_err() { return; }
                     } else if tx.is_closed() {
                         return;
                     }
@@ -727,7 +757,7 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) {
 
 fn patch(
     o: &Orchestra,
-    res: &'static Resource,
+    view: &'static Resource,
     ns: &str,
     name: &str,
     sub: Option<&str>,
@@ -740,10 +770,14 @@ fn patch(
         .unwrap_or("")
         .to_string();
     let ct = ct.split(';').next().unwrap_or("").trim().to_string();
+    let res = resources::stored(view);
     let patch_body: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the patch is not JSON: {e}")))?;
-    let apply = |target: &mut Value| -> Result<(), ApiError> {
-        match ct.as_str() {
+    // A patch applies to the object as the client sees it.
+    let apply = |stored: &mut Value| -> Result<(), ApiError> {
+        let mut viewed = resources::to_view(view, std::mem::take(stored));
+        let target = &mut viewed;
+        let result = match ct.as_str() {
             "application/json-patch+json" => {
                 let p: json_patch::Patch = serde_json::from_value(patch_body.clone())
                     .map_err(|e| ApiError::bad_request(format!("bad JSON patch: {e}")))?;
@@ -763,14 +797,20 @@ fn patch(
                 reason: "UnsupportedMediaType",
                 message: format!("the lab does not accept patches of type '{other}'"),
             }),
-        }
+        };
+        *stored = resources::from_view(view, viewed);
+        result
     };
     if ct == "application/apply-patch+yaml" && sub.is_none() && o.store.get(res, ns, name).is_err()
     {
-        let mut obj = patch_body.clone();
+        let mut obj = resources::from_view(view, patch_body.clone());
         obj["metadata"]["name"] = json!(name);
         let created = o.store.create(res, ns, obj)?;
-        return Ok(json_response(201, &created, "application/json"));
+        return Ok(json_response(
+            201,
+            &resources::to_view(view, created),
+            "application/json",
+        ));
     }
     let updated = o.store.update(res, ns, name, None, |cur| match sub {
         None => {
@@ -805,7 +845,7 @@ fn patch(
     Ok(ok(&if sub == Some("scale") {
         scale_of(&updated)
     } else {
-        updated
+        resources::to_view(view, updated)
     }))
 }
 

@@ -3,7 +3,14 @@
 //! messages through the lab's network (where partitions, delays and stalls are injected),
 //! persists each member's log in its *volume* (which outlives the pod, like a PersistentVolume;
 //! `wipe` gives a member an empty one), applies a steady write load, and records the truth:
-//! when a leader with quorum existed and which writes failed.
+//! when a leader existed, how many elections there were and how long the group was leaderless,
+//! when a majority of voters was lost, and which writes failed.
+//!
+//! The state machine is a running SHA-256 over every applied entry (index, term, data), kept in
+//! the volume with the applied index and carried in snapshots, so two members at the same applied
+//! index have the same digest. Each start of a member's process is an *incarnation* (a lab-wide
+//! counter) that carries the container's id and start time, so a restarted process is told apart
+//! from the old one. A graceful stop of a leader hands leadership to a caught-up voter first.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,8 +19,9 @@ use std::time::{Duration, Instant};
 use raft::eraftpb::{Message, MessageType};
 use raft::prelude::*;
 use raft::storage::MemStorage;
-use raft::{RawNode, StateRole};
+use raft::{GetEntriesContext, RawNode, StateRole, StorageError};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 /// How groups run.
 #[derive(Debug, Clone, Copy)]
@@ -36,12 +44,124 @@ impl Default for RaftSettings {
     }
 }
 
-/// A member's persistent state.
+/// What a member has applied: the index and the state machine's digest at that index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Applied {
+    index: u64,
+    digest: [u8; 32],
+}
+
+impl Applied {
+    /// The state of an empty member of `group` (before index 1).
+    fn empty(group: &str) -> Self {
+        Self {
+            index: 0,
+            digest: Sha256::digest(format!("baton-lab-state/{group}").as_bytes()).into(),
+        }
+    }
+
+    /// Applies one committed entry (entries at or below the applied index are already in).
+    fn apply(&mut self, e: &Entry) {
+        if e.index <= self.index {
+            return;
+        }
+        let mut h = Sha256::new();
+        h.update(self.digest);
+        h.update(e.index.to_le_bytes());
+        h.update(e.term.to_le_bytes());
+        h.update(e.get_data());
+        self.digest = h.finalize().into();
+        self.index = e.index;
+    }
+
+    fn hex(&self) -> String {
+        let hex: String = self.digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+}
+
+/// A member's storage: the Raft log (raft-rs's `MemStorage`) and the applied state beside it.
+/// Snapshots it serves carry the state digest at the applied index, so a member that catches up
+/// from a snapshot has the same state as the one that sent it.
+#[derive(Clone)]
+struct LabStorage {
+    log: MemStorage,
+    state: Arc<Mutex<Applied>>,
+}
+
+impl LabStorage {
+    fn applied(&self) -> Applied {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_applied(&self, a: Applied) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = a;
+    }
+}
+
+impl raft::Storage for LabStorage {
+    fn initial_state(&self) -> raft::Result<RaftState> {
+        self.log.initial_state()
+    }
+
+    fn entries(
+        &self,
+        low: u64,
+        high: u64,
+        max_size: impl Into<Option<u64>>,
+        context: GetEntriesContext,
+    ) -> raft::Result<Vec<Entry>> {
+        self.log.entries(low, high, max_size, context)
+    }
+
+    fn term(&self, idx: u64) -> raft::Result<u64> {
+        self.log.term(idx)
+    }
+
+    fn first_index(&self) -> raft::Result<u64> {
+        self.log.first_index()
+    }
+
+    fn last_index(&self) -> raft::Result<u64> {
+        self.log.last_index()
+    }
+
+    fn snapshot(&self, request_index: u64, _to: u64) -> raft::Result<Snapshot> {
+        let applied = self.applied();
+        let unavailable = || raft::Error::Store(StorageError::SnapshotTemporarilyUnavailable);
+        if applied.index < request_index || applied.index == 0 {
+            return Err(unavailable());
+        }
+        let term = self.log.term(applied.index).map_err(|_| unavailable())?;
+        let mut snap = Snapshot {
+            data: applied.digest.to_vec().into(),
+            ..Default::default()
+        };
+        let meta = snap.mut_metadata();
+        meta.index = applied.index;
+        meta.term = term;
+        meta.set_conf_state(self.log.initial_state()?.conf_state);
+        Ok(snap)
+    }
+}
+
+/// A member's persistent state (its PersistentVolume): the log and the applied state. The
+/// running member writes through to it.
 #[derive(Clone)]
 struct Volume {
-    storage: MemStorage,
-    applied: u64,
+    storage: LabStorage,
 }
+
+/// One start of a member's process, as the kubelet knows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Process {
+    /// The container's id (`containerd://…`), as in the pod's `status.containerStatuses`.
+    pub container_id: String,
+    /// When the container started (RFC 3339), as in `state.running.startedAt`.
+    pub started_at: String,
+}
+
+static INCARNATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// What a member is, as the status endpoints report it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,13 +180,21 @@ pub struct MemberStatus {
     pub reachable: bool,
     /// (id, pod name, live and reachable, voter, leader) of every member of the group.
     pub peers: Vec<(u64, String, bool, bool, bool)>,
+    /// `sha256:<hex>` of the state machine at `applied_index` (empty while down).
+    pub state_digest: String,
+    /// The running process: lab-wide incarnation number (0 while down) and the container.
+    pub incarnation: u64,
+    pub process: Process,
 }
 
 struct Member {
     pod: String,
-    node: Option<RawNode<MemStorage>>,
+    node: Option<RawNode<LabStorage>>,
     last_leader_message: Option<Instant>,
     applied_window: (Instant, u64, f64),
+    /// The process that runs (or last ran) this member.
+    incarnation: u64,
+    process: Process,
 }
 
 struct GroupState {
@@ -80,7 +208,10 @@ struct GroupState {
     write_credit: f64,
     seq: u64,
     // Truth.
+    /// A live, reachable leader with a majority of voters up and connected: writes can commit.
     quorum: bool,
+    /// A majority of voters is up and connected (the group can elect and commit).
+    majority: bool,
     timeline: Vec<Value>,
     writes_ok: u64,
     writes_failed: u64,
@@ -88,7 +219,16 @@ struct GroupState {
     last_leader: (u64, u64),
     /// The group has had a leader with quorum at least once (failures before that are start-up).
     ever_quorum: bool,
+    /// Leader changes after the first leader, and leaderless time since the first leader.
+    last_seen_leader: Option<(u64, u64)>,
+    elections: u64,
+    leaderless: Duration,
+    leaderless_since: Option<Instant>,
+    /// Losses of the voters' majority after it was first reached, and their time.
+    ever_majority: bool,
     quorum_lost: u64,
+    quorum_lost_time: Duration,
+    quorum_lost_since: Option<Instant>,
 }
 
 struct Group {
@@ -156,13 +296,21 @@ impl Consensus {
                 write_credit: 0.0,
                 seq: 0,
                 quorum: false,
+                majority: false,
                 timeline: vec![json!({"at": now_str(), "quorum": false, "why": "group created"})],
                 writes_ok: 0,
                 writes_failed: 0,
                 recent_failures: Vec::new(),
                 last_leader: (0, 0),
                 ever_quorum: false,
+                last_seen_leader: None,
+                elections: 0,
+                leaderless: Duration::ZERO,
+                leaderless_since: None,
+                ever_majority: false,
                 quorum_lost: 0,
+                quorum_lost_time: Duration::ZERO,
+                quorum_lost_since: None,
             }),
         });
         groups.insert(name.to_string(), g.clone());
@@ -187,7 +335,8 @@ impl Consensus {
         g
     }
 
-    /// Brings member `id` of group `group` up in pod `pod_key` (orchestra/namespace/pod) with its volume.
+    /// Brings member `id` of group `group` up in pod `pod_key` (orchestra/namespace/pod) with its
+    /// volume, as one new process. Returns the process's incarnation (for `stop_member`).
     pub fn start_member(
         self: &Arc<Self>,
         group: &str,
@@ -195,7 +344,8 @@ impl Consensus {
         id: u64,
         voters: &[u64],
         learners: &[u64],
-    ) -> Result<(), String> {
+        process: Process,
+    ) -> Result<u64, String> {
         let g = self.ensure_group(group, voters, learners);
         let (volume, fresh) = {
             let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
@@ -203,17 +353,20 @@ impl Consensus {
             let v = vols
                 .entry(pod_key.to_string())
                 .or_insert_with(|| Volume {
-                    storage: MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec())),
-                    applied: 0,
+                    storage: LabStorage {
+                        log: MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec())),
+                        state: Arc::new(Mutex::new(Applied::empty(group))),
+                    },
                 })
                 .clone();
             (v, fresh)
         };
+        let applied = volume.storage.applied().index;
         let cfg = Config {
             id,
             election_tick: self.settings.election_ticks,
             heartbeat_tick: self.settings.heartbeat_ticks,
-            applied: volume.applied,
+            applied,
             check_quorum: true,
             pre_vote: true,
             max_size_per_msg: 1 << 20,
@@ -224,13 +377,10 @@ impl Consensus {
             .map_err(|e| format!("raft member {id} of {group}: {e}"))?;
         // A brand-new database: its first voter stands for election at once, as a bootstrapping
         // server does, instead of every group waiting out an election timeout.
-        if fresh
-            && volume.applied == 0
-            && voters.first() == Some(&id)
-            && g.lock().members.is_empty()
-        {
+        if fresh && applied == 0 && voters.first() == Some(&id) && g.lock().members.is_empty() {
             let _ = node.campaign();
         }
+        let incarnation = INCARNATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let pod = pod_key.rsplit('/').next().unwrap_or(pod_key).to_string();
         let mut st = g.lock();
         st.members.insert(
@@ -239,7 +389,9 @@ impl Consensus {
                 pod,
                 node: Some(node),
                 last_leader_message: None,
-                applied_window: (Instant::now(), volume.applied, 0.0),
+                applied_window: (Instant::now(), applied, 0.0),
+                incarnation,
+                process,
             },
         );
         if fresh {
@@ -261,37 +413,58 @@ impl Consensus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(pod_key.to_string(), (group.to_string(), id));
-        Ok(())
+        Ok(incarnation)
     }
 
-    /// Takes the member in `pod_key` down; its volume stays.
-    pub fn stop_member(&self, pod_key: &str) {
-        let Some((group, id)) = self
-            .pods
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(pod_key)
-            .cloned()
-        else {
+    /// Takes the member in `pod_key` down if incarnation `incarnation` still runs it (a newer
+    /// process of the same pod is left alone); its volume stays.
+    pub fn stop_member(&self, pod_key: &str, incarnation: u64) {
+        let Ok((g, id)) = self.locate(pod_key) else {
             return;
         };
-        if let Some(g) = self.group(&group) {
-            let mut st = g.lock();
-            if let Some(m) = st.members.get_mut(&id) {
-                if let Some(node) = m.node.take() {
-                    let applied = node.raft.raft_log.applied;
-                    if let Some(v) = self
-                        .volumes
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_mut(pod_key)
-                    {
-                        v.applied = applied;
-                    }
-                }
-                m.last_leader_message = None;
-            }
+        let mut st = g.lock();
+        if let Some(m) = st.members.get_mut(&id)
+            && m.incarnation == incarnation
+        {
+            // The volume already holds the log and the applied state (written through).
+            m.node = None;
+            m.last_leader_message = None;
         }
+    }
+
+    /// Before a graceful stop: if incarnation `incarnation` of the member in `pod_key` leads its
+    /// group, asks Raft to hand leadership to the voter it knows to be most caught up among
+    /// those that answered recently (raft-rs `transfer_leader`: the leader stops taking writes,
+    /// brings the transferee up to date and tells it to start an election at once). Returns the
+    /// transferee, or `None` when there is nothing to hand over.
+    pub fn hand_over(&self, pod_key: &str, incarnation: u64) -> Option<u64> {
+        let (g, id) = self.locate(pod_key).ok()?;
+        let mut st = g.lock();
+        let voters = st.voters.clone();
+        let m = st.members.get_mut(&id)?;
+        if m.incarnation != incarnation {
+            return None;
+        }
+        let n = m.node.as_mut()?;
+        if n.raft.state != StateRole::Leader {
+            return None;
+        }
+        let (_, to) = voters
+            .iter()
+            .filter(|v| **v != id)
+            .filter_map(|v| {
+                let pr = n.raft.prs().get(*v)?;
+                pr.recent_active
+                    .then_some((pr.matched, std::cmp::Reverse(*v)))
+            })
+            .max()?;
+        n.transfer_leader(to.0);
+        Some(to.0)
+    }
+
+    /// How long an election takes to start when a leader goes silent.
+    pub fn election_timeout(&self) -> Duration {
+        self.settings.tick * self.settings.election_ticks as u32
     }
 
     /// Gives the member in `pod_key` an empty volume the next time it starts.
@@ -361,7 +534,7 @@ impl Consensus {
             !st.partitioned.contains(&id) && st.stalled_until.get(&id).is_none_or(|t| *t <= now)
         };
         let m = st.members.get(&id)?;
-        let leader_of = |n: &RawNode<MemStorage>| n.raft.leader_id;
+        let leader_of = |n: &RawNode<LabStorage>| n.raft.leader_id;
         let peers = st
             .members
             .iter()
@@ -400,6 +573,11 @@ impl Consensus {
             }
             None => ("DOWN", 0, 0, 0, 0),
         };
+        let state_digest = m
+            .node
+            .as_ref()
+            .map(|n| n.raft.raft_log.store.applied().hex())
+            .unwrap_or_default();
         Some(MemberStatus {
             id,
             role,
@@ -419,6 +597,9 @@ impl Consensus {
             live: m.node.is_some(),
             reachable: reachable(id),
             peers,
+            state_digest,
+            incarnation: if m.node.is_some() { m.incarnation } else { 0 },
+            process: m.process.clone(),
         })
     }
 
@@ -447,18 +628,24 @@ impl Consensus {
             st.write_credit -= 1.0;
             st.seq += 1;
             let seq = st.seq;
+            // Clients write to the newest leader; one cut off from its peers cannot commit.
+            let partitioned = &st.partitioned;
             let leader = st
                 .members
                 .iter_mut()
                 .filter(|(id, _)| !stalled.contains(id))
-                .find_map(|(_, m)| {
+                .filter_map(|(id, m)| {
                     m.node
                         .as_mut()
                         .filter(|n| n.raft.state == StateRole::Leader)
-                });
+                        .map(|n| (*id, n))
+                })
+                .max_by_key(|(id, n)| (n.raft.term, std::cmp::Reverse(*id)));
             let ok = match leader {
-                Some(n) => n.propose(vec![], seq.to_le_bytes().to_vec()).is_ok(),
-                None => false,
+                Some((id, n)) if !partitioned.contains(&id) => {
+                    n.propose(vec![], seq.to_le_bytes().to_vec()).is_ok()
+                }
+                _ => false,
             };
             if !st.ever_quorum {
                 // Start-up: nothing was promised yet.
@@ -529,47 +716,73 @@ impl Consensus {
                 }
             }
         }
-        // The truth: a live, reachable leader with a reachable majority of live voters.
+        // The truth. Majority: more than half of the voters are up (their process runs) and
+        // connected (neither partitioned nor stalled). Leader: a live, reachable leader (the
+        // newest term if an old one has not heard yet). Quorum: both, so writes can commit.
         let reachable = |id: &u64| !st.partitioned.contains(id) && !stalled.contains(id);
         let live_voters = st
             .voters
             .iter()
             .filter(|v| reachable(v) && st.members.get(v).is_some_and(|m| m.node.is_some()))
             .count();
+        let majority = live_voters * 2 > st.voters.len();
         let leader = st
             .members
             .iter()
-            .find(|(id, m)| {
-                reachable(id)
-                    && m.node
-                        .as_ref()
-                        .is_some_and(|n| n.raft.state == StateRole::Leader)
+            .filter(|(id, _)| reachable(id))
+            .filter_map(|(id, m)| {
+                m.node
+                    .as_ref()
+                    .filter(|n| n.raft.state == StateRole::Leader)
+                    .map(|n| (*id, n.raft.term))
             })
-            .map(|(id, m)| (*id, m.node.as_ref().map_or(0, |n| n.raft.term)));
-        let quorum = leader.is_some() && live_voters * 2 > st.voters.len();
+            .max_by_key(|(id, term)| (*term, std::cmp::Reverse(*id)));
+        let quorum = leader.is_some() && majority;
         let leader_now = leader.unwrap_or((0, 0));
-        if quorum != st.quorum || leader_now != st.last_leader {
+        // Elections: every change of leader (or of its term) after the first leader, and the
+        // time without a leader since then.
+        if let Some(l) = leader {
+            if st.last_seen_leader.is_some_and(|seen| seen != l) {
+                st.elections += 1;
+            }
+            st.last_seen_leader = Some(l);
+            if let Some(since) = st.leaderless_since.take() {
+                st.leaderless += now.duration_since(since);
+            }
+        } else if st.last_seen_leader.is_some() && st.leaderless_since.is_none() {
+            st.leaderless_since = Some(now);
+        }
+        // Quorum loss: the majority of voters gone after it was first reached.
+        if majority {
+            st.ever_majority = true;
+            if let Some(since) = st.quorum_lost_since.take() {
+                st.quorum_lost_time += now.duration_since(since);
+            }
+        } else if st.ever_majority && st.quorum_lost_since.is_none() {
+            st.quorum_lost += 1;
+            st.quorum_lost_since = Some(now);
+        }
+        if quorum != st.quorum || majority != st.majority || leader_now != st.last_leader {
             let pod = st.members.get(&leader_now.0).map(|m| m.pod.clone());
             st.timeline.push(json!({
                 "at": now_str(),
                 "ms": self.started.elapsed().as_millis() as u64,
                 "quorum": quorum,
+                "majority": majority,
                 "leader": pod,
                 "term": leader_now.1,
             }));
             if st.timeline.len() > 200 {
                 st.timeline.remove(1);
             }
-            if st.quorum && !quorum {
-                st.quorum_lost += 1;
-            }
             st.ever_quorum |= quorum;
             st.quorum = quorum;
+            st.majority = majority;
             st.last_leader = leader_now;
         }
     }
 
-    fn handle_ready(&self, n: &mut RawNode<MemStorage>, outbox: &mut Vec<Message>) {
+    fn handle_ready(&self, n: &mut RawNode<LabStorage>, outbox: &mut Vec<Message>) {
         if !n.has_ready() {
             return;
         }
@@ -577,28 +790,28 @@ impl Consensus {
         let mut ready = n.ready();
         outbox.extend(ready.take_messages());
         if !ready.snapshot().is_empty() {
-            let _ = store.wl().apply_snapshot(ready.snapshot().clone());
+            install_snapshot(&store, ready.snapshot());
         }
-        apply_entries(n, ready.take_committed_entries());
+        apply_entries(&store, &ready.take_committed_entries());
         if !ready.entries().is_empty() {
-            let _ = store.wl().append(ready.entries());
+            let _ = store.log.wl().append(ready.entries());
         }
         if let Some(hs) = ready.hs() {
-            store.wl().set_hardstate(hs.clone());
+            store.log.wl().set_hardstate(hs.clone());
         }
         outbox.extend(ready.take_persisted_messages());
         let mut light = n.advance(ready);
         if let Some(commit) = light.commit_index() {
-            store.wl().mut_hard_state().set_commit(commit);
+            store.log.wl().mut_hard_state().set_commit(commit);
         }
         outbox.extend(light.take_messages());
-        apply_entries(n, light.take_committed_entries());
+        apply_entries(&store, &light.take_committed_entries());
         n.advance_apply();
         // Keep memory small: compact all but the last 1000 applied entries.
         let applied = n.raft.raft_log.applied;
-        let first = raft::Storage::first_index(&store).unwrap_or(1);
+        let first = raft::Storage::first_index(&store.log).unwrap_or(1);
         if applied > first + 2000 {
-            let _ = store.wl().compact(applied - 1000);
+            let _ = store.log.wl().compact(applied - 1000);
         }
     }
 
@@ -615,27 +828,44 @@ impl Consensus {
             .iter()
             .map(|g| {
                 let st = g.lock();
+                let now = Instant::now();
                 let members: Vec<Value> = st
                     .members
                     .iter()
                     .map(|(id, m)| {
-                        let (role, term, applied) = match &m.node {
-                            Some(n) => (format!("{:?}", n.raft.state), n.raft.term, n.raft.raft_log.applied),
-                            None => ("Down".into(), 0, 0),
+                        let (role, term, applied, digest) = match &m.node {
+                            Some(n) => (
+                                format!("{:?}", n.raft.state),
+                                n.raft.term,
+                                n.raft.raft_log.applied,
+                                json!(n.raft.raft_log.store.applied().hex()),
+                            ),
+                            None => ("Down".into(), 0, 0, Value::Null),
                         };
-                        json!({"id": id, "pod": m.pod, "state": role, "term": term, "applied": applied, "voter": st.voters.contains(id), "partitioned": st.partitioned.contains(id)})
+                        json!({
+                            "id": id, "pod": m.pod, "state": role, "term": term, "applied": applied,
+                            "state_digest": digest,
+                            "voter": st.voters.contains(id), "partitioned": st.partitioned.contains(id),
+                            "incarnation": m.incarnation, "running": m.node.is_some(),
+                            "container_id": m.process.container_id, "process_started_at": m.process.started_at,
+                        })
                     })
                     .collect();
+                let ongoing = |since: Option<Instant>| since.map_or(Duration::ZERO, |t| now.duration_since(t));
                 json!({
                     "database": g.name,
                     "quorum": st.quorum,
+                    "majority": st.majority,
                     "leader": st.members.get(&st.last_leader.0).map(|m| m.pod.clone()),
                     "term": st.last_leader.1,
                     "members": members,
                     "writes_ok": st.writes_ok,
                     "writes_failed": st.writes_failed,
                     "recent_write_failures": st.recent_failures,
+                    "elections": st.elections,
+                    "leaderless_ms": (st.leaderless + ongoing(st.leaderless_since)).as_millis() as u64,
                     "quorum_lost_events": st.quorum_lost,
+                    "quorum_lost_ms": (st.quorum_lost_time + ongoing(st.quorum_lost_since)).as_millis() as u64,
                     "timeline": st.timeline,
                 })
             })
@@ -645,9 +875,32 @@ impl Consensus {
     }
 }
 
-/// Membership is fixed per database (no configuration changes are proposed), and the state
-/// machine is the applied index itself, so applying an entry is advancing past it.
-fn apply_entries(_n: &mut RawNode<MemStorage>, _entries: Vec<Entry>) {}
+/// Installs a snapshot from the leader: the log restarts after it, and the state machine is the
+/// one the snapshot carries (its digest at the snapshot's index).
+fn install_snapshot(store: &LabStorage, snap: &Snapshot) {
+    let index = snap.get_metadata().index;
+    if store.log.wl().apply_snapshot(snap.clone()).is_err() {
+        return;
+    }
+    let mut state = store.applied();
+    state.index = index;
+    if let Ok(d) = <[u8; 32]>::try_from(snap.get_data()) {
+        state.digest = d;
+    }
+    store.set_applied(state);
+}
+
+/// Applies committed entries to the member's state machine (a running digest; membership is
+/// fixed per database, so no configuration change is ever proposed).
+fn apply_entries(store: &LabStorage, entries: &[Entry]) {
+    if entries.is_empty() {
+        return;
+    }
+    let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
+    for e in entries {
+        state.apply(e);
+    }
+}
 
 impl super::control::MemberFaults for Consensus {
     fn partition(&self, pod_key: &str, on: bool) -> Result<(), String> {
@@ -661,5 +914,181 @@ impl super::control::MemberFaults for Consensus {
     }
     fn report(&self) -> Value {
         Consensus::report(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use raft::Storage;
+
+    fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
+        Entry {
+            index,
+            term,
+            data: data.to_vec().into(),
+            ..Default::default()
+        }
+    }
+
+    fn storage(group: &str) -> LabStorage {
+        LabStorage {
+            log: MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])),
+            state: Arc::new(Mutex::new(Applied::empty(group))),
+        }
+    }
+
+    #[test]
+    fn same_entries_give_the_same_digest_and_snapshots_carry_the_state() {
+        let entries: Vec<Entry> = (1..=5)
+            .map(|i| entry(i, 1 + i / 3, &i.to_le_bytes()))
+            .collect();
+        let (a, b) = (storage("o/ns/db"), storage("o/ns/db"));
+        for s in [&a, &b] {
+            s.log.wl().append(&entries).unwrap();
+            apply_entries(s, &entries);
+        }
+        assert_eq!(a.applied().index, 5);
+        assert_eq!(a.applied(), b.applied());
+        assert!(a.applied().hex().starts_with("sha256:") && a.applied().hex().len() == 71);
+        // Applying again changes nothing; other data or another database gives another digest.
+        apply_entries(&a, &entries[..2]);
+        assert_eq!(a.applied(), b.applied());
+        let c = storage("o/ns/db");
+        let mut other = entries.clone();
+        other[3] = entry(4, 2, b"x");
+        apply_entries(&c, &other);
+        assert_ne!(c.applied().digest, a.applied().digest);
+        let d = storage("o/ns/other");
+        apply_entries(&d, &entries);
+        assert_ne!(d.applied().digest, a.applied().digest);
+
+        // A member that starts empty and gets a snapshot has the sender's state, and stays equal.
+        let snap = a.snapshot(0, 2).unwrap();
+        assert_eq!(snap.get_metadata().index, 5);
+        let fresh = storage("o/ns/db");
+        install_snapshot(&fresh, &snap);
+        assert_eq!(fresh.applied(), a.applied());
+        assert_eq!(fresh.first_index().unwrap(), 6);
+        let next = [entry(6, 2, b"six")];
+        for s in [&a, &fresh] {
+            s.log.wl().append(&next).unwrap();
+            apply_entries(s, &next);
+        }
+        assert_eq!(fresh.applied(), a.applied());
+        // Nothing applied yet: no snapshot to give.
+        assert!(storage("o/ns/db").snapshot(0, 2).is_err());
+    }
+
+    async fn until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn fast(writes_per_second: f64) -> Arc<Consensus> {
+        Consensus::new(RaftSettings {
+            tick: Duration::from_millis(10),
+            writes_per_second,
+            ..Default::default()
+        })
+    }
+
+    const GROUP: &str = "lab/ns/db";
+
+    fn key(id: u64) -> String {
+        format!("lab/ns/db-{id}-0")
+    }
+
+    fn start(c: &Arc<Consensus>, id: u64) -> u64 {
+        c.start_member(GROUP, &key(id), id, &[1, 2, 3], &[], Process::default())
+            .unwrap()
+    }
+
+    fn leader(c: &Consensus) -> Option<u64> {
+        (1..=3).find(|i| c.status(&key(*i)).is_some_and(|s| s.role == "LEADER"))
+    }
+
+    fn db(c: &Consensus) -> Value {
+        c.report()[0].clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wiped_member_catches_up_by_snapshot_and_has_the_same_state() {
+        let c = fast(3000.0);
+        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
+        until("the log is compacted", Duration::from_secs(20), || {
+            c.status(&key(1)).is_some_and(|s| s.applied_index > 2500)
+        })
+        .await;
+        c.stop_member(&key(3), inc[2]);
+        c.wipe(&key(3));
+        let again = start(&c, 3);
+        assert!(again > inc[2], "a new process is a new incarnation");
+        assert_eq!(c.status(&key(3)).unwrap().incarnation, again);
+        until(
+            "the wiped member caught up",
+            Duration::from_secs(20),
+            || c.status(&key(3)).is_some_and(|s| s.applied_index > 2500),
+        )
+        .await;
+        // It caught up from a snapshot, not from the (compacted) start of the log.
+        let first = {
+            let g = c.group(GROUP).unwrap();
+            let st = g.lock();
+            let n = st.members[&3].node.as_ref().unwrap();
+            n.raft.raft_log.store.first_index().unwrap()
+        };
+        assert!(first > 1000, "first index {first}");
+        // Read in one go (one lock): members at the same index have the same state.
+        until(
+            "two members at the same index",
+            Duration::from_secs(20),
+            || {
+                let r = db(&c);
+                let ms = r["members"].as_array().unwrap();
+                let at = |i: usize| (ms[i]["applied"].clone(), ms[i]["state_digest"].clone());
+                for (x, y) in [(0, 2), (1, 2)] {
+                    if at(x).0 == at(y).0 {
+                        assert_eq!(at(x).1, at(y).1, "{r}");
+                        return true;
+                    }
+                }
+                false
+            },
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_leader_hands_over_without_a_leaderless_gap_and_a_stale_stop_is_ignored() {
+        let c = fast(100.0);
+        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
+        until("a leader", Duration::from_secs(10), || {
+            db(&c)["quorum"] == true
+        })
+        .await;
+        let old = leader(&c).unwrap();
+        let before = db(&c);
+        let to = c.hand_over(&key(old), inc[old as usize - 1]).unwrap();
+        assert_ne!(to, old);
+        until("the transferee leads", Duration::from_secs(10), || {
+            leader(&c) == Some(to)
+        })
+        .await;
+        let after = db(&c);
+        assert_eq!(
+            after["elections"].as_u64().unwrap(),
+            before["elections"].as_u64().unwrap() + 1,
+            "{after}"
+        );
+        assert_eq!(after["leaderless_ms"], before["leaderless_ms"], "{after}");
+        assert_eq!(after["quorum_lost_events"], 0);
+        // Not the leader any more: nothing to hand over. An old incarnation cannot stop a new one.
+        assert_eq!(c.hand_over(&key(old), inc[old as usize - 1]), None);
+        c.stop_member(&key(to), inc[to as usize - 1] + 100);
+        assert!(c.status(&key(to)).unwrap().live);
     }
 }

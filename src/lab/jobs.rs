@@ -6,6 +6,10 @@
 //! `LAB_TARGET` (where to write, for backup and diagnostics), `LAB_SOURCE` (restore). Each may
 //! also be spelt `BATON_…` (and `LAB_JOB` as `BATON_OPERATION`), as baton's operations image
 //! reads them.
+//!
+//! A backup artifact is JSON: `kind` ("baton-lab-backup"), `database`, `namespace`, `orchestra`,
+//! `member`, `applied_index`, `term`, `state_digest` (`sha256:<hex>` of the member's state at
+//! `applied_index`: any member at that index has the same digest), `taken_at`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, Weak};
@@ -92,8 +96,8 @@ impl JobWorkload {
             return Err(format!("{member} is not available (down or unreachable)"));
         }
         ctx.log(format!(
-            "Consistent snapshot at applied index {} (term {})",
-            st.applied_index, st.term
+            "Consistent snapshot at applied index {} (term {}), state {}",
+            st.applied_index, st.term, st.state_digest
         ));
         for pct in [25, 50, 75, 100] {
             if !ctx.sleep(Duration::from_millis(250)).await {
@@ -104,6 +108,7 @@ impl JobWorkload {
         let artifact = json!({
             "kind": "baton-lab-backup", "database": db, "namespace": self.namespace, "orchestra": self.orchestra,
             "member": member, "applied_index": st.applied_index, "term": st.term,
+            "state_digest": st.state_digest,
             "taken_at": super::store::now(),
         });
         write(&path, &artifact)?;

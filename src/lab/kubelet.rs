@@ -140,6 +140,9 @@ pub struct PodRuntime {
     pub logs: PodLogs,
     pub workload: Arc<dyn Workload>,
     stop: watch::Sender<bool>,
+    /// The termination grace period of the stop (ms): how long the container may take to shut
+    /// down once `stop` fires before it is killed. 0 for a force deletion.
+    grace_ms: AtomicU64,
     /// Bumped to kill the container (it exits 137 and restarts per the restart policy).
     kill: watch::Sender<u64>,
     /// Injected faults of this pod.
@@ -159,6 +162,25 @@ impl PodRuntime {
     /// Kills the container process (like an OOM kill or `kill -9`).
     pub fn kill(&self) {
         self.kill.send_modify(|n| *n += 1);
+    }
+
+    /// Stops the pod: its container gets `grace` to shut down (SIGTERM), then it is killed.
+    /// A later stop may shorten the grace period, never lengthen it (as the kubelet does).
+    fn terminate(&self, grace: Duration) {
+        let ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        self.grace_ms.fetch_min(ms, Ordering::SeqCst);
+        self.stop.send_replace(true);
+    }
+
+    fn grace(&self) -> Duration {
+        Duration::from_millis(self.grace_ms.load(Ordering::SeqCst))
+    }
+
+    /// Resolves when the pod is being stopped and its grace period has run out.
+    async fn grace_expired(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+        tokio::time::sleep(self.grace()).await;
     }
 
     /// Answers an HTTP request, honouring the garbage fault.
@@ -185,6 +207,10 @@ pub struct RunContext {
     kubelet: Arc<Kubelet>,
     stop: watch::Receiver<bool>,
     pub restart_count: i64,
+    /// This run's container id (`containerd://…`), as in the pod's `containerStatuses`.
+    pub container_id: String,
+    /// When this run started (RFC 3339), as in the container's `state.running.startedAt`.
+    pub started_at: String,
 }
 
 impl RunContext {
@@ -205,6 +231,12 @@ impl RunContext {
 
     pub fn is_stopping(&self) -> bool {
         *self.stop.borrow()
+    }
+
+    /// Once stopping: how long the process may take to shut down (the pod's termination grace
+    /// period; zero when the pod was force-deleted). The kubelet kills it after that.
+    pub fn grace_period(&self) -> Duration {
+        self.pod.grace()
     }
 
     /// Sleeps `d` unless the pod is deleted first; true when the sleep completed.
@@ -328,15 +360,16 @@ impl Kubelet {
     pub fn reconcile(self: &Arc<Self>, ns: &str, name: &str) {
         let key = (ns.to_string(), name.to_string());
         let mut existing = self.pod(ns, name);
+        // The pod object is gone (force deletion) or is a successor: stop at once.
         let Ok(pod) = self.store.get(resources::pods(), ns, name) else {
             if let Some(rt) = existing {
-                rt.stop.send_replace(true);
+                rt.terminate(Duration::ZERO);
             }
             return;
         };
         let uid = pod["metadata"]["uid"].as_str().unwrap_or("");
         if let Some(rt) = existing.take_if(|rt| rt.uid != uid) {
-            rt.stop.send_replace(true);
+            rt.terminate(Duration::ZERO);
             self.pods().remove(&key);
         }
         let deleting = pod["metadata"]
@@ -345,7 +378,11 @@ impl Kubelet {
         let phase = pod["status"]["phase"].as_str().unwrap_or("");
         match (deleting, existing) {
             (true, Some(rt)) => {
-                rt.stop.send_replace(true);
+                let grace = pod["metadata"]["deletionGracePeriodSeconds"]
+                    .as_u64()
+                    .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_u64())
+                    .unwrap_or(30);
+                rt.terminate(Duration::from_secs(grace));
             }
             (true, None) => {
                 // Nothing runs (a finished Job pod): remove it after the grace period.
@@ -373,6 +410,7 @@ impl Kubelet {
             logs: PodLogs::default(),
             workload: self.factory.workload(&pod),
             stop,
+            grace_ms: AtomicU64::new(u64::MAX),
             kill: watch::channel(0).0,
             faults: PodFaults::default(),
         });
@@ -492,19 +530,30 @@ impl Kubelet {
         let mut backoff = self.timing.backoff;
         while !stopped(&stop) {
             rt.logs.set_running(true);
-            let started = now();
+            let mut started = now();
+            let mut container_id = format!("containerd://{:016x}", rand::rng().random::<u64>());
             if adopted && restarts == 0 {
-                // Already running: no status writes.
+                // Already running: no status writes; the process is the one the pod shows.
+                let c = &pod["status"]["containerStatuses"][0];
+                if let Some(t) = c["state"]["running"]["startedAt"].as_str() {
+                    started = t.to_string();
+                }
+                if let Some(id) = c["containerID"].as_str() {
+                    container_id = id.to_string();
+                }
             } else if let Some(p) = self.update_pod(&rt, |p| {
                 p["status"]["phase"] = json!("Running");
                 if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
-                    for c in cs {
+                    for (i, c) in cs.iter_mut().enumerate() {
                         c["state"] = json!({"running": {"startedAt": started}});
                         c["started"] = json!(true);
                         c["ready"] = json!(false);
                         c["restartCount"] = json!(restarts);
-                        c["containerID"] =
-                            json!(format!("containerd://{:x}", rand::rng().random::<u64>()));
+                        c["containerID"] = json!(if i == 0 {
+                            container_id.clone()
+                        } else {
+                            format!("containerd://{:016x}", rand::rng().random::<u64>())
+                        });
                     }
                 }
             }) && restarts == 0
@@ -538,6 +587,8 @@ impl Kubelet {
                 kubelet: self.clone(),
                 stop: stop.clone(),
                 restart_count: restarts,
+                container_id,
+                started_at: started.clone(),
             };
             let mut kill = rt.kill.subscribe();
             kill.mark_unchanged();
@@ -547,11 +598,14 @@ impl Kubelet {
                 1
             } else {
                 tokio::select! {
+                    biased;
                     code = rt.workload.clone().run(ctx) => code,
                     _ = kill.changed() => {
                         rt.logs.push("Killed");
                         137
                     }
+                    // The termination grace period ran out: SIGKILL.
+                    _ = rt.grace_expired() => 137,
                 }
             };
             rt.logs.set_running(false);

@@ -4,12 +4,13 @@
 //! Other pods (Jobs, plain servers) get the default workloads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::consensus::Consensus;
+use super::consensus::{Consensus, Process};
 use super::endpoints::{self, MemberView, PeerView};
 use super::kubelet::{
     DefaultWorkloads, HttpReply, HttpRequest, RunContext, Workload, WorkloadFactory,
@@ -193,12 +194,13 @@ pub struct Member {
     consensus: Arc<Consensus>,
 }
 
-/// Takes the member down when its process ends for any reason (stop, kill, crash).
-struct Down(Arc<Consensus>, String);
+/// Takes the member down when its process ends for any reason (stop, kill, crash); only this
+/// process (incarnation), never a newer one of the same pod.
+struct Down(Arc<Consensus>, String, u64);
 
 impl Drop for Down {
     fn drop(&mut self) {
-        self.0.stop_member(&self.1);
+        self.0.stop_member(&self.1, self.2);
     }
 }
 
@@ -241,22 +243,60 @@ impl Member {
             version: self.version.clone(),
         })
     }
+
+    /// Transfers leadership away (if this process leads) and waits, at most two election
+    /// timeouts and never past the grace period, until another member leads.
+    async fn hand_over(&self, ctx: &RunContext, incarnation: u64, grace: Duration) {
+        let Some(to) = self.consensus.hand_over(&self.key, incarnation) else {
+            return;
+        };
+        ctx.log(format!(
+            "Transferring leadership to member {to} before shutting down"
+        ));
+        let limit = (self.consensus.election_timeout() * 2).min(grace);
+        let deadline = tokio::time::Instant::now() + limit;
+        let every = self.consensus.poll_interval() / 4;
+        loop {
+            if let Some((id, leader, term)) = self.consensus.leader_seen(&self.key)
+                && leader != 0
+                && leader != id
+            {
+                ctx.log(format!(
+                    "Leadership transferred to member {leader} in term {term}"
+                ));
+                return;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                ctx.log("Leadership transfer did not complete in time; shutting down anyway");
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
 }
 
 impl Workload for Member {
     fn run(self: Arc<Self>, ctx: RunContext) -> BoxFuture<'static, i32> {
         Box::pin(async move {
-            if let Err(e) = self.consensus.start_member(
+            let process = Process {
+                container_id: ctx.container_id.clone(),
+                started_at: ctx.started_at.clone(),
+            };
+            let incarnation = match self.consensus.start_member(
                 &self.group,
                 &self.key,
                 self.id,
                 &self.voters,
                 &self.learners,
+                process,
             ) {
-                ctx.log(format!("ERROR cannot start the Raft member: {e}"));
-                return 1;
-            }
-            let _down = Down(self.consensus.clone(), self.key.clone());
+                Ok(n) => n,
+                Err(e) => {
+                    ctx.log(format!("ERROR cannot start the Raft member: {e}"));
+                    return 1;
+                }
+            };
+            let _down = Down(self.consensus.clone(), self.key.clone(), incarnation);
             let what = match self.kind {
                 Kind::Neo4j => format!(
                     "Neo4j {} member {} of {}",
@@ -290,6 +330,13 @@ impl Workload for Member {
                 }
             }
             ctx.log("Stopping...");
+            // A graceful shutdown (SIGTERM with a grace period) of a leader hands leadership to
+            // a caught-up voter first, as Neo4j and etcd do, so the group need not wait out an
+            // election timeout. A force deletion or a kill gives no such chance.
+            let grace = ctx.grace_period();
+            if !grace.is_zero() {
+                self.hand_over(&ctx, incarnation, grace).await;
+            }
             0
         })
     }

@@ -593,12 +593,15 @@ pub fn report_text(v: &Value) -> String {
     }
     for d in v["databases"].as_array().into_iter().flatten() {
         out.push_str(&format!(
-            "{:<44} leader {:<22} term {:<3} quorum {:<5} quorum lost {}x  writes ok {} failed {}\n",
+            "{:<44} leader {:<22} term {:<3} quorum {:<5} elections {} ({} ms leaderless)  quorum lost {}x ({} ms)  writes ok {} failed {}\n",
             d["database"].as_str().unwrap_or(""),
             d["leader"].as_str().unwrap_or("-"),
             d["term"],
             d["quorum"],
+            d["elections"],
+            d["leaderless_ms"],
             d["quorum_lost_events"],
+            d["quorum_lost_ms"],
             d["writes_ok"],
             d["writes_failed"],
         ));

@@ -171,6 +171,20 @@ pub static RESOURCES: &[Resource] = &[
         subresources: &[],
         categories: &[],
     },
+    // The same Events as core/v1, in the events.k8s.io/v1 shape (kube-rs's event Recorder
+    // writes these); stored once, converted at the API (see `to_view`).
+    Resource {
+        group: "events.k8s.io",
+        version: "v1",
+        plural: "events",
+        singular: "event",
+        kind: "Event",
+        namespaced: true,
+        short_names: &["ev"],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
 ];
 
 /// The API groups (besides the core group), each with its one version.
@@ -179,6 +193,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("batch", "v1"),
     ("coordination.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
+    ("events.k8s.io", "v1"),
 ];
 
 pub fn by_plural(plural: &str) -> Option<&'static Resource> {
@@ -218,6 +233,59 @@ pub fn jobs() -> &'static Resource {
 }
 pub fn leases() -> &'static Resource {
     &RESOURCES[8]
+}
+
+/// Where objects of `res` live: events.k8s.io/v1 Events are core/v1 Events, as in Kubernetes.
+pub fn stored(res: &'static Resource) -> &'static Resource {
+    if res.group == "events.k8s.io" {
+        events()
+    } else {
+        res
+    }
+}
+
+/// (events.k8s.io/v1 field, core/v1 field) pairs that are only renamed.
+const EVENT_FIELDS: &[(&str, &str)] = &[
+    ("regarding", "involvedObject"),
+    ("note", "message"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+];
+
+/// A stored object as a client of `view` sees it (an events.k8s.io/v1 Event from a core one).
+pub fn to_view(view: &Resource, mut obj: Value) -> Value {
+    if view.group != "events.k8s.io" {
+        return obj;
+    }
+    if let Some(o) = obj.as_object_mut() {
+        for (v1, core) in EVENT_FIELDS {
+            if let Some(x) = o.remove(*core) {
+                o.insert((*v1).to_string(), x);
+            }
+        }
+        o.insert("apiVersion".into(), json!(view.api_version()));
+        o.insert("kind".into(), json!(view.kind));
+    }
+    obj
+}
+
+/// An object written by a client of `view`, in the shape it is stored in.
+pub fn from_view(view: &Resource, mut obj: Value) -> Value {
+    if view.group != "events.k8s.io" {
+        return obj;
+    }
+    if let Some(o) = obj.as_object_mut() {
+        for (v1, core) in EVENT_FIELDS {
+            if let Some(x) = o.remove(*v1) {
+                o.insert((*core).to_string(), x);
+            }
+        }
+        o.insert("apiVersion".into(), json!("v1"));
+    }
+    obj
 }
 
 /// `APIResourceList` for one group/version.
@@ -567,7 +635,18 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
             ]
         }
         "events" => {
-            let last = s(o, &["lastTimestamp"]);
+            // As the API server prints it: lastTimestamp, else firstTimestamp, else eventTime;
+            // the series' last observation when the event repeats.
+            let last = [
+                &["series", "lastObservedTime"][..],
+                &["lastTimestamp"],
+                &["firstTimestamp"],
+                &["eventTime"],
+            ]
+            .into_iter()
+            .map(|p| s(o, p))
+            .find(|t| !t.is_empty())
+            .unwrap_or("");
             let kind = s(o, &["involvedObject", "kind"]).to_ascii_lowercase();
             vec![
                 json!(age_of(last, now)),
