@@ -171,6 +171,29 @@ async fn rolling_restart_under_writes_restarts_everyone_leader_last() {
         g["quorum_lost_events"], g0["quorum_lost_events"],
         "no quorum loss: {g}"
     );
+    // Each member runs a new process, not just a new pod object.
+    let incarnations = |g: &Value| -> BTreeMap<String, u64> {
+        g["members"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .filter_map(|m| {
+                        Some((m["pod"].as_str()?.to_string(), m["incarnation"].as_u64()?))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (inc0, inc1) = (incarnations(g0), incarnations(g));
+    assert_eq!(inc0.len(), 4, "{g0}");
+    for (pod, i) in &inc0 {
+        assert_ne!(inc1.get(pod), Some(i), "{pod} runs the same process");
+    }
+    // The leader handed over as it stopped: at most one election's worth of failed writes
+    // (a forced election costs about 6 at the lab's 5 writes/s).
+    let n = |g: &Value, k: &str| g[k].as_u64().unwrap_or(0);
+    assert!(n(g, "elections") - n(g0, "elections") <= 1, "{g}");
+    assert!(n(g, "writes_failed") - n(g0, "writes_failed") <= 6, "{g}");
     // The record on the Lease says done; the audit has every request.
     let (code, out, _) = run(&t, "", &["op", "status", "--output", "json"]).await;
     assert_eq!(code, 0);

@@ -116,7 +116,8 @@ fn settings(global: &GlobalArgs, config: &Config, take_over: bool) -> Settings {
     Settings {
         lag_gate: config.operations.lag_gate,
         step_timeout: Duration::from_secs(config.operations.step_timeout),
-        poll: Duration::from_millis(500),
+        // A restart takes seconds; looking 5×/s keeps the wait between members short.
+        poll: Duration::from_millis(200),
         artifacts: config.operations.artifacts.clone(),
         read_only,
         allowed: config.role_operations(&role).unwrap_or_default(),
