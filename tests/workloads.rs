@@ -155,7 +155,8 @@ async fn statefulsets_jobs_leases_and_events_of_a_database() {
     apply(
         &t,
         r#"{"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "baton-op-orders", "namespace": "team-a", "annotations": {
+            "metadata": {"name": "baton-op-orders", "namespace": "team-a",
+                "labels": {"app.kubernetes.io/managed-by": "baton"}, "annotations": {
                 "baton.io/operation": "{\"operation\":\"rolling-restart\",\"state\":\"running\"}"}},
             "spec": {"holderIdentity": "alice@bastion", "leaseDurationSeconds": 30}}"#,
     )

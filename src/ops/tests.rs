@@ -443,3 +443,25 @@ fn the_plan_outline_puts_the_leader_last() {
         "{plan:?}"
     );
 }
+
+#[tokio::test]
+async fn a_member_lagging_over_the_gate_refuses_naming_it() {
+    let exec = FakeExecutor::new(3, 1);
+    for (i, m) in exec.lock().members.iter_mut().enumerate() {
+        m.applied = if i == 3 { 100 } else { 250 };
+    }
+    let out = run_op(
+        &exec,
+        OperationName::RollingRestart,
+        Request::default(),
+        settings(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "settled"
+            && c.member.as_deref() == Some("db-rr-1-0")
+            && c.detail.contains("lagging")),
+        "{out:?}"
+    );
+    assert!(exec.calls().is_empty());
+}

@@ -56,17 +56,15 @@ pub async fn watch_jobs<M>(
     follow(Api::<Job>::all(client), cfg, how, out).await;
 }
 
-/// Follows the operation Leases. Leases have no label to select them by, so every Lease outside
-/// `kube-node-lease` (each node renews its own there every 10 s) and `kube-system` (the control
-/// plane's leader elections, every 2 s) is watched, and those not named `baton-op-*` are dropped
-/// at once.
+/// Follows the operation Leases: baton labels them `app.kubernetes.io/managed-by=baton` (see
+/// `ops::kube`), so the server filters out the nodes' and the control plane's Leases, which
+/// renew every few seconds; those not named `baton-op-*` are dropped at once.
 pub async fn watch_op_leases<M>(
     client: kube::Client,
     wrap: impl Fn(Seen<(DbRef, LeaseInfo)>) -> M,
     out: mpsc::Sender<M>,
 ) {
-    let cfg = watcher::Config::default()
-        .fields("metadata.namespace!=kube-node-lease,metadata.namespace!=kube-system");
+    let cfg = watcher::Config::default().labels(MANAGED_BY_BATON);
     let how = Follow {
         what: "leases",
         forbidden_pause: Some(FORBIDDEN_PAUSE),
