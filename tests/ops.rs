@@ -661,28 +661,7 @@ async fn dry_run_backup_stop_start_and_incident() {
     }
 
     // Incident: the summary goes to the webhook the config names.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let received = tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.expect("accept");
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        loop {
-            let n = sock.read(&mut chunk).await.expect("read");
-            buf.extend_from_slice(&chunk[..n]);
-            let text = String::from_utf8_lossy(&buf);
-            if n == 0 || (text.contains("\r\n\r\n") && text.trim_end().ends_with('}')) {
-                break;
-            }
-        }
-        let _ = sock
-            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-            .await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
+    let (url, mut bodies) = webhook_receiver().await;
     let mut cmd = baton(
         &t,
         "[operations]\nincident_webhook_env = \"TEST_INCIDENT_HOOK\"\n",
@@ -696,13 +675,118 @@ async fn dry_run_backup_stop_start_and_incident() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let body = tokio::time::timeout(Duration::from_secs(10), received)
+    let body = tokio::time::timeout(Duration::from_secs(10), bodies.recv())
         .await
         .expect("posted")
-        .expect("task");
+        .expect("a body");
     assert!(body.contains("Incident: lab-a/team-a/orders"), "{body}");
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains(&url),
         "the URL is never printed"
+    );
+}
+
+/// A local webhook: answers 200 to every POST and hands over each request (headers and body).
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf);
+                    if n == 0 || (text.contains("\r\n\r\n") && text.trim_end().ends_with('}')) {
+                        break;
+                    }
+                }
+                let _ = sock
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+                let _ = tx.send(String::from_utf8_lossy(&buf).into_owned());
+            });
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_notices_at_start_and_end_and_a_dead_webhook_blocks_nothing() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    settled(&t, "team-a/orders").await;
+    let config = "[operations]\nwebhook_url_env = \"TEST_NOTICE_HOOK\"\n";
+    let (url, mut bodies) = webhook_receiver().await;
+    let mut cmd = baton(
+        &t,
+        config,
+        &op(
+            "restart-member",
+            "orders",
+            &["--member", "orders-rr-1-0", "--yes"],
+        ),
+    );
+    cmd.env("TEST_NOTICE_HOOK", &url);
+    let out = cmd.output().await.expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let b = tokio::time::timeout(Duration::from_secs(10), bodies.recv())
+            .await
+            .expect("a notice")
+            .expect("a body");
+        got.push(b);
+    }
+    assert!(
+        got.iter()
+            .any(|b| b.contains("started restart-member on lab-a/team-a/orders")),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|b| b.contains("\"result\":\"done\"") && b.contains("duration_s")),
+        "{got:#?}"
+    );
+    assert!(got.iter().all(|b| b.contains("\"caller\"")), "{got:#?}");
+
+    // Nobody listens there: the operation still runs to the end and says the notice failed.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}/hook", l.local_addr().expect("addr"))
+    };
+    settled(&t, "team-a/orders").await;
+    let mut cmd = baton(
+        &t,
+        config,
+        &op(
+            "restart-member",
+            "orders",
+            &["--member", "orders-rr-1-0", "--yes"],
+        ),
+    );
+    cmd.env("TEST_NOTICE_HOOK", &dead);
+    let out = cmd.output().await.expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("webhook notice not sent"), "{stdout}");
+    assert!(
+        !stdout.contains(&dead),
+        "the URL is never printed: {stdout}"
     );
 }
