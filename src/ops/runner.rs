@@ -232,6 +232,14 @@ impl<E: Executor> Runner<'_, E> {
                 op.as_str()
             )));
         }
+        // The lock before the database: the lock is then taken at the version read here, so
+        // any operation that ran after this look (and may have changed what the look saw)
+        // changed the Lease too, and taking it fails.
+        let lease = self
+            .exec
+            .get_lease()
+            .await
+            .map_err(|e| Outcome::Failed(format!("cannot read the lock: {e}")))?;
         let obs = self.observe().await?;
         if obs.pods.is_empty() && obs.statefulsets.is_empty() {
             return Err(Outcome::Usage(format!(
@@ -239,11 +247,6 @@ impl<E: Executor> Runner<'_, E> {
                 self.exec.database_id()
             )));
         }
-        let lease = self
-            .exec
-            .get_lease()
-            .await
-            .map_err(|e| Outcome::Failed(format!("cannot read the lock: {e}")))?;
         let (take_at, taking_over) = match record::classify(lease.as_ref(), now_ms()) {
             Lock::Free => (None, None),
             Lock::Finished { resource_version } => (Some(resource_version), None),
