@@ -396,7 +396,7 @@ fn y_copies_the_selected_id_with_osc52() {
 fn read_only_hides_operations() {
     let mut m = demo();
     command(&mut m, "db aws-eu-west-1/payments/orders");
-    assert_eq!(m.operations("aws-eu-west-1").len(), 9);
+    assert_eq!(m.operations("aws-eu-west-1").len(), 11);
     let s = screen(&mut m, 80, 24);
     assert!(s.contains("operations: backup restore"), "{s}");
     assert!(screen(&mut m, 200, 60).contains("Operations · role operator"));
@@ -420,7 +420,7 @@ fn read_only_hides_operations() {
     let mut m = demo();
     m.config = cfg;
     assert!(m.operations("acme-prod").is_empty());
-    assert_eq!(m.operations("aws-eu-west-1").len(), 9);
+    assert_eq!(m.operations("aws-eu-west-1").len(), 11);
     // A role's list limits them.
     m.config.general.role = "observer".into();
     assert!(m.operations("aws-eu-west-1").is_empty());
