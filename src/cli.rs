@@ -102,6 +102,10 @@ pub enum OpCommand {
     Stop(OpRunArgs),
     /// Scale a stopped database back to its remembered replicas.
     Start(OpRunArgs),
+    /// Change every member's memory (--set memory=8Gi), one StatefulSet at a time, leader last.
+    Resize(OpRunArgs),
+    /// Change the version (--set version=5.27.0: the image tag), one StatefulSet at a time, leader last.
+    Upgrade(OpRunArgs),
     /// Post the database's summary to the incident webhook.
     Incident(OpRunArgs),
 }

@@ -72,6 +72,17 @@ const TARGET: Param = Param {
     required: false,
 };
 
+const MEMORY: Param = Param {
+    key: "memory",
+    help: "the new memory of every member, a Kubernetes quantity (--set memory=8Gi)",
+    required: true,
+};
+const VERSION: Param = Param {
+    key: "version",
+    help: "the new version: the image tag (--set version=5.27.0)",
+    required: true,
+};
+
 const LOCK: [Permission; 3] = [
     ("create", "leases", ""),
     ("update", "leases", ""),
@@ -176,23 +187,23 @@ pub static CATALOG: &[Spec] = &[
     },
     Spec {
         name: OperationName::Resize,
-        description: "change the members' memory, one member at a time",
+        description: "change the members' memory, one StatefulSet at a time, leader last",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[],
+        params: &[MEMORY, EXPECT_LEADER],
         permissions: SCALE_PERMS,
         profiles: ALL_KINDS,
-        available: false,
+        available: true,
     },
     Spec {
         name: OperationName::Upgrade,
-        description: "change the database version, one member at a time",
+        description: "change the database version (image tag), one StatefulSet at a time, leader last",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[],
+        params: &[VERSION, EXPECT_LEADER],
         permissions: SCALE_PERMS,
         profiles: ALL_KINDS,
-        available: false,
+        available: true,
     },
     Spec {
         name: OperationName::ReplaceMember,

@@ -7,7 +7,7 @@
 use std::future::Future;
 
 use super::observe::Observed;
-use super::plan::JobPlan;
+use super::plan::{JobPlan, TemplateChange};
 use super::record::{LeaseObs, Record};
 
 /// Why a call failed.
@@ -51,6 +51,12 @@ pub trait Executor: Send + Sync {
         sts: &str,
         replicas: i32,
         remember: Option<i32>,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Changes the pod template of a StatefulSet (its controller then replaces the pod).
+    fn patch_template(
+        &self,
+        sts: &str,
+        change: &TemplateChange,
     ) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// Creates the Job (its manifest from `job_manifest`).
     fn create_job(&self, job: &JobPlan) -> impl Future<Output = Result<(), ExecError>> + Send;

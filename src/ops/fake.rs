@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::executor::{ExecError, Executor};
 use super::observe::{JobObs, Observed, PodObs, StsObs};
-use super::plan::JobPlan;
+use super::plan::{JobPlan, TemplateChange};
 use super::record::{LeaseObs, Record};
 use crate::fleet::{Probe, ProbeReport};
 
@@ -23,6 +23,8 @@ pub struct FakeMember {
     /// Answers its probe and is Ready.
     pub up: bool,
     pub uid_gen: u32,
+    pub image: String,
+    pub memory: String,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +58,8 @@ impl FakeExecutor {
                 applied: 100,
                 up: true,
                 uid_gen: 0,
+                image: "neo4j:5.26.0-enterprise".into(),
+                memory: "4Gi".into(),
             });
         }
         for i in 1..=replicas {
@@ -66,6 +70,8 @@ impl FakeExecutor {
                 applied: 100,
                 up: true,
                 uid_gen: 0,
+                image: "neo4j:5.26.0-enterprise".into(),
+                memory: "4Gi".into(),
             });
         }
         let statefulsets = members
@@ -75,6 +81,10 @@ impl FakeExecutor {
                 replicas: 1,
                 ready_replicas: 1,
                 remembered_replicas: None,
+                container: "neo4j".into(),
+                image: m.image.clone(),
+                memory: Some(m.memory.clone()),
+                update_revision: "r0".into(),
             })
             .collect();
         Self {
@@ -129,6 +139,9 @@ impl FakeState {
                 deleting: false,
                 ip: "10.0.0.1".into(),
                 owner: Some(sts),
+                revision: format!("r{}", m.uid_gen),
+                image: m.image.clone(),
+                memory: Some(m.memory.clone()),
             });
             probes.push(if m.up {
                 Probe::Ok(ProbeReport {
@@ -211,6 +224,44 @@ impl Executor for FakeExecutor {
             x.ready_replicas = replicas;
             x.remembered_replicas = remember;
         }
+        Ok(())
+    }
+
+    async fn patch_template(&self, sts: &str, change: &TemplateChange) -> Result<(), ExecError> {
+        let pod = {
+            let mut s = self.lock();
+            s.calls.push(format!("patch statefulset/{sts} template"));
+            if let Some(x) = s.statefulsets.iter_mut().find(|x| x.name == sts) {
+                if let Some(i) = &change.image {
+                    x.image = i.clone();
+                }
+                if let Some(m) = &change.memory {
+                    x.memory = Some(m.clone());
+                }
+            }
+            let pod = format!("{sts}-0");
+            if let Some(m) = s.members.iter_mut().find(|m| m.pod == pod) {
+                if let Some(i) = &change.image {
+                    m.image = i.clone();
+                }
+                if let Some(mem) = &change.memory {
+                    m.memory = mem.clone();
+                }
+            }
+            pod
+        };
+        // The controller replaces the pod as a graceful delete would.
+        let uid = {
+            let s = self.lock();
+            s.members
+                .iter()
+                .find(|m| m.pod == pod)
+                .map(|m| format!("{}-uid-{}", m.pod, m.uid_gen))
+                .unwrap_or_default()
+        };
+        self.delete_pod(&pod, &uid).await?;
+        let mut s = self.lock();
+        s.calls.pop();
         Ok(())
     }
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::executor::{ExecError, Executor};
 use super::observe::{JobObs, Observed, PodObs, StsObs};
-use super::plan::JobPlan;
+use super::plan::{JobPlan, TemplateChange};
 use super::record::{LEASE_SECONDS, LeaseObs, Record};
 use crate::config::{ProfileConfig, Transport};
 use crate::fleet::Probe;
@@ -206,11 +206,54 @@ fn pod_obs(p: &Pod) -> PodObs {
             .as_ref()
             .and_then(|o| o.iter().find(|o| o.kind == "StatefulSet"))
             .map(|o| o.name.clone()),
+        revision: p
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("controller-revision-hash"))
+            .cloned()
+            .unwrap_or_default(),
+        image: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
+        memory: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| memory_of(c.resources.as_ref())),
     }
 }
 
+/// A container's memory limit, else its request.
+fn memory_of(r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>) -> Option<String> {
+    let get = |m: Option<
+        &std::collections::BTreeMap<
+            String,
+            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+        >,
+    >| { m.and_then(|m| m.get("memory")).map(|q| q.0.clone()) };
+    r.and_then(|r| get(r.limits.as_ref()).or_else(|| get(r.requests.as_ref())))
+}
+
 fn sts_obs(s: &StatefulSet) -> StsObs {
+    let container = s
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|p| p.containers.first());
+    let memory = container.and_then(|c| memory_of(c.resources.as_ref()));
     StsObs {
+        container: container.map(|c| c.name.clone()).unwrap_or_default(),
+        image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
+        memory,
+        update_revision: s
+            .status
+            .as_ref()
+            .and_then(|s| s.update_revision.clone())
+            .unwrap_or_default(),
         name: s.metadata.name.clone().unwrap_or_default(),
         replicas: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
         ready_replicas: s
@@ -336,6 +379,16 @@ impl Executor for KubeExecutor {
             "spec": {"replicas": replicas},
         });
         api.patch(sts, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    async fn patch_template(&self, sts: &str, change: &TemplateChange) -> Result<(), ExecError> {
+        self.guard("patch statefulset")?;
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let patch = change.patch();
+        api.patch(sts, &PatchParams::default(), &Patch::Strategic(&patch))
             .await
             .map(|_| ())
             .map_err(err)

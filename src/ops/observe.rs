@@ -19,6 +19,11 @@ pub struct PodObs {
     pub ip: String,
     /// The StatefulSet that owns it, if any.
     pub owner: Option<String>,
+    /// Its `controller-revision-hash` label: the StatefulSet template it was made from.
+    pub revision: String,
+    /// The first container's image and memory limit (else request).
+    pub image: String,
+    pub memory: Option<String>,
 }
 
 /// A StatefulSet of the database.
@@ -29,6 +34,12 @@ pub struct StsObs {
     pub ready_replicas: i32,
     /// `baton.io/replicas-before-stop`, when a stop remembered them.
     pub remembered_replicas: Option<i32>,
+    /// The pod template's first container: name, image, memory limit (else request).
+    pub container: String,
+    pub image: String,
+    pub memory: Option<String>,
+    /// `status.updateRevision`: the revision of the current template.
+    pub update_revision: String,
 }
 
 /// A Job baton started for a database.

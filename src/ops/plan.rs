@@ -26,6 +26,48 @@ pub enum Action {
     },
     /// Create the operation's Job.
     CreateJob(JobPlan),
+    /// Change a StatefulSet's pod template; its controller replaces the pod.
+    PatchTemplate { sts: String, change: TemplateChange },
+}
+
+/// What a resize or an upgrade changes in a pod template (its first container).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateChange {
+    pub container: String,
+    pub image: Option<String>,
+    pub memory: Option<String>,
+}
+
+impl TemplateChange {
+    /// A strategic merge patch: containers merge by name, so only these fields change.
+    pub fn patch(&self) -> serde_json::Value {
+        let mut c = serde_json::json!({ "name": self.container });
+        if let Some(i) = &self.image {
+            c["image"] = serde_json::json!(i);
+        }
+        if let Some(m) = &self.memory {
+            c["resources"] =
+                serde_json::json!({"requests": {"memory": m}, "limits": {"memory": m}});
+        }
+        serde_json::json!({"spec": {"template": {"spec": {"containers": [c]}}}})
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(i) = &self.image {
+            parts.push(format!("image {i}"));
+        }
+        if let Some(m) = &self.memory {
+            parts.push(format!("memory {m}"));
+        }
+        parts.join(", ")
+    }
+
+    /// Whether a template or pod with this image and memory already has the change.
+    pub fn holds(&self, image: &str, memory: Option<&str>) -> bool {
+        self.image.as_deref().is_none_or(|i| i == image)
+            && self.memory.as_deref().is_none_or(|m| Some(m) == memory)
+    }
 }
 
 /// A backup or diagnostics Job to create.
@@ -49,6 +91,12 @@ impl Action {
             } => format!("scale statefulset {sts} {before} → {replicas}"),
             Self::Scale { sts, replicas, .. } => format!("scale statefulset {sts} to {replicas}"),
             Self::CreateJob(j) => format!("create {} Job {} from {}", j.kind, j.name, j.member),
+            Self::PatchTemplate { sts, change } => {
+                format!(
+                    "set {} on statefulset {sts} (its pod is replaced)",
+                    change.describe()
+                )
+            }
         }
     }
 
@@ -57,7 +105,7 @@ impl Action {
         match self {
             Self::DeletePod { pod, .. } => Some(pod),
             Self::CreateJob(j) => Some(&j.member),
-            Self::Scale { .. } => None,
+            Self::Scale { .. } | Self::PatchTemplate { .. } => None,
         }
     }
 }
@@ -78,18 +126,18 @@ pub enum Next {
 /// The next step of the operation recorded in `rec`, given what `v` sees. `first`: nothing was
 /// done yet (the preflight), where the expected leader is compared.
 pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
-    if first {
-        if let Some(c) = v.expected_leader(rec.param("expect-leader"))
-            && !c.ok
-        {
-            return Next::Blocked(c);
-        }
+    if first
+        && let Some(c) = v.expected_leader(rec.param("expect-leader"))
+        && !c.ok
+    {
+        return Next::Blocked(c);
     }
     match rec.operation {
         OperationName::RollingRestart | OperationName::RestartMember => restart(rec, v),
         OperationName::Backup | OperationName::Diagnostics => job(rec, v),
         OperationName::Stop => stop(rec, v),
         OperationName::Start => start(v),
+        OperationName::Resize | OperationName::Upgrade => template_roll(rec, v),
         other => Next::Fail(format!("{} is not in this version", other.as_str())),
     }
 }
@@ -322,6 +370,109 @@ fn start(v: &View) -> Next {
     }
 }
 
+/// The image `image` would have at `version`: the tag replaced, an `-enterprise` suffix kept.
+pub fn image_at(image: &str, version: &str) -> String {
+    let (repo, tag) = match image.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (image, ""),
+    };
+    let suffix = if tag.ends_with("-enterprise") && !version.ends_with("-enterprise") {
+        "-enterprise"
+    } else {
+        ""
+    };
+    format!("{repo}:{version}{suffix}")
+}
+
+/// The change a resize or an upgrade wants on this StatefulSet.
+pub fn change_for(rec: &Record, sts: &super::observe::StsObs) -> TemplateChange {
+    TemplateChange {
+        container: sts.container.clone(),
+        image: rec.param("version").map(|v| image_at(&sts.image, v)),
+        memory: rec.param("memory").map(str::to_string),
+    }
+}
+
+/// Resize and upgrade: one StatefulSet's template at a time (secondaries, followers, the
+/// leader last); its controller replaces the pod; the next waits until the new pod runs the new
+/// template (told by the pod's own spec, which cannot lag) and the database has settled.
+fn template_roll(rec: &Record, v: &View) -> Next {
+    if let Some(s) = v.obs.statefulsets.iter().find(|s| s.replicas != 1) {
+        return Next::Blocked(Check::fail(
+            SETTLED,
+            None,
+            format!(
+                "statefulset {} runs {} members; baton rolls one-member StatefulSets (the Neo4j charts' layout) one at a time",
+                s.name, s.replicas
+            ),
+        ));
+    }
+    let mut pending: Vec<(&str, u8)> = Vec::new();
+    for s in &v.obs.statefulsets {
+        let change = change_for(rec, s);
+        let pod = pods_of(v, &s.name).next();
+        if change.holds(&s.image, s.memory.as_deref()) {
+            // The template has it: its pod must run it and be back.
+            let Some(pod) = pod else {
+                return Next::Wait(format!("statefulset {} has no pod yet", s.name));
+            };
+            let p = v.obs.pod(pod);
+            if !p.is_some_and(|p| change.holds(&p.image, p.memory.as_deref())) {
+                return Next::Wait(format!(
+                    "{pod} is being replaced with {}",
+                    change.describe()
+                ));
+            }
+            if let Some(why) = v.unhealthy(pod) {
+                return Next::Wait(format!(
+                    "{pod} runs {} but has not settled: {why}",
+                    change.describe()
+                ));
+            }
+        } else {
+            pending.push((s.name.as_str(), pod.map_or(0, |p| rank(v, p))));
+        }
+    }
+    let s = v.settled(&[], Some(&voters_before(rec)));
+    if pending.is_empty() {
+        return if s.ok {
+            Next::Done(format!(
+                "{} now run {}",
+                plural(v.obs.statefulsets.len(), "member"),
+                v.obs
+                    .statefulsets
+                    .first()
+                    .map(|x| change_for(rec, x).describe())
+                    .unwrap_or_default()
+            ))
+        } else {
+            Next::Wait(s.line())
+        };
+    }
+    pending.sort_by_key(|(n, r)| (*r, *n));
+    let next = pending[0].0;
+    if let Some(pod) = pods_of(v, next).next() {
+        let m = v.majority(pod);
+        if !m.ok {
+            return Next::Blocked(m);
+        }
+    }
+    if !s.ok {
+        return Next::Blocked(s);
+    }
+    let w = v.no_other_work(None);
+    if !w.ok {
+        return Next::Blocked(w);
+    }
+    let Some(sts) = v.obs.statefulsets.iter().find(|s| s.name == next) else {
+        return Next::Wait(format!("statefulset {next} is gone"));
+    };
+    Next::Act(Action::PatchTemplate {
+        sts: next.to_string(),
+        change: change_for(rec, sts),
+    })
+}
+
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         format!("1 {word}")
@@ -407,6 +558,36 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             .collect(),
         OperationName::Incident => {
             vec!["post the database's summary to the incident webhook".into()]
+        }
+        OperationName::Resize | OperationName::Upgrade => {
+            let mut sts: Vec<(&super::observe::StsObs, u8)> = obs
+                .statefulsets
+                .iter()
+                .filter(|s| !change_for(rec, s).holds(&s.image, s.memory.as_deref()))
+                .map(|s| {
+                    (
+                        s,
+                        pods_of(&v, &s.name).map(|p| rank(&v, p)).max().unwrap_or(0),
+                    )
+                })
+                .collect();
+            sts.sort_by_key(|(s, r)| (*r, s.name.as_str()));
+            let n = sts.len();
+            sts.iter()
+                .enumerate()
+                .map(|(i, (s, _))| {
+                    let role = pods_of(&v, &s.name)
+                        .next()
+                        .map(|p| d.role(p).word())
+                        .unwrap_or("no pod");
+                    let last = if i + 1 == n && role == "LEADER" { " — the leader, last" } else { "" };
+                    format!(
+                        "set {} on statefulset {} ({role}), wait until its new pod has settled{last}",
+                        change_for(rec, s).describe(),
+                        s.name
+                    )
+                })
+                .collect()
         }
         _ => Vec::new(),
     }

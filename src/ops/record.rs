@@ -111,7 +111,7 @@ pub enum Lock {
         resource_version: String,
         holder: String,
         summary: String,
-        record: Option<Record>,
+        record: Option<Box<Record>>,
         age_s: u64,
     },
 }
@@ -155,7 +155,7 @@ pub fn classify(lease: Option<&LeaseObs>, now_ms: u64) -> Lock {
             resource_version: l.resource_version.clone(),
             holder: l.holder.clone(),
             summary: summary_text,
-            record,
+            record: record.map(Box::new),
             age_s,
         }
     }

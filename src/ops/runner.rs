@@ -348,7 +348,7 @@ impl<E: Executor> Runner<'_, E> {
                 let obs = self.observe().await?;
                 rec.holder = self.holder.clone();
                 rec.state = OpState::Running;
-                self.preflight(rec, &obs, Some(resource_version), true, taking_over)
+                self.preflight(*rec, &obs, Some(resource_version), true, taking_over)
             }
         }
     }
@@ -375,6 +375,37 @@ impl<E: Executor> Runner<'_, E> {
         let mut params = req.params.clone();
         if let Some(l) = &req.expect_leader {
             params.insert("expect-leader".into(), l.clone());
+        }
+        for p in super::catalog::spec(op)
+            .params
+            .iter()
+            .filter(|p| p.required && p.key != "member")
+        {
+            if !req.params.contains_key(p.key) {
+                return Err(Outcome::Usage(format!(
+                    "{} needs --set {}=… ({})",
+                    op.as_str(),
+                    p.key,
+                    p.help
+                )));
+            }
+        }
+        if let Some(m) = req.params.get("memory")
+            && !valid_quantity(m)
+        {
+            return Err(Outcome::Usage(format!(
+                "memory '{m}' is not a Kubernetes quantity: write e.g. 8Gi, 512Mi or 8G"
+            )));
+        }
+        if let Some(v) = req.params.get("version")
+            && (v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)))
+        {
+            return Err(Outcome::Usage(format!(
+                "version '{v}' is not an image tag: letters, digits, '.', '_' and '-' only"
+            )));
         }
         let member_required = matches!(
             op,
@@ -468,13 +499,7 @@ impl<E: Executor> Runner<'_, E> {
                 }
                 let name = job_name(
                     kind,
-                    &self
-                        .exec
-                        .database_id()
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or("db")
-                        .to_string(),
+                    self.exec.database_id().rsplit('/').next().unwrap_or("db"),
                     started_ms,
                 );
                 if !rec.params.contains_key("target") {
@@ -528,6 +553,13 @@ impl<E: Executor> Runner<'_, E> {
             Next::Act(Action::DeletePod { pod, .. }) => {
                 checks.push(v.settled(&[], Some(&record.voters.iter().cloned().collect())));
                 checks.push(v.majority(pod));
+                checks.push(v.no_other_work(None));
+            }
+            Next::Act(Action::PatchTemplate { sts, .. }) => {
+                checks.push(v.settled(&[], Some(&record.voters.iter().cloned().collect())));
+                if let Some(p) = obs.pods.iter().find(|p| p.owner.as_deref() == Some(sts)) {
+                    checks.push(v.majority(&p.name));
+                }
                 checks.push(v.no_other_work(None));
             }
             Next::Act(_) => checks.push(v.no_other_work(record.job.as_deref())),
@@ -926,6 +958,11 @@ impl<E: Executor> Runner<'_, E> {
                 format!("job/{}", j.name),
                 self.exec.create_job(j).await,
             ),
+            Action::PatchTemplate { sts, change } => (
+                "patch",
+                format!("statefulset/{sts} template"),
+                self.exec.patch_template(sts, change).await,
+            ),
         };
         let res = match &result {
             Ok(()) => "ok".to_string(),
@@ -981,6 +1018,22 @@ impl<E: Executor> Runner<'_, E> {
     }
 }
 
+/// `8Gi`, `512Mi`, `8G`, `1e9`, `1073741824`: digits (with at most one point) and an optional
+/// Kubernetes unit.
+fn valid_quantity(q: &str) -> bool {
+    let digits_end = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (num, unit) = q.split_at(digits_end);
+    !num.is_empty()
+        && num.matches('.').count() <= 1
+        && num != "."
+        && [
+            "", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "K", "M", "G", "T", "P",
+        ]
+        .contains(&unit)
+}
+
 fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
@@ -1023,6 +1076,16 @@ pub fn incident_text(database: &str, obs: &Observed, lag_gate: u64, history: &[S
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn memory_quantities() {
+        for ok in ["8Gi", "512Mi", "8G", "1073741824", "1.5Gi"] {
+            assert!(super::valid_quantity(ok), "{ok}");
+        }
+        for bad in ["", "Gi", "8 Gi", "8GB", "eight", "1.2.3Gi", "-1Gi"] {
+            assert!(!super::valid_quantity(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn job_names_fit_kubernetes() {
         let n = super::job_name("diagnostics", &"x".repeat(80), 1_764_000_000_000);

@@ -465,3 +465,56 @@ async fn a_member_lagging_over_the_gate_refuses_naming_it() {
     );
     assert!(exec.calls().is_empty());
 }
+
+#[tokio::test]
+async fn upgrade_rolls_one_statefulset_at_a_time_leader_last_and_is_idempotent() {
+    let exec = FakeExecutor::new(3, 1);
+    let mut req = Request::default();
+    req.params.insert("version".into(), "5.27.0".into());
+    let out = run_op(&exec, OperationName::Upgrade, req.clone(), settings()).await;
+    assert!(
+        matches!(&out, Outcome::Done(m) if m.contains("neo4j:5.27.0-enterprise")),
+        "{out:?}"
+    );
+    assert_eq!(
+        actions(&exec.calls()),
+        [
+            "patch statefulset/db-rr-1 template",
+            "patch statefulset/db-2 template",
+            "patch statefulset/db-3 template",
+            "patch statefulset/db-1 template"
+        ]
+    );
+    assert!(
+        exec.lock()
+            .members
+            .iter()
+            .all(|m| m.image == "neo4j:5.27.0-enterprise")
+    );
+    // Again: the goal holds, nothing to do.
+    let again = run_op(&exec, OperationName::Upgrade, req, settings()).await;
+    assert!(matches!(again, Outcome::Nothing(_)), "{again:?}");
+
+    let mut req = Request::default();
+    req.params.insert("memory".into(), "8Gi".into());
+    let out = run_op(&exec, OperationName::Resize, req, settings()).await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert!(exec.lock().members.iter().all(|m| m.memory == "8Gi"));
+}
+
+#[test]
+fn images_keep_their_repository_and_edition() {
+    use super::plan::image_at;
+    assert_eq!(
+        image_at("neo4j:5.26.0-enterprise", "5.27.0"),
+        "neo4j:5.27.0-enterprise"
+    );
+    assert_eq!(
+        image_at("registry:5000/neo4j:5.26.0", "5.27.0"),
+        "registry:5000/neo4j:5.27.0"
+    );
+    assert_eq!(
+        image_at("registry.k8s.io/etcd:3.5.9-0", "3.5.12-0"),
+        "registry.k8s.io/etcd:3.5.12-0"
+    );
+}
