@@ -102,6 +102,8 @@ pub enum OpCommand {
     Stop(OpRunArgs),
     /// Scale a stopped database back to its remembered replicas.
     Start(OpRunArgs),
+    /// Stop the database, replace its data with a backup (--set from=s3://…), start it again.
+    Restore(OpRunArgs),
     /// Change every member's memory (--set memory=8Gi), one StatefulSet at a time, leader last.
     Resize(OpRunArgs),
     /// Change the version (--set version=5.27.0: the image tag), one StatefulSet at a time, leader last.

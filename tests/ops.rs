@@ -876,3 +876,68 @@ async fn upgrade_and_resize_roll_one_member_at_a_time_and_keep_quorum() {
     assert!(err.contains("version"), "{err}");
     assert_eq!(mutating(&t).len(), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_stops_runs_the_restore_job_and_starts_again() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    settled(&t, "team-a/orders").await;
+    let (code, out, err) = run(&t, "", &op("backup", "orders", &["--yes"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let from = out
+        .lines()
+        .find_map(|l| l.strip_prefix("done: backup written to "))
+        .expect("artifact")
+        .trim()
+        .to_string();
+    settled(&t, "team-a/orders").await;
+    let (code, out, err) = run(
+        &t,
+        "",
+        &op(
+            "restore",
+            "orders",
+            &[
+                "--set",
+                &format!("from={from}"),
+                "--yes",
+                "--output",
+                "json",
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let evs = events(&out);
+    let actions: Vec<&str> = evs
+        .iter()
+        .filter(|e| e["event"] == "step")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert_eq!(actions.len(), 7, "{actions:?}");
+    assert!(
+        actions[3].starts_with("create restore Job"),
+        "stopped first: {actions:?}"
+    );
+    assert!(
+        evs.iter().any(
+            |e| e["event"] == "log" && e["line"].as_str().is_some_and(|l| l.contains("Restor"))
+        ),
+        "the restore Job's log is followed: {out}"
+    );
+    settled(&t, "team-a/orders").await;
+    // A missing artifact: the Job fails, the operation says so and leaves the database stopped.
+    let (code, _, err) = run(
+        &t,
+        "",
+        &op(
+            "restore",
+            "orders",
+            &["--set", "from=s3://lab-backups/nothing-here", "--yes"],
+        ),
+    )
+    .await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("baton op start"), "{err}");
+    let (code, out, err) = run(&t, "", &op("start", "orders", &["--yes"])).await;
+    assert_eq!(code, 0, "{out}{err}");
+}

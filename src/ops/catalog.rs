@@ -72,6 +72,11 @@ const TARGET: Param = Param {
     required: false,
 };
 
+const FROM: Param = Param {
+    key: "from",
+    help: "the backup to restore, as `baton op backup` printed it (--set from=s3://…)",
+    required: true,
+};
 const MEMORY: Param = Param {
     key: "memory",
     help: "the new memory of every member, a Kubernetes quantity (--set memory=8Gi)",
@@ -102,6 +107,14 @@ const JOB_PERMS: &[Permission] = &[
     LOCK[2],
 ];
 const SCALE_PERMS: &[Permission] = &[("patch", "statefulsets", ""), LOCK[0], LOCK[1], LOCK[2]];
+const RESTORE_PERMS: &[Permission] = &[
+    ("patch", "statefulsets", ""),
+    ("create", "jobs", ""),
+    ("get", "pods", "log"),
+    LOCK[0],
+    LOCK[1],
+    LOCK[2],
+];
 const ALL_KINDS: &[&str] = &["neo4j", "etcd", "dynomite"];
 
 pub static CATALOG: &[Spec] = &[
@@ -177,13 +190,13 @@ pub static CATALOG: &[Spec] = &[
     },
     Spec {
         name: OperationName::Restore,
-        description: "replace the database's data with a backup (destructive)",
+        description: "stop the database, replace its data with a backup (destructive), start it",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[],
-        permissions: JOB_PERMS,
+        params: &[FROM],
+        permissions: RESTORE_PERMS,
         profiles: &["neo4j"],
-        available: false,
+        available: true,
     },
     Spec {
         name: OperationName::Resize,

@@ -44,6 +44,7 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         OpCommand::Diagnostics(a) => (OperationName::Diagnostics, a),
         OpCommand::Stop(a) => (OperationName::Stop, a),
         OpCommand::Start(a) => (OperationName::Start, a),
+        OpCommand::Restore(a) => (OperationName::Restore, a),
         OpCommand::Resize(a) => (OperationName::Resize, a),
         OpCommand::Upgrade(a) => (OperationName::Upgrade, a),
         OpCommand::Incident(a) => (OperationName::Incident, a),

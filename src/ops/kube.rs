@@ -428,7 +428,12 @@ impl Executor for KubeExecutor {
                                 env("BATON_DATABASE", &self.database),
                                 env("BATON_NAMESPACE", &self.namespace),
                                 env("BATON_MEMBER", &job.member),
-                                env("BATON_TARGET", &job.target),
+                                // A restore reads the artifact; the others write one.
+                                if job.kind == "restore" {
+                                    env("BATON_SOURCE", &job.target)
+                                } else {
+                                    env("BATON_TARGET", &job.target)
+                                },
                             ],
                         }],
                     }

@@ -90,6 +90,9 @@ impl Action {
                 remember: Some(before),
             } => format!("scale statefulset {sts} {before} → {replicas}"),
             Self::Scale { sts, replicas, .. } => format!("scale statefulset {sts} to {replicas}"),
+            Self::CreateJob(j) if j.kind == "restore" => {
+                format!("create restore Job {} reading {}", j.name, j.target)
+            }
             Self::CreateJob(j) => format!("create {} Job {} from {}", j.kind, j.name, j.member),
             Self::PatchTemplate { sts, change } => {
                 format!(
@@ -104,7 +107,7 @@ impl Action {
     pub fn member(&self) -> Option<&str> {
         match self {
             Self::DeletePod { pod, .. } => Some(pod),
-            Self::CreateJob(j) => Some(&j.member),
+            Self::CreateJob(j) => Some(j.member.as_str()).filter(|m| !m.is_empty()),
             Self::Scale { .. } | Self::PatchTemplate { .. } => None,
         }
     }
@@ -135,6 +138,7 @@ pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
     match rec.operation {
         OperationName::RollingRestart | OperationName::RestartMember => restart(rec, v),
         OperationName::Backup | OperationName::Diagnostics => job(rec, v),
+        OperationName::Restore => restore(rec, v),
         OperationName::Stop => stop(rec, v),
         OperationName::Start => start(v),
         OperationName::Resize | OperationName::Upgrade => template_roll(rec, v),
@@ -278,6 +282,45 @@ fn job(rec: &Record, v: &View) -> Next {
         member: member.to_string(),
         target,
     }))
+}
+
+/// Restore, as `neo4j-admin database restore` wants it: stop every member (replicas
+/// remembered, volumes kept), run the restore Job on the stopped database, start it again and
+/// wait until it has settled. Which phase it is in follows from what it sees: whether the
+/// restore Job exists and how it ended.
+fn restore(rec: &Record, v: &View) -> Next {
+    let Some(name) = rec.job.as_deref() else {
+        return Next::Fail("the record names no Job".into());
+    };
+    let from = rec.param("from").unwrap_or_default();
+    match v.obs.jobs.iter().find(|j| j.name == name) {
+        Some(j) if j.succeeded => match start(v) {
+            Next::Done(m) => Next::Done(format!("restored from {from}; {m}")),
+            other => other,
+        },
+        Some(j) if j.failed => Next::Fail(format!(
+            "restore Job {name} failed (see its log); the database stays stopped with its data as it was: `baton op start` brings it back"
+        )),
+        Some(_) => Next::Wait(format!("restore Job {name} is running")),
+        None => {
+            if rec.step == 0 {
+                let w = v.no_other_work(None);
+                if !w.ok {
+                    return Next::Blocked(w);
+                }
+            }
+            // Stop first (secondaries, followers, the leader last), one at a time.
+            match stop(rec, v) {
+                Next::Done(_) => Next::Act(Action::CreateJob(JobPlan {
+                    name: name.to_string(),
+                    kind: "restore",
+                    member: String::new(),
+                    target: from.to_string(),
+                })),
+                other => other,
+            }
+        }
+    }
 }
 
 /// The StatefulSet's member pod (`<sts>-<ordinal>`).
@@ -558,6 +601,24 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             .collect(),
         OperationName::Incident => {
             vec!["post the database's summary to the incident webhook".into()]
+        }
+        OperationName::Restore => {
+            let mut steps: Vec<String> = outline(
+                &Record {
+                    operation: OperationName::Stop,
+                    ..rec.clone()
+                },
+                obs,
+                lag_gate,
+            );
+            steps.push(format!(
+                "create restore Job {} reading {} (the data on every member's volume is replaced)",
+                rec.job.as_deref().unwrap_or("?"),
+                rec.param("from").unwrap_or("?")
+            ));
+            steps.push("scale every StatefulSet back to its remembered replicas".into());
+            steps.push("wait until every member is Ready and a leader is elected".into());
+            steps
         }
         OperationName::Resize | OperationName::Upgrade => {
             let mut sts: Vec<(&super::observe::StsObs, u8)> = obs

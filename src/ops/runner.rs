@@ -464,6 +464,19 @@ impl<E: Executor> Runner<'_, E> {
                 let uid = obs.pod(&m).map(|p| p.uid.clone()).unwrap_or_default();
                 rec.original.insert(m, uid);
             }
+            OperationName::Restore => {
+                let from = rec.param("from").unwrap_or_default();
+                if !from.contains("://") {
+                    return Err(Outcome::Usage(format!(
+                        "from '{from}' is not an artifact address: write --set from=s3://bucket/path (as printed by `baton op backup`)"
+                    )));
+                }
+                rec.job = Some(job_name(
+                    "restore",
+                    self.exec.database_id().rsplit('/').next().unwrap_or("db"),
+                    started_ms,
+                ));
+            }
             OperationName::Backup | OperationName::Diagnostics => {
                 let kind = if op == OperationName::Backup {
                     "backup"

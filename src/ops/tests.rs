@@ -518,3 +518,47 @@ fn images_keep_their_repository_and_edition() {
         "registry.k8s.io/etcd:3.5.12-0"
     );
 }
+
+#[tokio::test]
+async fn restore_stops_restores_and_starts_in_that_order() {
+    let exec = FakeExecutor::new(3, 1);
+    let mut req = Request::default();
+    req.params.insert("from".into(), "s3://b/db.backup".into());
+    let out = run_op(&exec, OperationName::Restore, req, settings()).await;
+    assert!(
+        matches!(&out, Outcome::Done(m) if m.contains("restored from s3://b/db.backup")),
+        "{out:?}"
+    );
+    let acts = actions(&exec.calls());
+    assert_eq!(acts.len(), 9, "{acts:?}");
+    assert!(
+        acts[..4]
+            .iter()
+            .all(|a| a.starts_with("patch statefulset/")),
+        "{acts:?}"
+    );
+    assert_eq!(acts[3], "patch statefulset/db-1", "the leader stops last");
+    assert!(
+        acts[4].starts_with("create job/baton-restore-db-"),
+        "{acts:?}"
+    );
+    assert!(
+        acts[5..]
+            .iter()
+            .all(|a| a.starts_with("patch statefulset/")),
+        "{acts:?}"
+    );
+    assert!(exec.lock().statefulsets.iter().all(|s| s.replicas == 1));
+
+    let out = run_op(
+        &exec,
+        OperationName::Restore,
+        Request::default(),
+        settings(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Usage(m) if m.contains("from")),
+        "{out:?}"
+    );
+}
