@@ -4,13 +4,15 @@
 //! changed) and executes the [`Cmd`]s that the pure [`update`] returns.
 //!
 //! Modules: `msg` (Msg, Cmd, OSC52), `model` (state and derived caches), `update` (keys, commands,
-//! navigation), `view` (drawing), `fixture` (deterministic fleets for tests and benchmarks).
+//! navigation), `views` (drawing, one module per view), `widgets` (what views paint with: table,
+//! panel, text, styles), `fixture` (deterministic fleets for tests and benchmarks).
 
 pub mod fixture;
 pub mod model;
 pub mod msg;
 pub mod update;
-pub mod view;
+pub mod views;
+pub mod widgets;
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -39,7 +41,7 @@ use crate::source::{Focus, now_ms};
 pub use model::{Mode, Model, View};
 pub use msg::{Cmd, Msg, osc52};
 pub use update::update;
-pub use view::draw;
+pub use views::draw;
 
 /// What `main` hands the dashboard.
 pub struct Options {
@@ -207,7 +209,7 @@ fn to_msg(ev: Event) -> Option<Msg> {
 pub fn render_to_buffer(model: &Model, theme: &Theme, w: u16, h: u16) -> Buffer {
     let area = Rect::new(0, 0, w, h);
     let mut buf = Buffer::empty(area);
-    view::render(model, theme, area, &mut buf);
+    views::render(model, theme, area, &mut buf);
     buf
 }
 
@@ -308,8 +310,8 @@ impl Painter {
     ) -> io::Result<bool> {
         let area = Rect::new(0, 0, model.size.0, model.size.1);
         let mut buf = Buffer::empty(area);
-        view::render(model, &model.theme, area, &mut buf);
-        let frame = (buf, view::cursor(model, area));
+        views::render(model, &model.theme, area, &mut buf);
+        let frame = (buf, views::cursor(model, area));
         if self.last.as_ref() == Some(&frame) {
             return Ok(false);
         }
