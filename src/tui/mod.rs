@@ -3,10 +3,12 @@
 //! batches, a one-second clock tick, at most ~30 frames a second, drawn only when something shown
 //! changed) and executes the [`Cmd`]s that the pure [`update`] returns.
 //!
-//! Modules: `msg` (Msg, Cmd, OSC52), `model` (state and derived caches), `update` (keys, commands,
+//! Modules: `msg` (Msg, Cmd, OSC52), `model` (state and derived caches), `filter` (the `/`
+//! filter's syntax and match), `update` (keys, commands,
 //! navigation), `views` (drawing, one module per view), `widgets` (what views paint with: table,
 //! panel, text, styles), `fixture` (deterministic fleets for tests and benchmarks).
 
+pub mod filter;
 pub mod fixture;
 pub mod model;
 pub mod msg;
