@@ -4,12 +4,14 @@
 //! changed) and executes the [`Cmd`]s that the pure [`update`] returns.
 //!
 //! Modules: `msg` (Msg, Cmd, OSC52), `model` (state and derived caches), `filter` (the `/`
-//! filter's syntax and match), `update` (keys, commands,
-//! navigation), `views` (drawing, one module per view), `widgets` (what views paint with: table,
-//! panel, text, styles), `fixture` (deterministic fleets for tests and benchmarks).
+//! filter's syntax and match), `update` (keys, commands, navigation), `keymap` (the one table
+//! of actions and keys behind dispatch, help and hints), `views` (drawing, one module per view),
+//! `widgets` (what views paint with: table, panel, text, styles), `fixture` (deterministic
+//! fleets for tests and benchmarks).
 
 pub mod filter;
 pub mod fixture;
+pub mod keymap;
 pub mod model;
 pub mod msg;
 pub mod update;

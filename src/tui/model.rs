@@ -10,6 +10,7 @@ use ratatui::style::Color;
 use tui_input::Input;
 
 pub use super::filter::{Filter, Term};
+use super::keymap::Keymap;
 use crate::config::{Config, OperationName, Theme};
 use crate::fleet::{Database, DbKey, Fleet, Health, HealthCounts};
 use crate::source::Focus;
@@ -143,6 +144,8 @@ pub struct Model {
     pub config: Config,
     pub theme: Theme,
     pub identity: String,
+    /// The key bindings in force (defaults with the config's `[keys]` over them).
+    pub keymap: Keymap,
     /// Global read-only (flag or config): operations are hidden everywhere.
     pub read_only: bool,
     /// Unix ms, from the latest [`super::Msg::Tick`].
@@ -198,11 +201,20 @@ impl Model {
     ) -> Self {
         let fleet = Fleet::new(config.operations.lag_gate);
         let read_only = read_only || config.general.read_only;
+        // The config was checked when it was read; one built in code may still clash.
+        let (keymap, note) = match Keymap::new(&config.keys) {
+            Ok(k) => (k, None),
+            Err(e) => (
+                Keymap::default(),
+                Some(Note::Error(format!("{e}; the default keys are in use"))),
+            ),
+        };
         let mut m = Self {
             fleet,
             config,
             theme,
             identity,
+            keymap,
             read_only,
             now_ms,
             size: (80, 24),
@@ -216,7 +228,7 @@ impl Model {
             db_sel: 0,
             db_offset: 0,
             member_sel: 0,
-            note: None,
+            note,
             dirty: true,
             orchestras: Vec::new(),
             given_orchestras: orchestras,

@@ -1,6 +1,6 @@
 //! Tests of the dashboard on the deterministic demo fleet: insta snapshots of every view at 80×24
 //! and 200×60 here, sequences of messages through `update` in `update` (navigation, views,
-//! filter, sort, commands, focus, copy, read-only).
+//! filter, sort, commands, focus, copy, read-only, key bindings).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

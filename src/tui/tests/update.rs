@@ -1,5 +1,5 @@
 //! `update` driven by sequences of messages: navigation, views, filter, sort, commands, focus,
-//! copy, read-only.
+//! copy, read-only, and key bindings from the config.
 
 use super::*;
 
@@ -157,6 +157,74 @@ fn q_quits_but_not_while_typing() {
     assert_eq!(m.mode, Mode::Help);
     assert!(!send(&mut m, [key('q')]).contains(&Cmd::Quit));
     assert_eq!(m.mode, Mode::Normal);
+}
+
+/// The demo at 80×24 with a `[keys]` table from a config file.
+fn demo_with_keys(toml: &str) -> Model {
+    let file = crate::config::Config::parse(toml, std::path::Path::new("baton.toml")).unwrap();
+    let mut config = fixture::demo_config();
+    config.keys = file.keys;
+    let mut m = fixture::demo_model_with(config, theme());
+    update(&mut m, Msg::Resize(80, 24));
+    m
+}
+
+#[test]
+fn an_overridden_key_dispatches_and_frees_the_default() {
+    let mut m = demo_with_keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\n");
+    assert_eq!(m.note, None);
+    assert!(!send(&mut m, [key('q')]).contains(&Cmd::Quit));
+    let ctrl_q = Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    assert!(send(&mut m, [ctrl_q.clone()]).contains(&Cmd::Quit));
+    // `/` is free now; `f` opens the filter line over the fleet-wide list.
+    send(&mut m, [key('/')]);
+    assert_eq!((m.mode, &m.view), (Mode::Normal, &View::Fleet));
+    send(&mut m, [key('f')]);
+    assert_eq!(
+        (m.mode, &m.view),
+        (Mode::Filter, &View::Databases { orchestra: None })
+    );
+    // While typing, `f` and Ctrl-Q are text keys; Ctrl-C still quits.
+    send(&mut m, typed("ff"));
+    assert_eq!(m.filter_input.value(), "ff");
+    assert!(!send(&mut m, [ctrl_q]).contains(&Cmd::Quit));
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(send(&mut m, [ctrl_c]).contains(&Cmd::Quit));
+}
+
+#[test]
+fn help_and_hints_show_the_keys_in_force() {
+    let mut m = demo_with_keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\nhelp = \"f1\"\n");
+    let s = screen(&mut m, 200, 60);
+    assert!(
+        s.contains("↵ databases · d all databases · f filter · : command · F1 help · Ctrl-Q quit"),
+        "{s}"
+    );
+    assert!(s.contains("F1 help  03:07 UTC"), "{s}");
+    send(&mut m, [code(KeyCode::F(1))]);
+    assert_eq!(m.mode, Mode::Help);
+    let s = screen(&mut m, 80, 24);
+    for line in [
+        "F1               this help",
+        "Ctrl-Q  Ctrl-C   quit",
+        "f                filter the list",
+        "f ↵  f Esc       keep / clear",
+    ] {
+        assert!(s.contains(line), "{line}:\n{s}");
+    }
+}
+
+#[test]
+fn a_clash_in_a_config_built_in_code_falls_back_to_the_defaults() {
+    let mut config = fixture::demo_config();
+    config.keys.insert(
+        "filter".into(),
+        crate::tui::keymap::KeyList(vec!["d".parse().unwrap()]),
+    );
+    let mut m = fixture::demo_model_with(config, theme());
+    assert!(matches!(&m.note, Some(Note::Error(e)) if e.contains("all_databases")));
+    send(&mut m, [key('/')]);
+    assert_eq!(m.mode, Mode::Filter);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use unicode_width::UnicodeWidthStr;
 use super::{connection_of, first_reason};
 use crate::config::Theme;
 use crate::fleet::{Connection, Database, Role};
+use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Mode, Model, SortCol};
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style};
 use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
@@ -78,8 +79,8 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
     } else {
         title.push_str(&format!(" · sort: {} {arrow} ", model.sort.word()));
     }
-    let hints = " ↵ open · / filter · s sort · S reverse · y copy id · Esc back · ? help ";
-    let inner = panel(theme, &title, hints, true, area, buf);
+    let hints = model.keymap.hints(Context::Databases);
+    let inner = panel(theme, &title, &hints, true, area, buf);
     if let Some(o) = scope {
         // The orchestra's accent on the panel's corner, so prod is hard to miss.
         buf.set_stringn(area.x, area.y, "█", 1, accent_style(model, theme, o));
@@ -157,8 +158,9 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
             }
         } else {
             format!(
-                "no database matches '{}' (Esc in / clears it)",
-                model.filter_input.value()
+                "no database matches '{}' (Esc in {} clears it)",
+                model.filter_input.value(),
+                model.keymap.label(Action::Filter)
             )
         };
         put(buf, x0, inner.y + 1, w, &text, theme.muted);

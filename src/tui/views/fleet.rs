@@ -10,6 +10,7 @@ use super::connection_of;
 use super::first_reason;
 use crate::config::Theme;
 use crate::fleet::Connection;
+use crate::tui::keymap::{Action, Context};
 use crate::tui::model::Model;
 use crate::tui::widgets::styles::{accent_style, connection_style, health_style};
 use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
@@ -106,8 +107,9 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
                 y,
                 w,
                 &format!(
-                    "… and {} more: press d for every database, worst first",
-                    more + 1
+                    "… and {} more: press {} for every database, worst first",
+                    more + 1,
+                    model.keymap.label(Action::AllDatabases)
                 ),
                 theme.muted,
             );
@@ -150,8 +152,8 @@ enum Orch {
 
 fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let title = format!(" Orchestras ({}) ", model.orchestras.len());
-    let hints = " ↵ databases · d all databases · / filter · : command · ? help · q quit ";
-    let inner = panel(theme, &title, hints, true, area, buf);
+    let hints = model.keymap.hints(Context::Fleet);
+    let inner = panel(theme, &title, &hints, true, area, buf);
     if inner.height < 2 {
         return;
     }

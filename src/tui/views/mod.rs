@@ -18,6 +18,7 @@ use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
+use super::keymap::Action;
 use super::model::{Mode, Model, View};
 use super::widgets::{panel, put};
 use crate::config::Theme;
@@ -59,8 +60,9 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     inner.y,
                     inner.width.saturating_sub(2),
                     &format!(
-                        "{} is gone: no pods of it are seen any more. Esc goes back.",
-                        key.id()
+                        "{} is gone: no pods of it are seen any more. {} goes back.",
+                        key.id(),
+                        model.keymap.label(Action::Back)
                     ),
                     theme.warning,
                 );
@@ -82,7 +84,7 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         buf,
     );
     if model.mode == Mode::Help {
-        help::render(theme, main, buf);
+        help::render(model, theme, main, buf);
     }
 }
 

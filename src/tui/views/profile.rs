@@ -14,6 +14,7 @@ use super::connection_of;
 use crate::config::Theme;
 use crate::fleet::store::clock;
 use crate::fleet::{Connection, Database, Member, Probe, Role};
+use crate::tui::keymap::Context;
 use crate::tui::model::{Model, age};
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style, role_style};
 use crate::tui::widgets::{Table, col, flex, num, panel, put, put_right, scroll, select_row};
@@ -50,8 +51,8 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         ..area
     };
     let title = format!(" {} ", d.key.id());
-    let hints = " j/k member · y copy id · Esc back · ? help ";
-    let inner = panel(theme, &title, hints, true, header_area, buf);
+    let hints = model.keymap.hints(Context::Profile);
+    let inner = panel(theme, &title, &hints, true, header_area, buf);
     buf.set_stringn(
         area.x,
         area.y,

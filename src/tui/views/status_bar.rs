@@ -6,12 +6,17 @@ use ratatui::layout::Rect;
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
+use crate::tui::keymap::Action;
 use crate::tui::model::{Model, Note, clock_hm};
 use crate::tui::widgets::put;
 
 pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, theme.status_bar);
-    let right = format!(" ? help  {} UTC ", clock_hm(model.now_ms));
+    let right = format!(
+        " {} help  {} UTC ",
+        model.keymap.label(Action::Help),
+        clock_hm(model.now_ms)
+    );
     let right_w = right.width() as u16;
     let mut x = area.x;
     let end = area.right().saturating_sub(right_w);
