@@ -36,6 +36,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
             model.dirty = true;
         }
         Msg::ThemeLoaded(Err(e)) => error(model, e),
+        Msg::InputEnded(None) => cmds.push(Cmd::Quit),
+        Msg::InputEnded(Some(e)) => cmds.push(Cmd::Fail(format!("terminal input: {e}"))),
     }
     model.refresh();
     let marks = model.compute_time_marks();
