@@ -168,6 +168,61 @@ fn logs_go_to_the_data_dir_not_the_terminal() {
 }
 
 #[test]
+fn key_bindings_from_the_config() {
+    let home = tempfile::tempdir().unwrap();
+    let good = home.path().join("keys.toml");
+    std::fs::write(
+        &good,
+        "[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\nback = [\"esc\", \"backspace\"]\n",
+    )
+    .unwrap();
+    let out = baton(
+        home.path(),
+        &["--config", good.to_str().unwrap(), "config", "check"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Each broken [keys] entry says what to do about it.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid_configs");
+    for (file, fix) in [
+        (
+            "key_unknown_action.toml",
+            "fix: use one of: help, quit, back,",
+        ),
+        (
+            "key_unparsable.toml",
+            "fix: write one character (q, G, ?, /) or a name",
+        ),
+        ("key_empty_list.toml", "fix: give it at least one key"),
+        (
+            "key_clash.toml",
+            "fix: give filter another key, or move all_databases too",
+        ),
+    ] {
+        let path = dir.join(file);
+        let out = baton(
+            home.path(),
+            &["--config", path.to_str().unwrap(), "config", "check"],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{file}: {err}");
+        assert!(err.contains(fix), "{file}: {err}");
+    }
+
+    // The dashboard itself refuses the file before it touches the terminal.
+    let path = dir.join("key_clash.toml");
+    let out = baton(home.path(), &["--config", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("key 'keys.filter'"), "{err}");
+}
+
+#[test]
 fn help_has_examples() {
     let home = tempfile::tempdir().unwrap();
     let out = baton(home.path(), &["--help"]);

@@ -1,8 +1,9 @@
 //! The dashboard as a person uses it: the real binary in tmux against the lab, driven with
 //! send-keys and read with capture-pane at 80×24 and 200×60. Navigates fleet → databases →
 //! profile, sees the leader, deletes the leader's pod in the lab and sees the new LEADER on
-//! screen; `q`, SIGTERM and SIGHUP (an SSH drop) each end it with the terminal restored (no
-//! alternate screen, canonical mode back).
+//! screen; the quit key from the config's `[keys]`, SIGTERM and SIGHUP (an SSH drop) each end it
+//! with the terminal restored (no alternate screen, canonical mode back). Keys are sent once the
+//! screen shows what they act on; nothing waits a fixed time.
 
 mod common;
 
@@ -53,11 +54,11 @@ impl Tmux {
             .expect("tmux runs")
     }
 
+    /// Types `keys` (tmux key names); they arrive in order.
     fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.cmd(&["send-keys", "-t", "main", k]);
-            std::thread::sleep(Duration::from_millis(150));
-        }
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
     }
 
     fn screen(&self) -> String {
@@ -106,6 +107,13 @@ impl Drop for Tmux {
     }
 }
 
+/// Writes the config file baton reads from the lab's config dir.
+fn write_config(t: &TestLab, text: &str) {
+    let dir = t.dir.path().join("config/baton");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), text).unwrap();
+}
+
 /// The screen line that shows `member` with the LEADER role.
 fn leads(screen: &str, member: &str) -> bool {
     screen
@@ -128,6 +136,8 @@ async fn navigate_and_see_the_new_leader() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Quit moved off `q`: the help overlay and the fleet's hint line follow.
+    write_config(&t, "[keys]\nquit = \"ctrl-q\"\n");
     for (w, h) in [(80u16, 24u16), (200, 60)] {
         let tm = Tmux::start(&t, w, h);
         // Fleet view: the orchestra, live.
@@ -174,11 +184,46 @@ async fn navigate_and_see_the_new_leader() {
         })
         .await;
 
-        // Help, back out, quit: the shell sees baton exit 0 on the normal screen.
+        // Help, back out, quit: the shell sees baton exit 0 on the normal screen. One Escape at
+        // a time: Escape and the next key sent together read as Alt and that key.
         tm.keys(&["?"]);
-        tm.wait("help", Duration::from_secs(5), |s| s.contains("quit"))
+        tm.wait(
+            "help with the configured quit key",
+            Duration::from_secs(5),
+            |s| s.contains("Ctrl-Q  Ctrl-C"),
+        )
+        .await;
+        tm.keys(&["Escape"]);
+        tm.wait("help closed", Duration::from_secs(5), |s| {
+            !s.contains("any key closes")
+        })
+        .await;
+        tm.keys(&["Escape"]);
+        tm.wait("the database list", Duration::from_secs(5), |s| {
+            s.contains("Databases ·")
+        })
+        .await;
+        tm.keys(&["Escape"]);
+        let s = tm
+            .wait("the fleet view", Duration::from_secs(5), |s| {
+                s.contains("Orchestras (")
+            })
             .await;
-        tm.keys(&["Escape", "Escape", "Escape", "q"]);
+        if w >= 200 {
+            assert!(s.contains("Ctrl-Q quit"), "the hint line:\n{s}");
+        }
+        // `q` is free now: the help key after it still finds baton running.
+        tm.keys(&["q", "?"]);
+        tm.wait("help after q", Duration::from_secs(5), |s| {
+            s.contains("any key closes")
+        })
+        .await;
+        tm.keys(&["Escape"]);
+        tm.wait("help closed", Duration::from_secs(5), |s| {
+            !s.contains("any key closes")
+        })
+        .await;
+        tm.keys(&["C-q"]);
         let s = tm
             .wait("baton exits", Duration::from_secs(10), |s| {
                 s.contains("baton-exited-")
@@ -193,14 +238,20 @@ async fn navigate_and_see_the_new_leader() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn signals_restore_the_terminal() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    write_config(&t, "[keys]\nall_databases = \"a\"\n");
     for (i, signal) in ["TERM", "HUP"].iter().enumerate() {
         let tm = Tmux::start(&t, 82 + i as u16, 24);
         tm.wait("the fleet view", Duration::from_secs(30), |s| {
             s.contains("live")
         })
         .await;
-        // Open something so there is state on screen, then the signal to baton itself.
-        tm.keys(&["d"]);
+        // Open something (with the configured key) so there is state on screen, then the
+        // signal to baton itself.
+        tm.keys(&["a"]);
+        tm.wait("the database list", Duration::from_secs(5), |s| {
+            s.contains("Databases ·")
+        })
+        .await;
         let shell = tm.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
         let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
         let child = Command::new("pgrep")

@@ -1,5 +1,7 @@
-//! The config file: orchestras, database profiles, operations settings and roles, read from TOML
-//! with `deny_unknown_fields`, plus where baton's files live (`paths`) and the themes (`theme`).
+//! The config file: orchestras, database profiles, operations settings, roles and key bindings,
+//! read from TOML with `deny_unknown_fields`, plus where baton's files live (`paths`) and the
+//! themes (`theme`). The `[keys]` table is parsed and checked against the dashboard's table of
+//! actions (`tui::keymap`, which owns the actions and their default keys).
 //!
 //! A missing file means defaults. A broken file is a [`ConfigError`] that names the file, the line,
 //! the key and how to fix it; the binary turns it into exit code 2.
@@ -29,6 +31,9 @@ pub struct Config {
     pub roles: BTreeMap<String, RoleConfig>,
     /// Databases that do not run on Kubernetes: orchestra name → database name → members.
     pub inventory: BTreeMap<String, BTreeMap<String, InventoryDatabase>>,
+    /// Key bindings: action name → the keys that replace its defaults (`quit = "ctrl-q"`,
+    /// `back = ["esc", "h"]`).
+    pub keys: BTreeMap<String, crate::tui::keymap::KeyList>,
 }
 
 /// A database of the static inventory: its profile and the base URL of each member's status
@@ -369,6 +374,16 @@ impl Config {
                     .into(),
             ));
         }
+        if let Err(e) = crate::tui::keymap::Keymap::new(&self.keys) {
+            return Err(ConfigError {
+                line: line_in_table(text, "keys", &e.action)
+                    .or_else(|| line_of_key(text, &format!("keys.{}", e.action))),
+                file: file.to_path_buf(),
+                key: format!("keys.{}", e.action),
+                message: e.message,
+                fix: e.fix,
+            });
+        }
         if !self.operations.artifacts.contains("://") {
             return Err(err(
                 "operations.artifacts".into(),
@@ -498,11 +513,31 @@ fn fix_for(message: &str) -> String {
         "add the missing key to this table".into()
     } else if message.starts_with("invalid type") {
         "give the value the type the message names (quote strings, no quotes around numbers and booleans)".into()
+    } else if message.ends_with("is not a key") {
+        crate::tui::keymap::KEY_SYNTAX.into()
+    } else if message.starts_with("an empty list leaves the action") {
+        "give it at least one key, or remove the line to keep its default keys".into()
     } else if message.contains("duplicate key") {
         "keep only one of the two entries".into()
     } else {
         "correct the value on this line as the message says".into()
     }
+}
+
+/// The line that sets `key` in the table headed `[table]` (a name, not a dotted path).
+fn line_in_table(text: &str, table: &str, key: &str) -> Option<usize> {
+    let header = format!("[{table}]");
+    let start = text.lines().position(|l| l.trim() == header)?;
+    text.lines()
+        .enumerate()
+        .skip(start + 1)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find_map(|(i, l)| {
+            let t = l.trim_start();
+            let t = t.strip_prefix('"').unwrap_or(t);
+            (t.starts_with(key) && t[key.len()..].trim_start().starts_with(['=', '"']))
+                .then_some(i + 1)
+        })
 }
 
 /// Best-effort line of a dotted key: the line that sets its last segment after its table header.
@@ -603,6 +638,28 @@ operations = ["backup", "diagnostics", "rolling-restart"]
             parse("[operations]\nwebhook_url_env = \"https://hooks.slack.com/x\"\n").unwrap_err();
         assert_eq!(e.key, "operations.webhook_url_env");
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn keys_table_overrides_and_errors() {
+        let c = parse("[keys]\nquit = \"ctrl-q\"\nback = [\"esc\", \"h\"]\n").unwrap();
+        assert_eq!(c.keys.len(), 2);
+        assert_eq!(c.keys["back"].0.len(), 2);
+        // An unknown action, on its line, with the actions listed.
+        let e = parse("[general]\nrole = \"operator\"\n\n[keys]\nquit = \"q\"\nqiut = \"x\"\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (Some(6), "keys.qiut"));
+        assert!(e.fix.contains("quit"), "{e}");
+        // A key that is not one.
+        let e = parse("[keys]\nfilter = \"ctrl-shoft-f\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (Some(2), "keys.filter"));
+        assert!(e.message.contains("is not a key"), "{e}");
+        let e = parse("[keys]\nback = [\"esc\", \"hh\"]\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (Some(2), "keys.back[1]"));
+        // Two actions on one key in one view.
+        let e = parse("[keys]\n\nfilter = \"d\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (Some(3), "keys.filter"));
+        assert!(e.message.contains("all_databases"), "{e}");
     }
 
     #[test]

@@ -188,9 +188,14 @@ fn at(m: &mut Model, t: u64, mut events: Vec<FleetEvent>) {
 
 /// The demo model at [`NOW_MS`], on the fleet view, sized 80×24, with `theme`.
 pub fn demo_model(theme: Theme) -> Model {
+    demo_model_with(demo_config(), theme)
+}
+
+/// The demo fleet under another config (e.g. with key bindings).
+pub fn demo_model_with(config: Config, theme: Theme) -> Model {
     let start = NOW_MS - 3 * 60 * MIN;
     let mut m = Model::new(
-        demo_config(),
+        config,
         theme,
         "kubeconfig ~/.kube/config · role operator".into(),
         false,

@@ -1,6 +1,7 @@
 //! The messages `update` folds into the model (everything that happens: keys, resizes, fleet
-//! events, clock ticks, theme loads) and the commands it hands back for the runtime to execute.
-//! Both are plain owned data so `update` stays pure and unit-testable.
+//! events, clock ticks, the answers of effects) and the commands it hands back for the runtime to
+//! execute. Both are plain owned data so `update` stays pure and unit-testable, and so any task
+//! can send a `Msg` on the runtime's channel.
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
@@ -28,17 +29,21 @@ pub enum Msg {
     },
     /// The answer to [`Cmd::LoadTheme`]: the theme, or why it could not be loaded.
     ThemeLoaded(Result<crate::config::Theme, String>),
+    /// The terminal's input ended: closed (`None`, e.g. an SSH drop) or failed (the error).
+    InputEnded(Option<String>),
 }
 
 /// What the runtime does on `update`'s behalf.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
     Quit,
+    /// Stop the dashboard with this error (exit code 1).
+    Fail(String),
     /// Tell the sources what is on screen (sent only when it changed).
     SetFocus(Focus),
     /// Copy this text to the clipboard with OSC52.
     Copy(String),
-    /// Load the theme of this name and answer with [`Msg::ThemeLoaded`].
+    /// Load the theme of this name (a file read, so a task) and answer with [`Msg::ThemeLoaded`].
     LoadTheme(String),
 }
 

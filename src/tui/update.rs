@@ -1,12 +1,12 @@
 //! `update`: folds one [`Msg`] into the [`Model`] and says what the runtime must do. Pure: no I/O,
-//! no await, no clock reads (time arrives in `Msg::Tick`). Key handling per mode (normal, filter,
-//! command, help), navigation, the `:` commands, and the focus sent to the sources.
+//! no await, no clock reads (time arrives in `Msg::Tick`). Key handling per mode (normal keys go
+//! through the keymap to an [`Action`]; filter and command lines edit text; any key closes help),
+//! navigation, the `:` commands, and the focus sent to the sources.
 
-use crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
-};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use tui_input::backend::crossterm::EventHandler;
 
+use super::keymap::{Action, Context};
 use super::model::{Filter, Mode, Model, Note, View};
 use super::msg::{Cmd, Msg};
 use crate::fleet::{DbKey, FleetEvent};
@@ -36,6 +36,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
             model.dirty = true;
         }
         Msg::ThemeLoaded(Err(e)) => error(model, e),
+        Msg::InputEnded(None) => cmds.push(Cmd::Quit),
+        Msg::InputEnded(Some(e)) => cmds.push(Cmd::Fail(format!("terminal input: {e}"))),
     }
     model.refresh();
     let marks = model.compute_time_marks();
@@ -77,7 +79,7 @@ fn on_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
     if k.kind == KeyEventKind::Release {
         return;
     }
-    if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+    if m.keymap.interrupts(&k) {
         cmds.push(Cmd::Quit);
         return;
     }
@@ -143,18 +145,18 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
         m.note = None;
         m.dirty = true;
     }
-    let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+    let Some(action) = m.keymap.action(Context::of(&m.view), &k) else {
+        return;
+    };
     let page = m.page_rows() as isize;
-    match k.code {
-        KeyCode::Char('f' | 'd') if ctrl => move_by(m, page),
-        KeyCode::Char('b' | 'u') if ctrl => move_by(m, -page),
-        KeyCode::Char('q') => cmds.push(Cmd::Quit),
-        KeyCode::Char('?') => set_mode(m, Mode::Help),
-        KeyCode::Char(':') => {
+    match action {
+        Action::Quit => cmds.push(Cmd::Quit),
+        Action::Help => set_mode(m, Mode::Help),
+        Action::Command => {
             m.command_input.reset();
             set_mode(m, Mode::Command);
         }
-        KeyCode::Char('/') => {
+        Action::Filter => {
             if !matches!(m.view, View::Databases { .. }) {
                 let scope = match &m.view {
                     View::Profile { list, .. } => list.clone(),
@@ -164,26 +166,25 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
             }
             set_mode(m, Mode::Filter);
         }
-        KeyCode::Esc | KeyCode::Left | KeyCode::Char('h') | KeyCode::Backspace => back(m),
-        KeyCode::Enter | KeyCode::Right | KeyCode::Char('l') => open(m),
-        KeyCode::Char('d') | KeyCode::Tab => open_list(m, None),
-        KeyCode::Down | KeyCode::Char('j') => move_by(m, 1),
-        KeyCode::Up | KeyCode::Char('k') => move_by(m, -1),
-        KeyCode::PageDown => move_by(m, page),
-        KeyCode::PageUp => move_by(m, -page),
-        KeyCode::Home | KeyCode::Char('g') => move_by(m, isize::MIN),
-        KeyCode::End | KeyCode::Char('G') => move_by(m, isize::MAX),
-        KeyCode::Char('s') if matches!(m.view, View::Databases { .. }) => {
+        Action::Back => back(m),
+        Action::Open => open(m),
+        Action::AllDatabases => open_list(m, None),
+        Action::Down => move_by(m, 1),
+        Action::Up => move_by(m, -1),
+        Action::PageDown => move_by(m, page),
+        Action::PageUp => move_by(m, -page),
+        Action::First => move_by(m, isize::MIN),
+        Action::Last => move_by(m, isize::MAX),
+        Action::Sort => {
             m.sort = m.sort.next();
             m.reverse = false;
             m.dirty = true;
         }
-        KeyCode::Char('S') if matches!(m.view, View::Databases { .. }) => {
+        Action::Reverse => {
             m.reverse = !m.reverse;
             m.dirty = true;
         }
-        KeyCode::Char('y') => copy(m, cmds),
-        _ => {}
+        Action::Copy => copy(m, cmds),
     }
 }
 

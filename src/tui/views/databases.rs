@@ -1,0 +1,246 @@
+//! The database list of one orchestra or of the whole fleet: filtered and sorted by the model
+//! (a frame never sorts), only the rows on screen formatted, column widths following what is on
+//! screen, the sort column marked with an arrow.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use unicode_width::UnicodeWidthStr;
+
+use super::{connection_of, first_reason};
+use crate::config::Theme;
+use crate::fleet::{Connection, Database, Role};
+use crate::tui::keymap::{Action, Context};
+use crate::tui::model::{Mode, Model, SortCol};
+use crate::tui::widgets::styles::{accent_style, health_style, lag_style};
+use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
+
+/// Columns of the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    Database,
+    Orchestra,
+    Profile,
+    Version,
+    Ready,
+    Leader,
+    Term,
+    Lag,
+    Health,
+    Op,
+    Reason,
+}
+
+/// The column a sort order is marked on.
+fn sort_column(s: SortCol) -> Column {
+    match s {
+        SortCol::Health => Column::Health,
+        SortCol::Database => Column::Database,
+        SortCol::Orchestra => Column::Orchestra,
+        SortCol::Profile => Column::Profile,
+        SortCol::Version => Column::Version,
+        SortCol::Members => Column::Ready,
+        SortCol::Leader => Column::Leader,
+        SortCol::Term => Column::Term,
+        SortCol::Lag => Column::Lag,
+    }
+}
+
+pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf: &mut Buffer) {
+    let total = match scope {
+        Some(o) => model.fleet.databases_of(o).count(),
+        None => model.fleet.databases.len(),
+    };
+    let where_ = match scope {
+        Some(o) => {
+            let conn = connection_of(model, o);
+            if matches!(*conn, Connection::Live) {
+                model.display_name(o).to_string()
+            } else {
+                format!("{} ({})", model.display_name(o), conn.describe())
+            }
+        }
+        None => "all orchestras".into(),
+    };
+    let arrow = if model.reverse { "▴" } else { "▾" };
+    let narrow = area.width < 100;
+    let mut title = if narrow {
+        let where_ = if scope.is_none() { "all" } else { &where_ };
+        format!(" Databases · {where_} · {}/{total}", model.rows.len())
+    } else {
+        format!(" Databases · {where_} · {} of {total}", model.rows.len())
+    };
+    if !model.filter_input.value().is_empty() && model.mode != Mode::Filter {
+        let label = if narrow { "/" } else { "filter: " };
+        title.push_str(&format!(" · {label}{}", model.filter_input.value()));
+    }
+    if narrow {
+        title.push_str(&format!(" · {}{arrow} ", model.sort.word()));
+    } else {
+        title.push_str(&format!(" · sort: {} {arrow} ", model.sort.word()));
+    }
+    let hints = model.keymap.hints(Context::Databases);
+    let inner = panel(theme, &title, &hints, true, area, buf);
+    if let Some(o) = scope {
+        // The orchestra's accent on the panel's corner, so prod is hard to miss.
+        buf.set_stringn(area.x, area.y, "█", 1, accent_style(model, theme, o));
+    }
+    if inner.height < 2 {
+        return;
+    }
+    let x0 = inner.x + 1;
+    let w = inner.width.saturating_sub(2);
+    let rows = usize::from(inner.height - 1);
+    let offset = scroll(model.db_offset, model.db_sel, rows, model.rows.len());
+    let visible: Vec<&Database> = model
+        .rows
+        .iter()
+        .skip(offset)
+        .take(rows)
+        .filter_map(|k| model.keys.get(*k as usize))
+        .filter_map(|k| model.fleet.databases.get(k))
+        .collect();
+    // Column widths follow what is on screen (bounded), not the whole fleet.
+    let widest = |f: &dyn Fn(&Database) -> usize, lo: usize, hi: usize| {
+        visible
+            .iter()
+            .map(|d| f(d))
+            .max()
+            .unwrap_or(lo)
+            .clamp(lo, hi) as u16
+    };
+    let db_w = widest(
+        &|d| d.key.namespace.width() + 1 + d.key.name.width(),
+        12,
+        40,
+    );
+    let orch_cap = if w < 120 { 16 } else { 28 };
+    let orch_w = widest(
+        &|d| model.display_name(&d.key.orchestra).width() + 2,
+        9,
+        orch_cap,
+    );
+    let leader_w = widest(
+        &|d| d.state.leader.as_deref().map_or(1, |l| l.width() + 2),
+        6,
+        24,
+    );
+    let cols = [
+        col(Column::Database, "DATABASE", db_w, 0),
+        col(
+            Column::Orchestra,
+            "ORCHESTRA",
+            orch_w,
+            if scope.is_some() { 20 } else { 4 },
+        ),
+        col(Column::Profile, "PROFILE", 8, 9),
+        col(Column::Version, "VERSION", 8, 8),
+        num(Column::Ready, "READY", 6, 2),
+        col(Column::Leader, "LEADER", leader_w, 5),
+        num(Column::Term, "TERM", 5, 7),
+        num(Column::Lag, "LAG", 6, 6),
+        col(Column::Health, "HEALTH", 8, 1),
+        col(Column::Op, "OP", 3, 10),
+        flex(Column::Reason, "REASON", 20, 3),
+    ];
+    let tbl = Table::new(&cols, w, x0);
+    tbl.header(
+        buf,
+        inner.y,
+        theme.header,
+        Some((sort_column(model.sort), arrow)),
+    );
+    if visible.is_empty() {
+        let text = if total == 0 {
+            match scope {
+                Some(o) => format!("no databases seen in {} yet", model.display_name(o)),
+                None => "no databases seen yet".into(),
+            }
+        } else {
+            format!(
+                "no database matches '{}' (Esc in {} clears it)",
+                model.filter_input.value(),
+                model.keymap.label(Action::Filter)
+            )
+        };
+        put(buf, x0, inner.y + 1, w, &text, theme.muted);
+        return;
+    }
+    for (i, d) in visible.iter().enumerate() {
+        let y = inner.y + 1 + i as u16;
+        let selected = offset + i == model.db_sel;
+        if selected {
+            select_row(buf, theme, inner.x, y, inner.width);
+        }
+        let st = |s: Style| if selected { theme.selected } else { s };
+        let k = &d.key;
+        let s = &d.state;
+        let c = |id: Column, text: &str, style: Style, buf: &mut Buffer| {
+            tbl.cell(buf, id, y, text, st(style));
+        };
+        c(
+            Column::Database,
+            &format!("{}/{}", k.namespace, k.name),
+            theme.text,
+            buf,
+        );
+        if tbl.shown(Column::Orchestra) {
+            let conn = connection_of(model, &k.orchestra);
+            let name = model.display_name(&k.orchestra);
+            if matches!(*conn, Connection::Live) {
+                c(
+                    Column::Orchestra,
+                    name,
+                    accent_style(model, theme, &k.orchestra),
+                    buf,
+                );
+            } else {
+                // Not live: the row is what was last seen.
+                c(Column::Orchestra, &format!("{name} ⚠"), theme.warning, buf);
+            }
+        }
+        c(Column::Profile, &d.profile, theme.muted, buf);
+        c(Column::Version, d.version(), theme.muted, buf);
+        let ready = d.ready();
+        let ready_style = if ready < d.members.len() {
+            theme.warning
+        } else {
+            theme.text
+        };
+        c(
+            Column::Ready,
+            &format!("{ready}/{}", d.members.len()),
+            ready_style,
+            buf,
+        );
+        match &s.leader {
+            Some(l) => c(
+                Column::Leader,
+                &format!("{} {l}", Role::Leader.glyph()),
+                theme.text,
+                buf,
+            ),
+            None => c(Column::Leader, "none", theme.down, buf),
+        }
+        c(
+            Column::Term,
+            &s.term.map_or("-".into(), |t| t.to_string()),
+            theme.muted,
+            buf,
+        );
+        c(
+            Column::Lag,
+            &s.worst_lag.map_or("-".into(), |l| l.to_string()),
+            lag_style(model, theme, s.worst_lag),
+            buf,
+        );
+        c(
+            Column::Health,
+            s.health.word(),
+            health_style(theme, s.health),
+            buf,
+        );
+        c(Column::Op, "-", theme.muted, buf);
+        c(Column::Reason, first_reason(d), theme.text, buf);
+    }
+}
