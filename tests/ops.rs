@@ -367,8 +367,7 @@ async fn a_member_that_breaks_mid_operation_makes_it_wait_and_healing_lets_it_fi
     let leader = t.truth_leader("lab-a/team-a/orders").expect("leader");
     let victim = ["orders-1-0", "orders-2-0", "orders-3-0"]
         .into_iter()
-        .filter(|p| *p != leader)
-        .next_back()
+        .rfind(|p| *p != leader)
         .expect("a follower");
     let kc = t.kubeconfig();
     let fault = |off: bool| {

@@ -78,12 +78,11 @@ pub enum Next {
 /// The next step of the operation recorded in `rec`, given what `v` sees. `first`: nothing was
 /// done yet (the preflight), where the expected leader is compared.
 pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
-    if first {
-        if let Some(c) = v.expected_leader(rec.param("expect-leader"))
-            && !c.ok
-        {
-            return Next::Blocked(c);
-        }
+    if first
+        && let Some(c) = v.expected_leader(rec.param("expect-leader"))
+        && !c.ok
+    {
+        return Next::Blocked(c);
     }
     match rec.operation {
         OperationName::RollingRestart | OperationName::RestartMember => restart(rec, v),

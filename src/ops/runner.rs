@@ -465,13 +465,7 @@ impl<E: Executor> Runner<'_, E> {
                 }
                 let name = job_name(
                     kind,
-                    &self
-                        .exec
-                        .database_id()
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or("db")
-                        .to_string(),
+                    self.exec.database_id().rsplit('/').next().unwrap_or("db"),
                     started_ms,
                 );
                 if !rec.params.contains_key("target") {
