@@ -8,11 +8,16 @@
 
 #![forbid(unsafe_code)]
 
+/// The product never reaches the embedded lab except through a kubeconfig (DESIGN.md): the lab
+/// crate is a dependency of the package for `src/main.rs` and the tests only. This name shadows
+/// it in the whole library, so `baton_lab::…` (or `::baton_lab::…`) anywhere under `src/` other
+/// than `main.rs` fails to compile (it resolves to this crate, which has no lab).
+extern crate self as baton_lab;
+
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod fleet;
-pub mod lab;
 pub mod logging;
 pub mod ops;
 pub mod probe;
