@@ -3,6 +3,9 @@
 //! election; the report tells elections from quorum loss; every start of a member's process is
 //! a new incarnation that matches the pod's container status.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

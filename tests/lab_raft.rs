@@ -3,6 +3,9 @@
 //! restarted member keeps its log, a replaced member catches up from nothing — all read the way
 //! baton reads it: status endpoints through the pod proxy and on pod IPs.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

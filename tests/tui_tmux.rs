@@ -4,6 +4,9 @@
 //! screen; `q`, SIGTERM and SIGHUP (an SSH drop) each end it with the terminal restored (no
 //! alternate screen, canonical mode back).
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;
