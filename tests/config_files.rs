@@ -178,3 +178,21 @@ fn help_has_examples() {
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("Examples:") && s.contains("Exit codes:"), "{s}");
 }
+
+#[test]
+fn help_says_what_baton_and_baton_lab_open() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["lab", "--help"]] {
+        let out = baton(home.path(), args);
+        assert_eq!(out.status.code(), Some(0));
+        let s = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if cfg!(feature = "lab") {
+            assert!(s.contains("open the dashboard on it"), "{args:?}: {s}");
+            assert!(!s.contains("not in this build"), "{args:?}: {s}");
+        } else {
+            assert!(s.contains("Not in this build"), "{args:?}: {s}");
+        }
+        assert!(!s.contains("once the TUI lands"), "{args:?}: {s}");
+    }
+}
