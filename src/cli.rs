@@ -1,5 +1,4 @@
-//! The command line (clap): global flags and subcommands. Each subcommand is added when the
-//! part of baton behind it works; see DESIGN.md for the full contract.
+//! The command line (clap): global flags and subcommands; see DESIGN.md for the full contract.
 
 use std::path::PathBuf;
 
@@ -7,6 +6,8 @@ use clap::{Args, Parser, Subcommand};
 
 const EXAMPLES: &str = "\
 Examples:
+  baton                              the dashboard: every kubeconfig context, the config's inventory
+  baton lab                          the dashboard on the demo lab, started in this process
   baton --kubeconfig /tmp/lab.kubeconfig status     every orchestra's databases, leaders and health
   baton lab fault --kubeconfig /tmp/lab.kubeconfig kill-member --orchestra aws-eu-west-1 -n team-commerce --pod orders-1-0
   baton lab serve --kubeconfig-out /tmp/lab.kubeconfig
@@ -58,8 +59,12 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The embedded lab: simulated Kubernetes clusters running Raft-clustered databases.
-    /// Without a subcommand: start the demo lab in this process (the dashboard opens on it once
-    /// the TUI lands; until then it says so and serves the lab for kubectl).
+    /// Without a subcommand: start the demo lab in this process and open the dashboard on it
+    /// (quitting the dashboard stops the lab).
+    #[cfg_attr(
+        not(feature = "lab"),
+        command(about = "Not in this build (built without the `lab` feature): the embedded lab")
+    )]
     Lab {
         #[command(subcommand)]
         command: Option<LabCommand>,

@@ -1,18 +1,35 @@
 //! baton — the on-call remote control for fleets of Raft-clustered databases on Kubernetes.
 //!
-//! Module map (DESIGN.md): `cli` (clap), `config` (config file, themes, paths), `logging`
-//! (tracing to a file), `lab` (the embedded lab: Kubernetes API servers, controllers, kubelet).
-//! `fleet` (the domain: roles, leader, lag, health roll-up, leader history; no I/O) and `probe`
-//! (status decoders per profile). The sources, probe transports, operations and the TUI arrive as
-//! their issues land; the binary in `main.rs` only parses and dispatches.
+//! Module map (DESIGN.md); the binary in `main.rs` only parses and dispatches:
+//! - `cli`: the command line (clap): global flags and subcommands.
+//! - `config`: the config file (orchestras, profiles, operations settings, roles), themes, paths.
+//! - `fleet`: the domain, no I/O: roles, leader, term, lag, health roll-up, leader history,
+//!   the fleet store, `baton status`'s snapshot.
+//! - `probe`: member status over HTTP, direct or through the API server's pod proxy, decoded
+//!   per profile.
+//! - `source`: where the fleet comes from: the `Engine` (a supervisor per orchestra: kube
+//!   watchers, discovery, probes; static inventory) behind the dashboard, `status` and `bench`.
+//! - `ops`: operations as reconcile loops: catalog, safety rules, plans, lock, runner, audit,
+//!   `baton op …`.
+//! - `tui`: the terminal dashboard: terminal setup and restore, event loop, model, update, views.
+//! - `bench`: `baton bench`, the engine's and the view's figures against DESIGN.md's budgets.
+//! - `logging`: tracing to a file in the data dir, never to the terminal.
+//!
+//! The embedded lab is another crate of the workspace (`baton-lab`, `lab/`), used only by
+//! `main.rs` and the tests: this library reaches it, like any cluster, through a kubeconfig.
 
 #![forbid(unsafe_code)]
+
+/// The product never reaches the embedded lab except through a kubeconfig (DESIGN.md): the lab
+/// crate is a dependency of the package for `src/main.rs` and the tests only. This name shadows
+/// it in the whole library, so `baton_lab::…` (or `::baton_lab::…`) anywhere under `src/` other
+/// than `main.rs` fails to compile (it resolves to this crate, which has no lab).
+extern crate self as baton_lab;
 
 pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod fleet;
-pub mod lab;
 pub mod logging;
 pub mod ops;
 pub mod probe;

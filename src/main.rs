@@ -1,13 +1,14 @@
 //! The baton binary: parse the command line, read config and theme, start logging, dispatch.
-//! Everything else lives in the library (`baton::…`) so tests can drive it.
+//! Everything else lives in the library (`baton::…`) so tests can drive it. The embedded lab
+//! (crate `baton-lab`, default feature `lab`) is started here and only here: the library
+//! reaches it, like any cluster, through a kubeconfig.
 
 use std::process::ExitCode;
 
 use baton::Exit;
-use baton::cli::{
-    Cli, Command, ConfigCommand, LabCommand, LabFaultArgs, LabReportArgs, LabServeArgs, StatusArgs,
-    StatusOutput,
-};
+use baton::cli::{Cli, Command, ConfigCommand, LabCommand, StatusArgs, StatusOutput};
+#[cfg(feature = "lab")]
+use baton::cli::{LabFaultArgs, LabReportArgs, LabServeArgs};
 use baton::config::{Config, paths, theme};
 use clap::Parser;
 
@@ -89,9 +90,7 @@ fn main() -> ExitCode {
             println!("themes:      {}", themes.names().join(", "));
             Exit::Ok.into()
         }
-        Some(Command::Lab {
-            command: Some(LabCommand::Serve(args)),
-        }) => lab_serve(args),
+        Some(Command::Lab { command }) => lab(&cli.global, config, theme, themes, command),
         Some(Command::Status(args)) => status(&cli.global, &config, args),
         Some(Command::Op { command }) => {
             let rt = match runtime() {
@@ -102,13 +101,6 @@ fn main() -> ExitCode {
                 .into()
         }
         Some(Command::Bench(args)) => bench(&cli.global, &config, theme, args),
-        Some(Command::Lab { command: None }) => dashboard(&cli.global, config, theme, themes, true),
-        Some(Command::Lab {
-            command: Some(LabCommand::Fault(args)),
-        }) => lab_control(cli.global.kubeconfig.as_deref(), Some(args), None),
-        Some(Command::Lab {
-            command: Some(LabCommand::Report(args)),
-        }) => lab_control(cli.global.kubeconfig.as_deref(), None, Some(args)),
         None => dashboard(&cli.global, config, theme, themes, false),
     }
 }
@@ -123,9 +115,47 @@ fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// `baton lab …`: the dashboard on the demo lab, or the lab headless, or its control server.
+#[cfg(feature = "lab")]
+fn lab(
+    global: &baton::cli::GlobalArgs,
+    config: Config,
+    theme: baton::config::Theme,
+    themes: theme::ThemeSet,
+    command: Option<LabCommand>,
+) -> ExitCode {
+    match command {
+        None => dashboard(global, config, theme, themes, true),
+        Some(LabCommand::Serve(args)) => lab_serve(args),
+        Some(LabCommand::Fault(args)) => {
+            lab_control(global.kubeconfig.as_deref(), Some(args), None)
+        }
+        Some(LabCommand::Report(args)) => {
+            lab_control(global.kubeconfig.as_deref(), None, Some(args))
+        }
+    }
+}
+
+/// `baton lab …` in a build without the lab (`--no-default-features`): bad usage.
+#[cfg(not(feature = "lab"))]
+fn lab(
+    _global: &baton::cli::GlobalArgs,
+    _config: Config,
+    _theme: baton::config::Theme,
+    _themes: theme::ThemeSet,
+    _command: Option<LabCommand>,
+) -> ExitCode {
+    eprintln!(
+        "baton: the lab is not in this build (built without the `lab` feature); \
+         rebuild with default features: cargo build --release"
+    );
+    Exit::Usage.into()
+}
+
 /// `baton lab serve`: start the lab, print the ready line, serve until SIGINT/SIGTERM.
+#[cfg(feature = "lab")]
 fn lab_serve(args: LabServeArgs) -> ExitCode {
-    use baton::lab::{Lab, LabError, LabOptions};
+    use baton_lab::{Lab, LabError, LabOptions};
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -192,6 +222,7 @@ fn lab_serve(args: LabServeArgs) -> ExitCode {
 }
 
 /// Resolves on SIGINT or SIGTERM; the handlers are installed when this is called.
+#[cfg(feature = "lab")]
 fn wait_for_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
@@ -221,12 +252,13 @@ fn wait_for_signal() -> impl std::future::Future<Output = ()> {
 }
 
 /// `baton lab fault` and `baton lab report`: talk to a running lab's control server.
+#[cfg(feature = "lab")]
 fn lab_control(
     kubeconfig: Option<&std::path::Path>,
     fault: Option<LabFaultArgs>,
     report: Option<LabReportArgs>,
 ) -> ExitCode {
-    use baton::lab::client::{ControlClient, ControlError};
+    use baton_lab::client::{ControlClient, ControlError};
     let Some(kubeconfig) = kubeconfig else {
         eprintln!("baton: --kubeconfig PATH is required: the file `baton lab serve` wrote");
         return Exit::Usage.into();
@@ -240,7 +272,7 @@ fn lab_control(
             let client = ControlClient::from_kubeconfig(kubeconfig)?;
             match (fault, report) {
                 (Some(f), _) => {
-                    let req = baton::lab::control::FaultRequest {
+                    let req = baton_lab::control::FaultRequest {
                         fault: f.fault,
                         orchestra: f.orchestra,
                         namespace: f.namespace,
@@ -256,7 +288,7 @@ fn lab_control(
                     if r.json {
                         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                     } else {
-                        print!("{}", baton::lab::report_text(&v));
+                        print!("{}", baton_lab::report_text(&v));
                     }
                 }
                 (None, None) => {}
@@ -376,7 +408,6 @@ fn dashboard(
     themes: theme::ThemeSet,
     with_lab: bool,
 ) -> ExitCode {
-    use baton::lab::{Lab, LabOptions};
     use std::io::IsTerminal as _;
     if !std::io::stdout().is_terminal() {
         eprintln!("baton: the dashboard needs a terminal; for a snapshot use `baton status`");
@@ -387,7 +418,9 @@ fn dashboard(
         Err(code) => return code,
     };
     rt.block_on(async move {
+        #[cfg(feature = "lab")]
         let lab = if with_lab {
+            use baton_lab::{Lab, LabOptions};
             let opts = LabOptions {
                 profile: Some("demo".into()),
                 kubeconfig_out: None,
@@ -411,10 +444,15 @@ fn dashboard(
         } else {
             None
         };
-        let kubeconfig = match &lab {
-            Some(lab) => Some(lab.kubeconfig.clone()),
-            None => global.kubeconfig.clone(),
+        #[cfg(feature = "lab")]
+        let lab_kubeconfig = lab.as_ref().map(|lab| lab.kubeconfig.clone());
+        // Without the lab in the build, `baton lab` never gets here.
+        #[cfg(not(feature = "lab"))]
+        let lab_kubeconfig: Option<std::path::PathBuf> = {
+            let _ = with_lab;
+            None
         };
+        let kubeconfig = lab_kubeconfig.clone().or_else(|| global.kubeconfig.clone());
         // With a lab, the operator contexts only (the observer ones are the same clusters).
         let targets =
             match baton::source::targets(kubeconfig.as_deref(), &global.contexts, &config).await {
@@ -425,7 +463,7 @@ fn dashboard(
                 }
             };
         let orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-        let identity = match (&lab, &kubeconfig) {
+        let identity = match (&lab_kubeconfig, &kubeconfig) {
             (Some(_), _) => format!("lab (demo) · role {}", config.general.role),
             (None, Some(k)) => format!("{} · role {}", k.display(), config.general.role),
             (None, None) => format!("kubeconfig · role {}", config.general.role),
@@ -445,6 +483,7 @@ fn dashboard(
         };
         let result = baton::tui::run(opts, parts.events, parts.focus).await;
         drop(parts.supervisors);
+        #[cfg(feature = "lab")]
         if let Some(lab) = lab {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), lab.shutdown()).await;
         }

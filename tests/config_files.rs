@@ -1,6 +1,9 @@
 //! The binary against broken config and theme files: each error names the file, line and key,
 //! says how to fix it, and exits 2 without a panic.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -229,4 +232,22 @@ fn help_has_examples() {
     assert_eq!(out.status.code(), Some(0));
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("Examples:") && s.contains("Exit codes:"), "{s}");
+}
+
+#[test]
+fn help_says_what_baton_and_baton_lab_open() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["--help"][..], &["lab", "--help"]] {
+        let out = baton(home.path(), args);
+        assert_eq!(out.status.code(), Some(0));
+        let s = String::from_utf8_lossy(&out.stdout).replace('\n', " ");
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if cfg!(feature = "lab") {
+            assert!(s.contains("open the dashboard on it"), "{args:?}: {s}");
+            assert!(!s.contains("not in this build"), "{args:?}: {s}");
+        } else {
+            assert!(s.contains("Not in this build"), "{args:?}: {s}");
+        }
+        assert!(!s.contains("once the TUI lands"), "{args:?}: {s}");
+    }
 }

@@ -1,6 +1,9 @@
 //! `baton lab fault` against a running lab: each fault shows up where a person (kubectl) or a
 //! client (kube-rs) would see it, and lasting faults can be turned off.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,6 +1,9 @@
 //! The lab against kube-rs: a reflector that survives a forced watch expiry without ghosts or
 //! duplicates, bookmarks during an idle watch, access reviews, and the observer's 403.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,9 @@
 //! describe, logs -f of a Job, rollout restart, the pod proxy, label selectors, and the
 //! observer identity refused on mutation.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -3,6 +3,9 @@
 //! stale one), released with delete; progress is told as Events (core/v1, and events.k8s.io/v1
 //! as kube-rs's Recorder writes them). The observer may do none of it.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

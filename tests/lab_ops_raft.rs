@@ -3,6 +3,9 @@
 //! election; the report tells elections from quorum loss; every start of a member's process is
 //! a new incarnation that matches the pod's container status.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -241,7 +244,7 @@ async fn one_member_down_is_an_election_two_members_down_lose_quorum() {
     );
     assert_eq!(d["quorum_lost_events"], 0, "one member down: {d}");
     assert_eq!(d["quorum_lost_ms"], 0, "{d}");
-    let text = baton::lab::report_text(&serde_json::json!({"orchestras": [], "databases": [d]}));
+    let text = baton_lab::report_text(&serde_json::json!({"orchestras": [], "databases": [d]}));
     assert!(
         text.contains("elections 1") && text.contains("quorum lost 0x"),
         "{text}"
@@ -276,7 +279,7 @@ async fn one_member_down_is_an_election_two_members_down_lose_quorum() {
         num(&d, "writes_failed") > num(&base, "writes_failed"),
         "{d}"
     );
-    let text = baton::lab::report_text(&serde_json::json!({"orchestras": [], "databases": [d]}));
+    let text = baton_lab::report_text(&serde_json::json!({"orchestras": [], "databases": [d]}));
     assert!(text.contains("quorum lost 1x"), "{text}");
     t.lab.shutdown().await;
 }

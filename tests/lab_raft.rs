@@ -3,6 +3,9 @@
 //! restarted member keeps its log, a replaced member catches up from nothing — all read the way
 //! baton reads it: status endpoints through the pod proxy and on pod IPs.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;
@@ -211,10 +214,10 @@ async fn replaced_member_catches_up_and_pod_ips_serve_neo4j_and_etcd() {
     let mut spec = small_spec(&[("team-a", "orders", 3, 0)]);
     spec.orchestras[0]
         .databases
-        .push(baton::lab::profile::DatabaseSpec {
+        .push(baton_lab::profile::DatabaseSpec {
             name: "config".into(),
             namespace: "infra".into(),
-            kind: baton::lab::profile::DbKind::Etcd,
+            kind: baton_lab::profile::DbKind::Etcd,
             primaries: 3,
             secondaries: 0,
             version: Some("3.5.17".into()),

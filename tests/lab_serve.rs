@@ -1,6 +1,9 @@
 //! `baton lab serve` as a process: exactly one `ready kubeconfig=PATH` line, a kubeconfig that
 //! the real kubectl uses, a clean stop on SIGTERM and SIGINT, and exit 2 for a bad profile.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -5,6 +5,9 @@
 //! with the terminal restored (no alternate screen, canonical mode back). Keys are sent once the
 //! screen shows what they act on; nothing waits a fixed time.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::process::Command;

@@ -95,6 +95,7 @@ pub const RENEW_EVERY_MS: u64 = 3_000;
 
 /// The lock as it stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // read once per lock check and consumed at once; size is moot
 pub enum Lock {
     /// No Lease: take it with create.
     Free,

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use baton::lab::profile::{DatabaseSpec, DbKind, LabSpec, OrchestraSpec};
-use baton::lab::{Lab, LabOptions};
+use baton_lab::profile::{DatabaseSpec, DbKind, LabSpec, OrchestraSpec};
+use baton_lab::{Lab, LabOptions};
 
 /// A lab of one orchestra ("lab-a") with the given databases (namespace, name, primaries, secondaries).
 pub fn small_spec(dbs: &[(&str, &str, u32, u32)]) -> LabSpec {

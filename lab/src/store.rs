@@ -486,7 +486,7 @@ pub fn valid_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::resources::{self, by_plural};
+    use crate::resources::{self, by_plural};
 
     fn store() -> Store {
         let s = Store::new(1, 100);

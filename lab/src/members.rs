@@ -1,6 +1,6 @@
 //! The workloads of database pods: each pod of a Neo4j or etcd database runs one member of its
-//! database's Raft group (src/lab/consensus.rs) and serves that server's status endpoints
-//! (src/lab/endpoints.rs). Readiness follows the member: Ready only while it knows a leader.
+//! database's Raft group (lab/src/consensus.rs) and serves that server's status endpoints
+//! (lab/src/endpoints.rs). Readiness follows the member: Ready only while it knows a leader.
 //! Other pods (Jobs, plain servers) get the default workloads.
 
 use std::sync::Arc;

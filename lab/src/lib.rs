@@ -1,7 +1,8 @@
 //! The embedded lab: Kubernetes API servers (one per orchestra, on 127.0.0.1) with controllers
 //! and a kubelet simulation, faithful enough for the real kubectl and kube-rs (shared/LAB-API.md).
-//! baton reaches it only through the kubeconfig it writes; nothing outside `src/lab` imports
-//! these internals.
+//! A crate of its own in baton's workspace (`baton-lab`), an optional dependency of the binary
+//! (default feature `lab`). baton reaches it only through the kubeconfig it writes: only
+//! `src/main.rs` (to start it) and the tests use this crate; the library cannot name it.
 //!
 //! Inside: `store` (objects, resourceVersions, watch history), `resources` (discovery, Table
 //! columns), `selector`, `api` (HTTP), `controllers` (StatefulSet, Job, GC), `kubelet` (pod

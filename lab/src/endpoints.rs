@@ -325,8 +325,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Value {
+        // The workspace's fixtures, shared with baton's probe decoders.
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
+            .join("../tests/fixtures")
             .join(name);
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         serde_json::from_str(&text).unwrap()
@@ -375,7 +376,7 @@ mod tests {
     }
 
     fn auth() -> String {
-        format!("Basic {}", crate::lab::profile::b64("neo4j:pw"))
+        format!("Basic {}", crate::profile::b64("neo4j:pw"))
     }
 
     fn get(v: &MemberView, path: &str) -> HttpReply {
