@@ -458,6 +458,8 @@ async fn a_member_that_breaks_mid_operation_makes_it_wait_and_healing_lets_it_fi
 async fn of_two_racing_operators_exactly_one_runs() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
     settled(&t, "team-a/orders").await;
+    let mut true_races = 0;
+    let mut audit_seen = 0;
     for race in 0..20 {
         let args = op(
             "restart-member",
@@ -469,9 +471,48 @@ async fn of_two_racing_operators_exactly_one_runs() {
         let (a, b) = tokio::join!(a, b);
         let mut codes = [a.expect("a").status.code(), b.expect("b").status.code()];
         codes.sort();
-        assert_eq!(codes, [Some(0), Some(3)], "race {race}");
+        // Under load one process may start after the other finished: then both run, one after
+        // the other. What must never happen is that both hold the lock at once: the audit
+        // (one line per request, with the process and the time) says when each held it.
+        let audit = std::fs::read_to_string(data_dir(&t).join("audit.jsonl")).unwrap_or_default();
+        let lines: Vec<Value> = audit
+            .lines()
+            .skip(audit_seen)
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        audit_seen = audit.lines().count();
+        let mut held: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for l in lines
+            .iter()
+            .filter(|l| l["object"] == "lease/baton-op-orders" && l["result"] == "ok")
+        {
+            let who = l["who"].as_str().unwrap_or("").to_string();
+            let at = l["at"].as_str().unwrap_or("").to_string();
+            let e = held.entry(who).or_insert((at.clone(), at.clone()));
+            e.1 = at;
+        }
+        match codes {
+            [Some(0), Some(3)] => {
+                true_races += 1;
+                assert_eq!(
+                    held.len(),
+                    1,
+                    "race {race}: only the winner wrote the lock: {held:?}"
+                );
+            }
+            [Some(0), Some(0)] => {
+                let spans: Vec<&(String, String)> = held.values().collect();
+                assert_eq!(spans.len(), 2, "race {race}: {held:?}");
+                assert!(
+                    spans[0].1 < spans[1].0 || spans[1].1 < spans[0].0,
+                    "race {race}: both held the lock at once: {held:?}"
+                );
+            }
+            other => panic!("race {race}: exit codes {other:?}"),
+        }
         settled(&t, "team-a/orders").await;
     }
+    assert!(true_races >= 10, "only {true_races} of 20 were real races");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -666,7 +666,10 @@ operations = ["backup", "diagnostics", "rolling-restart"]
     fn builtin_roles() {
         let c = Config::default();
         assert_eq!(c.role_operations("observer"), Some(vec![]));
-        assert_eq!(c.role_operations("operator").map(|v| v.len()), Some(OperationName::ALL.len()));
+        assert_eq!(
+            c.role_operations("operator").map(|v| v.len()),
+            Some(OperationName::ALL.len())
+        );
         assert_eq!(c.role_operations("nobody"), None);
     }
 }
