@@ -16,25 +16,12 @@ namespace = "team-a"
 primaries = 3
 secondaries = 1
 TOML
-export BATON_DATA_DIR="$work/data"
-"$baton" lab serve --profile "$work/lab.toml" --kubeconfig-out "$work/kc" > "$work/out" 2> "$work/err" &
-pid=$!
-until grep -q '^ready ' "$work/out"; do
-  kill -0 "$pid" 2>/dev/null || { cat "$work/err"; exit 1; }
-  sleep 0.1
-done
+. "$(dirname "$0")/lab-lib.sh"
+start_lab "$baton" "$work/lab.toml"
 op=("$baton" --kubeconfig "$work/kc" op restart-member --orchestra race --database orders --member orders-rr-1-0 --yes)
-settle() {
-  for _ in $(seq 1 300); do
-    "$baton" --kubeconfig "$work/kc" status --database orders --output json 2>/dev/null \
-      | jq -e '.databases[0].health == "healthy"' > /dev/null && return 0
-    sleep 0.2
-  done
-  echo "the database did not settle" >&2; exit 1
-}
 good=0
 for i in $(seq 1 "$races"); do
-  settle
+  settle "$baton" orders
   "${op[@]}" > "$work/a" 2>&1 & a=$!
   "${op[@]}" > "$work/b" 2>&1 & b=$!
   set +e; wait "$a"; ca=$?; wait "$b"; cb=$?; set -e

@@ -19,13 +19,8 @@ name = "orders"
 namespace = "team-a"
 primaries = 3
 TOML
-export BATON_DATA_DIR="$work/data"
-"$baton" lab serve --profile "$work/lab.toml" --kubeconfig-out "$work/kc" > "$work/out" 2> "$work/err" &
-pid=$!
-until grep -q '^ready ' "$work/out"; do
-  kill -0 "$pid" 2>/dev/null || { cat "$work/err"; exit 1; }
-  sleep 0.1
-done
+. "$(dirname "$0")/lab-lib.sh"
+start_lab "$baton" "$work/lab.toml"
 k() { kubectl --kubeconfig "$work/kc" --context bench -n team-a "$@"; }
 report() { "$baton" --kubeconfig "$work/kc" lab report --json; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -37,22 +32,14 @@ caught_up() {
     | $g.leader != null and ([$g.members[] | select(.pod == $pod and .running and ($lead - .applied) <= 100)] | length == 1)' > /dev/null
 }
 ready_uid() { k get pod "$1" -o jsonpath='{.metadata.uid} {.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true; }
-settle() {
-  for _ in $(seq 1 300); do
-    "$baton" --kubeconfig "$work/kc" status --database orders --output json 2>/dev/null \
-      | jq -e '.databases[0].health == "healthy"' > /dev/null && return 0
-    sleep 0.2
-  done
-  echo "the database did not settle" >&2; exit 1
-}
-settle
+settle "$baton" orders
 counts() { report | jq -r '.databases[] | select(.database == "bench/team-a/orders") | "\(.elections) \(.writes_failed) \(.quorum_lost_events)"'; }
 
 overheads=(); failed=(); elections=(); sums=(); rolls=()
 for round in $(seq 1 "$rounds"); do
   sum=0
   for pod in orders-1-0 orders-2-0 orders-3-0; do
-    settle
+    settle "$baton" orders
     uid0=$(ready_uid "$pod" | cut -d' ' -f1)
     t0=$(now_ms)
     k delete pod "$pod" --wait=false > /dev/null
@@ -61,7 +48,7 @@ for round in $(seq 1 "$rounds"); do
     done
     sum=$(( sum + $(now_ms) - t0 ))
   done
-  settle
+  settle "$baton" orders
   read -r e0 f0 q0 <<< "$(counts)"
   t0=$(now_ms)
   "$baton" --kubeconfig "$work/kc" op rolling-restart --orchestra bench --database orders --yes > "$work/op.$round" 2>&1

@@ -21,6 +21,15 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ORCH: &str = "lab-a";
+const RESUME_ORDERS: &[&str] = &[
+    "op",
+    "resume",
+    "--orchestra",
+    ORCH,
+    "--database",
+    "orders",
+    "--yes",
+];
 
 fn data_dir(t: &TestLab) -> PathBuf {
     t.dir.path().join("baton-data")
@@ -538,20 +547,7 @@ async fn kill_9_mid_rolling_restart_then_resume_finishes_without_repeating() {
     child.start_kill().expect("kill -9");
     let _ = child.wait().await;
     // The lock is the dead process's until it goes stale; resume refuses until then.
-    let (code, _, err) = run(
-        &t,
-        "",
-        &[
-            "op",
-            "resume",
-            "--orchestra",
-            ORCH,
-            "--database",
-            "orders",
-            "--yes",
-        ],
-    )
-    .await;
+    let (code, _, err) = run(&t, "", RESUME_ORDERS).await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("still running"), "{err}");
     // Wait for the lock to go stale (its holder renews no more), then resume.
@@ -569,20 +565,7 @@ async fn kill_9_mid_rolling_restart_then_resume_finishes_without_repeating() {
             })
     })
     .await;
-    let (code, out, err) = run(
-        &t,
-        "",
-        &[
-            "op",
-            "resume",
-            "--orchestra",
-            ORCH,
-            "--database",
-            "orders",
-            "--yes",
-        ],
-    )
-    .await;
+    let (code, out, err) = run(&t, "", RESUME_ORDERS).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("resume rolling-restart"), "{out}");
     let after = pod_uids(&t, "team-a", "orders").await;
