@@ -80,23 +80,139 @@ impl Applied {
     }
 }
 
+/// How many applied indexes a member remembers the state digest of (for `digest_at`).
+const RECENT_DIGESTS: usize = 1024;
+
+/// A member's state machine: what it has applied, and the digests at its last applied indexes
+/// (since it last took its state whole, from a snapshot or a restore).
+struct StateMachine {
+    applied: Applied,
+    recent: std::collections::VecDeque<Applied>,
+}
+
+impl StateMachine {
+    fn at(a: Applied) -> Self {
+        Self {
+            applied: a,
+            recent: std::collections::VecDeque::from([a]),
+        }
+    }
+
+    /// Applies one committed entry (entries at or below the applied index are already in).
+    fn apply(&mut self, e: &Entry) {
+        if e.index <= self.applied.index {
+            return;
+        }
+        self.applied.apply(e);
+        if self.recent.len() >= RECENT_DIGESTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(self.applied);
+    }
+
+    /// The state digest at `index`, if it is one of the recent applied indexes.
+    fn digest_at(&self, index: u64) -> Option<Applied> {
+        let first = self.recent.front()?.index;
+        let at = self
+            .recent
+            .get(usize::try_from(index.checked_sub(first)?).ok()?)?;
+        (at.index == index).then_some(*at)
+    }
+}
+
 /// A member's storage: the Raft log (raft-rs's `MemStorage`) and the applied state beside it.
 /// Snapshots it serves carry the state digest at the applied index, so a member that catches up
 /// from a snapshot has the same state as the one that sent it.
 #[derive(Clone)]
 struct LabStorage {
     log: MemStorage,
-    state: Arc<Mutex<Applied>>,
+    state: Arc<Mutex<StateMachine>>,
 }
 
 impl LabStorage {
-    fn applied(&self) -> Applied {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn new(log: MemStorage, applied: Applied) -> Self {
+        Self {
+            log,
+            state: Arc::new(Mutex::new(StateMachine::at(applied))),
+        }
     }
 
-    fn set_applied(&self, a: Applied) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = a;
+    fn machine(&self) -> MutexGuard<'_, StateMachine> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn applied(&self) -> Applied {
+        self.machine().applied
+    }
+
+    /// The state is now `a`, taken whole (a snapshot or a restore): no history before it.
+    fn set_applied(&self, a: Applied) {
+        *self.machine() = StateMachine::at(a);
+    }
+
+    /// A volume as `neo4j-admin database restore` leaves it: the state at `point` and a log
+    /// that starts right after it (a snapshot at the point, with the group's membership).
+    fn restored(point: &RestorePoint, voters: &[u64], learners: &[u64]) -> Result<Self, String> {
+        let applied = Applied {
+            index: point.index,
+            digest: point.digest,
+        };
+        let log = if point.index == 0 {
+            // A backup of an empty database: an empty log with the group's membership.
+            MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec()))
+        } else {
+            let log = MemStorage::new();
+            let mut snap = Snapshot {
+                data: point.digest.to_vec().into(),
+                ..Default::default()
+            };
+            let meta = snap.mut_metadata();
+            meta.index = point.index;
+            meta.term = point.term;
+            meta.mut_conf_state().voters = voters.to_vec();
+            meta.mut_conf_state().learners = learners.to_vec();
+            log.wl()
+                .apply_snapshot(snap)
+                .map_err(|e| format!("cannot write the restored log: {e}"))?;
+            log
+        };
+        log.wl().mut_hard_state().term = point.term;
+        Ok(Self::new(log, applied))
+    }
+}
+
+/// Where a restore puts a database: the state a backup recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestorePoint {
+    /// The applied index the backup was taken at.
+    pub index: u64,
+    /// The term the backup recorded (the restored log's term; elections go on from it).
+    pub term: u64,
+    /// The state machine's digest at `index`.
+    pub digest: [u8; 32],
+}
+
+/// Reads a `sha256:<64 hex digits>` state digest.
+pub fn parse_digest(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:")?;
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// One member's volume that a restore replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredVolume {
+    /// The pod whose volume it is (the pod name).
+    pub pod: String,
+    pub id: u64,
+    /// Whether the member had a volume before (false: it never ran, or was given an empty one).
+    pub replaced: bool,
 }
 
 impl raft::Storage for LabStorage {
@@ -347,20 +463,19 @@ impl Consensus {
         process: Process,
     ) -> Result<u64, String> {
         let g = self.ensure_group(group, voters, learners);
-        let (volume, fresh) = {
-            let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
-            let fresh = !vols.contains_key(pod_key);
-            let v = vols
-                .entry(pod_key.to_string())
-                .or_insert_with(|| Volume {
-                    storage: LabStorage {
-                        log: MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec())),
-                        state: Arc::new(Mutex::new(Applied::empty(group))),
-                    },
-                })
-                .clone();
-            (v, fresh)
-        };
+        // The volumes stay locked until the member runs, so a restore (which needs every member
+        // stopped) either sees it running or has finished replacing its volume before it starts.
+        let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = !vols.contains_key(pod_key);
+        let volume = vols
+            .entry(pod_key.to_string())
+            .or_insert_with(|| Volume {
+                storage: LabStorage::new(
+                    MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec())),
+                    Applied::empty(group),
+                ),
+            })
+            .clone();
         let applied = volume.storage.applied().index;
         let cfg = Config {
             id,
@@ -413,7 +528,98 @@ impl Consensus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(pod_key.to_string(), (group.to_string(), id));
+        drop(vols);
         Ok(incarnation)
+    }
+
+    /// The pods (with member ids) that have run a member of `group`, and which of them run one
+    /// now.
+    fn group_pods(&self, group: &str) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .pods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, (g, _))| g == group)
+            .map(|(k, (_, id))| (k.clone(), *id))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The members of `group` whose process runs, as (pod name, member id).
+    fn running_in(st: &GroupState) -> Vec<(String, u64)> {
+        st.members
+            .iter()
+            .filter(|(_, m)| m.node.is_some())
+            .map(|(id, m)| (m.pod.clone(), *id))
+            .collect()
+    }
+
+    /// The pods that have a volume of `group`, provided no member of it runs; otherwise why not.
+    pub fn stopped_members(&self, group: &str) -> Result<Vec<(String, u64)>, String> {
+        let g = self.group(group).ok_or_else(|| {
+            format!("no member of {group} has ever run here: nothing to restore into")
+        })?;
+        let running = Self::running_in(&g.lock());
+        if !running.is_empty() {
+            return Err(still_running(&running));
+        }
+        Ok(self
+            .group_pods(group)
+            .into_iter()
+            .map(|(k, id)| (k.rsplit('/').next().unwrap_or(&k).to_string(), id))
+            .collect())
+    }
+
+    /// Restores `group` to `point`, as `neo4j-admin database restore` does on a stopped
+    /// database: refuses while any member's process runs, otherwise gives every member that has
+    /// run in this lab a volume holding the state at `point` and a log that starts after it
+    /// (a snapshot with the group's current membership, the servers that will host it). When the
+    /// members start again they elect a leader from there and new writes chain on from the
+    /// restored state. Messages still in flight from before are dropped.
+    pub fn restore(
+        &self,
+        group: &str,
+        point: &RestorePoint,
+    ) -> Result<Vec<RestoredVolume>, String> {
+        let pods = self.group_pods(group);
+        let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
+        let g = self.group(group).ok_or_else(|| {
+            format!("no member of {group} has ever run here: nothing to restore into")
+        })?;
+        let mut st = g.lock();
+        let running = Self::running_in(&st);
+        if !running.is_empty() {
+            return Err(still_running(&running));
+        }
+        if pods.is_empty() {
+            return Err(format!(
+                "no member of {group} has a volume here: nothing to restore into"
+            ));
+        }
+        let mut restored = Vec::new();
+        for (key, id) in pods {
+            let storage = LabStorage::restored(point, &st.voters, &st.learners)?;
+            let replaced = vols.insert(key.clone(), Volume { storage }).is_some();
+            restored.push(RestoredVolume {
+                pod: key.rsplit('/').next().unwrap_or(&key).to_string(),
+                id,
+                replaced,
+            });
+        }
+        st.mailbox.clear();
+        Ok(restored)
+    }
+
+    /// The state digest (`sha256:<hex>`) the member in `pod_key` had at applied index `index`,
+    /// read from its volume (so also while it is stopped), if that index is among the last
+    /// applied ones since it last took its state whole (a snapshot or a restore).
+    pub fn digest_at(&self, pod_key: &str, index: u64) -> Option<String> {
+        let vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
+        let v = vols.get(pod_key)?;
+        let at = v.storage.machine().digest_at(index)?;
+        Some(at.hex())
     }
 
     /// Takes the member in `pod_key` down if incarnation `incarnation` still runs it (a newer
@@ -875,6 +1081,16 @@ impl Consensus {
     }
 }
 
+/// Why a restore cannot go ahead: the members whose process runs.
+fn still_running(running: &[(String, u64)]) -> String {
+    let names: Vec<&str> = running.iter().map(|(p, _)| p.as_str()).collect();
+    format!(
+        "{} {} running; stop every member of the database first (scale each StatefulSet to 0) and wait until its pods are gone",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    )
+}
+
 /// Installs a snapshot from the leader: the log restarts after it, and the state machine is the
 /// one the snapshot carries (its digest at the snapshot's index).
 fn install_snapshot(store: &LabStorage, snap: &Snapshot) {
@@ -896,7 +1112,7 @@ fn apply_entries(store: &LabStorage, entries: &[Entry]) {
     if entries.is_empty() {
         return;
     }
-    let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut state = store.machine();
     for e in entries {
         state.apply(e);
     }
@@ -934,7 +1150,7 @@ mod tests {
     fn storage(group: &str) -> LabStorage {
         LabStorage {
             log: MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])),
-            state: Arc::new(Mutex::new(Applied::empty(group))),
+            state: Arc::new(Mutex::new(StateMachine::at(Applied::empty(group)))),
         }
     }
 
@@ -1060,6 +1276,120 @@ mod tests {
             },
         )
         .await;
+    }
+
+    #[test]
+    fn digests_parse_and_recent_indexes_are_remembered() {
+        let a = storage("o/ns/db");
+        assert_eq!(parse_digest(&a.applied().hex()), Some(a.applied().digest));
+        assert_eq!(parse_digest("sha256:00"), None);
+        assert_eq!(parse_digest(&format!("md5:{}", "0".repeat(64))), None);
+        let entries: Vec<Entry> = (1..=(RECENT_DIGESTS as u64 + 10))
+            .map(|i| entry(i, 1, &i.to_le_bytes()))
+            .collect();
+        apply_entries(&a, &entries[..5]);
+        let at5 = a.applied();
+        assert_eq!(a.machine().digest_at(5), Some(at5));
+        assert_eq!(a.machine().digest_at(0).map(|x| x.index), Some(0));
+        a.log.wl().append(&entries).unwrap();
+        apply_entries(&a, &entries);
+        let m = a.machine();
+        assert_eq!(m.digest_at(5), None, "older than the window");
+        assert_eq!(m.digest_at(m.applied.index), Some(m.applied));
+        assert_eq!(m.digest_at(m.applied.index + 1), None);
+        assert_eq!(m.recent.len(), RECENT_DIGESTS);
+        let first = m.recent[0].index;
+        assert_eq!(m.digest_at(first).map(|x| x.index), Some(first));
+        drop(m);
+        // Taken whole: no history before.
+        install_snapshot(&a, &a.snapshot(0, 2).unwrap());
+        assert_eq!(a.machine().recent.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restore_needs_every_member_stopped_and_the_group_goes_on_from_the_backup() {
+        let c = fast(200.0);
+        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
+        until("writes applied", Duration::from_secs(10), || {
+            c.status(&key(1)).is_some_and(|s| s.applied_index > 50)
+        })
+        .await;
+        // The backup: member 1's state now.
+        let b = c.status(&key(1)).unwrap();
+        let point = RestorePoint {
+            index: b.applied_index,
+            term: b.term,
+            digest: parse_digest(&b.state_digest).unwrap(),
+        };
+        until("the state moved on", Duration::from_secs(10), || {
+            (1..=3).all(|i| {
+                c.status(&key(i))
+                    .is_some_and(|s| s.applied_index > point.index + 20)
+            })
+        })
+        .await;
+        let old_next = c.digest_at(&key(1), point.index + 1).unwrap();
+        c.stop_member(&key(1), inc[0]);
+        c.stop_member(&key(2), inc[1]);
+        let err = c.restore(GROUP, &point).unwrap_err();
+        assert!(
+            err.starts_with("db-3-0 is running; stop every member"),
+            "{err}"
+        );
+        assert_eq!(c.stopped_members(GROUP).unwrap_err(), err);
+        c.stop_member(&key(3), inc[2]);
+        assert_eq!(
+            c.stopped_members(GROUP).unwrap(),
+            vec![
+                ("db-1-0".into(), 1),
+                ("db-2-0".into(), 2),
+                ("db-3-0".into(), 3)
+            ]
+        );
+        let restored = c.restore(GROUP, &point).unwrap();
+        assert_eq!(restored.len(), 3);
+        assert!(restored.iter().all(|v| v.replaced));
+        for i in 1..=3 {
+            assert_eq!(
+                c.digest_at(&key(i), point.index),
+                Some(b.state_digest.clone())
+            );
+            assert_eq!(c.digest_at(&key(i), point.index + 1), None);
+        }
+        assert!(c.restore("lab/ns/nope", &point).is_err());
+        for i in 1..=3 {
+            start(&c, i);
+            let s = c.status(&key(i)).unwrap();
+            assert!(s.applied_index >= point.index);
+        }
+        until("a leader and new writes", Duration::from_secs(10), || {
+            (1..=3).all(|i| {
+                c.status(&key(i))
+                    .is_some_and(|s| s.applied_index > point.index + 20)
+            })
+        })
+        .await;
+        let top = (1..=3)
+            .map(|i| c.status(&key(i)).unwrap().applied_index)
+            .min()
+            .unwrap();
+        let at = |i: u64, index: u64| c.digest_at(&key(i), index);
+        for i in 1..=3 {
+            assert_eq!(
+                at(i, point.index),
+                Some(b.state_digest.clone()),
+                "member {i}"
+            );
+            assert_eq!(at(i, top), at(1, top), "member {i} at {top}");
+            assert_ne!(
+                at(i, point.index + 1),
+                Some(old_next.clone()),
+                "a new history"
+            );
+        }
+        // Restoring into a running group is refused, and nothing changes.
+        assert!(c.restore(GROUP, &point).is_err());
+        assert!(c.status(&key(1)).unwrap().applied_index > point.index);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
