@@ -305,6 +305,12 @@ impl Workload for Member {
                 Kind::Etcd => format!("etcd {} member {} of {}", self.version, self.id, self.group),
             };
             ctx.log(format!("Starting {what}"));
+            if let Some(st) = self.consensus.status(&self.key) {
+                ctx.log(format!(
+                    "Store recovered at applied index {} (term {}), state {}",
+                    st.applied_index, st.term, st.state_digest
+                ));
+            }
             let mut ready = false;
             let mut leader = 0;
             let every = self.consensus.poll_interval();
