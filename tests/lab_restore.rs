@@ -424,7 +424,10 @@ async fn restore_refuses_while_a_member_runs_and_names_a_bad_artifact() {
         (
             "restore-missing",
             s3("missing.backup"),
-            format!("ERROR {} does not exist", s3("missing.backup")),
+            format!(
+                "ERROR cannot read {}: it does not exist",
+                s3("missing.backup")
+            ),
         ),
         (
             "restore-garbage",

@@ -208,7 +208,7 @@ impl JobWorkload {
         let path = object_path(&self.object_store, source)?;
         ctx.log(format!("Restoring database '{db}' from {source}"));
         let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("{source} does not exist"),
+            std::io::ErrorKind::NotFound => format!("cannot read {source}: it does not exist"),
             _ => format!("cannot read {source}: {e}"),
         })?;
         let backup = Backup::parse(&text, source)?;
