@@ -11,6 +11,15 @@
 //! index have the same digest. Each start of a member's process is an *incarnation* (a lab-wide
 //! counter) that carries the container's id and start time, so a restarted process is told apart
 //! from the old one. A graceful stop of a leader hands leadership to a caught-up voter first.
+//!
+//! Membership changes the way raft-rs wants them: a member's id lives on its volume; an empty
+//! volume where a member ran before is a new server with a fresh id, which starts with no log and
+//! no configuration. The leader removes the member it replaced, takes the newcomer in as a
+//! learner, which catches up by snapshot (every group's log starts at a snapshot past index 1, so
+//! a newcomer can never replay the log from its start without the founding membership), and
+//! promotes it to voter if its server is a primary. One change at a time; each member writes the
+//! configuration to its volume as it applies the change, so snapshots always carry the
+//! membership at their index. `restore` puts a stopped group back to a backup's state.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -80,23 +89,180 @@ impl Applied {
     }
 }
 
+/// How many applied indexes a member remembers the state digest of (for `digest_at`).
+const RECENT_DIGESTS: usize = 1024;
+
+/// Where every group's log starts: its founding members begin from a snapshot at this index
+/// and term that carries the founding membership. No leader can then send anyone entries from
+/// index 1, so a member that joins later with an empty volume (and an empty configuration, as
+/// raft-rs wants of new members) always catches up by snapshot first and learns the membership
+/// from it; replaying the log from index 1 with an empty configuration would apply the first
+/// configuration change to nothing (raft-rs refuses: "removed all voters") or make the newcomer
+/// a group of its own. (TiKV starts its groups the same way.)
+const INIT_INDEX: u64 = 1;
+const INIT_TERM: u64 = 1;
+
+/// Member ids for servers that join with an empty volume (apart from the founding ids, which
+/// come from the servers' names).
+const FIRST_JOINER_ID: u64 = 1001;
+
+/// A learner is promoted to voter once it is within this many entries of the leader's commit.
+const LEARNER_SLACK: u64 = 16;
+
+/// A member's state machine: what it has applied, and the digests at its last applied indexes
+/// (since it last took its state whole, from a snapshot or a restore).
+struct StateMachine {
+    applied: Applied,
+    recent: std::collections::VecDeque<Applied>,
+}
+
+impl StateMachine {
+    fn at(a: Applied) -> Self {
+        Self {
+            applied: a,
+            recent: std::collections::VecDeque::from([a]),
+        }
+    }
+
+    /// Applies one committed entry (entries at or below the applied index are already in).
+    fn apply(&mut self, e: &Entry) {
+        if e.index <= self.applied.index {
+            return;
+        }
+        self.applied.apply(e);
+        if self.recent.len() >= RECENT_DIGESTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(self.applied);
+    }
+
+    /// The state digest at `index`, if it is one of the recent applied indexes.
+    fn digest_at(&self, index: u64) -> Option<Applied> {
+        let first = self.recent.front()?.index;
+        let at = self
+            .recent
+            .get(usize::try_from(index.checked_sub(first)?).ok()?)?;
+        (at.index == index).then_some(*at)
+    }
+}
+
 /// A member's storage: the Raft log (raft-rs's `MemStorage`) and the applied state beside it.
 /// Snapshots it serves carry the state digest at the applied index, so a member that catches up
 /// from a snapshot has the same state as the one that sent it.
 #[derive(Clone)]
 struct LabStorage {
     log: MemStorage,
-    state: Arc<Mutex<Applied>>,
+    state: Arc<Mutex<StateMachine>>,
 }
 
 impl LabStorage {
-    fn applied(&self) -> Applied {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn new(log: MemStorage, applied: Applied) -> Self {
+        Self {
+            log,
+            state: Arc::new(Mutex::new(StateMachine::at(applied))),
+        }
     }
 
-    fn set_applied(&self, a: Applied) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = a;
+    fn machine(&self) -> MutexGuard<'_, StateMachine> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn applied(&self) -> Applied {
+        self.machine().applied
+    }
+
+    /// The state is now `a`, taken whole (a snapshot or a restore): no history before it.
+    fn set_applied(&self, a: Applied) {
+        *self.machine() = StateMachine::at(a);
+    }
+
+    /// A founding member's empty volume: the group's start (see [`INIT_INDEX`]).
+    fn founding(group: &str, voters: &[u64], learners: &[u64]) -> Self {
+        let log = MemStorage::new();
+        let empty = Applied::empty(group);
+        let mut snap = Snapshot {
+            data: empty.digest.to_vec().into(),
+            ..Default::default()
+        };
+        let meta = snap.mut_metadata();
+        meta.index = INIT_INDEX;
+        meta.term = INIT_TERM;
+        meta.mut_conf_state().voters = voters.to_vec();
+        meta.mut_conf_state().learners = learners.to_vec();
+        // An empty log always takes a snapshot past its first index.
+        let _ = log.wl().apply_snapshot(snap);
+        Self::new(
+            log,
+            Applied {
+                index: INIT_INDEX,
+                digest: empty.digest,
+            },
+        )
+    }
+
+    /// A joining member's empty volume: no log and no configuration; it learns both from the
+    /// leader's snapshot once the group has taken it in as a learner.
+    fn joining(group: &str) -> Self {
+        Self::new(MemStorage::new(), Applied::empty(group))
+    }
+
+    /// A volume as `neo4j-admin database restore` leaves it: the state at `point` and a log
+    /// that starts right after it (a snapshot at the point, with the group's membership).
+    fn restored(point: &RestorePoint, voters: &[u64], learners: &[u64]) -> Result<Self, String> {
+        let applied = Applied {
+            index: point.index,
+            digest: point.digest,
+        };
+        let log = MemStorage::new();
+        let mut snap = Snapshot {
+            data: point.digest.to_vec().into(),
+            ..Default::default()
+        };
+        let meta = snap.mut_metadata();
+        meta.index = point.index;
+        meta.term = point.term;
+        meta.mut_conf_state().voters = voters.to_vec();
+        meta.mut_conf_state().learners = learners.to_vec();
+        log.wl()
+            .apply_snapshot(snap)
+            .map_err(|e| format!("cannot write the restored log: {e}"))?;
+        log.wl().mut_hard_state().term = point.term;
+        Ok(Self::new(log, applied))
+    }
+}
+
+/// Where a restore puts a database: the state a backup recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestorePoint {
+    /// The applied index the backup was taken at.
+    pub index: u64,
+    /// The term the backup recorded (the restored log's term; elections go on from it).
+    pub term: u64,
+    /// The state machine's digest at `index`.
+    pub digest: [u8; 32],
+}
+
+/// Reads a `sha256:<64 hex digits>` state digest.
+pub fn parse_digest(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:")?;
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// One member's volume that a restore replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredVolume {
+    /// The pod whose volume it is (the pod name).
+    pub pod: String,
+    pub id: u64,
+    /// Whether the member had a volume before (false: it never ran, or was given an empty one).
+    pub replaced: bool,
 }
 
 impl raft::Storage for LabStorage {
@@ -149,6 +315,8 @@ impl raft::Storage for LabStorage {
 /// running member writes through to it.
 #[derive(Clone)]
 struct Volume {
+    /// The member id the server keeps on its volume (its server id).
+    id: u64,
     storage: LabStorage,
 }
 
@@ -195,11 +363,23 @@ struct Member {
     /// The process that runs (or last ran) this member.
     incarnation: u64,
     process: Process,
+    /// The member's server is meant to vote (a primary), not only follow (a secondary).
+    voter: bool,
 }
 
 struct GroupState {
+    /// The group's membership as the newest applied configuration has it.
     voters: Vec<u64>,
     learners: Vec<u64>,
+    /// The index of the configuration change `voters` and `learners` come from.
+    conf_index: u64,
+    /// The membership the group was founded with (every founding volume starts from it).
+    founding: (Vec<u64>, Vec<u64>),
+    /// Members whose server was replaced (its pod now runs another member): they leave the
+    /// group by a configuration change.
+    retired: std::collections::BTreeSet<u64>,
+    /// The next id for a member that joins with an empty volume.
+    next_id: u64,
     members: BTreeMap<u64, Member>,
     mailbox: Vec<(Instant, Message)>,
     partitioned: HashSet<u64>,
@@ -288,6 +468,10 @@ impl Consensus {
             state: Mutex::new(GroupState {
                 voters: voters.to_vec(),
                 learners: learners.to_vec(),
+                conf_index: 0,
+                founding: (voters.to_vec(), learners.to_vec()),
+                retired: Default::default(),
+                next_id: FIRST_JOINER_ID,
                 members: BTreeMap::new(),
                 mailbox: Vec::new(),
                 partitioned: HashSet::new(),
@@ -335,8 +519,17 @@ impl Consensus {
         g
     }
 
-    /// Brings member `id` of group `group` up in pod `pod_key` (orchestra/namespace/pod) with its
+    /// Brings a member of group `group` up in pod `pod_key` (orchestra/namespace/pod) with its
     /// volume, as one new process. Returns the process's incarnation (for `stop_member`).
+    ///
+    /// `id` is the member id the pod's server has by its name, `voters` and `learners` the
+    /// membership its database is founded with (by the servers' names); `id` votes if it is
+    /// among `voters`. The volume decides who the member is: one that has run keeps its id; an
+    /// empty one of a founding member that never ran starts the group (see [`INIT_INDEX`]); any
+    /// other empty volume is a new server: it gets a fresh id (unless its own was never used),
+    /// starts with no log and no configuration, and the group's leader takes it in by
+    /// configuration changes (a learner first, caught up by snapshot, then promoted to voter if
+    /// it is meant to vote) and removes the member it replaced (see `manage_membership`).
     pub fn start_member(
         self: &Arc<Self>,
         group: &str,
@@ -347,20 +540,58 @@ impl Consensus {
         process: Process,
     ) -> Result<u64, String> {
         let g = self.ensure_group(group, voters, learners);
-        let (volume, fresh) = {
-            let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
-            let fresh = !vols.contains_key(pod_key);
-            let v = vols
-                .entry(pod_key.to_string())
-                .or_insert_with(|| Volume {
-                    storage: LabStorage {
-                        log: MemStorage::new_with_conf_state((voters.to_vec(), learners.to_vec())),
-                        state: Arc::new(Mutex::new(Applied::empty(group))),
-                    },
-                })
-                .clone();
-            (v, fresh)
+        // The volumes stay locked until the member runs, so a restore (which needs every member
+        // stopped) either sees it running or has finished replacing its volume before it starts.
+        let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
+        let previous = self
+            .pods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(pod_key)
+            .filter(|(of, _)| of == group)
+            .map(|(_, id)| *id);
+        let (volume, bootstrap) = match vols.get(pod_key) {
+            Some(v) => (v.clone(), false),
+            None => {
+                let mut st = g.lock();
+                let used = |st: &GroupState, i: u64| {
+                    st.members.contains_key(&i)
+                        || st.retired.contains(&i)
+                        || st.voters.contains(&i)
+                        || st.learners.contains(&i)
+                };
+                let founding = (st.founding.0.contains(&id) || st.founding.1.contains(&id))
+                    && !st.members.contains_key(&id)
+                    && !st.retired.contains(&id);
+                let v = if founding {
+                    Volume {
+                        id,
+                        storage: LabStorage::founding(group, &st.founding.0, &st.founding.1),
+                    }
+                } else {
+                    let mut new_id = id;
+                    while used(&st, new_id) {
+                        new_id = st.next_id.max(FIRST_JOINER_ID);
+                        st.next_id = new_id + 1;
+                    }
+                    Volume {
+                        id: new_id,
+                        storage: LabStorage::joining(group),
+                    }
+                };
+                // The member this pod ran before has left with its volume: it leaves the group.
+                if let Some(old) = previous.filter(|old| *old != v.id) {
+                    st.retired.insert(old);
+                }
+                let bootstrap =
+                    founding && st.members.is_empty() && st.founding.0.first() == Some(&id);
+                vols.insert(pod_key.to_string(), v.clone());
+                (v, bootstrap)
+            }
         };
+        // A primary's server votes, whatever id its volume gave it.
+        let wants_vote = voters.contains(&id);
+        let id = volume.id;
         let applied = volume.storage.applied().index;
         let cfg = Config {
             id,
@@ -377,13 +608,12 @@ impl Consensus {
             .map_err(|e| format!("raft member {id} of {group}: {e}"))?;
         // A brand-new database: its first voter stands for election at once, as a bootstrapping
         // server does, instead of every group waiting out an election timeout.
-        if fresh && applied == 0 && voters.first() == Some(&id) && g.lock().members.is_empty() {
+        if bootstrap {
             let _ = node.campaign();
         }
         let incarnation = INCARNATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let pod = pod_key.rsplit('/').next().unwrap_or(pod_key).to_string();
-        let mut st = g.lock();
-        st.members.insert(
+        g.lock().members.insert(
             id,
             Member {
                 pod,
@@ -392,39 +622,127 @@ impl Consensus {
                 applied_window: (Instant::now(), applied, 0.0),
                 incarnation,
                 process,
+                voter: wants_vote,
             },
         );
-        if fresh {
-            // An empty volume: the leader must forget what it knew this member had and probe it
-            // from the start (it will get a snapshot), or it would commit past the empty log.
-            for (other, m) in st.members.iter_mut() {
-                if *other != id
-                    && let Some(n) = m.node.as_mut()
-                    && n.raft.state == StateRole::Leader
-                    && let Some(pr) = n.raft.mut_prs().get_mut(id)
-                {
-                    pr.matched = 0;
-                    pr.become_probe();
-                }
-            }
-        }
-        drop(st);
         self.pods
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(pod_key.to_string(), (group.to_string(), id));
+        drop(vols);
         Ok(incarnation)
+    }
+
+    /// The pods (with member ids) that have run a member of `group`, and which of them run one
+    /// now.
+    fn group_pods(&self, group: &str) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .pods
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, (g, _))| g == group)
+            .map(|(k, (_, id))| (k.clone(), *id))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The members of `group` whose process runs, as (pod name, member id).
+    fn running_in(st: &GroupState) -> Vec<(String, u64)> {
+        st.members
+            .iter()
+            .filter(|(_, m)| m.node.is_some())
+            .map(|(id, m)| (m.pod.clone(), *id))
+            .collect()
+    }
+
+    /// The pods that have a volume of `group`, provided no member of it runs; otherwise why not.
+    pub fn stopped_members(&self, group: &str) -> Result<Vec<(String, u64)>, String> {
+        let g = self.group(group).ok_or_else(|| {
+            format!("no member of {group} has ever run here: nothing to restore into")
+        })?;
+        let running = Self::running_in(&g.lock());
+        if !running.is_empty() {
+            return Err(still_running(&running));
+        }
+        Ok(self
+            .group_pods(group)
+            .into_iter()
+            .map(|(k, id)| (k.rsplit('/').next().unwrap_or(&k).to_string(), id))
+            .collect())
+    }
+
+    /// Restores `group` to `point`, as `neo4j-admin database restore` does on a stopped
+    /// database: refuses while any member's process runs, otherwise gives every member that has
+    /// run in this lab a volume holding the state at `point` and a log that starts after it
+    /// (a snapshot with the group's current membership, the servers that will host it). When the
+    /// members start again they elect a leader from there and new writes chain on from the
+    /// restored state. Messages still in flight from before are dropped.
+    pub fn restore(
+        &self,
+        group: &str,
+        point: &RestorePoint,
+    ) -> Result<Vec<RestoredVolume>, String> {
+        if point.index < INIT_INDEX || point.term < INIT_TERM {
+            return Err(format!(
+                "applied index {} (term {}) is before any database's start (index {INIT_INDEX}, term {INIT_TERM})",
+                point.index, point.term
+            ));
+        }
+        let pods = self.group_pods(group);
+        let mut vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
+        let g = self.group(group).ok_or_else(|| {
+            format!("no member of {group} has ever run here: nothing to restore into")
+        })?;
+        let mut st = g.lock();
+        let running = Self::running_in(&st);
+        if !running.is_empty() {
+            return Err(still_running(&running));
+        }
+        if pods.is_empty() {
+            return Err(format!(
+                "no member of {group} has a volume here: nothing to restore into"
+            ));
+        }
+        let mut restored = Vec::new();
+        for (key, id) in pods {
+            let storage = LabStorage::restored(point, &st.voters, &st.learners)?;
+            let replaced = vols.insert(key.clone(), Volume { id, storage }).is_some();
+            restored.push(RestoredVolume {
+                pod: key.rsplit('/').next().unwrap_or(&key).to_string(),
+                id,
+                replaced,
+            });
+        }
+        st.mailbox.clear();
+        // The restored log starts at the restore point; configuration changes count from there.
+        st.conf_index = 0;
+        Ok(restored)
+    }
+
+    /// The state digest (`sha256:<hex>`) the member in `pod_key` had at applied index `index`,
+    /// read from its volume (so also while it is stopped), if that index is among the last
+    /// applied ones since it last took its state whole (a snapshot or a restore).
+    pub fn digest_at(&self, pod_key: &str, index: u64) -> Option<String> {
+        let vols = self.volumes.lock().unwrap_or_else(|p| p.into_inner());
+        let v = vols.get(pod_key)?;
+        let at = v.storage.machine().digest_at(index)?;
+        Some(at.hex())
     }
 
     /// Takes the member in `pod_key` down if incarnation `incarnation` still runs it (a newer
     /// process of the same pod is left alone); its volume stays.
     pub fn stop_member(&self, pod_key: &str, incarnation: u64) {
-        let Ok((g, id)) = self.locate(pod_key) else {
+        let Ok((g, _)) = self.locate(pod_key) else {
             return;
         };
         let mut st = g.lock();
-        if let Some(m) = st.members.get_mut(&id)
-            && m.incarnation == incarnation
+        // By incarnation: the pod may run another member by now (a replacement).
+        if let Some(m) = st
+            .members
+            .values_mut()
+            .find(|m| m.incarnation == incarnation)
         {
             // The volume already holds the log and the applied state (written through).
             m.node = None;
@@ -554,7 +872,8 @@ impl Consensus {
             .collect();
         let (role, term, leader, commit, applied) = match &m.node {
             Some(n) => {
-                let role = if st.learners.contains(&id) {
+                // A learner, or a member the group has not taken in yet, follows without a vote.
+                let role = if !st.voters.contains(&id) {
                     "READ_REPLICA"
                 } else {
                     match n.raft.state {
@@ -660,6 +979,7 @@ impl Consensus {
             }
         }
         // Process readies and deliver messages until quiet (bounded).
+        let mut confs = Vec::new();
         for _ in 0..8 {
             let mut outbox = Vec::new();
             for (id, m) in st.members.iter_mut() {
@@ -667,7 +987,7 @@ impl Consensus {
                     continue;
                 }
                 if let Some(n) = m.node.as_mut() {
-                    self.handle_ready(n, &mut outbox);
+                    confs.extend(self.handle_ready(n, &mut outbox));
                 }
             }
             for msg in outbox {
@@ -686,10 +1006,18 @@ impl Consensus {
                 break;
             }
             for (_, msg) in due {
-                if st.partitioned.contains(&msg.from)
+                let lost = st.partitioned.contains(&msg.from)
                     || st.partitioned.contains(&msg.to)
                     || stalled.contains(&msg.to)
-                {
+                    || st.members.get(&msg.to).is_none_or(|m| m.node.is_none());
+                if lost {
+                    // The transport tells a sender whose snapshot did not arrive, so the leader
+                    // sends another instead of waiting for it forever.
+                    if msg.msg_type == MessageType::MsgSnapshot
+                        && let Some(n) = st.members.get_mut(&msg.from).and_then(|m| m.node.as_mut())
+                    {
+                        n.report_snapshot(msg.to, raft::SnapshotStatus::Failure);
+                    }
                     continue;
                 }
                 if let Some(m) = st.members.get_mut(&msg.to)
@@ -705,6 +1033,31 @@ impl Consensus {
                 }
             }
         }
+        // Membership: the newest applied configuration, members that have left, the next change.
+        if let Some((index, cs)) = confs.into_iter().max_by_key(|(i, _)| *i)
+            && index > st.conf_index
+        {
+            st.conf_index = index;
+            st.voters = cs.voters.clone();
+            st.voters.sort_unstable();
+            st.learners = cs.learners.clone();
+            st.learners.sort_unstable();
+        }
+        if !st.retired.is_empty() {
+            let gone: Vec<u64> = st
+                .retired
+                .iter()
+                .filter(|id| !st.voters.contains(id) && !st.learners.contains(id))
+                .copied()
+                .collect();
+            for id in gone {
+                st.retired.remove(&id);
+                if st.members.get(&id).is_some_and(|m| m.node.is_none()) {
+                    st.members.remove(&id);
+                }
+            }
+        }
+        Self::manage_membership(st, &stalled);
         // Applied-rate windows and volume bookkeeping.
         for m in st.members.values_mut() {
             if let Some(n) = &m.node {
@@ -782,9 +1135,16 @@ impl Consensus {
         }
     }
 
-    fn handle_ready(&self, n: &mut RawNode<LabStorage>, outbox: &mut Vec<Message>) {
+    /// Persists, sends and applies what the member has ready. Returns the configurations it
+    /// switched to, with the index of their change.
+    fn handle_ready(
+        &self,
+        n: &mut RawNode<LabStorage>,
+        outbox: &mut Vec<Message>,
+    ) -> Vec<(u64, ConfState)> {
+        let mut confs = Vec::new();
         if !n.has_ready() {
-            return;
+            return confs;
         }
         let store = n.raft.raft_log.store.clone();
         let mut ready = n.ready();
@@ -792,7 +1152,7 @@ impl Consensus {
         if !ready.snapshot().is_empty() {
             install_snapshot(&store, ready.snapshot());
         }
-        apply_entries(&store, &ready.take_committed_entries());
+        apply_committed(n, &store, &ready.take_committed_entries(), &mut confs);
         if !ready.entries().is_empty() {
             let _ = store.log.wl().append(ready.entries());
         }
@@ -805,13 +1165,98 @@ impl Consensus {
             store.log.wl().mut_hard_state().set_commit(commit);
         }
         outbox.extend(light.take_messages());
-        apply_entries(&store, &light.take_committed_entries());
+        apply_committed(n, &store, &light.take_committed_entries(), &mut confs);
         n.advance_apply();
         // Keep memory small: compact all but the last 1000 applied entries.
         let applied = n.raft.raft_log.applied;
         let first = raft::Storage::first_index(&store.log).unwrap_or(1);
         if applied > first + 2000 {
             let _ = store.log.wl().compact(applied - 1000);
+        }
+        confs
+    }
+
+    /// The group's side of membership, as a database's cluster management does it: the leader
+    /// proposes one configuration change at a time (never while one is pending), in this order:
+    /// remove a member whose server was replaced; take in a running member the configuration
+    /// lacks, as a learner; promote a learner meant to vote once it has caught up. A removal
+    /// only ever concerns a member without a process, so it is never the leader.
+    fn manage_membership(st: &mut GroupState, stalled: &HashSet<u64>) {
+        // The steady state, checked without allocating: nothing to change.
+        let in_group = |id: &u64| st.voters.contains(id) || st.learners.contains(id);
+        let work = !st.retired.is_empty()
+            || st
+                .members
+                .iter()
+                .any(|(id, m)| m.node.is_some() && !in_group(id))
+            || st
+                .learners
+                .iter()
+                .any(|id| st.members.get(id).is_some_and(|m| m.voter));
+        if !work {
+            return;
+        }
+        let leader = st
+            .members
+            .iter()
+            .filter(|(id, _)| !stalled.contains(id) && !st.partitioned.contains(id))
+            .filter_map(|(id, m)| {
+                m.node
+                    .as_ref()
+                    .filter(|n| n.raft.state == StateRole::Leader)
+                    .map(|n| (n.raft.term, std::cmp::Reverse(*id)))
+            })
+            .max()
+            .map(|(_, std::cmp::Reverse(id))| id);
+        let Some(lid) = leader else { return };
+        let Some(n) = st.members.get(&lid).and_then(|m| m.node.as_ref()) else {
+            return;
+        };
+        if n.raft.has_pending_conf() {
+            return;
+        }
+        let cs = n.raft.prs().conf().to_conf_state();
+        let in_conf = |id: u64| cs.voters.contains(&id) || cs.learners.contains(&id);
+        let caught_up = |id: u64| {
+            n.raft.prs().get(id).is_some_and(|pr| {
+                pr.recent_active
+                    && pr.state == raft::ProgressState::Replicate
+                    && pr.matched + LEARNER_SLACK >= n.raft.raft_log.committed
+            })
+        };
+        let change = st
+            .retired
+            .iter()
+            .find(|id| **id != lid && in_conf(**id))
+            .map(|id| (*id, ConfChangeType::RemoveNode))
+            .or_else(|| {
+                st.members
+                    .iter()
+                    .find(|(id, m)| m.node.is_some() && !st.retired.contains(id) && !in_conf(**id))
+                    .map(|(id, _)| (*id, ConfChangeType::AddLearnerNode))
+            })
+            .or_else(|| {
+                cs.learners
+                    .iter()
+                    .find(|id| {
+                        st.members
+                            .get(id)
+                            .is_some_and(|m| m.voter && m.node.is_some())
+                            && caught_up(**id)
+                    })
+                    .map(|id| (*id, ConfChangeType::AddNode))
+            });
+        let Some((id, ty)) = change else { return };
+        let mut single = ConfChangeSingle {
+            node_id: id,
+            ..Default::default()
+        };
+        single.set_change_type(ty);
+        let mut cc = ConfChangeV2::default();
+        cc.mut_changes().push(single);
+        if let Some(n) = st.members.get_mut(&lid).and_then(|m| m.node.as_mut()) {
+            // Refused only while another change is pending: the next round tries again.
+            let _ = n.propose_conf_change(Vec::new(), cc);
         }
     }
 
@@ -875,6 +1320,16 @@ impl Consensus {
     }
 }
 
+/// Why a restore cannot go ahead: the members whose process runs.
+fn still_running(running: &[(String, u64)]) -> String {
+    let names: Vec<&str> = running.iter().map(|(p, _)| p.as_str()).collect();
+    format!(
+        "{} {} running; stop every member of the database first (scale each StatefulSet to 0) and wait until its pods are gone",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" }
+    )
+}
+
 /// Installs a snapshot from the leader: the log restarts after it, and the state machine is the
 /// one the snapshot carries (its digest at the snapshot's index).
 fn install_snapshot(store: &LabStorage, snap: &Snapshot) {
@@ -890,13 +1345,156 @@ fn install_snapshot(store: &LabStorage, snap: &Snapshot) {
     store.set_applied(state);
 }
 
-/// Applies committed entries to the member's state machine (a running digest; membership is
-/// fixed per database, so no configuration change is ever proposed).
+/// Applies committed entries to the member's state machine (a running digest over every entry)
+/// and switches the member to each configuration change among them.
+fn apply_committed(
+    n: &mut RawNode<LabStorage>,
+    store: &LabStorage,
+    entries: &[Entry],
+    confs: &mut Vec<(u64, ConfState)>,
+) {
+    for e in entries {
+        let before = store.applied().index;
+        apply_entries(store, std::slice::from_ref(e));
+        let conf_change = matches!(
+            e.get_entry_type(),
+            EntryType::EntryConfChange | EntryType::EntryConfChangeV2
+        );
+        if !conf_change || e.index <= before {
+            continue;
+        }
+        match switch_configuration(n, store, e) {
+            Ok(cs) => confs.push((e.index, cs)),
+            Err(why) => tracing::warn!(
+                member = n.raft.id,
+                index = e.index,
+                "lab: a configuration change was not applied: {why}"
+            ),
+        }
+    }
+}
+
+/// Switches the member to the configuration a committed change entry makes. The new
+/// configuration is written to the volume first: the leader probes a newly added member while it
+/// switches, and a snapshot it sends then must already name that member (raft-rs drops a snapshot
+/// whose configuration lacks its receiver, and the newcomer would wait forever).
+fn switch_configuration(
+    n: &mut RawNode<LabStorage>,
+    store: &LabStorage,
+    e: &Entry,
+) -> Result<ConfState, String> {
+    let cc = decode_conf_change(e)?;
+    if cc.enter_joint().is_none() && !cc.leave_joint() {
+        let (next, _) = raft::Changer::new(n.raft.prs())
+            .simple(&cc.changes)
+            .map_err(|e| e.to_string())?;
+        store.log.wl().set_conf_state(next.to_conf_state());
+    }
+    let cs = n.apply_conf_change(&cc).map_err(|e| e.to_string())?;
+    store.log.wl().set_conf_state(cs.clone());
+    Ok(cs)
+}
+
+/// Reads the configuration change an entry carries (protobuf: `ConfChange` for
+/// `EntryConfChange`, `ConfChangeV2` for `EntryConfChangeV2`, as raft-rs encodes them).
+fn decode_conf_change(e: &Entry) -> Result<ConfChangeV2, String> {
+    let change_type = |v: u64| match v {
+        0 => Ok(ConfChangeType::AddNode),
+        1 => Ok(ConfChangeType::RemoveNode),
+        2 => Ok(ConfChangeType::AddLearnerNode),
+        other => Err(format!("unknown change type {other}")),
+    };
+    let mut cc = ConfChangeV2::default();
+    if e.get_entry_type() == EntryType::EntryConfChange {
+        let mut single = ConfChangeSingle::default();
+        for (field, value) in proto_fields(e.get_data())? {
+            match (field, value) {
+                (2, Proto::Varint(v)) => single.set_change_type(change_type(v)?),
+                (3, Proto::Varint(v)) => single.node_id = v,
+                _ => {}
+            }
+        }
+        cc.mut_changes().push(single);
+        return Ok(cc);
+    }
+    for (field, value) in proto_fields(e.get_data())? {
+        match (field, value) {
+            (1, Proto::Varint(v)) => cc.set_transition(match v {
+                0 => ConfChangeTransition::Auto,
+                1 => ConfChangeTransition::Implicit,
+                2 => ConfChangeTransition::Explicit,
+                other => return Err(format!("unknown transition {other}")),
+            }),
+            (2, Proto::Bytes(b)) => {
+                let mut single = ConfChangeSingle::default();
+                for (f, v) in proto_fields(b)? {
+                    match (f, v) {
+                        (1, Proto::Varint(v)) => single.set_change_type(change_type(v)?),
+                        (2, Proto::Varint(v)) => single.node_id = v,
+                        _ => {}
+                    }
+                }
+                cc.mut_changes().push(single);
+            }
+            _ => {}
+        }
+    }
+    Ok(cc)
+}
+
+/// A protobuf field's value (fixed-width ones are skipped).
+enum Proto<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// The (field number, value) pairs of a protobuf message.
+fn proto_fields(mut b: &[u8]) -> Result<Vec<(u64, Proto<'_>)>, String> {
+    fn varint(b: &mut &[u8]) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&byte, rest) = b.split_first().ok_or("truncated varint")?;
+            *b = rest;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint too long".into())
+    }
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let tag = varint(&mut b)?;
+        let value = match tag & 7 {
+            0 => Proto::Varint(varint(&mut b)?),
+            2 => {
+                let len = usize::try_from(varint(&mut b)?).map_err(|e| e.to_string())?;
+                if len > b.len() {
+                    return Err("truncated field".into());
+                }
+                let (v, rest) = b.split_at(len);
+                b = rest;
+                Proto::Bytes(v)
+            }
+            w @ (1 | 5) => {
+                let len = if w == 1 { 8 } else { 4 };
+                b = b.get(len..).ok_or("truncated field")?;
+                Proto::Fixed
+            }
+            w => return Err(format!("unknown wire type {w}")),
+        };
+        out.push((tag >> 3, value));
+    }
+    Ok(out)
+}
+
+/// Applies committed entries to the member's state machine (a running digest).
 fn apply_entries(store: &LabStorage, entries: &[Entry]) {
     if entries.is_empty() {
         return;
     }
-    let mut state = store.state.lock().unwrap_or_else(|p| p.into_inner());
+    let mut state = store.machine();
     for e in entries {
         state.apply(e);
     }
@@ -934,7 +1532,7 @@ mod tests {
     fn storage(group: &str) -> LabStorage {
         LabStorage {
             log: MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])),
-            state: Arc::new(Mutex::new(Applied::empty(group))),
+            state: Arc::new(Mutex::new(StateMachine::at(Applied::empty(group)))),
         }
     }
 
@@ -1016,50 +1614,249 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_wiped_member_catches_up_by_snapshot_and_has_the_same_state() {
+    async fn a_replaced_member_rejoins_by_membership_change_and_catches_up_by_snapshot() {
         let c = fast(3000.0);
         let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
         until("the log is compacted", Duration::from_secs(20), || {
             c.status(&key(1)).is_some_and(|s| s.applied_index > 2500)
         })
         .await;
+        // An empty volume where member 3 ran: a new server.
         c.stop_member(&key(3), inc[2]);
         c.wipe(&key(3));
         let again = start(&c, 3);
         assert!(again > inc[2], "a new process is a new incarnation");
-        assert_eq!(c.status(&key(3)).unwrap().incarnation, again);
+        let new = c.status(&key(3)).unwrap();
+        assert_eq!(new.incarnation, again);
+        assert!(new.id >= FIRST_JOINER_ID, "a fresh id: {}", new.id);
+        assert_eq!(new.role, "READ_REPLICA", "not a voter yet");
+        let id = new.id;
         until(
-            "the wiped member caught up",
+            "member 3 removed, the new one a caught-up voter",
             Duration::from_secs(20),
-            || c.status(&key(3)).is_some_and(|s| s.applied_index > 2500),
+            || {
+                c.status(&key(3)).is_some_and(|s| {
+                    s.voters == vec![1, 2, id] && s.learners.is_empty() && s.applied_index > 2500
+                })
+            },
         )
         .await;
         // It caught up from a snapshot, not from the (compacted) start of the log.
         let first = {
             let g = c.group(GROUP).unwrap();
             let st = g.lock();
-            let n = st.members[&3].node.as_ref().unwrap();
+            assert!(
+                !st.members.contains_key(&3),
+                "the old member left the group"
+            );
+            let n = st.members[&id].node.as_ref().unwrap();
             n.raft.raft_log.store.first_index().unwrap()
         };
         assert!(first > 1000, "first index {first}");
-        // Read in one go (one lock): members at the same index have the same state.
-        until(
-            "two members at the same index",
-            Duration::from_secs(20),
-            || {
-                let r = db(&c);
-                let ms = r["members"].as_array().unwrap();
-                let at = |i: usize| (ms[i]["applied"].clone(), ms[i]["state_digest"].clone());
-                for (x, y) in [(0, 2), (1, 2)] {
-                    if at(x).0 == at(y).0 {
-                        assert_eq!(at(x).1, at(y).1, "{r}");
-                        return true;
-                    }
-                }
-                false
-            },
-        )
+        // The group never lost its quorum, and members at the same index have the same state.
+        assert_eq!(db(&c)["quorum_lost_events"], 0, "{}", db(&c));
+        let top = (1..=3)
+            .map(|i| c.status(&key(i)).unwrap().applied_index)
+            .min()
+            .unwrap();
+        for i in 1..=3 {
+            assert_eq!(
+                c.digest_at(&key(i), top),
+                c.digest_at(&key(1), top),
+                "member in db-{i}-0 at {top}"
+            );
+        }
+        // The new member keeps its id across restarts (it is on its volume) and votes.
+        c.stop_member(&key(3), again);
+        start(&c, 3);
+        let s = c.status(&key(3)).unwrap();
+        assert_eq!((s.id, s.role == "READ_REPLICA"), (id, false));
+    }
+
+    /// The configuration change entries a single voter writes when `propose` proposes one.
+    fn proposed(propose: impl FnOnce(&mut RawNode<LabStorage>) -> raft::Result<()>) -> Vec<Entry> {
+        let s = LabStorage::founding(GROUP, &[1], &[]);
+        let cfg = Config {
+            id: 1,
+            applied: INIT_INDEX,
+            ..Default::default()
+        };
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let mut n = RawNode::new(&cfg, s.clone(), &logger).unwrap();
+        n.campaign().unwrap();
+        let c = fast(0.0);
+        let mut out = Vec::new();
+        let _ = c.handle_ready(&mut n, &mut out);
+        propose(&mut n).unwrap();
+        for _ in 0..3 {
+            let _ = c.handle_ready(&mut n, &mut out);
+        }
+        let (first, last) = (s.first_index().unwrap(), s.last_index().unwrap());
+        s.entries(first, last + 1, None, GetEntriesContext::empty(false))
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.get_entry_type() != EntryType::EntryNormal)
+            .collect()
+    }
+
+    #[test]
+    fn conf_changes_decode_as_raft_rs_encodes_them() {
+        let mut v2 = ConfChangeV2::default();
+        for (id, ty) in [
+            (7, ConfChangeType::AddLearnerNode),
+            (9, ConfChangeType::RemoveNode),
+        ] {
+            let mut single = ConfChangeSingle {
+                node_id: id,
+                ..Default::default()
+            };
+            single.set_change_type(ty);
+            v2.mut_changes().push(single);
+        }
+        v2.set_transition(ConfChangeTransition::Explicit);
+        let entries = proposed(|n| n.propose_conf_change(vec![], v2.clone()));
+        assert_eq!(entries.len(), 1);
+        assert_eq!(decode_conf_change(&entries[0]).unwrap(), v2);
+
+        let mut v1 = ConfChange {
+            node_id: 5,
+            ..Default::default()
+        };
+        v1.set_change_type(ConfChangeType::AddLearnerNode);
+        let entries = proposed(|n| n.propose_conf_change(vec![], v1));
+        assert_eq!(entries[0].get_entry_type(), EntryType::EntryConfChange);
+        let d = decode_conf_change(&entries[0]).unwrap();
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].node_id, 5);
+        assert_eq!(
+            d.changes[0].get_change_type(),
+            ConfChangeType::AddLearnerNode
+        );
+        // Garbage is an error, never a panic.
+        let mut bad = Entry::default();
+        bad.set_entry_type(EntryType::EntryConfChangeV2);
+        bad.data = vec![0x12, 0x7f].into();
+        assert!(decode_conf_change(&bad).is_err());
+    }
+
+    #[test]
+    fn digests_parse_and_recent_indexes_are_remembered() {
+        let a = storage("o/ns/db");
+        assert_eq!(parse_digest(&a.applied().hex()), Some(a.applied().digest));
+        assert_eq!(parse_digest("sha256:00"), None);
+        assert_eq!(parse_digest(&format!("md5:{}", "0".repeat(64))), None);
+        let entries: Vec<Entry> = (1..=(RECENT_DIGESTS as u64 + 10))
+            .map(|i| entry(i, 1, &i.to_le_bytes()))
+            .collect();
+        apply_entries(&a, &entries[..5]);
+        let at5 = a.applied();
+        assert_eq!(a.machine().digest_at(5), Some(at5));
+        assert_eq!(a.machine().digest_at(0).map(|x| x.index), Some(0));
+        a.log.wl().append(&entries).unwrap();
+        apply_entries(&a, &entries);
+        let m = a.machine();
+        assert_eq!(m.digest_at(5), None, "older than the window");
+        assert_eq!(m.digest_at(m.applied.index), Some(m.applied));
+        assert_eq!(m.digest_at(m.applied.index + 1), None);
+        assert_eq!(m.recent.len(), RECENT_DIGESTS);
+        let first = m.recent[0].index;
+        assert_eq!(m.digest_at(first).map(|x| x.index), Some(first));
+        drop(m);
+        // Taken whole: no history before.
+        install_snapshot(&a, &a.snapshot(0, 2).unwrap());
+        assert_eq!(a.machine().recent.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restore_needs_every_member_stopped_and_the_group_goes_on_from_the_backup() {
+        let c = fast(200.0);
+        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
+        until("writes applied", Duration::from_secs(10), || {
+            c.status(&key(1)).is_some_and(|s| s.applied_index > 50)
+        })
         .await;
+        // The backup: member 1's state now.
+        let b = c.status(&key(1)).unwrap();
+        let point = RestorePoint {
+            index: b.applied_index,
+            term: b.term,
+            digest: parse_digest(&b.state_digest).unwrap(),
+        };
+        until("the state moved on", Duration::from_secs(10), || {
+            (1..=3).all(|i| {
+                c.status(&key(i))
+                    .is_some_and(|s| s.applied_index > point.index + 20)
+            })
+        })
+        .await;
+        let old_next = c.digest_at(&key(1), point.index + 1).unwrap();
+        c.stop_member(&key(1), inc[0]);
+        c.stop_member(&key(2), inc[1]);
+        let err = c.restore(GROUP, &point).unwrap_err();
+        assert!(
+            err.starts_with("db-3-0 is running; stop every member"),
+            "{err}"
+        );
+        assert_eq!(c.stopped_members(GROUP).unwrap_err(), err);
+        c.stop_member(&key(3), inc[2]);
+        assert_eq!(
+            c.stopped_members(GROUP).unwrap(),
+            vec![
+                ("db-1-0".into(), 1),
+                ("db-2-0".into(), 2),
+                ("db-3-0".into(), 3)
+            ]
+        );
+        let restored = c.restore(GROUP, &point).unwrap();
+        assert_eq!(restored.len(), 3);
+        assert!(restored.iter().all(|v| v.replaced));
+        for i in 1..=3 {
+            assert_eq!(
+                c.digest_at(&key(i), point.index),
+                Some(b.state_digest.clone())
+            );
+            assert_eq!(c.digest_at(&key(i), point.index + 1), None);
+        }
+        assert!(c.restore("lab/ns/nope", &point).is_err());
+        let before_start = RestorePoint { index: 0, ..point };
+        assert!(
+            c.restore(GROUP, &before_start)
+                .unwrap_err()
+                .contains("before any database's start")
+        );
+        for i in 1..=3 {
+            start(&c, i);
+            let s = c.status(&key(i)).unwrap();
+            assert!(s.applied_index >= point.index);
+        }
+        until("a leader and new writes", Duration::from_secs(10), || {
+            (1..=3).all(|i| {
+                c.status(&key(i))
+                    .is_some_and(|s| s.applied_index > point.index + 20)
+            })
+        })
+        .await;
+        let top = (1..=3)
+            .map(|i| c.status(&key(i)).unwrap().applied_index)
+            .min()
+            .unwrap();
+        let at = |i: u64, index: u64| c.digest_at(&key(i), index);
+        for i in 1..=3 {
+            assert_eq!(
+                at(i, point.index),
+                Some(b.state_digest.clone()),
+                "member {i}"
+            );
+            assert_eq!(at(i, top), at(1, top), "member {i} at {top}");
+            assert_ne!(
+                at(i, point.index + 1),
+                Some(old_next.clone()),
+                "a new history"
+            );
+        }
+        // Restoring into a running group is refused, and nothing changes.
+        assert!(c.restore(GROUP, &point).is_err());
+        assert!(c.status(&key(1)).unwrap().applied_index > point.index);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

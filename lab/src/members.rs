@@ -221,7 +221,7 @@ impl Member {
             member_id: ident(st.id),
             leader_id: (st.leader_id != 0).then(|| ident(st.leader_id)),
             voters: st.voters.iter().map(|v| ident(*v)).collect(),
-            core: !st.learners.contains(&st.id),
+            core: st.voters.contains(&st.id),
             term: st.term,
             commit_index: st.commit_index,
             applied_index: st.applied_index,
@@ -297,14 +297,21 @@ impl Workload for Member {
                 }
             };
             let _down = Down(self.consensus.clone(), self.key.clone(), incarnation);
+            // The member id is the one on the volume (a new one for an empty volume that
+            // replaces a member).
+            let status = self.consensus.status(&self.key);
+            let id = status.as_ref().map_or(self.id, |st| st.id);
             let what = match self.kind {
-                Kind::Neo4j => format!(
-                    "Neo4j {} member {} of {}",
-                    self.version, self.id, self.group
-                ),
-                Kind::Etcd => format!("etcd {} member {} of {}", self.version, self.id, self.group),
+                Kind::Neo4j => format!("Neo4j {} member {id} of {}", self.version, self.group),
+                Kind::Etcd => format!("etcd {} member {id} of {}", self.version, self.group),
             };
             ctx.log(format!("Starting {what}"));
+            if let Some(st) = status {
+                ctx.log(format!(
+                    "Store recovered at applied index {} (term {}), state {}",
+                    st.applied_index, st.term, st.state_digest
+                ));
+            }
             let mut ready = false;
             let mut leader = 0;
             let every = self.consensus.poll_interval();
