@@ -952,6 +952,23 @@ async fn restore_stops_runs_the_restore_job_and_starts_again() {
         "the restore Job's log is followed: {out}"
     );
     settled(&t, "team-a/orders").await;
+    // Every member's state at the backup's index is the artifact's: the data really came back.
+    let path = t
+        .dir
+        .path()
+        .join("lab-data/object-store")
+        .join(from.trim_start_matches("s3://"));
+    let artifact: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("artifact")).expect("json");
+    let index = artifact["applied_index"].as_u64().expect("index");
+    let digest = artifact["state_digest"].as_str().expect("digest");
+    for pod in ["orders-1-0", "orders-2-0", "orders-3-0"] {
+        let at = t
+            .lab
+            .consensus
+            .digest_at(&format!("{ORCH}/team-a/{pod}"), index);
+        assert_eq!(at.as_deref(), Some(digest), "{pod} at index {index}");
+    }
     // A missing artifact: the Job fails, the operation says so and leaves the database stopped.
     let (code, _, err) = run(
         &t,
