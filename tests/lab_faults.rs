@@ -29,6 +29,10 @@ async fn fault(t: &TestLab, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// How long a stalled member is watched to apply nothing; shorter than the 3 s stall. A sleep, not
+/// a wait: it observes that something does *not* happen over an interval.
+const STALLED_FOR: Duration = Duration::from_millis(1000);
+
 const POD: [&str; 6] = [
     "--orchestra",
     "lab-a",
@@ -212,7 +216,7 @@ async fn stall_and_partition_through_the_cli_and_the_report_tells_the_truth() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("stalled"), "{out}");
     let a = t.lab.consensus.status(&key).unwrap().applied_index;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(STALLED_FOR).await;
     assert_eq!(
         t.lab.consensus.status(&key).unwrap().applied_index,
         a,

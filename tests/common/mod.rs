@@ -99,7 +99,6 @@ impl TestLab {
         .await;
     }
 
-    /// Runs the real kubectl with a fresh cache dir; returns (exit code, stdout, stderr).
     /// The lab's own view of the leader of a database group (e.g. "lab-a/team-a/orders").
     pub fn truth_leader(&self, group: &str) -> Option<String> {
         self.lab
@@ -125,16 +124,13 @@ impl TestLab {
             .kubectl(&["delete", "pod", old, "-n", namespace, "--wait=false"])
             .await;
         assert_eq!(code, 0, "{err}");
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(l) = self.truth_leader(group).filter(|l| l != old) {
-                return l;
-            }
-            assert!(Instant::now() < deadline, "the lab elected no new leader");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_some("the lab elects a new leader", within, || async {
+            self.truth_leader(group).filter(|l| l != old)
+        })
+        .await
     }
 
+    /// Runs the real kubectl with a fresh cache dir; returns (exit code, stdout, stderr).
     pub async fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
         let out = self.kubectl_cmd(args).output().await.expect("run kubectl");
         (
@@ -183,8 +179,25 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
+    wait_some(what, timeout, || {
+        let fut = cond();
+        async move { fut.await.then_some(()) }
+    })
+    .await
+}
+
+/// Polls `get` every 50 ms until it yields a value and returns it; panics with `what` after
+/// `timeout`.
+pub async fn wait_some<T, F, Fut>(what: &str, timeout: Duration, mut get: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
     let start = Instant::now();
-    while !cond().await {
+    loop {
+        if let Some(v) = get().await {
+            return v;
+        }
         assert!(
             start.elapsed() < timeout,
             "timed out after {timeout:?} waiting for: {what}"
