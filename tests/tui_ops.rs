@@ -3,7 +3,7 @@
 //! database's profile (the database id typed; a wrong one does nothing) whose steps advance to
 //! done while the leader moves on screen; a backup whose Job log and artifact show, the artifact
 //! copied with y; a refused operation (a partitioned member) that shows the failing rule and
-//! sends no mutating request (the lab's request log); baton killed with SIGHUP mid-operation,
+//! sends no mutating request (the lab's request log); a cancel; baton killed with SIGHUP mid-operation,
 //! started again, the resume offer taken, the operation finished without restarting a member
 //! twice. Keys are sent once the screen shows what they act on; nothing waits a fixed time.
 
@@ -386,6 +386,42 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
             s.contains("baton-exited-0")
         })
         .await;
+
+    // ---- Cancel mid-operation (x, then y): the current action finishes, the Lease records it.
+    settled(&t, "team-a", "orders").await;
+    tm.keys(&["o"]);
+    tm.wait("the menu", Duration::from_secs(5), |s| {
+        s.contains(&format!("Operations · {id}"))
+    })
+    .await;
+    tm.keys(&["g", "Enter"]);
+    tm.wait("the confirmation", Duration::from_secs(20), |s| {
+        s.contains("type the database id to confirm")
+    })
+    .await;
+    tm.text(&id);
+    tm.keys(&["Enter"]);
+    tm.wait("a step under way", Duration::from_secs(30), |s| {
+        s.contains("rolling-restart · running") && s.contains("step 1:")
+    })
+    .await;
+    tm.keys(&["x"]);
+    tm.wait("the cancel question", Duration::from_secs(5), |s| {
+        s.contains("Cancel rolling-restart on")
+    })
+    .await;
+    tm.keys(&["y"]);
+    let s = tm
+        .wait("cancelled", Duration::from_secs(60), |s| {
+            s.contains("rolling-restart · cancelled")
+        })
+        .await;
+    assert!(s.contains("CANCELLED: cancelled"), "{s}");
+    tm.keys(&["x"]);
+    tm.wait("the pane closed", Duration::from_secs(5), |s| {
+        s.contains("Leader changes")
+    })
+    .await;
 
     // ---- SIGHUP mid-operation, start again, resume from the offer.
     settled(&t, "team-a", "orders").await;
