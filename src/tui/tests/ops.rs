@@ -1101,3 +1101,44 @@ fn snapshot_in_flight_everywhere() {
     command(&mut m, "db acme-prod/acme/graph");
     snap_sizes("ops_resume_offer", &mut m);
 }
+
+#[test]
+fn dialogs_and_the_progress_pane_survive_tiny_terminals() {
+    let mut states: Vec<Model> = Vec::new();
+    let mut m = demo();
+    open_menu(&mut m, ORDERS);
+    states.push(m.clone());
+    choose(&mut m, OperationName::Resize);
+    states.push(m.clone());
+    let mut m = demo();
+    preflight(
+        &mut m,
+        OperationName::RollingRestart,
+        Ok(prepared(OperationName::RollingRestart, &[], passing())),
+    );
+    send(
+        &mut m,
+        typed("aws-eu-west-1/payments/orders-and-then-some-more-text"),
+    );
+    states.push(m.clone());
+    let mut m = demo();
+    mid_run(&mut m);
+    states.push(m.clone());
+    send(&mut m, [key('x')]);
+    states.push(m.clone());
+    send(&mut m, [key('n'), key('q')]);
+    states.push(m);
+    for mut s in states {
+        for (w, h) in [
+            (0, 0),
+            (1, 1),
+            (10, 3),
+            (20, 5),
+            (40, 10),
+            (79, 23),
+            (80, 24),
+        ] {
+            screen(&mut s, w, h);
+        }
+    }
+}
