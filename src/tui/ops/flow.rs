@@ -281,7 +281,7 @@ fn run(m: &mut Model, pf: Preflight, cmds: &mut Vec<Cmd>) -> Option<Dialog> {
     let artifact = matches!(op, OperationName::Backup | OperationName::Diagnostics)
         .then(|| prepared.record.params.get("target").cloned())
         .flatten();
-    let run = Run::new(
+    let mut run = Run::new(
         pf.id,
         pf.key.clone(),
         op,
@@ -290,6 +290,7 @@ fn run(m: &mut Model, pf: Preflight, cmds: &mut Vec<Cmd>) -> Option<Dialog> {
         artifact,
         m.now_ms,
     );
+    run.record_started_ms = prepared.record.started_ms;
     m.ops.runs.insert(pf.key.clone(), run);
     cmds.push(Cmd::Op(OpCmd::Run {
         id: pf.id,

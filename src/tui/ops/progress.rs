@@ -49,6 +49,8 @@ pub struct Run {
     pub artifact: Option<String>,
     /// Cancel was asked for; the current action finishes first.
     pub cancelling: bool,
+    /// The start recorded on the Lease (Unix ms): tells its Lease from another operation's.
+    pub record_started_ms: u64,
 }
 
 /// Where a row of the progress pane stands.
@@ -167,6 +169,7 @@ impl Run {
             finished_ms: None,
             artifact,
             cancelling: false,
+            record_started_ms: 0,
         }
     }
 

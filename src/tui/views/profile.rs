@@ -34,10 +34,12 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
     let live = matches!(*conn, Connection::Live);
     let run = model.ops.run_of(&d.key);
     let in_flight = lease::in_flight(d, now);
-    // The Lease's line: another operator's operation (or a stale one); ours has its pane.
-    let lease_line = in_flight
-        .as_ref()
-        .filter(|i| i.stale || run.is_none_or(|r| !r.running()));
+    // The Lease's line: another operator's operation, or ours once stale after it ended (the
+    // pane shows ours; the Lease may say "running" a moment after the end).
+    let lease_line = in_flight.as_ref().filter(|i| {
+        let ours = run.is_some_and(|r| r.record_started_ms == i.record.started_ms);
+        !ours || (i.stale && run.is_some_and(|r| !r.running()))
+    });
     let ops_line = (show_ops && !wide) || lease_line.is_some();
     let header_lines =
         1 + reasons_shown as u16 + u16::from(churning) + u16::from(!live) + u16::from(ops_line);
