@@ -67,7 +67,38 @@ wait_for "LEADER" 10; sleep 1
 shoot profile 200 60
 t send-keys -t shots '?'; sleep 0.5
 shoot help 200 60
+t send-keys -t shots Escape; sleep 0.3
+
+# An operation: the confirmation (preflight, plan, the id typed), then its progress pane mid-run
+# and done. The first row of the menu that can run is the rolling restart.
+db=aws-eu-west-1/team-commerce/orders
+t send-keys -t shots -l ":db $db"; t send-keys -t shots Enter
+wait_for "LEADER" 10
+t send-keys -t shots o
+wait_for "Operations · $db" 10
+t send-keys -t shots Enter
+wait_for "type the database id" 20
+t send-keys -t shots -l "$db"
+wait_for "matches" 5
+shoot operation-confirm 200 60
+t send-keys -t shots Enter
+wait_for "✓ 1 " 60
+shoot operation-running 200 60
+wait_for "rolling-restart · done" 180
+shoot operation-done 200 60
 
 session 80 24
 t send-keys -t shots d; sleep 1
 shoot databases-80x24 80 24
+# The progress pane at 80x24: a restart of one member (a follower; y/n), mid-run.
+t send-keys -t shots Escape; sleep 0.3
+t send-keys -t shots -l ":db aws-eu-west-1/team-commerce/catalog"; t send-keys -t shots Enter
+wait_for "LEADER" 10
+t send-keys -t shots j o
+wait_for "Operations ·" 10
+t send-keys -t shots j Enter
+wait_for "y run" 20
+t send-keys -t shots y
+wait_for "restart-member · " 10
+wait_for "step 1:" 30
+shoot operation-80x24 80 24

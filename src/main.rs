@@ -480,6 +480,7 @@ fn dashboard(
             identity,
             read_only,
             orchestras,
+            kubeconfig,
         };
         let result = baton::tui::run(opts, parts.events, parts.focus).await;
         drop(parts.supervisors);

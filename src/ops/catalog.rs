@@ -238,6 +238,31 @@ pub fn spec(name: OperationName) -> &'static Spec {
         .unwrap_or(&CATALOG[0])
 }
 
+/// Whether `value` can be the parameter `key` (the runner checks the same before it runs):
+/// memory a Kubernetes quantity, version an image tag, from an artifact address. Other keys
+/// (member, target, expect-leader) are checked against the database by the runner.
+pub fn check_value(key: &str, value: &str) -> Result<(), String> {
+    match key {
+        "memory" if !super::runner::valid_quantity(value) => Err(format!(
+            "memory '{value}' is not a Kubernetes quantity: write e.g. 8Gi, 512Mi or 8G"
+        )),
+        "version"
+            if value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) =>
+        {
+            Err(format!(
+                "version '{value}' is not an image tag: letters, digits, '.', '_' and '-' only"
+            ))
+        }
+        "from" if !value.contains("://") => Err(format!(
+            "from '{value}' is not an artifact address: write s3://bucket/path (as a backup printed it)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `baton op list`: one line per operation.
 pub fn list_text() -> String {
     let mut out = format!(
@@ -292,6 +317,21 @@ mod tests {
             );
         }
         assert_eq!(spec(OperationName::Stop).name, OperationName::Stop);
+    }
+
+    #[test]
+    fn parameter_values_are_checked_as_the_runner_does() {
+        assert!(check_value("memory", "8Gi").is_ok());
+        assert!(
+            check_value("memory", "8GB")
+                .unwrap_err()
+                .contains("quantity")
+        );
+        assert!(check_value("version", "5.27.0").is_ok());
+        assert!(check_value("version", "5.27 0").is_err());
+        assert!(check_value("from", "s3://b/x.backup").is_ok());
+        assert!(check_value("from", "x.backup").is_err());
+        assert!(check_value("member", "anything").is_ok());
     }
 
     #[test]

@@ -1,31 +1,28 @@
 //! `baton op …`: the operations engine without the dashboard. Finds the database (orchestra,
-//! namespace, profile), builds its `KubeExecutor`, prepares the operation, prints the checks and
-//! the plan, asks for confirmation (the database id typed for database-wide and destructive
+//! namespace, profile) and builds its `KubeExecutor` (both in `connect`), prepares the
+//! operation, prints the checks and the plan, asks for confirmation (the database id typed for database-wide and destructive
 //! ones; `--yes` skips it, no terminal without `--yes` is a usage error), runs it with progress
 //! lines or JSON events on stdout, and maps the outcome to the exit codes of DESIGN.md. SIGINT or
 //! SIGTERM cancels: the current action finishes and the database settles first.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use tokio::sync::{mpsc, watch};
 
 use super::audit::{self, Audit};
 use super::catalog;
+use super::connect;
 use super::executor::Executor;
 use super::kube::{KubeExecutor, MANAGED_BY, lease_obs};
 use super::record::{self, Lock};
 use super::runner::{self, OpEvent, Outcome, Request, Runner, Settings};
 use crate::Exit;
-use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs, OpStatusArgs, OpTarget};
+use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs, OpStatusArgs};
 use crate::config::{Config, OperationName};
-use crate::probe::credentials::Resolver;
 use crate::source::now_ms;
 use crate::source::targets::Origin;
 
@@ -74,7 +71,11 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         );
         return Exit::Usage;
     }
-    let settings = settings(global, config, args.take_over);
+    let settings = connect::settings(
+        config,
+        connect::read_only(global.read_only, config),
+        args.take_over,
+    );
     // Read-only refuses before anything is even read.
     if settings.read_only {
         eprintln!(
@@ -82,7 +83,14 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         );
         return Exit::Refused;
     }
-    let exec = match executor(global, config, &args.target).await {
+    let exec = match connect::executor(
+        global.kubeconfig.as_deref(),
+        config,
+        settings.read_only,
+        &args.target,
+    )
+    .await
+    {
         Ok(e) => e,
         Err((code, m)) => {
             eprintln!("baton: {m}");
@@ -113,31 +121,24 @@ enum Drive {
     Resume,
 }
 
-fn settings(global: &GlobalArgs, config: &Config, take_over: bool) -> Settings {
-    let role = config.general.role.clone();
-    let read_only = global.read_only || config.general.read_only || role == "observer";
-    Settings {
-        lag_gate: config.operations.lag_gate,
-        step_timeout: Duration::from_secs(config.operations.step_timeout),
-        // A restart takes seconds; looking 5×/s keeps the wait between members short.
-        poll: Duration::from_millis(200),
-        artifacts: config.operations.artifacts.clone(),
-        read_only,
-        allowed: config.role_operations(&role).unwrap_or_default(),
-        role,
-        take_over,
-        webhook_env: config.operations.webhook_url_env.clone(),
-        incident_webhook_env: config.operations.incident_webhook_env.clone(),
-    }
-}
-
 async fn resume(global: &GlobalArgs, config: &Config, args: OpResumeArgs) -> Exit {
-    let settings = settings(global, config, args.take_over);
+    let settings = connect::settings(
+        config,
+        connect::read_only(global.read_only, config),
+        args.take_over,
+    );
     if settings.read_only {
         eprintln!("baton: refused (read-only): baton runs read-only; no operation can run");
         return Exit::Refused;
     }
-    let exec = match executor(global, config, &args.target).await {
+    let exec = match connect::executor(
+        global.kubeconfig.as_deref(),
+        config,
+        settings.read_only,
+        &args.target,
+    )
+    .await
+    {
         Ok(e) => e,
         Err((code, m)) => {
             eprintln!("baton: {m}");
@@ -145,167 +146,6 @@ async fn resume(global: &GlobalArgs, config: &Config, args: OpResumeArgs) -> Exi
         }
     };
     drive(&exec, settings, args.output, Drive::Resume, false, args.yes).await
-}
-
-/// The kube client of one orchestra, or (exit code, message).
-async fn client_of(
-    global: &GlobalArgs,
-    config: &Config,
-    orchestra: &str,
-) -> Result<(kube::Client, String), (Exit, String)> {
-    let targets = crate::source::targets::kube_targets(
-        global.kubeconfig.as_deref(),
-        &[orchestra.to_string()],
-        config,
-    )
-    .await
-    .map_err(|e| (Exit::Usage, e.to_string()))?;
-    let Some(Origin::Kube(cfg)) = targets.into_iter().next().map(|t| t.origin) else {
-        return Err((
-            Exit::Usage,
-            format!("no Kubernetes orchestra '{orchestra}' (operations need one)"),
-        ));
-    };
-    let identity = identity_of(global, orchestra);
-    let mut cfg = *cfg;
-    cfg.connect_timeout = Some(Duration::from_secs(5));
-    cfg.read_timeout = Some(Duration::from_secs(15));
-    let client = kube::Client::try_from(cfg).map_err(|e| {
-        (
-            Exit::Failed,
-            format!("orchestra '{orchestra}': {}", crate::probe::kube_reason(&e)),
-        )
-    })?;
-    Ok((client, identity))
-}
-
-/// `context NAME user USER` from the kubeconfig, for the audit.
-fn identity_of(global: &GlobalArgs, context: &str) -> String {
-    let kc = match &global.kubeconfig {
-        Some(p) => kube::config::Kubeconfig::read_from(p).ok(),
-        None => kube::config::Kubeconfig::read().ok(),
-    };
-    let user = kc
-        .and_then(|kc| kc.contexts.into_iter().find(|c| c.name == context))
-        .and_then(|c| c.context)
-        .and_then(|c| c.user)
-        .unwrap_or_else(|| "?".into());
-    format!("context {context} user {user}")
-}
-
-async fn executor(
-    global: &GlobalArgs,
-    config: &Config,
-    t: &OpTarget,
-) -> Result<KubeExecutor, (Exit, String)> {
-    let (client, identity) = client_of(global, config, &t.orchestra).await?;
-    // Which profile and namespace: the pods carrying the database's name in a grouping label.
-    let pods: Api<Pod> = match &t.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let mut found: Vec<(String, String)> = Vec::new();
-    for (name, profile) in crate::source::profiles::discovered(config) {
-        let list = pods
-            .list_metadata(
-                &ListParams::default()
-                    .labels(&format!("{}={}", profile.grouping_label, t.database)),
-            )
-            .await
-            .map_err(|e| match &e {
-                kube::Error::Api(s) if s.code == 401 || s.code == 403 => (
-                    Exit::Refused,
-                    format!(
-                        "orchestra '{}': cannot list pods: {}",
-                        t.orchestra, s.message
-                    ),
-                ),
-                _ => (
-                    Exit::Failed,
-                    format!(
-                        "orchestra '{}': {}",
-                        t.orchestra,
-                        crate::probe::kube_reason(&e)
-                    ),
-                ),
-            })?;
-        // A stopped database has StatefulSets and no pods.
-        let sets: Api<StatefulSet> = match &t.namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
-        let sts = sets
-            .list_metadata(
-                &ListParams::default()
-                    .labels(&format!("{}={}", profile.grouping_label, t.database)),
-            )
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default();
-        for meta in list
-            .items
-            .into_iter()
-            .map(|p| p.metadata)
-            .chain(sts.into_iter().map(|s| s.metadata))
-        {
-            let ns = meta.namespace.unwrap_or_default();
-            if !found.iter().any(|(n, q)| n == &ns && q == &name) {
-                found.push((ns, name.clone()));
-            }
-        }
-    }
-    let (namespace, profile_name) = match found.as_slice() {
-        [] => {
-            return Err((
-                Exit::Usage,
-                format!(
-                    "no database '{}' on orchestra '{}'{} (no pods carry its name in a profile's grouping label)",
-                    t.database,
-                    t.orchestra,
-                    t.namespace
-                        .as_deref()
-                        .map(|n| format!(" in namespace '{n}'"))
-                        .unwrap_or_default()
-                ),
-            ));
-        }
-        [one] => one.clone(),
-        many => {
-            let where_: Vec<String> = many.iter().map(|(n, p)| format!("{n} ({p})")).collect();
-            return Err((
-                Exit::Usage,
-                format!(
-                    "database '{}' is in several namespaces: {}; say which with -n",
-                    t.database,
-                    where_.join(", ")
-                ),
-            ));
-        }
-    };
-    let profile = config
-        .profile(&profile_name)
-        .ok_or_else(|| (Exit::Usage, format!("no profile '{profile_name}'")))?;
-    let transport = config
-        .orchestras
-        .get(&t.orchestra)
-        .map(|o| o.transport)
-        .unwrap_or_default();
-    let read_only =
-        global.read_only || config.general.read_only || config.general.role == "observer";
-    Ok(KubeExecutor {
-        resolver: Arc::new(Resolver::new(Some(client.clone()))),
-        client,
-        orchestra: t.orchestra.clone(),
-        namespace,
-        database: t.database.clone(),
-        job_image: config.operations.job_image.get(&profile_name).cloned(),
-        profile,
-        transport,
-        identity,
-        read_only,
-        http: crate::probe::http_client(Duration::from_secs(3)),
-        probe_timeout: Duration::from_secs(3),
-    })
 }
 
 /// Prints events as they come: text lines or JSON objects.

@@ -3,12 +3,14 @@
 //! parameters, permissions), `observe` (one look at a database), `safety` (the rules, pure),
 //! `plan` (each operation's goal: the next action from an observation, pure), `record` (the
 //! Lease record and the lock's states), `executor` (the trait through which every outside
-//! call goes), `kube` (it on Kubernetes), `fake` (an in-memory database for tests), `runner`
+//! call goes), `kube` (it on Kubernetes), `connect` (an
+//! executor for one database, from the kubeconfig; shared by `baton op` and the dashboard), `fake` (an in-memory database for tests), `runner`
 //! (prepare, preflight, the loop, progress events), `audit` (audit.jsonl and webhooks),
 //! `headless` (`baton op …`).
 
 pub mod audit;
 pub mod catalog;
+pub mod connect;
 pub mod executor;
 pub mod fake;
 pub mod headless;

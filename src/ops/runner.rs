@@ -151,7 +151,7 @@ pub struct Settings {
 }
 
 /// What was asked.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
     pub member: Option<String>,
     pub expect_leader: Option<String>,
@@ -159,7 +159,7 @@ pub struct Request {
 }
 
 /// An operation ready to run: its record, the checks and the plan (shown before confirming).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub record: Record,
     pub checks: Vec<Check>,
@@ -1032,8 +1032,8 @@ impl<E: Executor> Runner<'_, E> {
 }
 
 /// `8Gi`, `512Mi`, `8G`, `1e9`, `1073741824`: digits (with at most one point) and an optional
-/// Kubernetes unit.
-fn valid_quantity(q: &str) -> bool {
+/// Kubernetes unit. The dashboard's parameter form checks with it too.
+pub fn valid_quantity(q: &str) -> bool {
     let digits_end = q
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(q.len());

@@ -13,18 +13,51 @@
 //! }),
 //! ```
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinSet};
 
 use super::TuiError;
-use super::msg::{Cmd, Msg, osc52};
-use crate::config::ThemeError;
+use super::msg::{Cmd, Msg, OpCmd, OpMsg, OpStart, Refusal, osc52};
+use crate::cli::OpTarget;
 use crate::config::theme::ThemeSet;
-use crate::source::Focus;
+use crate::config::{Config, ThemeError};
+use crate::fleet::DbKey;
+use crate::ops::audit::Audit;
+use crate::ops::connect;
+use crate::ops::runner::{OpEvent, Outcome, Runner};
+use crate::source::{Focus, now_ms};
+
+/// What operation tasks need: how to reach an orchestra and who this is.
+#[derive(Debug, Clone)]
+pub struct OpsEnv {
+    /// The kubeconfig (None: $KUBECONFIG or ~/.kube/config).
+    pub kubeconfig: Option<PathBuf>,
+    pub config: Config,
+    /// `--read-only` (the config's and the role's are read from `config`).
+    pub read_only: bool,
+    /// `user@host pid N`, on the Lease and in the audit.
+    pub holder: String,
+}
+
+impl OpsEnv {
+    /// Read-only for this orchestra: the flag, the config, the role, or the orchestra's entry.
+    /// Enforced here, where requests are made, whatever the UI showed.
+    fn read_only_for(&self, orchestra: &str) -> bool {
+        connect::read_only(self.read_only, &self.config)
+            || self
+                .config
+                .orchestras
+                .get(orchestra)
+                .is_some_and(|o| o.read_only)
+    }
+}
 
 /// What the loop does after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +72,10 @@ pub struct Effects {
     themes: Arc<ThemeSet>,
     focus: watch::Sender<Focus>,
     tasks: JoinSet<()>,
+    /// None: operations are not wired (tests); their commands answer that they failed.
+    ops: Option<Arc<OpsEnv>>,
+    /// The cancel switch of each run, by id.
+    cancels: HashMap<u64, watch::Sender<bool>>,
 }
 
 impl Effects {
@@ -49,7 +86,15 @@ impl Effects {
             themes: Arc::new(themes),
             focus,
             tasks: JoinSet::new(),
+            ops: None,
+            cancels: HashMap::new(),
         }
+    }
+
+    /// Wires operations: their commands connect with `env`.
+    pub fn with_ops(mut self, env: OpsEnv) -> Self {
+        self.ops = Some(Arc::new(env));
+        self
     }
 
     /// Runs one command: in place when it is about the terminal or the loop, else as a task.
@@ -76,8 +121,47 @@ impl Effects {
                     Msg::theme_loaded(&name, loaded.unwrap_or_else(|e| Err(lost(&name, e))))
                 });
             }
+            Cmd::Op(c) => self.operation(c),
         }
         Ok(Flow::Continue)
+    }
+
+    /// Prepare, run or cancel an operation. Preparing reads only; the runner sends (and audits)
+    /// the mutating requests of a confirmed run; a cancel flips the run's switch.
+    fn operation(&mut self, cmd: OpCmd) {
+        let env = self.ops.clone();
+        match cmd {
+            OpCmd::Prepare { id, key, start } => self.spawn(move |_| async move {
+                let result = match env {
+                    Some(env) => prepare(&env, &key, start).await,
+                    None => Err(Refusal {
+                        outcome: Outcome::Failed(NOT_WIRED.into()),
+                        checks: Vec::new(),
+                    }),
+                };
+                Msg::Op(OpMsg::Prepared { id, result })
+            }),
+            OpCmd::Run { id, key, prepared } => {
+                let (cancel, cancelled) = watch::channel(false);
+                self.cancels.insert(id, cancel);
+                self.spawn(move |progress| async move {
+                    let outcome = match env {
+                        Some(env) => run(&env, id, &key, *prepared, cancelled, progress).await,
+                        None => Outcome::Failed(NOT_WIRED.into()),
+                    };
+                    Msg::Op(OpMsg::Finished {
+                        id,
+                        at_ms: now_ms(),
+                        outcome,
+                    })
+                });
+            }
+            OpCmd::Cancel { id } => {
+                if let Some(c) = self.cancels.get(&id) {
+                    c.send_replace(true);
+                }
+            }
+        }
     }
 
     /// Runs `work` as a task. It gets a sender for progress messages; the message it ends with
@@ -103,6 +187,119 @@ impl Effects {
             None => std::future::pending().await,
         }
     }
+}
+
+const NOT_WIRED: &str = "operations are not wired in this dashboard";
+
+/// The executor of `key`, and the runner's settings (taking over a stale lock is allowed: the
+/// confirmation then needs the database id typed).
+async fn connect_to(
+    env: &OpsEnv,
+    key: &DbKey,
+) -> Result<(crate::ops::kube::KubeExecutor, crate::ops::runner::Settings), String> {
+    let read_only = env.read_only_for(&key.orchestra);
+    let settings = connect::settings(&env.config, read_only, true);
+    let target = OpTarget {
+        orchestra: key.orchestra.clone(),
+        database: key.name.clone(),
+        namespace: Some(key.namespace.clone()),
+    };
+    connect::executor(env.kubeconfig.as_deref(), &env.config, read_only, &target)
+        .await
+        .map(|e| (e, settings))
+        .map_err(|(_, m)| m)
+}
+
+fn audit(env: &OpsEnv, exec: &crate::ops::kube::KubeExecutor, operation: &str) -> Audit {
+    use crate::ops::Executor as _;
+    Audit::new(
+        Audit::default_path(),
+        &env.holder,
+        &exec.identity(),
+        operation,
+        &exec.database_id(),
+    )
+}
+
+/// The preflight: observe, read the lock, check. Sends no mutating request.
+async fn prepare(
+    env: &OpsEnv,
+    key: &DbKey,
+    start: OpStart,
+) -> Result<Box<crate::ops::runner::Prepared>, Refusal> {
+    let refusal = |outcome, checks| Refusal { outcome, checks };
+    let (exec, settings) = connect_to(env, key)
+        .await
+        .map_err(|m| refusal(Outcome::Failed(m), Vec::new()))?;
+    let name = match &start {
+        OpStart::New(op, _) => op.as_str(),
+        OpStart::Resume => "resume",
+    };
+    let audit = audit(env, &exec, name);
+    let (events, mut seen) = mpsc::unbounded_channel();
+    let runner = Runner {
+        exec: &exec,
+        settings,
+        events,
+        audit: &audit,
+        holder: env.holder.clone(),
+    };
+    let prepared = match start {
+        OpStart::New(op, req) => runner.prepare(op, &req).await,
+        OpStart::Resume => runner.prepare_resume().await,
+    };
+    drop(runner);
+    // The checks a refused preflight showed on its way out.
+    let mut checks = Vec::new();
+    while let Ok(ev) = seen.try_recv() {
+        if let OpEvent::Check(c) = ev {
+            checks.push(c);
+        }
+    }
+    prepared
+        .map(Box::new)
+        .map_err(|outcome| refusal(outcome, checks))
+}
+
+/// Runs a confirmed operation; its events go on `progress` as they happen.
+async fn run(
+    env: &OpsEnv,
+    id: u64,
+    key: &DbKey,
+    prepared: crate::ops::runner::Prepared,
+    cancel: watch::Receiver<bool>,
+    progress: mpsc::Sender<Msg>,
+) -> Outcome {
+    let (exec, settings) = match connect_to(env, key).await {
+        Ok(c) => c,
+        Err(m) => return Outcome::Failed(m),
+    };
+    let audit = audit(env, &exec, prepared.record.operation.as_str());
+    let (events, mut rx) = mpsc::unbounded_channel::<OpEvent>();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            let msg = Msg::Op(OpMsg::Event {
+                id,
+                at_ms: now_ms(),
+                event,
+            });
+            if progress.send(msg).await.is_err() {
+                return;
+            }
+        }
+    });
+    let runner = Runner {
+        exec: &exec,
+        settings,
+        events,
+        audit: &audit,
+        holder: env.holder.clone(),
+    };
+    let outcome = runner.run(prepared, cancel).await;
+    drop(runner);
+    // Every event before the end (a webhook notice still posting may hold its sender: not long).
+    let _ = tokio::time::timeout(Duration::from_secs(2), forward).await;
+    outcome
 }
 
 /// A theme load whose task died (it panicked or was cancelled).

@@ -21,6 +21,7 @@ pub mod fixture;
 pub mod keymap;
 pub mod model;
 pub mod msg;
+pub mod ops;
 pub mod runtime;
 pub mod terminal;
 pub mod update;
@@ -35,7 +36,7 @@ use ratatui::layout::Rect;
 use crate::config::Theme;
 
 pub use model::{Mode, Model, View};
-pub use msg::{Cmd, Msg, osc52};
+pub use msg::{Cmd, Msg, OpCmd, OpMsg, OpStart, Refusal, osc52};
 pub use runtime::run;
 pub use terminal::Painter;
 pub use update::update;
@@ -51,6 +52,8 @@ pub struct Options {
     pub read_only: bool,
     /// Orchestras in the order to show them, before any event arrives (they show as connecting).
     pub orchestras: Vec<String>,
+    /// The kubeconfig operations connect with (None: $KUBECONFIG or ~/.kube/config).
+    pub kubeconfig: Option<std::path::PathBuf>,
 }
 
 /// Why the dashboard stopped abnormally.

@@ -11,6 +11,7 @@ use tui_input::Input;
 
 pub use super::filter::{Filter, Term};
 use super::keymap::Keymap;
+use super::ops::{Ops, lease};
 use crate::config::{Config, OperationName, Theme};
 use crate::fleet::{Database, DbKey, Fleet, Health, HealthCounts};
 use crate::source::Focus;
@@ -24,6 +25,8 @@ pub enum View {
     Databases { orchestra: Option<String> },
     /// One database's profile; Esc returns to the database list `list` (an orchestra or the fleet).
     Profile { key: DbKey, list: Option<String> },
+    /// `:ops`: the operations in flight fleet-wide, from the Leases (anyone's).
+    Operations,
 }
 
 /// What keys go to.
@@ -121,6 +124,8 @@ pub struct OrchestraRow {
     pub name: String,
     pub counts: HealthCounts,
     pub members: usize,
+    /// Operations in flight (unfinished on their Leases, anyone's).
+    pub ops: usize,
 }
 
 /// A message for the status bar.
@@ -187,6 +192,8 @@ pub struct Model {
     pub(crate) last_focus: Option<Focus>,
     /// What the clock-dependent parts showed at the last tick (HH:MM, ages, churn).
     pub(crate) time_marks: Vec<String>,
+    /// Operations: the dialog, this dashboard's runs, the `:ops` selection.
+    pub ops: Ops,
 }
 
 impl Model {
@@ -241,6 +248,7 @@ impl Model {
             keys_stale: true,
             last_focus: None,
             time_marks: Vec::new(),
+            ops: Ops::default(),
         };
         m.refresh();
         m.time_marks = m.compute_time_marks();
@@ -307,12 +315,24 @@ impl Model {
         }
     }
 
-    pub fn selected_database(&self) -> Option<&DbKey> {
+    pub fn selected_database(&self) -> Option<DbKey> {
         match &self.view {
-            View::Databases { .. } => self.row(self.db_sel),
-            View::Profile { key, .. } => Some(key),
+            View::Databases { .. } => self.row(self.db_sel).cloned(),
+            View::Profile { key, .. } => Some(key.clone()),
+            View::Operations => self.op_rows().get(self.ops.list_sel).cloned(),
             View::Fleet => None,
         }
+    }
+
+    /// Databases with an operation in flight (unfinished on their Lease), fleet order: the
+    /// rows of `:ops`.
+    pub fn op_rows(&self) -> Vec<DbKey> {
+        self.fleet
+            .databases
+            .values()
+            .filter(|d| d.op_lease.is_some() && lease::unfinished(d))
+            .map(|d| d.key.clone())
+            .collect()
     }
 
     /// The key of row `i` of the list.
@@ -378,6 +398,10 @@ impl Model {
                 open: Some(key.clone()),
                 visible: Vec::new(),
             },
+            View::Operations => Focus {
+                open: None,
+                visible: self.op_rows(),
+            },
         }
     }
 
@@ -435,33 +459,43 @@ impl Model {
         self.db_offset = self.db_offset.min(self.rows.len().saturating_sub(page));
         let members = self.open_database().map_or(0, |d| d.members.len());
         self.member_sel = self.member_sel.min(members.saturating_sub(1));
+        if self.view == View::Operations {
+            self.ops.list_sel = self
+                .ops
+                .list_sel
+                .min(self.op_rows().len().saturating_sub(1));
+        }
     }
 
     fn refresh_fleet(&mut self) {
         // One pass in key order: databases of an orchestra are adjacent.
-        let mut per: Vec<(&str, HealthCounts, usize)> = Vec::new();
+        let mut per: Vec<(&str, HealthCounts, usize, usize)> = Vec::new();
         let mut counts = HealthCounts::default();
         let mut worst: Vec<&Database> = Vec::new();
         for (k, d) in &self.fleet.databases {
             let h = d.state.health;
             counts.add(h);
+            let op = usize::from(d.op_lease.is_some() && lease::unfinished(d));
             match per.last_mut() {
                 Some(p) if p.0 == k.orchestra => {
                     p.1.add(h);
                     p.2 += d.members.len();
+                    p.3 += op;
                 }
                 _ => {
                     let mut c = HealthCounts::default();
                     c.add(h);
-                    per.push((k.orchestra.as_str(), c, d.members.len()));
+                    per.push((k.orchestra.as_str(), c, d.members.len(), op));
                 }
             }
             if matches!(h, Health::Down | Health::Degraded) {
                 worst.push(d);
             }
         }
-        let per: BTreeMap<&str, (HealthCounts, usize)> =
-            per.into_iter().map(|(o, c, n)| (o, (c, n))).collect();
+        let per: BTreeMap<&str, (HealthCounts, usize, usize)> = per
+            .into_iter()
+            .map(|(o, c, n, ops)| (o, (c, n, ops)))
+            .collect();
         let mut names: Vec<String> = self.given_orchestras.clone();
         let mut seen: std::collections::BTreeSet<String> = names.iter().cloned().collect();
         for o in self
@@ -479,11 +513,12 @@ impl Model {
         self.orchestras = names
             .into_iter()
             .map(|name| {
-                let (counts, members) = per.get(name.as_str()).copied().unwrap_or_default();
+                let (counts, members, ops) = per.get(name.as_str()).copied().unwrap_or_default();
                 OrchestraRow {
                     name,
                     counts,
                     members,
+                    ops,
                 }
             })
             .collect();
@@ -559,6 +594,25 @@ impl Model {
             );
             for m in &d.members {
                 marks.push(age(self.now_ms, m.pod.created_ms));
+            }
+            // The progress pane's clocks (whole seconds) and the Lease's staleness.
+            if let Some(r) = self.ops.runs.get(&d.key).filter(|r| r.running()) {
+                marks.push((r.elapsed_ms(self.now_ms) / 1000).to_string());
+            }
+            if let Some(i) = lease::in_flight(d, self.now_ms) {
+                marks.push(format!("{} {}", i.stale, i.renewed_s));
+            }
+        }
+        if self.view == View::Operations {
+            for k in self.op_rows() {
+                if let Some(i) = self
+                    .fleet
+                    .databases
+                    .get(&k)
+                    .and_then(|d| lease::in_flight(d, self.now_ms))
+                {
+                    marks.push(format!("{} {}", i.stale, lease::ago(i.age_s)));
+                }
             }
         }
         marks

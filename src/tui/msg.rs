@@ -1,12 +1,14 @@
 //! The messages `update` folds into the model (everything that happens: keys, resizes, fleet
-//! events, clock ticks, the answers of effects) and the commands it hands back for the runtime to
+//! events, clock ticks, the answers of effects, an operation's progress) and the commands it hands back for the runtime to
 //! execute. Both are plain owned data so `update` stays pure and unit-testable, and so any task
 //! can send a `Msg` on the runtime's channel.
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
-use crate::config::Theme;
-use crate::fleet::FleetEvent;
+use crate::config::{OperationName, Theme};
+use crate::fleet::{DbKey, FleetEvent};
+use crate::ops::runner::{OpEvent, Outcome, Prepared, Request};
+use crate::ops::safety::Check;
 use crate::source::Focus;
 
 /// Everything that can happen to the dashboard.
@@ -31,6 +33,56 @@ pub enum Msg {
     ThemeLoaded(Result<crate::config::Theme, String>),
     /// The terminal's input ended: closed (`None`, e.g. an SSH drop) or failed (the error).
     InputEnded(Option<String>),
+    /// An operation's preflight, progress or end (answers to [`Cmd::Op`]).
+    Op(OpMsg),
+}
+
+/// What an operation task reports; `id` names the preflight or run it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpMsg {
+    /// The preflight of [`OpCmd::Prepare`]: ready to confirm, or why not (with the checks seen).
+    Prepared {
+        id: u64,
+        result: Result<Box<Prepared>, Refusal>,
+    },
+    /// One event of a run, stamped with the wall clock when it happened (Unix ms).
+    Event { id: u64, at_ms: u64, event: OpEvent },
+    /// The run ended.
+    Finished {
+        id: u64,
+        at_ms: u64,
+        outcome: Outcome,
+    },
+}
+
+/// A preflight that cannot go on: the outcome (refused, nothing to do, bad input, failed) and
+/// the checks it showed on the way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub outcome: Outcome,
+    pub checks: Vec<Check>,
+}
+
+/// What to prepare: a new operation, or the one interrupted on the database's Lease.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpStart {
+    New(OperationName, Request),
+    Resume,
+}
+
+/// Operation effects. Preparing sends no mutating request; running does (the runner audits it).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OpCmd {
+    /// Observe, read the lock, run the preflight; answer [`OpMsg::Prepared`].
+    Prepare { id: u64, key: DbKey, start: OpStart },
+    /// Take the lock and run; answer [`OpMsg::Event`]s then [`OpMsg::Finished`].
+    Run {
+        id: u64,
+        key: DbKey,
+        prepared: Box<Prepared>,
+    },
+    /// Ask the run to stop: the current action finishes and the database settles first.
+    Cancel { id: u64 },
 }
 
 /// What the runtime does on `update`'s behalf.
@@ -45,6 +97,8 @@ pub enum Cmd {
     Copy(String),
     /// Load the theme of this name (a file read, so a task) and answer with [`Msg::ThemeLoaded`].
     LoadTheme(String),
+    /// Prepare, run or cancel an operation (tasks answering with [`Msg::Op`]).
+    Op(OpCmd),
 }
 
 impl Msg {

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::effects::{Effects, Flow};
+use super::effects::{Effects, Flow, OpsEnv};
 use super::model::Model;
 use super::msg::Msg;
 use super::terminal::{Screen, TerminalGuard};
@@ -59,7 +59,13 @@ pub async fn run(
     sources.spawn(keys(tx.clone()));
     sources.spawn(fleet(events, tx.clone()));
     sources.spawn(clock(tx.clone()));
-    let mut effects = Effects::new(tx, opts.themes, focus);
+    let env = OpsEnv {
+        kubeconfig: opts.kubeconfig.clone(),
+        config: opts.config.clone(),
+        read_only: opts.read_only,
+        holder: crate::ops::record::holder_identity(),
+    };
+    let mut effects = Effects::new(tx, opts.themes, focus).with_ops(env);
     let mut model = Model::new(
         opts.config,
         opts.theme,

@@ -1,6 +1,7 @@
 //! Tests of the dashboard on the deterministic demo fleet: insta snapshots of every view at 80×24
 //! and 200×60 here, sequences of messages through `update` in `update` (navigation, views,
-//! filter, sort, commands, focus, copy, read-only, key bindings).
+//! filter, sort, commands, focus, copy, read-only, key bindings) and in `ops` (operation
+//! dialogs, confirmation, progress, cancel, quit, resume).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -74,6 +75,7 @@ fn focus_cmds(cmds: &[Cmd]) -> Vec<&crate::source::Focus> {
         .collect()
 }
 
+mod ops;
 mod update;
 
 // ---------------------------------------------------------------------------------------------

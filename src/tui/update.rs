@@ -9,6 +9,7 @@ use tui_input::backend::crossterm::EventHandler;
 use super::keymap::{Action, Context};
 use super::model::{Filter, Mode, Model, Note, View};
 use super::msg::{Cmd, Msg};
+use super::ops::flow;
 use crate::fleet::{DbKey, FleetEvent};
 
 /// Applies `msg` to `model`; returns the commands for the runtime.
@@ -38,8 +39,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::ThemeLoaded(Err(e)) => error(model, e),
         Msg::InputEnded(None) => cmds.push(Cmd::Quit),
         Msg::InputEnded(Some(e)) => cmds.push(Cmd::Fail(format!("terminal input: {e}"))),
+        Msg::Op(om) => flow::on_msg(model, om),
     }
     model.refresh();
+    flow::offer_resume(model);
     let marks = model.compute_time_marks();
     if marks != model.time_marks {
         model.time_marks = marks;
@@ -80,7 +83,11 @@ fn on_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
         return;
     }
     if m.keymap.interrupts(&k) {
-        cmds.push(Cmd::Quit);
+        flow::quit(m, cmds);
+        return;
+    }
+    if m.ops.dialog.is_some() {
+        flow::dialog_key(m, k, cmds);
         return;
     }
     match m.mode {
@@ -150,7 +157,7 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
     };
     let page = m.page_rows() as isize;
     match action {
-        Action::Quit => cmds.push(Cmd::Quit),
+        Action::Quit => flow::quit(m, cmds),
         Action::Help => set_mode(m, Mode::Help),
         Action::Command => {
             m.command_input.reset();
@@ -185,6 +192,29 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
             m.dirty = true;
         }
         Action::Copy => copy(m, cmds),
+        Action::Operations => {
+            let member = match &m.view {
+                View::Profile { .. } => m
+                    .open_database()
+                    .and_then(|d| d.members.get(m.member_sel))
+                    .map(|mb| mb.pod.name.clone()),
+                _ => None,
+            };
+            if let Some(key) = m.selected_database() {
+                flow::open_menu(m, key, member);
+            }
+        }
+        Action::CancelOperation => flow::cancel_or_close(m),
+        Action::OperationsList => open_operations(m),
+    }
+}
+
+/// `:ops`: the operations in flight, fleet-wide.
+fn open_operations(m: &mut Model) {
+    if m.view != View::Operations {
+        m.view = View::Operations;
+        m.ops.list_sel = 0;
+        m.dirty = true;
     }
 }
 
@@ -196,7 +226,11 @@ fn set_mode(m: &mut Model, mode: Mode) {
 fn copy(m: &mut Model, cmds: &mut Vec<Cmd>) {
     let text = match &m.view {
         View::Fleet => m.selected_orchestra().map(str::to_string),
-        _ => m.selected_database().map(DbKey::id),
+        // A finished backup's or diagnostics' artifact is what is worth copying there.
+        View::Profile { .. } if flow::artifact(m).is_some() => {
+            flow::artifact(m).map(str::to_string)
+        }
+        _ => m.selected_database().as_ref().map(DbKey::id),
     };
     if let Some(t) = text {
         m.note = Some(Note::Info(format!("copied {t}")));
@@ -213,6 +247,10 @@ fn move_by(m: &mut Model, delta: isize) {
         View::Profile { key, .. } => {
             let n = m.fleet.databases.get(key).map_or(0, |d| d.members.len());
             (&mut m.member_sel, n)
+        }
+        View::Operations => {
+            let n = m.op_rows().len();
+            (&mut m.ops.list_sel, n)
         }
     };
     let max = len.saturating_sub(1) as isize;
@@ -235,9 +273,10 @@ fn open_list(m: &mut Model, orchestra: Option<String>) {
     }
 }
 
-fn open_profile(m: &mut Model, key: DbKey) {
+/// Opens `key`'s profile; Esc goes back to the list it came from.
+pub(crate) fn open_profile(m: &mut Model, key: DbKey) {
     let list = match &m.view {
-        View::Fleet => Some(key.orchestra.clone()),
+        View::Fleet | View::Operations => Some(key.orchestra.clone()),
         View::Databases { orchestra } => orchestra.clone(),
         View::Profile { list, .. } => list.clone(),
     };
@@ -258,6 +297,11 @@ fn open(m: &mut Model) {
                 open_profile(m, k);
             }
         }
+        View::Operations => {
+            if let Some(k) = m.selected_database() {
+                open_profile(m, k);
+            }
+        }
         View::Profile { .. } => {}
     }
 }
@@ -275,7 +319,7 @@ fn back(m: &mut Model) {
                 m.db_sel = i;
             }
         }
-        View::Databases { .. } => m.view = View::Fleet,
+        View::Databases { .. } | View::Operations => m.view = View::Fleet,
         View::Fleet => {}
     }
     if matches!(m.note, Some(Note::Error(_))) {
@@ -291,7 +335,10 @@ fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
     };
     match (cmd, arg) {
         ("", _) => {}
-        ("q" | "q!" | "quit" | "qa", _) => cmds.push(Cmd::Quit),
+        // `:q!` quits even while operations run (they stay resumable on their Leases).
+        ("q!", _) => cmds.push(Cmd::Quit),
+        ("q" | "quit" | "qa", _) => flow::quit(m, cmds),
+        ("ops" | "operations", _) => open_operations(m),
         ("help", _) => m.mode = Mode::Help,
         ("ctx" | "context" | "orchestra", "") => error(
             m,
@@ -324,7 +371,7 @@ fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
         (other, _) => error(
             m,
             format!(
-                "unknown command ':{}' — try :ctx NAME, :db ID, :theme NAME, :q",
+                "unknown command ':{}' — try :ctx NAME, :db ID, :ops, :theme NAME, :q",
                 crate::clip(other, 40)
             ),
         ),

@@ -42,6 +42,9 @@ pub enum Action {
     Filter,
     Sort,
     Reverse,
+    Operations,
+    CancelOperation,
+    OperationsList,
 }
 
 /// Where keys are looked up: the view that is open, in the normal mode.
@@ -50,16 +53,24 @@ pub enum Context {
     Fleet,
     Databases,
     Profile,
+    /// The `:ops` list.
+    Operations,
 }
 
 impl Context {
-    pub const ALL: [Context; 3] = [Self::Fleet, Self::Databases, Self::Profile];
+    pub const ALL: [Context; 4] = [
+        Self::Fleet,
+        Self::Databases,
+        Self::Profile,
+        Self::Operations,
+    ];
 
     pub fn of(view: &View) -> Self {
         match view {
             View::Fleet => Self::Fleet,
             View::Databases { .. } => Self::Databases,
             View::Profile { .. } => Self::Profile,
+            View::Operations => Self::Operations,
         }
     }
 
@@ -68,6 +79,7 @@ impl Context {
             Self::Fleet => "the fleet view",
             Self::Databases => "the database list",
             Self::Profile => "a database's profile",
+            Self::Operations => "the operations list",
         }
     }
 }
@@ -151,7 +163,7 @@ pub const TABLE: &[Spec] = &[
         "command",
     ),
     Spec {
-        contexts: &[Context::Fleet, Context::Databases],
+        contexts: &[Context::Fleet, Context::Databases, Context::Operations],
         ..spec(
             Action::Open,
             "open",
@@ -182,6 +194,33 @@ pub const TABLE: &[Spec] = &[
         contexts: &[Context::Databases],
         ..spec(Action::Reverse, "reverse", &["S"], "reverse", "reverse")
     },
+    Spec {
+        contexts: &[Context::Databases, Context::Profile, Context::Operations],
+        ..spec(
+            Action::Operations,
+            "operations",
+            &["o"],
+            "operations menu",
+            "operations",
+        )
+    },
+    Spec {
+        contexts: &[Context::Profile],
+        ..spec(
+            Action::CancelOperation,
+            "cancel_operation",
+            &["x"],
+            "cancel / close op",
+            "cancel",
+        )
+    },
+    spec(
+        Action::OperationsList,
+        "operations_list",
+        &["O"],
+        "ops in flight",
+        "ops",
+    ),
 ];
 
 impl Action {
@@ -438,7 +477,23 @@ mod tests {
         assert!(!k.interrupts(&ev(KeyCode::Char('c'), none)));
         assert_eq!(
             k.hints(Context::Profile),
+            " j/k member · o operations · y copy id · Esc back · ? help "
+        );
+        assert_eq!(
+            k.hints_except(Context::Profile, &[Action::Operations]),
             " j/k member · y copy id · Esc back · ? help "
+        );
+        let o = ev(KeyCode::Char('o'), none);
+        assert_eq!(k.action(Context::Profile, &o), Some(Action::Operations));
+        assert_eq!(k.action(Context::Fleet, &o), None);
+        let x = ev(KeyCode::Char('x'), none);
+        assert_eq!(
+            k.action(Context::Profile, &x),
+            Some(Action::CancelOperation)
+        );
+        assert_eq!(
+            k.action(Context::Fleet, &ev(KeyCode::Char('O'), KeyModifiers::SHIFT)),
+            Some(Action::OperationsList)
         );
     }
 

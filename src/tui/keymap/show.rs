@@ -68,6 +68,14 @@ pub const HELP: &[(&str, &[HelpRow])] = &[
             row(&[Action::Sort, Action::Reverse]),
         ],
     ),
+    (
+        "Operations",
+        &[
+            row(&[Action::Operations]),
+            row(&[Action::CancelOperation]),
+            row(&[Action::OperationsList]),
+        ],
+    ),
 ];
 
 /// One item of a hint line.
@@ -104,6 +112,14 @@ fn hint_items(ctx: Context) -> &'static [Hint] {
         ],
         Context::Profile => &[
             Hint::Pair(Down, Up, "member"),
+            Hint::Act(Operations),
+            Hint::Act(Copy),
+            Hint::Act(Back),
+            Hint::Act(Help),
+        ],
+        Context::Operations => &[
+            Hint::Named(Open, "database"),
+            Hint::Act(Operations),
             Hint::Act(Copy),
             Hint::Act(Back),
             Hint::Act(Help),
@@ -144,8 +160,17 @@ impl Keymap {
 
     /// The hint line of a view: ` ↵ open · / filter · … · ? help `.
     pub fn hints(&self, ctx: Context) -> String {
+        self.hints_except(ctx, &[])
+    }
+
+    /// The hint line of a view without `hidden` (operations in read-only mode).
+    pub fn hints_except(&self, ctx: Context, hidden: &[Action]) -> String {
         let items: Vec<String> = hint_items(ctx)
             .iter()
+            .filter(|h| {
+                let (Hint::Act(a) | Hint::Named(a, _) | Hint::Pair(a, _, _)) = **h;
+                !hidden.contains(&a)
+            })
             .map(|h| match *h {
                 Hint::Act(a) => format!("{} {}", self.label(a), a.spec().hint),
                 Hint::Named(a, word) => format!("{} {word}", self.label(a)),

@@ -509,6 +509,7 @@ fn run_is_a_send_future() {
         identity: String::new(),
         read_only: false,
         orchestras: Vec::new(),
+        kubeconfig: None,
     };
     // Not polled: only proves main can spawn it.
     let fut = run(opts, rx, focus);

@@ -12,6 +12,7 @@ use crate::config::Theme;
 use crate::fleet::{Connection, Database, Role};
 use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Mode, Model, SortCol};
+use crate::tui::ops::lease;
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style};
 use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
 
@@ -125,6 +126,19 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         6,
         24,
     );
+    // Operations in flight on the rows shown (anyone's, from the Leases).
+    let ops: Vec<Option<lease::InFlight>> = visible
+        .iter()
+        .map(|d| lease::in_flight(d, model.now_ms))
+        .collect();
+    let op_w = ops
+        .iter()
+        .flatten()
+        .map(|i| i.cell().width())
+        .max()
+        .map_or(3, |w| w.clamp(3, 26)) as u16;
+    // An operation in flight matters more than the version or the term.
+    let op_prio = if op_w > 3 { 3 } else { 10 };
     let cols = [
         col(Column::Database, "DATABASE", db_w, 0),
         col(
@@ -140,7 +154,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         num(Column::Term, "TERM", 5, 7),
         num(Column::Lag, "LAG", 6, 6),
         col(Column::Health, "HEALTH", 8, 1),
-        col(Column::Op, "OP", 3, 10),
+        col(Column::Op, "OP", op_w, op_prio),
         flex(Column::Reason, "REASON", 20, 3),
     ];
     let tbl = Table::new(&cols, w, x0);
@@ -240,7 +254,13 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
             health_style(theme, s.health),
             buf,
         );
-        c(Column::Op, "-", theme.muted, buf);
+        match &ops[i] {
+            Some(op) => {
+                let style = if op.stale { theme.warning } else { theme.title };
+                c(Column::Op, &op.cell(), style, buf);
+            }
+            None => c(Column::Op, "-", theme.muted, buf),
+        }
         c(Column::Reason, first_reason(d), theme.text, buf);
     }
 }

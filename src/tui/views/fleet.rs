@@ -1,5 +1,6 @@
 //! The fleet view: the "degraded right now" panel (the worst databases of the whole fleet, with
-//! their first reason) above the list of orchestras (health counts, members, connection state).
+//! their first reason) above the list of orchestras (health counts, members, operations in
+//! flight, connection state).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -147,6 +148,7 @@ enum Orch {
     Down,
     Degraded,
     Members,
+    Ops,
     Connection,
 }
 
@@ -173,15 +175,19 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(7)
         .clamp(7, 28) as u16;
-    let cols = [
+    let mut cols = vec![
         col(Orch::Orchestra, "ORCHESTRA", name_w.max(9), 0),
         col(Orch::Context, "CONTEXT", ctx_w, 6),
         num(Orch::Databases, "DBS", 5, 2),
         num(Orch::Down, "DOWN", 5, 3),
         num(Orch::Degraded, "DEGRADED", 8, 4),
         num(Orch::Members, "MEMBERS", 7, 5),
-        flex(Orch::Connection, "CONNECTION", 12, 1),
     ];
+    // Operations in flight: always once there is one, else only where there is room.
+    if w >= 120 || model.orchestras.iter().any(|o| o.ops > 0) {
+        cols.push(num(Orch::Ops, "OPS", 4, 3));
+    }
+    cols.push(flex(Orch::Connection, "CONNECTION", 12, 1));
     let tbl = Table::new(&cols, w, x0);
     tbl.header(buf, inner.y, theme.header, None);
     if model.orchestras.is_empty() {
@@ -239,6 +245,8 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         };
         tbl.cell(buf, Orch::Degraded, y, &n(o.counts.degraded), st(degr));
         tbl.cell(buf, Orch::Members, y, &n(o.members), st(theme.muted));
+        let ops_style = if o.ops > 0 { theme.title } else { theme.muted };
+        tbl.cell(buf, Orch::Ops, y, &n(o.ops), st(ops_style));
         tbl.cell(
             buf,
             Orch::Connection,

@@ -40,8 +40,18 @@ fn syntax_sections(filter: &str) -> Vec<Section> {
             lines(&[
                 (":ctx NAME", "an orchestra"),
                 (":db ID", "o/ns/name or name"),
+                (":ops", "ops in flight"),
                 (":theme NAME", "switch theme"),
-                (":q", "quit"),
+                (":q  :q!", "quit / force"),
+            ]),
+        ),
+        (
+            "In operation dialogs".to_string(),
+            lines(&[
+                ("↵", "choose / confirm"),
+                ("Esc", "cancel"),
+                ("y  n", "yes / no"),
+                ("Tab  Shift-Tab", "next / prev field"),
             ]),
         ),
     ]

@@ -1,15 +1,19 @@
 //! Drawing, read-only: [`draw`] / [`render`] lay the screen out (the open view above, the filter
-//! or command line and the status bar below, the help overlay on top) and hand each part to its
-//! module: `fleet`, `databases`, `profile`, `input_line`, `status_bar`, `help`. Lists are
+//! or command line and the status bar below, the help overlay or an operation dialog on top)
+//! and hand each part to its module: `fleet`, `databases`, `profile` (with `progress`, the
+//! operation's pane), `operations` (`:ops`), `dialog`, `input_line`, `status_bar`, `help`. Lists are
 //! virtualised (only rows on screen are formatted) and columns are dropped by priority when the
 //! terminal is narrow. Meaning never rests on colour alone: roles carry glyphs and words, health
 //! carries words.
 
 mod databases;
+mod dialog;
 mod fleet;
 mod help;
 mod input_line;
+mod operations;
 mod profile;
+pub mod progress;
 mod status_bar;
 
 use std::borrow::Cow;
@@ -68,6 +72,7 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
                 );
             }
         },
+        View::Operations => operations::render(model, theme, main, buf),
     }
     if input == 1 && area.height >= 2 {
         input_line::render(
@@ -85,6 +90,9 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     );
     if model.mode == Mode::Help {
         help::render(model, theme, main, buf);
+    }
+    if model.ops.dialog.is_some() {
+        dialog::render(model, theme, main, buf);
     }
 }
 

@@ -1,6 +1,8 @@
 //! A database's profile: the header (health, leader, term, lag, reasons, churn and stale
-//! warnings), its members (role, readiness, lag, probe status), the leader changes seen, its
-//! Kubernetes events and, unless read-only, the operations its role may run.
+//! warnings, the operation in flight on its Lease), its members (role, readiness, lag, probe
+//! status; the member an operation works on marked), then either the progress pane of the
+//! operation this dashboard runs on it, or the leader changes seen, its Kubernetes events and,
+//! unless read-only, the operations its role may run.
 
 use std::borrow::Cow;
 
@@ -10,12 +12,13 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
-use super::connection_of;
+use super::{connection_of, progress};
 use crate::config::Theme;
 use crate::fleet::store::clock;
 use crate::fleet::{Connection, Database, Member, Probe, Role};
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Model, age};
+use crate::tui::ops::lease;
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style, role_style};
 use crate::tui::widgets::{Table, col, flex, num, panel, put, put_right, scroll, select_row};
 
@@ -29,11 +32,17 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
     let reasons_shown = s.reasons.len().min(if area.height >= 40 { 6 } else { 3 });
     let conn = connection_of(model, &d.key.orchestra);
     let live = matches!(*conn, Connection::Live);
-    let header_lines = 1
-        + reasons_shown as u16
-        + u16::from(churning)
-        + u16::from(!live)
-        + u16::from(show_ops && !wide);
+    let run = model.ops.run_of(&d.key);
+    let in_flight = lease::in_flight(d, now);
+    // The Lease's line: another operator's operation, or ours once stale after it ended (the
+    // pane shows ours; the Lease may say "running" a moment after the end).
+    let lease_line = in_flight.as_ref().filter(|i| {
+        let ours = run.is_some_and(|r| r.record_started_ms == i.record.started_ms);
+        !ours || (i.stale && run.is_some_and(|r| !r.running()))
+    });
+    let ops_line = (show_ops && !wide) || lease_line.is_some();
+    let header_lines =
+        1 + reasons_shown as u16 + u16::from(churning) + u16::from(!live) + u16::from(ops_line);
     let header_h = (header_lines + 2).min(area.height);
     let member_h = (d.members.len().max(1) as u16 + 3)
         .min(
@@ -51,7 +60,13 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         ..area
     };
     let title = format!(" {} ", d.key.id());
-    let hints = model.keymap.hints(Context::Profile);
+    let hints = if show_ops {
+        model.keymap.hints(Context::Profile)
+    } else {
+        model
+            .keymap
+            .hints_except(Context::Profile, &[Action::Operations])
+    };
     let inner = panel(theme, &title, &hints, true, header_area, buf);
     buf.set_stringn(
         area.x,
@@ -158,7 +173,26 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         );
         y += 1;
     }
-    if show_ops && !wide && y < bottom {
+    if let Some(i) = lease_line
+        && y < bottom
+    {
+        let text = format!(
+            "⚙ {} — {}, renewed {} ago{}",
+            i.summary(),
+            i.holder,
+            lease::ago(i.renewed_s),
+            if i.stale {
+                format!(
+                    " · stale: {} offers to resume it",
+                    model.keymap.label(Action::Operations)
+                )
+            } else {
+                String::new()
+            }
+        );
+        let style = if i.stale { theme.warning } else { theme.text };
+        put(buf, x0, y, w, &text, style);
+    } else if show_ops && !wide && y < bottom {
         let x = put(buf, x0, y, w, "operations: ", theme.muted);
         if ops.is_empty() {
             put(
@@ -170,12 +204,12 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
                 theme.muted,
             );
         } else {
-            // The names as far as they fit, and always the note that launching comes later.
-            let note = " · launched in a later version";
+            // The names as far as they fit, and always the key that opens the menu.
+            let note = format!(" · {} menu", model.keymap.label(Action::Operations));
             let names: Vec<&str> = ops.iter().map(|o| o.as_str()).collect();
             let room = w.saturating_sub(x - x0).saturating_sub(note.width() as u16);
             let end = put(buf, x, y, room, &names.join(" "), theme.text);
-            put(buf, end, y, note.width() as u16, note, theme.muted);
+            put(buf, end, y, note.width() as u16, &note, theme.key_hint);
         }
     }
 
@@ -187,7 +221,7 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
     };
     members_table(model, theme, d, member_area, buf);
 
-    // Leader changes, events, operations.
+    // The operation's progress, or leader changes, events, operations.
     if bottom_h < 3 {
         return;
     }
@@ -196,6 +230,10 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         height: bottom_h,
         ..area
     };
+    if let Some(r) = run {
+        progress::render(model, theme, r, bottom_area, buf);
+        return;
+    }
     let ops_w = if show_ops && wide { 34 } else { 0 };
     let rest_w = bottom_area.width - ops_w;
     let timeline_w = if d.history.changes.is_empty() {
@@ -254,13 +292,20 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
     }
     let x0 = inner.x + 1;
     let w = inner.width.saturating_sub(2);
+    // The member the running operation works on.
+    let working = model
+        .ops
+        .run_of(&d.key)
+        .filter(|r| r.running())
+        .and_then(|r| r.member.as_deref());
     let name_w = d
         .members
         .iter()
         .map(|m| m.pod.name.width())
         .max()
         .unwrap_or(6)
-        .clamp(6, 32) as u16;
+        .clamp(6, 32) as u16
+        + if working.is_some() { 2 } else { 0 };
     let widest = |f: &dyn Fn(&Member) -> usize, lo: usize, hi: usize| {
         d.members.iter().map(f).max().unwrap_or(lo).clamp(lo, hi) as u16
     };
@@ -290,6 +335,11 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         if selected {
             select_row(buf, theme, inner.x, y, inner.width);
         }
+        let worked_on = working == Some(m.pod.name.as_str());
+        if worked_on {
+            let gutter = if selected { "▶" } else { "»" };
+            buf.set_stringn(inner.x, y, gutter, 1, theme.warning);
+        }
         let st = |s: Style| if selected { theme.selected } else { s };
         let state = d.state.members.iter().find(|s| s.name == m.pod.name);
         let role = state.map_or(Role::Unknown, |s| s.role);
@@ -302,7 +352,16 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
             role_style(theme, role),
             buf,
         );
-        c(Column::Member, &m.pod.name, theme.text, buf);
+        if worked_on {
+            c(
+                Column::Member,
+                &format!("{} ⚙", m.pod.name),
+                theme.warning,
+                buf,
+            );
+        } else {
+            c(Column::Member, &m.pod.name, theme.text, buf);
+        }
         let (ready, ready_style) = if m.pod.ready {
             ("yes", theme.text)
         } else {
@@ -482,11 +541,8 @@ fn operations_panel(
             x0,
             y + 1,
             w,
-            "launching arrives in a later",
-            theme.muted,
+            &format!("{} opens the menu", model.keymap.label(Action::Operations)),
+            theme.key_hint,
         );
-        if y + 2 < inner.bottom() {
-            put(buf, x0, y + 2, w, "version of baton", theme.muted);
-        }
     }
 }

@@ -1,4 +1,5 @@
-//! The status bar, the bottom line: READ-ONLY badge, an error if there is one, the fleet's
+//! The status bar, the bottom line: READ-ONLY badge, how many operations of this dashboard run,
+//! an error if there is one, the fleet's
 //! health counts, then a note or who is looking (kubeconfig, role), and the clock on the right.
 
 use ratatui::buffer::Buffer;
@@ -28,6 +29,19 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             end.saturating_sub(x),
             " READ-ONLY ",
             theme.badge_read_only,
+        );
+    }
+    let running = model.ops.running();
+    if running > 0 {
+        x = put(
+            buf,
+            x,
+            area.y,
+            end.saturating_sub(x),
+            &format!(" ⚙ {running} running "),
+            theme
+                .warning
+                .add_modifier(ratatui::style::Modifier::REVERSED),
         );
     }
     let c = model.counts;

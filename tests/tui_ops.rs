@@ -1,0 +1,506 @@
+//! Operations from the dashboard as a person runs them: the real binary in tmux against the lab,
+//! driven with send-keys and read with capture-pane. A rolling restart launched from a
+//! database's profile (the database id typed; a wrong one does nothing) whose steps advance to
+//! done while the leader moves on screen; a backup whose Job log and artifact show, the artifact
+//! copied with y; a refused operation (a partitioned member) that shows the failing rule and
+//! sends no mutating request (the lab's request log); a cancel; baton killed with SIGHUP mid-operation,
+//! started again, the resume offer taken, the operation finished without restarting a member
+//! twice. Keys are sent once the screen shows what they act on; nothing waits a fixed time.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestLab, small_spec, wait_for};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+
+const ORCH: &str = "lab-a";
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(t: &TestLab, name: &str, w: u16, h: u16) -> Self {
+        let socket = format!("baton-ops-{}-{name}", std::process::id());
+        let me = Self { socket };
+        let cmd = format!(
+            "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; sleep 60",
+            data = t.dir.path().join("data").display(),
+            cfg = t.dir.path().join("config").display(),
+            bin = env!("CARGO_BIN_EXE_baton"),
+            kc = t.kubeconfig().display(),
+        );
+        let ok = me
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                "-s",
+                "main",
+                &cmd,
+            ])
+            .status
+            .success();
+        assert!(ok, "tmux new-session");
+        me
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .expect("tmux runs")
+    }
+
+    /// Key names (Enter, Escape, j…), in order.
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    /// Text, character by character.
+    fn text(&self, text: &str) {
+        assert!(
+            self.cmd(&["send-keys", "-t", "main", "-l", text])
+                .status
+                .success()
+        );
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into()
+    }
+
+    async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// baton's pid (the child of the pane's shell).
+    fn baton_pid(&self) -> String {
+        let shell = self.cmd(&["display-message", "-p", "-t", "main", "#{pane_pid}"]);
+        let shell = String::from_utf8_lossy(&shell.stdout).trim().to_string();
+        let child = Command::new("pgrep")
+            .args(["-P", &shell])
+            .output()
+            .expect("pgrep runs");
+        let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "baton under the pane's shell {shell}");
+        pid
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+/// Mutating requests in the lab's request log so far.
+fn mutating(t: &TestLab) -> Vec<Value> {
+    t.request_log()
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r["verb"].as_str(),
+                Some("create" | "update" | "patch" | "delete" | "deletecollection")
+            )
+        })
+        .collect()
+}
+
+/// The screen line that shows `member` with the LEADER role.
+fn leads(screen: &str, member: &str) -> bool {
+    screen
+        .lines()
+        .any(|l| l.contains("LEADER") && l.contains(&format!(" {member} ")))
+}
+
+/// Every member of `ns/name` Ready and a leader in the lab.
+async fn settled(t: &TestLab, ns: &str, name: &str) {
+    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, ns);
+    let selector = format!("helm.neo4j.com/neo4j.name={name}");
+    let group = format!("{ORCH}/{ns}/{name}");
+    wait_for(
+        "a leader and every member Ready",
+        Duration::from_secs(40),
+        || async {
+            let ready = pods
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .is_ok_and(|l| {
+                    !l.items.is_empty()
+                        && l.items.iter().all(|p| {
+                            p.status
+                                .as_ref()
+                                .and_then(|s| s.conditions.as_ref())
+                                .is_some_and(|cs| {
+                                    cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                })
+                        })
+                });
+            ready && t.truth_leader(&group).is_some()
+        },
+    )
+    .await;
+}
+
+/// From the fleet view to `name`'s profile, its leader on screen.
+async fn open_profile(tm: &Tmux, t: &TestLab, ns: &str, name: &str) {
+    tm.wait("lab-a live", Duration::from_secs(30), |s| {
+        s.lines().any(|l| l.contains(ORCH) && l.contains("live"))
+    })
+    .await;
+    tm.text(&format!(":db {ORCH}/{ns}/{name}"));
+    tm.keys(&["Enter"]);
+    let group = format!("{ORCH}/{ns}/{name}");
+    tm.wait("the leader in the profile", Duration::from_secs(20), |s| {
+        t.truth_leader(&group).is_some_and(|l| leads(s, &l))
+    })
+    .await;
+}
+
+/// Deletes per pod in the request log entries `from..`.
+fn deletes_per_pod(log: &[Value]) -> BTreeMap<String, usize> {
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    for r in log.iter().filter(|r| r["verb"] == "delete") {
+        *per.entry(r["path"].as_str().unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    per
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
+    let t = TestLab::start(small_spec(&[
+        ("team-a", "orders", 3, 0),
+        ("team-b", "catalog", 3, 0),
+    ]))
+    .await;
+    settled(&t, "team-a", "orders").await;
+    let group = format!("{ORCH}/team-a/orders");
+    let id = format!("{ORCH}/team-a/orders");
+
+    // ---- A rolling restart at 200x60: the menu, the preflight, the typed id, the steps.
+    let tm = Tmux::start(&t, "wide", 200, 60);
+    open_profile(&tm, &t, "team-a", "orders").await;
+    let old_leader = t.truth_leader(&group).unwrap();
+    tm.keys(&["o"]);
+    tm.wait("the operations menu", Duration::from_secs(5), |s| {
+        s.contains(&format!("Operations · {id}")) && s.contains("rolling-restart")
+    })
+    .await;
+    let before = mutating(&t).len();
+    // The first row that can run is the rolling restart.
+    tm.keys(&["Enter"]);
+    let s = tm
+        .wait("the confirmation", Duration::from_secs(20), |s| {
+            s.contains("type the database id to confirm")
+        })
+        .await;
+    assert!(s.contains("✓ lock") && s.contains("Plan (in order)"), "{s}");
+    assert!(s.contains("the leader, last"), "{s}");
+    // A wrong id and Enter: nothing happens.
+    tm.text(&format!("{ORCH}/team-a/order"));
+    tm.keys(&["Enter"]);
+    tm.wait("the typed text", Duration::from_secs(5), |s| {
+        s.contains(&format!("> {ORCH}/team-a/order "))
+    })
+    .await;
+    let s = tm.screen();
+    assert!(s.contains("type the database id to confirm"), "{s}");
+    assert_eq!(mutating(&t).len(), before, "a preflight sends nothing");
+    // The exact id: it runs.
+    tm.text("s");
+    tm.wait("the id matches", Duration::from_secs(5), |s| {
+        s.contains("✓ matches")
+    })
+    .await;
+    tm.keys(&["Enter"]);
+    tm.wait("the progress pane", Duration::from_secs(10), |s| {
+        s.contains("rolling-restart · running")
+    })
+    .await;
+    // The member being restarted is marked in the members table while it runs.
+    tm.wait("a member being worked on", Duration::from_secs(30), |s| {
+        s.lines().any(|l| {
+            l.contains("⚙")
+                && ["FOLLOWER", "LEADER", "UNKNOWN"]
+                    .iter()
+                    .any(|r| l.contains(r))
+        })
+    })
+    .await;
+    let s = tm
+        .wait("the rolling restart done", Duration::from_secs(120), |s| {
+            s.contains("rolling-restart · done")
+        })
+        .await;
+    assert!(s.contains("✓ 3 "), "every step done:\n{s}");
+    assert!(!s.contains("pending"), "{s}");
+    let new_leader = t.truth_leader(&group).unwrap();
+    assert_ne!(new_leader, old_leader, "the leader was restarted, last");
+    tm.wait("the new leader on screen", Duration::from_secs(20), |s| {
+        leads(s, &t.truth_leader(&group).unwrap_or_default())
+    })
+    .await;
+    let restarted = deletes_per_pod(&mutating(&t)[before..]);
+    assert_eq!(restarted.len(), 3, "{restarted:?}");
+    eprintln!("rolling restart from the dashboard: {restarted:?}");
+
+    // ---- A backup: its Job's log lines and the artifact, copied with y.
+    settled(&t, "team-a", "orders").await;
+    tm.keys(&["o"]);
+    tm.wait("the menu again", Duration::from_secs(5), |s| {
+        s.contains(&format!("Operations · {id}"))
+    })
+    .await;
+    // rolling-restart, restart-member, backup.
+    tm.keys(&["j", "j", "Enter"]);
+    tm.wait("the backup form", Duration::from_secs(5), |s| {
+        s.contains("backup · ") && s.contains("the member to back up from")
+    })
+    .await;
+    tm.keys(&["Enter"]);
+    tm.wait("the y/n confirmation", Duration::from_secs(20), |s| {
+        s.contains("run backup on") && s.contains("y run")
+    })
+    .await;
+    tm.keys(&["y"]);
+    let s = tm
+        .wait("the backup done", Duration::from_secs(60), |s| {
+            s.contains("backup · done")
+        })
+        .await;
+    assert!(s.contains("Backup complete"), "the Job's log:\n{s}");
+    assert!(s.contains("artifact s3://"), "{s}");
+    tm.keys(&["y"]);
+    tm.wait("the artifact copied", Duration::from_secs(5), |s| {
+        s.contains("copied s3://")
+    })
+    .await;
+    tm.keys(&["x"]);
+    tm.wait("the pane closed", Duration::from_secs(5), |s| {
+        s.contains("Leader changes")
+    })
+    .await;
+
+    // ---- Refused at 80x24: a partitioned member; the rule shows, nothing is sent.
+    let fault = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .args([
+            "lab",
+            "fault",
+            "partition",
+            "--orchestra",
+            ORCH,
+            "-n",
+            "team-b",
+            "--pod",
+            "catalog-3-0",
+        ])
+        .env("BATON_DATA_DIR", t.dir.path().join("data"))
+        .status()
+        .expect("baton lab fault");
+    assert!(fault.success());
+    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
+    wait_for(
+        "the partitioned member unready",
+        Duration::from_secs(20),
+        || async {
+            pods.get("catalog-3-0")
+                .await
+                .ok()
+                .and_then(|p| p.status?.conditions)
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
+        },
+    )
+    .await;
+    let narrow = Tmux::start(&t, "narrow", 80, 24);
+    narrow
+        .wait("lab-a live", Duration::from_secs(30), |s| {
+            s.lines().any(|l| l.contains(ORCH) && l.contains("live"))
+        })
+        .await;
+    narrow.text(&format!(":db {ORCH}/team-b/catalog"));
+    narrow.keys(&["Enter"]);
+    narrow
+        .wait("the catalog profile", Duration::from_secs(10), |s| {
+            s.contains("catalog-3-0")
+        })
+        .await;
+    let before = mutating(&t).len();
+    narrow.keys(&["o"]);
+    narrow
+        .wait("the menu", Duration::from_secs(5), |s| {
+            s.contains("Operations · lab-a/team-b/catalog")
+        })
+        .await;
+    narrow.keys(&["Enter"]);
+    let s = narrow
+        .wait("the refusal", Duration::from_secs(20), |s| {
+            s.contains("refused by rule")
+        })
+        .await;
+    assert!(
+        s.contains("✗ majority") || s.contains("✗ settled"),
+        "the failing rule:\n{s}"
+    );
+    assert!(s.contains("catalog-3-0"), "{s}");
+    narrow.text(&format!("{ORCH}/team-b/catalog"));
+    narrow.keys(&["Enter"]);
+    narrow
+        .wait("closed", Duration::from_secs(5), |s| {
+            !s.contains("refused by rule")
+        })
+        .await;
+    assert_eq!(
+        mutating(&t).len(),
+        before,
+        "a refused operation sends no mutating request"
+    );
+    narrow.keys(&["q"]);
+    narrow
+        .wait("baton exits", Duration::from_secs(10), |s| {
+            s.contains("baton-exited-0")
+        })
+        .await;
+
+    // ---- Cancel mid-operation (x, then y): the current action finishes, the Lease records it.
+    settled(&t, "team-a", "orders").await;
+    tm.keys(&["o"]);
+    tm.wait("the menu", Duration::from_secs(5), |s| {
+        s.contains(&format!("Operations · {id}"))
+    })
+    .await;
+    tm.keys(&["g", "Enter"]);
+    tm.wait("the confirmation", Duration::from_secs(20), |s| {
+        s.contains("type the database id to confirm")
+    })
+    .await;
+    tm.text(&id);
+    tm.keys(&["Enter"]);
+    tm.wait("a step under way", Duration::from_secs(30), |s| {
+        s.contains("rolling-restart · running") && s.contains("step 1:")
+    })
+    .await;
+    tm.keys(&["x"]);
+    tm.wait("the cancel question", Duration::from_secs(5), |s| {
+        s.contains("Cancel rolling-restart on")
+    })
+    .await;
+    tm.keys(&["y"]);
+    let s = tm
+        .wait("cancelled", Duration::from_secs(60), |s| {
+            s.contains("rolling-restart · cancelled")
+        })
+        .await;
+    assert!(s.contains("CANCELLED: cancelled"), "{s}");
+    tm.keys(&["x"]);
+    tm.wait("the pane closed", Duration::from_secs(5), |s| {
+        s.contains("Leader changes")
+    })
+    .await;
+
+    // ---- SIGHUP mid-operation, start again, resume from the offer.
+    settled(&t, "team-a", "orders").await;
+    let before = mutating(&t).len();
+    tm.keys(&["o"]);
+    tm.wait("the menu", Duration::from_secs(5), |s| {
+        s.contains(&format!("Operations · {id}"))
+    })
+    .await;
+    tm.keys(&["g", "Enter"]);
+    tm.wait("the confirmation", Duration::from_secs(20), |s| {
+        s.contains("type the database id to confirm")
+    })
+    .await;
+    tm.text(&id);
+    tm.keys(&["Enter"]);
+    tm.wait("step 1 done", Duration::from_secs(60), |s| {
+        s.contains("✓ 1 ") && s.contains("rolling-restart · running")
+    })
+    .await;
+    // Quitting asks first while it runs.
+    tm.keys(&["q"]);
+    tm.wait("the quit question", Duration::from_secs(5), |s| {
+        s.contains("Quit now?")
+    })
+    .await;
+    tm.keys(&["n"]);
+    tm.wait("the question gone", Duration::from_secs(5), |s| {
+        !s.contains("Quit now?")
+    })
+    .await;
+    let pid = tm.baton_pid();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    tm.wait("baton exits on SIGHUP", Duration::from_secs(10), |s| {
+        s.contains("baton-exited-")
+    })
+    .await;
+    drop(tm);
+    let done_before_resume = deletes_per_pod(&mutating(&t)[before..]);
+    let again = Tmux::start(&t, "again", 200, 60);
+    open_profile(&again, &t, "team-a", "orders").await;
+    // The Lease goes stale once its holder stopped renewing it (15 s): the offer shows.
+    let s = again
+        .wait("the resume offer", Duration::from_secs(40), |s| {
+            s.contains("resume rolling-restart?")
+        })
+        .await;
+    assert!(s.contains("stopped at step"), "{s}");
+    again.keys(&["Enter"]);
+    let s = again
+        .wait("the resume confirmation", Duration::from_secs(20), |s| {
+            s.contains("type the database id to confirm")
+        })
+        .await;
+    assert!(s.contains("resume rolling-restart"), "{s}");
+    again.text(&id);
+    again.keys(&["Enter"]);
+    again
+        .wait("the resumed restart done", Duration::from_secs(120), |s| {
+            s.contains("resume rolling-restart · done")
+        })
+        .await;
+    let per_pod = deletes_per_pod(&mutating(&t)[before..]);
+    assert_eq!(per_pod.len(), 3, "every member restarted: {per_pod:?}");
+    assert!(
+        per_pod.values().all(|n| *n == 1),
+        "none twice (before the resume: {done_before_resume:?}): {per_pod:?}"
+    );
+    again.keys(&["q"]);
+    again
+        .wait("baton exits", Duration::from_secs(10), |s| {
+            s.contains("baton-exited-0")
+        })
+        .await;
+    t.lab.shutdown().await;
+}
