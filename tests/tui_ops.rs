@@ -7,6 +7,9 @@
 //! started again, the resume offer taken, the operation finished without restarting a member
 //! twice. Keys are sent once the screen shows what they act on; nothing waits a fixed time.
 
+// A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;
