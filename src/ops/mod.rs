@@ -1,12 +1,14 @@
 //! Operations: a named, parameterised, confirmed change to one database, run as a reconcile
-//! loop over observed state (DESIGN.md, Operations). `catalog` (what exists, blast radius,
-//! parameters, permissions), `observe` (one look at a database), `safety` (the rules, pure),
-//! `plan` (each operation's goal: the next action from an observation, pure), `record` (the
-//! Lease record and the lock's states), `executor` (the trait through which every outside
-//! call goes), `kube` (it on Kubernetes), `connect` (an
-//! executor for one database, from the kubeconfig; shared by `baton op` and the dashboard), `fake` (an in-memory database for tests), `runner`
-//! (prepare, preflight, the loop, progress events), `audit` (audit.jsonl and webhooks),
-//! `headless` (`baton op …`).
+//! loop over observed state (DESIGN.md, Operations).
+//! - `catalog`: what exists, blast radius, parameters, permissions.
+//! - `observe`: one look at a database; `safety`: the rules; `plan`: each operation's goal, the
+//!   next action from an observation (all three pure).
+//! - `record`: the Lease record and the lock's states.
+//! - `executor`: the trait every outside call goes through; `kube`: it on Kubernetes;
+//!   `connect`: an executor for one database from the kubeconfig (`baton op` and the dashboard);
+//!   `fake`: an in-memory database for tests.
+//! - `prepare`: lock, record, preflight; `runner`: the loop; `progress`: events and outcomes;
+//!   `audit`: audit.jsonl and webhooks; `headless`: `baton op …`.
 
 pub mod audit;
 pub mod catalog;
@@ -17,6 +19,8 @@ pub mod headless;
 pub mod kube;
 pub mod observe;
 pub mod plan;
+pub mod prepare;
+pub mod progress;
 pub mod record;
 pub mod runner;
 pub mod safety;
