@@ -16,7 +16,11 @@ use crate::config::OperationName;
 use crate::fleet::Role;
 use crate::source::now_ms;
 
-pub(super) fn refuse(rule: &'static str, member: Option<&str>, detail: impl Into<String>) -> Outcome {
+pub(super) fn refuse(
+    rule: &'static str,
+    member: Option<&str>,
+    detail: impl Into<String>,
+) -> Outcome {
     Outcome::Refused(Check::fail(rule, member, detail))
 }
 

@@ -12,16 +12,13 @@ use tokio::sync::{mpsc, watch};
 
 use super::audit::{self, Audit};
 use super::executor::{ExecError, Executor};
-use super::observe::Observed;
 use super::plan::{self, Action, Next};
-use super::record::{self, Lock, OpState, RENEW_EVERY_MS, Record};
+use super::record::{self, OpState, RENEW_EVERY_MS, Record};
 use super::safety::{self, Check, View};
 use crate::config::OperationName;
-use crate::fleet::Role;
-use crate::source::now_ms;
 
-pub use super::prepare::valid_quantity;
 use super::prepare::refuse;
+pub use super::prepare::valid_quantity;
 pub use super::progress::{OpEvent, Outcome, incident_text};
 
 /// Knobs of one run.
