@@ -9,23 +9,17 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{TestLab, two_orchestras_spec, wait_for};
 use serde_json::Value;
 
 /// The dashboard in a tmux session of its own (the real binary in a real terminal).
-struct Tmux {
-    socket: String,
-}
-
 impl Tmux {
-    fn start(t: &TestLab) -> Self {
-        let me = Self {
-            socket: format!("baton-read-only-{}", std::process::id()),
-        };
+    fn baton(t: &TestLab) -> Self {
         let cmd = format!(
             "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; sleep 60",
             data = t.dir.path().join("data").display(),
@@ -33,32 +27,11 @@ impl Tmux {
             bin = env!("CARGO_BIN_EXE_baton"),
             kc = t.kubeconfig().display(),
         );
-        let out = me.cmd(&[
-            "new-session",
-            "-d",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-s",
-            "main",
-            &cmd,
-        ]);
-        assert!(out.status.success(), "tmux new-session: {out:?}");
-        me
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux runs")
+        Tmux::start("read-only", 120, 40, &cmd)
     }
 
     /// Types `keys`, each as a person would (a key at a time).
-    fn keys(&self, keys: &[&str]) {
+    fn keys_apart(&self, keys: &[&str]) {
         for k in keys {
             let out = self.cmd(&["send-keys", "-t", "main", k]);
             assert!(out.status.success(), "send-keys {k}: {out:?}");
@@ -66,10 +39,6 @@ impl Tmux {
             // be Alt+key); every check waits for what the screen shows, never for time.
             std::thread::sleep(Duration::from_millis(100));
         }
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into()
     }
 
     async fn wait(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
@@ -86,12 +55,6 @@ impl Tmux {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
     }
 }
 
@@ -189,39 +152,39 @@ async fn status_and_a_dashboard_session_send_only_reads() {
     // The dashboard: fleet → lab-a's databases (moved around, sorted, filtered) → orders'
     // profile (members moved through) → back → every database → config's profile → help → quit.
     let before = request_log(t.dir.path()).len();
-    let tm = Tmux::start(&t);
+    let tm = Tmux::baton(&t);
     tm.wait("both orchestras live", |s| {
         ["lab-a", "lab-b"]
             .iter()
             .all(|o| s.lines().any(|l| l.contains(o) && l.contains("live")))
     })
     .await;
-    tm.keys(&["j", "k", "Enter"]);
+    tm.keys_apart(&["j", "k", "Enter"]);
     tm.wait("lab-a's databases", |s| {
         s.contains("orders") && s.contains("catalog")
     })
     .await;
-    tm.keys(&["s", "S", "j", "k", "G", "g"]);
-    tm.keys(&["/", "o", "r", "d", "e", "r", "s", "Enter", "Enter"]);
+    tm.keys_apart(&["s", "S", "j", "k", "G", "g"]);
+    tm.keys_apart(&["/", "o", "r", "d", "e", "r", "s", "Enter", "Enter"]);
     let leader = t.truth_leader(orders).unwrap();
     let s = tm
         .wait("orders' leader in its profile", |s| leads(s, &leader))
         .await;
     assert!(s.contains("orders-rr-1-0"), "the secondary is listed:\n{s}");
-    tm.keys(&["j", "j", "j", "k", "G", "g", "Down", "Up"]);
+    tm.keys_apart(&["j", "j", "j", "k", "G", "g", "Down", "Up"]);
     // Back to the list, the filter cleared, then every database of the fleet.
-    tm.keys(&["Escape", "/", "Escape", "Tab"]);
+    tm.keys_apart(&["Escape", "/", "Escape", "Tab"]);
     tm.wait("every database", |s| {
         s.contains("orders") && s.contains("catalog") && s.contains("config")
     })
     .await;
-    tm.keys(&["/", "c", "o", "n", "f", "i", "g", "Enter", "Enter"]);
+    tm.keys_apart(&["/", "c", "o", "n", "f", "i", "g", "Enter", "Enter"]);
     let leader = t.truth_leader(config).unwrap();
     tm.wait("config's leader in its profile", |s| leads(s, &leader))
         .await;
-    tm.keys(&["j", "k", "?"]);
+    tm.keys_apart(&["j", "k", "?"]);
     tm.wait("help", |s| s.contains("quit")).await;
-    tm.keys(&["Escape", "Escape", "Escape", "q"]);
+    tm.keys_apart(&["Escape", "Escape", "Escape", "q"]);
     let s = tm
         .wait("baton exits", |s| s.contains("baton-exited-"))
         .await;

@@ -12,6 +12,8 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -23,14 +25,9 @@ use serde_json::Value;
 
 const ORCH: &str = "lab-a";
 
-struct Tmux {
-    socket: String,
-}
-
 impl Tmux {
-    fn start(t: &TestLab, name: &str, w: u16, h: u16) -> Self {
-        let socket = format!("baton-ops-{}-{name}", std::process::id());
-        let me = Self { socket };
+    fn baton(t: &TestLab, name: &str, w: u16, h: u16) -> Self {
+        let me_name = format!("ops-{name}");
         let cmd = format!(
             "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; sleep 60",
             data = t.dir.path().join("data").display(),
@@ -38,38 +35,7 @@ impl Tmux {
             bin = env!("CARGO_BIN_EXE_baton"),
             kc = t.kubeconfig().display(),
         );
-        let ok = me
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-                "-s",
-                "main",
-                &cmd,
-            ])
-            .status
-            .success();
-        assert!(ok, "tmux new-session");
-        me
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux runs")
-    }
-
-    /// Key names (Enter, Escape, j…), in order.
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
+        Tmux::start(&me_name, w, h, &cmd)
     }
 
     /// Text, character by character.
@@ -79,10 +45,6 @@ impl Tmux {
                 .status
                 .success()
         );
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into()
     }
 
     async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
@@ -110,12 +72,6 @@ impl Tmux {
         let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
         assert!(!pid.is_empty(), "baton under the pane's shell {shell}");
         pid
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
     }
 }
 
@@ -205,7 +161,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     let id = format!("{ORCH}/team-a/orders");
 
     // ---- A rolling restart at 200x60: the menu, the preflight, the typed id, the steps.
-    let tm = Tmux::start(&t, "wide", 200, 60);
+    let tm = Tmux::baton(&t, "wide", 200, 60);
     open_profile(&tm, &t, "team-a", "orders").await;
     let old_leader = t.truth_leader(&group).unwrap();
     tm.keys(&["o"]);
@@ -340,7 +296,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         },
     )
     .await;
-    let narrow = Tmux::start(&t, "narrow", 80, 24);
+    let narrow = Tmux::baton(&t, "narrow", 80, 24);
     narrow
         .wait("lab-a live", Duration::from_secs(30), |s| {
             s.lines().any(|l| l.contains(ORCH) && l.contains("live"))
@@ -470,7 +426,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     .await;
     drop(tm);
     let done_before_resume = deletes_per_pod(&mutating(&t)[before..]);
-    let again = Tmux::start(&t, "again", 200, 60);
+    let again = Tmux::baton(&t, "again", 200, 60);
     open_profile(&again, &t, "team-a", "orders").await;
     // The Lease goes stale once its holder stopped renewing it (15 s): the offer shows.
     let s = again

@@ -10,19 +10,16 @@
 
 mod common;
 
+use common::tmux::Tmux;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{TestLab, small_spec};
 
-struct Tmux {
-    socket: String,
-}
-
 impl Tmux {
-    fn start(t: &TestLab, w: u16, h: u16) -> Self {
-        let socket = format!("baton-test-{}-{w}", std::process::id());
-        let me = Self { socket };
+    fn baton(t: &TestLab, w: u16, h: u16) -> Self {
+        let me_name = format!("tmux-{w}");
         let cmd = format!(
             "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; stty -a | grep -o -- '-*icanon'; sleep 60",
             data = t.dir.path().join(format!("data-{w}")).display(),
@@ -30,42 +27,7 @@ impl Tmux {
             bin = env!("CARGO_BIN_EXE_baton"),
             kc = t.kubeconfig().display(),
         );
-        let ok = me
-            .cmd(&[
-                "new-session",
-                "-d",
-                "-x",
-                &w.to_string(),
-                "-y",
-                &h.to_string(),
-                "-s",
-                "main",
-                &cmd,
-            ])
-            .status
-            .success();
-        assert!(ok, "tmux new-session");
-        me
-    }
-
-    fn cmd(&self, args: &[&str]) -> std::process::Output {
-        Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .output()
-            .expect("tmux runs")
-    }
-
-    /// Types `keys` (tmux key names); they arrive in order.
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "main"];
-        args.extend_from_slice(keys);
-        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
-    }
-
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into()
+        Tmux::start(&me_name, w, h, &cmd)
     }
 
     async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
@@ -104,12 +66,6 @@ impl Tmux {
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["kill-server"]);
-    }
-}
-
 /// Writes the config file baton reads from the lab's config dir.
 fn write_config(t: &TestLab, text: &str) {
     let dir = t.dir.path().join("config/baton");
@@ -142,7 +98,7 @@ async fn navigate_and_see_the_new_leader() {
     // Quit moved off `q`: the help overlay and the fleet's hint line follow.
     write_config(&t, "[keys]\nquit = \"ctrl-q\"\n");
     for (w, h) in [(80u16, 24u16), (200, 60)] {
-        let tm = Tmux::start(&t, w, h);
+        let tm = Tmux::baton(&t, w, h);
         // Fleet view: the orchestra, live.
         tm.wait("lab-a live", Duration::from_secs(20), |s| {
             s.lines().any(|l| l.contains("lab-a") && l.contains("live"))
@@ -243,7 +199,7 @@ async fn signals_restore_the_terminal() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
     write_config(&t, "[keys]\nall_databases = \"a\"\n");
     for (i, signal) in ["TERM", "HUP"].iter().enumerate() {
-        let tm = Tmux::start(&t, 82 + i as u16, 24);
+        let tm = Tmux::baton(&t, 82 + i as u16, 24);
         tm.wait("the fleet view", Duration::from_secs(30), |s| {
             s.contains("live")
         })

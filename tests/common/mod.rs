@@ -2,6 +2,8 @@
 //! kubectl against its kubeconfig, wait for conditions.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
