@@ -67,19 +67,6 @@ fn op<'a>(name: &'a str, db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     v
 }
 
-/// Mutating requests in the lab's request log so far.
-fn mutating(t: &TestLab) -> Vec<Value> {
-    t.request_log()
-        .into_iter()
-        .filter(|r| {
-            matches!(
-                r["verb"].as_str(),
-                Some("create" | "update" | "patch" | "delete" | "deletecollection")
-            )
-        })
-        .collect()
-}
-
 async fn pod_uids(t: &TestLab, ns: &str, db: &str) -> BTreeMap<String, String> {
     let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, ns);
     pods.list(&ListParams::default().labels(&format!("helm.neo4j.com/neo4j.name={db}")))
@@ -111,41 +98,10 @@ fn events(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Waits until the database (`ns/name`) has a leader and every member pod is Ready (Job pods
-/// of finished operations never are, so not every pod of the lab).
-async fn settled(t: &TestLab, db: &str) {
-    let group_name = format!("{ORCH}/{db}");
-    let (ns, name) = db.split_once('/').expect("ns/name");
-    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, ns);
-    let selector = format!("helm.neo4j.com/neo4j.name={name}");
-    wait_for(
-        "a leader and every member Ready",
-        Duration::from_secs(30),
-        || async {
-            let ready = pods
-                .list(&ListParams::default().labels(&selector))
-                .await
-                .is_ok_and(|l| {
-                    !l.items.is_empty()
-                        && l.items.iter().all(|p| {
-                            p.status
-                                .as_ref()
-                                .and_then(|s| s.conditions.as_ref())
-                                .is_some_and(|cs| {
-                                    cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                                })
-                        })
-                });
-            ready && t.truth_leader(&group_name).is_some()
-        },
-    )
-    .await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_restart_under_writes_restarts_everyone_leader_last() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let before = pod_uids(&t, "team-a", "orders").await;
     let leader = t.truth_leader("lab-a/team-a/orders").expect("leader");
     let report0 = t.lab.consensus.report();
@@ -170,7 +126,8 @@ async fn rolling_restart_under_writes_restarts_everyone_leader_last() {
         assert_ne!(after.get(pod), Some(uid), "{pod} was not restarted");
     }
     // Each pod was deleted exactly once.
-    let deletes: Vec<String> = mutating(&t)
+    let deletes: Vec<String> = t
+        .mutating_requests()
         .iter()
         .filter(|r| r["verb"] == "delete")
         .filter_map(|r| r["path"].as_str().map(str::to_string))
@@ -233,8 +190,8 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         ("team-b", "catalog", 3, 0),
     ]))
     .await;
-    settled(&t, "team-a/orders").await;
-    settled(&t, "team-b/catalog").await;
+    t.settled(ORCH, "team-a", "orders").await;
+    t.settled(ORCH, "team-b", "catalog").await;
     let kc = t.kubeconfig();
     let kc = kc.to_str().expect("path");
     let fault = |args: Vec<&str>| {
@@ -322,7 +279,7 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         },
     )
     .await;
-    let before_partition = mutating(&t).len();
+    let before_partition = t.mutating_requests().len();
     let (code, _, err) = run(&t, "", &op("rolling-restart", "catalog", &["--yes"])).await;
     assert_eq!(code, 3, "{err}");
     assert!(
@@ -330,7 +287,7 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         "{err}"
     );
     assert_eq!(
-        mutating(&t).len(),
+        t.mutating_requests().len(),
         before_partition,
         "a refusal sends nothing"
     );
@@ -373,20 +330,24 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         .replace("baton-op-orders", &Default::default(), &lease)
         .await
         .expect("replace");
-    let before = mutating(&t).len();
+    let before = t.mutating_requests().len();
     let (code, _, err) = run(&t, "", &op("rolling-restart", "orders", &["--yes"])).await;
     assert_eq!(code, 3, "{err}");
     assert!(
         err.contains("lock") && err.contains("alice@bastion"),
         "{err}"
     );
-    assert_eq!(mutating(&t).len(), before, "a refusal sends nothing");
+    assert_eq!(
+        t.mutating_requests().len(),
+        before,
+        "a refusal sends nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_that_breaks_mid_operation_makes_it_wait_and_healing_lets_it_finish() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let mut child = baton(
         &t,
         "[operations]\nstep_timeout = 60\n",
@@ -440,7 +401,8 @@ async fn a_member_that_breaks_mid_operation_makes_it_wait_and_healing_lets_it_fi
         {
             waited_on_victim = true;
             // It waits rather than going on: neither the victim nor the leader was touched.
-            let deleted: Vec<String> = mutating(&t)
+            let deleted: Vec<String> = t
+                .mutating_requests()
                 .iter()
                 .filter(|r| r["verb"] == "delete")
                 .filter_map(|r| r["path"].as_str().map(str::to_string))
@@ -466,7 +428,7 @@ async fn a_member_that_breaks_mid_operation_makes_it_wait_and_healing_lets_it_fi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_racing_operators_exactly_one_runs() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let mut true_races = 0;
     let mut audit_seen = 0;
     for race in 0..20 {
@@ -519,7 +481,7 @@ async fn of_two_racing_operators_exactly_one_runs() {
             }
             other => panic!("race {race}: exit codes {other:?}"),
         }
-        settled(&t, "team-a/orders").await;
+        t.settled(ORCH, "team-a", "orders").await;
     }
     assert!(true_races >= 10, "only {true_races} of 20 were real races");
 }
@@ -527,7 +489,7 @@ async fn of_two_racing_operators_exactly_one_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_rolling_restart_then_resume_finishes_without_repeating() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let before = pod_uids(&t, "team-a", "orders").await;
     let mut child = baton(
         &t,
@@ -574,7 +536,11 @@ async fn kill_9_mid_rolling_restart_then_resume_finishes_without_repeating() {
     }
     // No member restarted twice: one delete per pod.
     let mut per_pod: BTreeMap<String, usize> = BTreeMap::new();
-    for r in mutating(&t).iter().filter(|r| r["verb"] == "delete") {
+    for r in t
+        .mutating_requests()
+        .iter()
+        .filter(|r| r["verb"] == "delete")
+    {
         *per_pod
             .entry(r["path"].as_str().unwrap_or("").to_string())
             .or_default() += 1;
@@ -591,10 +557,10 @@ async fn kill_9_mid_rolling_restart_then_resume_finishes_without_repeating() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_backup_stop_start_and_incident() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
 
     // A dry run sends nothing and shows the Job it would create.
-    let before = mutating(&t).len();
+    let before = t.mutating_requests().len();
     let (code, out, err) = run(&t, "", &op("backup", "orders", &["--dry-run"])).await;
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -604,7 +570,11 @@ async fn dry_run_backup_stop_start_and_incident() {
     let (code, out, _) = run(&t, "", &op("rolling-restart", "orders", &["--dry-run"])).await;
     assert_eq!(code, 0);
     assert!(out.contains("the leader, last"), "{out}");
-    assert_eq!(mutating(&t).len(), before, "a dry run sends nothing");
+    assert_eq!(
+        t.mutating_requests().len(),
+        before,
+        "a dry run sends nothing"
+    );
 
     // Backup: its Job's log through kubectl, its artifact in the lab's object store.
     let (code, out, err) = run(&t, "", &op("backup", "orders", &["--yes"])).await;
@@ -676,7 +646,7 @@ async fn dry_run_backup_stop_start_and_incident() {
     );
     let (code, out, err) = run(&t, "", &op("start", "orders", &["--yes"])).await;
     assert_eq!(code, 0, "{out}{err}");
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let after = applied(&t.lab.consensus.report());
     for (pod, idx) in &before {
         assert!(
@@ -751,7 +721,7 @@ async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_notices_at_start_and_end_and_a_dead_webhook_blocks_nothing() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let config = "[operations]\nwebhook_url_env = \"TEST_NOTICE_HOOK\"\n";
     let (url, mut bodies) = webhook_receiver().await;
     let mut cmd = baton(
@@ -796,7 +766,7 @@ async fn webhook_notices_at_start_and_end_and_a_dead_webhook_blocks_nothing() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         format!("http://{}/hook", l.local_addr().expect("addr"))
     };
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let mut cmd = baton(
         &t,
         config,
@@ -820,7 +790,7 @@ async fn webhook_notices_at_start_and_end_and_a_dead_webhook_blocks_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upgrade_and_resize_roll_one_member_at_a_time_and_keep_quorum() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let images = || async {
         let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-a");
         pods.list(&ListParams::default().labels("helm.neo4j.com/neo4j.name=orders"))
@@ -875,7 +845,7 @@ async fn upgrade_and_resize_roll_one_member_at_a_time_and_keep_quorum() {
         0
     );
 
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let (code, out, err) = run(
         &t,
         "",
@@ -889,7 +859,7 @@ async fn upgrade_and_resize_roll_one_member_at_a_time_and_keep_quorum() {
         images().await
     );
     // Bad values are usage errors, before anything is sent.
-    let before = mutating(&t).len();
+    let before = t.mutating_requests().len();
     let (code, _, err) = run(
         &t,
         "",
@@ -901,13 +871,13 @@ async fn upgrade_and_resize_roll_one_member_at_a_time_and_keep_quorum() {
     let (code, _, err) = run(&t, "", &op("upgrade", "orders", &["--yes"])).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("version"), "{err}");
-    assert_eq!(mutating(&t).len(), before);
+    assert_eq!(t.mutating_requests().len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_stops_runs_the_restore_job_and_starts_again() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let (code, out, err) = run(&t, "", &op("backup", "orders", &["--yes"])).await;
     assert_eq!(code, 0, "{out}{err}");
     let from = out
@@ -916,7 +886,7 @@ async fn restore_stops_runs_the_restore_job_and_starts_again() {
         .expect("artifact")
         .trim()
         .to_string();
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let (code, out, err) = run(
         &t,
         "",
@@ -951,7 +921,7 @@ async fn restore_stops_runs_the_restore_job_and_starts_again() {
         ),
         "the restore Job's log is followed: {out}"
     );
-    settled(&t, "team-a/orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     // Every member's state at the backup's index is the artifact's: the data really came back.
     let path = t
         .dir

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestLab, small_spec, wait_for};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use serde_json::Value;
 
 const ORCH: &str = "lab-a";
@@ -75,53 +75,11 @@ impl Tmux {
     }
 }
 
-/// Mutating requests in the lab's request log so far.
-fn mutating(t: &TestLab) -> Vec<Value> {
-    t.request_log()
-        .into_iter()
-        .filter(|r| {
-            matches!(
-                r["verb"].as_str(),
-                Some("create" | "update" | "patch" | "delete" | "deletecollection")
-            )
-        })
-        .collect()
-}
-
 /// The screen line that shows `member` with the LEADER role.
 fn leads(screen: &str, member: &str) -> bool {
     screen
         .lines()
         .any(|l| l.contains("LEADER") && l.contains(&format!(" {member} ")))
-}
-
-/// Every member of `ns/name` Ready and a leader in the lab.
-async fn settled(t: &TestLab, ns: &str, name: &str) {
-    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, ns);
-    let selector = format!("helm.neo4j.com/neo4j.name={name}");
-    let group = format!("{ORCH}/{ns}/{name}");
-    wait_for(
-        "a leader and every member Ready",
-        Duration::from_secs(40),
-        || async {
-            let ready = pods
-                .list(&ListParams::default().labels(&selector))
-                .await
-                .is_ok_and(|l| {
-                    !l.items.is_empty()
-                        && l.items.iter().all(|p| {
-                            p.status
-                                .as_ref()
-                                .and_then(|s| s.conditions.as_ref())
-                                .is_some_and(|cs| {
-                                    cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                                })
-                        })
-                });
-            ready && t.truth_leader(&group).is_some()
-        },
-    )
-    .await;
 }
 
 /// From the fleet view to `name`'s profile, its leader on screen.
@@ -156,7 +114,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         ("team-b", "catalog", 3, 0),
     ]))
     .await;
-    settled(&t, "team-a", "orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     let group = format!("{ORCH}/team-a/orders");
     let id = format!("{ORCH}/team-a/orders");
 
@@ -169,7 +127,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         s.contains(&format!("Operations · {id}")) && s.contains("rolling-restart")
     })
     .await;
-    let before = mutating(&t).len();
+    let before = t.mutating_requests().len();
     // The first row that can run is the rolling restart.
     tm.keys(&["Enter"]);
     let s = tm
@@ -188,7 +146,11 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     .await;
     let s = tm.screen();
     assert!(s.contains("type the database id to confirm"), "{s}");
-    assert_eq!(mutating(&t).len(), before, "a preflight sends nothing");
+    assert_eq!(
+        t.mutating_requests().len(),
+        before,
+        "a preflight sends nothing"
+    );
     // The exact id: it runs.
     tm.text("s");
     tm.wait("the id matches", Duration::from_secs(5), |s| {
@@ -223,12 +185,12 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         leads(s, &t.truth_leader(&group).unwrap_or_default())
     })
     .await;
-    let restarted = deletes_per_pod(&mutating(&t)[before..]);
+    let restarted = deletes_per_pod(&t.mutating_requests()[before..]);
     assert_eq!(restarted.len(), 3, "{restarted:?}");
     eprintln!("rolling restart from the dashboard: {restarted:?}");
 
     // ---- A backup: its Job's log lines and the artifact, copied with y.
-    settled(&t, "team-a", "orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     tm.keys(&["o"]);
     tm.wait("the menu again", Duration::from_secs(5), |s| {
         s.contains(&format!("Operations · {id}"))
@@ -309,7 +271,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
             s.contains("catalog-3-0")
         })
         .await;
-    let before = mutating(&t).len();
+    let before = t.mutating_requests().len();
     narrow.keys(&["o"]);
     narrow
         .wait("the menu", Duration::from_secs(5), |s| {
@@ -335,7 +297,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         })
         .await;
     assert_eq!(
-        mutating(&t).len(),
+        t.mutating_requests().len(),
         before,
         "a refused operation sends no mutating request"
     );
@@ -347,7 +309,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         .await;
 
     // ---- Cancel mid-operation (x, then y): the current action finishes, the Lease records it.
-    settled(&t, "team-a", "orders").await;
+    t.settled(ORCH, "team-a", "orders").await;
     tm.keys(&["o"]);
     tm.wait("the menu", Duration::from_secs(5), |s| {
         s.contains(&format!("Operations · {id}"))
@@ -383,8 +345,8 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     .await;
 
     // ---- SIGHUP mid-operation, start again, resume from the offer.
-    settled(&t, "team-a", "orders").await;
-    let before = mutating(&t).len();
+    t.settled(ORCH, "team-a", "orders").await;
+    let before = t.mutating_requests().len();
     tm.keys(&["o"]);
     tm.wait("the menu", Duration::from_secs(5), |s| {
         s.contains(&format!("Operations · {id}"))
@@ -425,7 +387,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     })
     .await;
     drop(tm);
-    let done_before_resume = deletes_per_pod(&mutating(&t)[before..]);
+    let done_before_resume = deletes_per_pod(&t.mutating_requests()[before..]);
     let again = Tmux::baton(&t, "again", 200, 60);
     open_profile(&again, &t, "team-a", "orders").await;
     // The Lease goes stale once its holder stopped renewing it (15 s): the offer shows.
@@ -449,7 +411,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
             s.contains("resume rolling-restart · done")
         })
         .await;
-    let per_pod = deletes_per_pod(&mutating(&t)[before..]);
+    let per_pod = deletes_per_pod(&t.mutating_requests()[before..]);
     assert_eq!(per_pod.len(), 3, "every member restarted: {per_pod:?}");
     assert!(
         per_pod.values().all(|n| *n == 1),

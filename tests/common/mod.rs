@@ -162,6 +162,51 @@ impl TestLab {
             .collect()
     }
 
+    /// Requests that change something (create, update, patch, delete) in the lab's request log.
+    pub fn mutating_requests(&self) -> Vec<serde_json::Value> {
+        self.request_log()
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until the Neo4j database `ns/name` of `orchestra` has a leader and every member
+    /// pod is Ready (Job pods of finished operations never are, so not every pod of the lab).
+    pub async fn settled(&self, orchestra: &str, ns: &str, name: &str) {
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::api::{Api, ListParams};
+        let pods: Api<Pod> = Api::namespaced(self.kube_client(orchestra).await, ns);
+        let selector = format!("helm.neo4j.com/neo4j.name={name}");
+        let group = format!("{orchestra}/{ns}/{name}");
+        wait_for(
+            "a leader and every member Ready",
+            Duration::from_secs(40),
+            || async {
+                let ready = pods
+                    .list(&ListParams::default().labels(&selector))
+                    .await
+                    .is_ok_and(|l| {
+                        !l.items.is_empty()
+                            && l.items.iter().all(|p| {
+                                p.status
+                                    .as_ref()
+                                    .and_then(|s| s.conditions.as_ref())
+                                    .is_some_and(|cs| {
+                                        cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                                    })
+                            })
+                    });
+                ready && self.truth_leader(&group).is_some()
+            },
+        )
+        .await;
+    }
+
     pub async fn kube_client(&self, context: &str) -> kube::Client {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
         let opts = kube::config::KubeConfigOptions {
