@@ -11,8 +11,11 @@ mod common;
 
 use common::tmux::Tmux;
 
+/// How long a screen may take to show what a key asked for.
+const SCREEN: Duration = Duration::from_secs(20);
+
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{TestLab, two_orchestras_spec, wait_for};
 use serde_json::Value;
@@ -38,22 +41,6 @@ impl Tmux {
             // Keys apart as a person types them (an Escape and the next key read together would
             // be Alt+key); every check waits for what the screen shows, never for time.
             std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    async fn wait(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let timeout = Duration::from_secs(20);
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -153,14 +140,14 @@ async fn status_and_a_dashboard_session_send_only_reads() {
     // profile (members moved through) → back → every database → config's profile → help → quit.
     let before = request_log(t.dir.path()).len();
     let tm = Tmux::baton(&t);
-    tm.wait("both orchestras live", |s| {
+    tm.wait("both orchestras live", SCREEN, |s| {
         ["lab-a", "lab-b"]
             .iter()
             .all(|o| s.lines().any(|l| l.contains(o) && l.contains("live")))
     })
     .await;
     tm.keys_apart(&["j", "k", "Enter"]);
-    tm.wait("lab-a's databases", |s| {
+    tm.wait("lab-a's databases", SCREEN, |s| {
         s.contains("orders") && s.contains("catalog")
     })
     .await;
@@ -168,25 +155,29 @@ async fn status_and_a_dashboard_session_send_only_reads() {
     tm.keys_apart(&["/", "o", "r", "d", "e", "r", "s", "Enter", "Enter"]);
     let leader = t.truth_leader(orders).unwrap();
     let s = tm
-        .wait("orders' leader in its profile", |s| leads(s, &leader))
+        .wait("orders' leader in its profile", SCREEN, |s| {
+            leads(s, &leader)
+        })
         .await;
     assert!(s.contains("orders-rr-1-0"), "the secondary is listed:\n{s}");
     tm.keys_apart(&["j", "j", "j", "k", "G", "g", "Down", "Up"]);
     // Back to the list, the filter cleared, then every database of the fleet.
     tm.keys_apart(&["Escape", "/", "Escape", "Tab"]);
-    tm.wait("every database", |s| {
+    tm.wait("every database", SCREEN, |s| {
         s.contains("orders") && s.contains("catalog") && s.contains("config")
     })
     .await;
     tm.keys_apart(&["/", "c", "o", "n", "f", "i", "g", "Enter", "Enter"]);
     let leader = t.truth_leader(config).unwrap();
-    tm.wait("config's leader in its profile", |s| leads(s, &leader))
-        .await;
+    tm.wait("config's leader in its profile", SCREEN, |s| {
+        leads(s, &leader)
+    })
+    .await;
     tm.keys_apart(&["j", "k", "?"]);
-    tm.wait("help", |s| s.contains("quit")).await;
+    tm.wait("help", SCREEN, |s| s.contains("quit")).await;
     tm.keys_apart(&["Escape", "Escape", "Escape", "q"]);
     let s = tm
-        .wait("baton exits", |s| s.contains("baton-exited-"))
+        .wait("baton exits", SCREEN, |s| s.contains("baton-exited-"))
         .await;
     assert!(s.contains("baton-exited-0"), "{s}");
     // Once the servers stopped, the log is complete: no request of the session is still open.

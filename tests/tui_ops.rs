@@ -16,7 +16,7 @@ use common::tmux::Tmux;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{TestLab, small_spec, wait_for};
 use k8s_openapi::api::core::v1::Pod;
@@ -45,20 +45,6 @@ impl Tmux {
                 .status
                 .success()
         );
-    }
-
-    async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// baton's pid (the child of the pane's shell).

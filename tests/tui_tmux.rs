@@ -29,20 +29,6 @@ impl Tmux {
         );
         Tmux::start(&me_name, w, h, &cmd)
     }
-
-    async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if cond(&s) {
-                return s;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out after {timeout:?} waiting for {what}; screen:\n{s}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 impl Tmux {

@@ -3,6 +3,7 @@
 //! back with capture-pane. The server goes away with the value.
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 pub struct Tmux {
     socket: String,
@@ -51,6 +52,22 @@ impl Tmux {
     /// The screen as text.
     pub fn screen(&self) -> String {
         String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout).into()
+    }
+
+    /// Polls the screen until `cond` holds and returns it; panics with the screen after `timeout`.
+    pub async fn wait(&self, what: &str, timeout: Duration, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if cond(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "timed out after {timeout:?} waiting for {what}; screen:\n{s}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 
