@@ -274,6 +274,8 @@ impl<E: Executor> Runner<'_, E> {
             voters: d.voters.iter().cloned().collect(),
             first: Vec::new(),
             job: None,
+            waiting: None,
+            plan: Vec::new(),
         };
         match op {
             OperationName::RollingRestart => {

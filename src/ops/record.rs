@@ -68,6 +68,13 @@ pub struct Record {
     /// Backup, diagnostics: the Job's name (decided before it is created).
     #[serde(default)]
     pub job: Option<String>,
+    /// What the current step waits for (published with the next renewal), so that another
+    /// operator following the operation sees why it stands still.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    /// The plan as the confirmation showed it, for those following from the Lease.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<String>,
 }
 
 impl Record {
@@ -193,6 +200,8 @@ mod tests {
             voters: vec![],
             first: vec![],
             job: None,
+            waiting: None,
+            plan: Vec::new(),
         }
     }
 

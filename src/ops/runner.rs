@@ -83,8 +83,13 @@ impl<E: Executor> Runner<'_, E> {
             mut record,
             take_at,
             resumed,
+            plan,
             ..
         } = prepared;
+        // A resume keeps the plan of the start (the outline of a resume only has what is left).
+        if record.plan.is_empty() {
+            record.plan = plan.into_iter().map(|l| crate::clip(&l, 200)).collect();
+        }
         let db = self.exec.database_id();
         let op = record.operation.as_str();
         record.detail = if resumed {
@@ -248,6 +253,7 @@ impl<E: Executor> Runner<'_, E> {
                     }
                     record.step += 1;
                     record.detail = action.describe();
+                    record.waiting = None;
                     // Record the step before taking it: a resume re-observes and sees whether it happened.
                     match self.write_lease(&rv, &record).await {
                         Ok(new_rv) => rv = new_rv,
@@ -293,6 +299,8 @@ impl<E: Executor> Runner<'_, E> {
                             elapsed_ms: ms(progress_at.elapsed()),
                         });
                         last_wait = reason.clone();
+                        // Published with the next renewal, for those following from the Lease.
+                        record.waiting = Some(crate::clip(&reason, 300));
                     }
                     if progress_at.elapsed() > self.settings.step_timeout {
                         break Outcome::Paused(format!(
@@ -327,6 +335,7 @@ impl<E: Executor> Runner<'_, E> {
         };
         record.state = state;
         record.detail = detail.clone();
+        record.waiting = None;
         let lost = matches!(&end, Outcome::Failed(m) if m.starts_with("lost the lock"));
         if !lost && let Err(o) = self.write_lease(&rv, &record).await {
             self.emit(OpEvent::Notice {

@@ -291,6 +291,8 @@ async fn a_resume_continues_where_the_record_stands() {
         voters: d.voters.iter().cloned().collect(),
         first: vec![],
         job: None,
+        waiting: None,
+        plan: Vec::new(),
     };
     {
         let mut s = exec.lock();
@@ -434,6 +436,8 @@ fn the_plan_outline_puts_the_leader_last() {
         voters: vec![],
         first: vec![],
         job: None,
+        waiting: None,
+        plan: Vec::new(),
     };
     let plan = super::plan::outline(&rec, &obs, 100);
     assert_eq!(plan.len(), 4);

@@ -157,9 +157,25 @@ impl Effects {
                 });
             }
             OpCmd::Cancel { id } => {
-                if let Some(c) = self.cancels.get(&id) {
+                if let Some(c) = self.cancels.remove(&id) {
                     c.send_replace(true);
                 }
+            }
+            OpCmd::FollowLog { id, key, job } => {
+                let (stop, stopped) = watch::channel(false);
+                self.cancels.insert(id, stop);
+                self.spawn(move |progress| async move {
+                    let error = match env {
+                        Some(env) => follow_log(&env, id, &key, &job, stopped, progress).await,
+                        None => Some(NOT_WIRED.to_string()),
+                    };
+                    Msg::Op(OpMsg::Log {
+                        id,
+                        pod: String::new(),
+                        lines: Vec::new(),
+                        error,
+                    })
+                });
             }
         }
     }
@@ -259,6 +275,64 @@ async fn prepare(
     prepared
         .map(Box::new)
         .map_err(|outcome| refusal(outcome, checks))
+}
+
+/// Follows the pod log of someone else's operation Job (reads only) every second until `stop`
+/// turns true; new lines go on `progress`. Ends with why it stopped early, if it did.
+async fn follow_log(
+    env: &OpsEnv,
+    id: u64,
+    key: &DbKey,
+    job: &str,
+    mut stop: watch::Receiver<bool>,
+    progress: mpsc::Sender<Msg>,
+) -> Option<String> {
+    use crate::ops::Executor as _;
+    let (exec, _) = match connect_to(env, key).await {
+        Ok(c) => c,
+        Err(m) => return Some(m),
+    };
+    let mut seen = 0usize;
+    let mut last_error = String::new();
+    loop {
+        if *stop.borrow() {
+            return None;
+        }
+        match exec.job_log(job, seen).await {
+            Ok(Some((pod, lines))) if !lines.is_empty() => {
+                seen += lines.len();
+                let msg = Msg::Op(OpMsg::Log {
+                    id,
+                    pod,
+                    lines,
+                    error: None,
+                });
+                if progress.send(msg).await.is_err() {
+                    return None;
+                }
+                last_error.clear();
+            }
+            Ok(_) => {}
+            // Said once per kind of failure, not every second.
+            Err(e) if e.to_string() != last_error => {
+                last_error = e.to_string();
+                let msg = Msg::Op(OpMsg::Log {
+                    id,
+                    pod: String::new(),
+                    lines: Vec::new(),
+                    error: Some(last_error.clone()),
+                });
+                if progress.send(msg).await.is_err() {
+                    return None;
+                }
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }
 
 /// Runs a confirmed operation; its events go on `progress` as they happen.

@@ -596,7 +596,7 @@ impl Model {
                 marks.push(age(self.now_ms, m.pod.created_ms));
             }
             // The progress pane's clocks (whole seconds) and the Lease's staleness.
-            if let Some(r) = self.ops.runs.get(&d.key).filter(|r| r.running()) {
+            if let Some(r) = self.ops.run_of(&d.key).filter(|r| r.running()) {
                 marks.push((r.elapsed_ms(self.now_ms) / 1000).to_string());
             }
             if let Some(i) = lease::in_flight(d, self.now_ms) {

@@ -53,6 +53,13 @@ pub enum OpMsg {
         at_ms: u64,
         outcome: Outcome,
     },
+    /// New lines of a followed Job's pod log, or why it could not be read.
+    Log {
+        id: u64,
+        pod: String,
+        lines: Vec<String>,
+        error: Option<String>,
+    },
 }
 
 /// A preflight that cannot go on: the outcome (refused, nothing to do, bad input, failed) and
@@ -81,8 +88,12 @@ pub enum OpCmd {
         key: DbKey,
         prepared: Box<Prepared>,
     },
-    /// Ask the run to stop: the current action finishes and the database settles first.
+    /// Ask the run to stop: the current action finishes and the database settles first. Also
+    /// stops the log task of a followed pane.
     Cancel { id: u64 },
+    /// Follow the pod log of `job` (someone else's operation, followed from its Lease): answer
+    /// [`OpMsg::Log`]s until cancelled. Reads only.
+    FollowLog { id: u64, key: DbKey, job: String },
 }
 
 /// What the runtime does on `update`'s behalf.

@@ -75,6 +75,7 @@ fn focus_cmds(cmds: &[Cmd]) -> Vec<&crate::source::Focus> {
         .collect()
 }
 
+mod follow;
 mod ops;
 mod update;
 

@@ -42,6 +42,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::Op(om) => flow::on_msg(model, om),
     }
     model.refresh();
+    crate::tui::ops::follow::refresh(model, &mut cmds);
     flow::offer_resume(model);
     let marks = model.compute_time_marks();
     if marks != model.time_marks {
@@ -204,7 +205,8 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
                 flow::open_menu(m, key, member);
             }
         }
-        Action::CancelOperation => flow::cancel_or_close(m),
+        Action::CancelOperation => flow::cancel_or_close(m, cmds),
+        Action::Follow => crate::tui::ops::follow::on_key(m, cmds),
         Action::OperationsList => open_operations(m),
     }
 }

@@ -45,6 +45,7 @@ pub enum Action {
     Operations,
     CancelOperation,
     OperationsList,
+    Follow,
 }
 
 /// Where keys are looked up: the view that is open, in the normal mode.
@@ -221,6 +222,16 @@ pub const TABLE: &[Spec] = &[
         "ops in flight",
         "ops",
     ),
+    Spec {
+        contexts: &[Context::Profile, Context::Operations],
+        ..spec(
+            Action::Follow,
+            "follow",
+            &["f"],
+            "follow an op",
+            "follow",
+        )
+    },
 ];
 
 impl Action {
@@ -499,7 +510,7 @@ mod tests {
 
     #[test]
     fn overrides_replace_keys_and_show_in_help_and_hints() {
-        let k = Keymap::new(&keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\n")).unwrap();
+        let k = Keymap::new(&keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"F\"\n")).unwrap();
         let q = ev(KeyCode::Char('q'), KeyModifiers::NONE);
         assert_eq!(k.action(Context::Fleet, &q), None);
         let cq = ev(KeyCode::Char('q'), KeyModifiers::CONTROL);
@@ -507,7 +518,7 @@ mod tests {
         // Ctrl-C stays.
         assert!(k.interrupts(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         assert_eq!(k.help_keys(&HELP[0].1[1]), "Ctrl-Q  Ctrl-C");
-        assert!(k.hints(Context::Fleet).contains("f filter"));
+        assert!(k.hints(Context::Fleet).contains("F filter"));
         assert!(k.hints(Context::Fleet).ends_with("Ctrl-Q quit "));
     }
 

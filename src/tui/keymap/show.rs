@@ -74,6 +74,7 @@ pub const HELP: &[(&str, &[HelpRow])] = &[
             row(&[Action::Operations]),
             row(&[Action::CancelOperation]),
             row(&[Action::OperationsList]),
+            row(&[Action::Follow]),
         ],
     ),
 ];

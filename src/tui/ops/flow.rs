@@ -392,6 +392,12 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
                 m.dirty = true;
             }
         }
+        OpMsg::Log {
+            id,
+            pod,
+            lines,
+            error,
+        } => super::follow::on_log(m, id, &pod, lines, error),
         OpMsg::Finished { id, at_ms, outcome } => {
             let Some(r) = m.ops.runs.values_mut().find(|r| r.id == id) else {
                 return;
@@ -491,11 +497,15 @@ pub fn quit(m: &mut Model, cmds: &mut Vec<Cmd>) {
 
 /// The cancel key in a profile: cancel this database's run (asking first), or close the pane
 /// of one that ended.
-pub fn cancel_or_close(m: &mut Model) {
+pub fn cancel_or_close(m: &mut Model, cmds: &mut Vec<Cmd>) {
     let View::Profile { key, .. } = &m.view else {
         return;
     };
     let key = key.clone();
+    let own_running = m.ops.runs.get(&key).is_some_and(Run::running);
+    if !own_running && super::follow::close(m, &key, cmds) {
+        return;
+    }
     match m.ops.runs.get(&key) {
         Some(r) if r.running() && r.cancelling => {
             info(

@@ -9,11 +9,13 @@
 //! - `lease` — what the Leases say of everyone's operations (OP column, `:ops`, resume offers).
 //! - `progress` — one run's progress folded from the runner's events; the pane's rows.
 //! - `flow` — keys in the dialogs and the transitions between them.
+//! - `follow` — the pane of someone else's operation, folded from its Lease.
 //!
 //! [`Cmd`]: super::Cmd
 //! [`Msg::Op`]: super::Msg::Op
 
 pub mod flow;
+pub mod follow;
 pub mod lease;
 pub mod progress;
 
@@ -42,6 +44,8 @@ pub struct Ops {
     pub list_sel: usize,
     /// Interrupted operations already offered for resume: (database, its start).
     pub offered: BTreeSet<(DbKey, u64)>,
+    /// Operations of others followed from their Leases (the follow key), per database.
+    pub follows: BTreeMap<DbKey, Run>,
 }
 
 impl Ops {
@@ -50,11 +54,16 @@ impl Ops {
         self.runs.values().filter(|r| r.running()).count()
     }
 
+    /// The run whose pane a profile shows: this dashboard's while it runs, else the one
+    /// followed from the Lease, else this dashboard's last.
     pub fn run_of(&self, key: &DbKey) -> Option<&Run> {
-        self.runs.get(key)
+        match self.runs.get(key) {
+            Some(r) if r.running() => Some(r),
+            own => self.follows.get(key).or(own),
+        }
     }
 
-    fn take_id(&mut self) -> u64 {
+    pub(crate) fn take_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id
     }

@@ -51,6 +51,8 @@ pub struct Run {
     pub cancelling: bool,
     /// The start recorded on the Lease (Unix ms): tells its Lease from another operation's.
     pub record_started_ms: u64,
+    /// Someone else's operation followed from its Lease: its holder (it is theirs to cancel).
+    pub followed: Option<String>,
 }
 
 /// Where a row of the progress pane stands.
@@ -170,6 +172,7 @@ impl Run {
             artifact,
             cancelling: false,
             record_started_ms: 0,
+            followed: None,
         }
     }
 
@@ -177,7 +180,7 @@ impl Run {
         self.outcome.is_none()
     }
 
-    fn log_line(&mut self, line: String) {
+    pub(crate) fn log_line(&mut self, line: String) {
         if self.log.len() == LOG_KEEP {
             self.log.pop_front();
         }

@@ -19,7 +19,7 @@ fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-fn op_cmds(cmds: &[Cmd]) -> Vec<&OpCmd> {
+pub(super) fn op_cmds(cmds: &[Cmd]) -> Vec<&OpCmd> {
     cmds.iter()
         .filter_map(|c| match c {
             Cmd::Op(o) => Some(o),
@@ -28,7 +28,7 @@ fn op_cmds(cmds: &[Cmd]) -> Vec<&OpCmd> {
         .collect()
 }
 
-fn record(op: OperationName, params: &[(&str, &str)]) -> Record {
+pub(super) fn record(op: OperationName, params: &[(&str, &str)]) -> Record {
     Record {
         operation: op,
         params: params
@@ -44,6 +44,8 @@ fn record(op: OperationName, params: &[(&str, &str)]) -> Record {
         voters: Vec::new(),
         first: Vec::new(),
         job: None,
+        waiting: None,
+        plan: Vec::new(),
     }
 }
 
@@ -702,7 +704,7 @@ fn quitting_while_an_operation_runs_asks_first() {
     assert!(send(&mut idle, [key('q')]).contains(&Cmd::Quit));
 }
 
-fn lease_event(id: &str, rec: &Record, renewed_ms: u64) -> Msg {
+pub(super) fn lease_event(id: &str, rec: &Record, renewed_ms: u64) -> Msg {
     let k = key_of(id);
     Msg::FleetBatch(vec![FleetEvent::OpLeases {
         orchestra: k.orchestra.clone(),

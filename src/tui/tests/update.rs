@@ -171,15 +171,15 @@ fn demo_with_keys(toml: &str) -> Model {
 
 #[test]
 fn an_overridden_key_dispatches_and_frees_the_default() {
-    let mut m = demo_with_keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\n");
+    let mut m = demo_with_keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"F\"\n");
     assert_eq!(m.note, None);
     assert!(!send(&mut m, [key('q')]).contains(&Cmd::Quit));
     let ctrl_q = Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL));
     assert!(send(&mut m, [ctrl_q.clone()]).contains(&Cmd::Quit));
-    // `/` is free now; `f` opens the filter line over the fleet-wide list.
+    // `/` is free now; `F` opens the filter line over the fleet-wide list.
     send(&mut m, [key('/')]);
     assert_eq!((m.mode, &m.view), (Mode::Normal, &View::Fleet));
-    send(&mut m, [key('f')]);
+    send(&mut m, [key('F')]);
     assert_eq!(
         (m.mode, &m.view),
         (Mode::Filter, &View::Databases { orchestra: None })
@@ -194,10 +194,10 @@ fn an_overridden_key_dispatches_and_frees_the_default() {
 
 #[test]
 fn help_and_hints_show_the_keys_in_force() {
-    let mut m = demo_with_keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\nhelp = \"f1\"\n");
+    let mut m = demo_with_keys("[keys]\nquit = \"ctrl-q\"\nfilter = \"F\"\nhelp = \"f1\"\n");
     let s = screen(&mut m, 200, 60);
     assert!(
-        s.contains("↵ databases · d all databases · f filter · : command · F1 help · Ctrl-Q quit"),
+        s.contains("↵ databases · d all databases · F filter · : command · F1 help · Ctrl-Q quit"),
         "{s}"
     );
     assert!(s.contains("F1 help  03:07 UTC"), "{s}");
@@ -207,8 +207,8 @@ fn help_and_hints_show_the_keys_in_force() {
     for line in [
         "F1               this help",
         "Ctrl-Q  Ctrl-C   quit",
-        "f                filter the list",
-        "f ↵  f Esc       keep / clear",
+        "F                filter the list",
+        "F ↵  F Esc       keep / clear",
     ] {
         assert!(s.contains(line), "{line}:\n{s}");
     }

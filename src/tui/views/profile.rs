@@ -176,19 +176,20 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
     if let Some(i) = lease_line
         && y < bottom
     {
+        // What to do about it first: the line is cut at 80 columns.
+        let what = if i.stale {
+            format!("{} resume", model.keymap.label(Action::Operations))
+        } else {
+            format!("{} follow", model.keymap.label(Action::Follow))
+        };
         let text = format!(
-            "⚙ {} — {}, renewed {} ago{}",
-            i.summary(),
+            "⚙ {} step {} ({}) · {what} · {} — {}, renewed {} ago",
+            i.record.operation.as_str(),
+            i.record.step,
+            i.state_word(),
+            i.record.detail,
             i.holder,
             lease::ago(i.renewed_s),
-            if i.stale {
-                format!(
-                    " · stale: {} offers to resume it",
-                    model.keymap.label(Action::Operations)
-                )
-            } else {
-                String::new()
-            }
         );
         let style = if i.stale { theme.warning } else { theme.text };
         put(buf, x0, y, w, &text, style);

@@ -56,9 +56,19 @@ pub fn render(model: &Model, theme: &Theme, run: &Run, area: Rect, buf: &mut Buf
         Some(o) => outcome_word(o).to_string(),
     };
     let lines = step_lines(run, now);
+    let whose = match &run.followed {
+        Some(holder) => format!(" of {holder}"),
+        None => String::new(),
+    };
     let title = format!(
-        " {}{} · {} · {} · step {}/{} ",
-        if run.resumed { "resume " } else { "" },
+        " {}{}{whose} · {} · {} · step {}/{} ",
+        if run.followed.is_some() {
+            "following "
+        } else if run.resumed {
+            "resume "
+        } else {
+            ""
+        },
         run.operation.as_str(),
         state,
         if run.running() {
@@ -72,6 +82,7 @@ pub fn render(model: &Model, theme: &Theme, run: &Run, area: Rect, buf: &mut Buf
     let cancel = model.keymap.label(Action::CancelOperation);
     let copy = model.keymap.label(Action::Copy);
     let hints = match (&run.outcome, &run.artifact) {
+        _ if run.followed.is_some() => format!(" {cancel} close (it goes on) "),
         (None, _) => format!(" {cancel} cancel "),
         (Some(Outcome::Done(_)), Some(_)) => format!(" {copy} copy artifact · {cancel} close "),
         (Some(_), _) => format!(" {cancel} close "),
