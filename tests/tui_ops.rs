@@ -411,3 +411,74 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
         .await;
     t.lab.shutdown().await;
 }
+
+/// Another operator's rolling restart (`baton op` in another process) followed in the
+/// dashboard from its Lease: the Lease line offers `f`, the pane shows whose it is and its steps
+/// advance to done; the follower sends no mutating request of its own (its audit log stays
+/// empty: every mutating request baton sends is audited).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_operators_operation_is_followed_from_its_lease() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.settled(ORCH, "team-a", "orders").await;
+    let tm = Tmux::baton(&t, "follow", 200, 60);
+    open_profile(&tm, &t, "team-a", "orders").await;
+    let other_data = t.dir.path().join("other-operator");
+    let mut other = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("--kubeconfig")
+        .arg(t.kubeconfig())
+        .args([
+            "op",
+            "rolling-restart",
+            "--orchestra",
+            ORCH,
+            "-n",
+            "team-a",
+            "--database",
+            "orders",
+            "--yes",
+        ])
+        .env("BATON_DATA_DIR", &other_data)
+        .env("XDG_CONFIG_HOME", t.dir.path().join("other-config"))
+        .env_remove("KUBECONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("baton op runs");
+    tm.wait("the Lease line", Duration::from_secs(30), |s| {
+        s.contains("⚙ rolling-restart step") && s.contains("f follow")
+    })
+    .await;
+    tm.keys(&["f"]);
+    let s = tm
+        .wait("the followed pane", Duration::from_secs(10), |s| {
+            s.contains("following rolling-restart of")
+        })
+        .await;
+    assert!(s.contains("close (it goes on)"), "{s}");
+    let s = tm
+        .wait("the followed operation done", Duration::from_secs(240), |s| {
+            s.contains("following rolling-restart of") && s.contains("· done ·")
+        })
+        .await;
+    assert!(s.contains("3 members restarted"), "the end's detail:\n{s}");
+    let status = tokio::time::timeout(Duration::from_secs(30), other.wait())
+        .await
+        .expect("the other operator's baton ends")
+        .expect("its status");
+    assert!(status.success(), "baton op rolling-restart: {status}");
+    // The follower's own audit log: nothing mutating was sent by the dashboard.
+    let audit = t.dir.path().join("data").join("audit.jsonl");
+    let lines = std::fs::read_to_string(&audit).unwrap_or_default();
+    assert!(lines.trim().is_empty(), "the follower audited:\n{lines}");
+    assert!(
+        std::fs::read_to_string(other_data.join("audit.jsonl"))
+            .is_ok_and(|a| a.contains("delete")),
+        "the other operator's audit names its deletes"
+    );
+    tm.keys(&["x"]);
+    tm.wait("the pane closed", Duration::from_secs(5), |s| {
+        s.contains("stopped following")
+    })
+    .await;
+}
