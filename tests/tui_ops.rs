@@ -457,9 +457,11 @@ async fn another_operators_operation_is_followed_from_its_lease() {
         .await;
     assert!(s.contains("close (it goes on)"), "{s}");
     let s = tm
-        .wait("the followed operation done", Duration::from_secs(240), |s| {
-            s.contains("following rolling-restart of") && s.contains("· done ·")
-        })
+        .wait(
+            "the followed operation done",
+            Duration::from_secs(240),
+            |s| s.contains("following rolling-restart of") && s.contains("· done ·"),
+        )
         .await;
     assert!(s.contains("3 members restarted"), "the end's detail:\n{s}");
     let status = tokio::time::timeout(Duration::from_secs(30), other.wait())
@@ -472,8 +474,7 @@ async fn another_operators_operation_is_followed_from_its_lease() {
     let lines = std::fs::read_to_string(&audit).unwrap_or_default();
     assert!(lines.trim().is_empty(), "the follower audited:\n{lines}");
     assert!(
-        std::fs::read_to_string(other_data.join("audit.jsonl"))
-            .is_ok_and(|a| a.contains("delete")),
+        std::fs::read_to_string(other_data.join("audit.jsonl")).is_ok_and(|a| a.contains("delete")),
         "the other operator's audit names its deletes"
     );
     tm.keys(&["x"]);

@@ -13,13 +13,13 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ListParams};
 use tokio::sync::{mpsc, watch};
 
-use super::audit::{self, Audit};
+use super::audit::Audit;
 use super::catalog;
 use super::connect;
 use super::executor::Executor;
 use super::kube::{KubeExecutor, MANAGED_BY, lease_obs};
 use super::record::{self, Lock};
-use super::runner::{self, OpEvent, Outcome, Request, Runner, Settings};
+use super::runner::{OpEvent, Outcome, Request, Runner, Settings};
 use crate::Exit;
 use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs, OpStatusArgs};
 use crate::config::{Config, OperationName};
@@ -356,55 +356,46 @@ async fn incident(
     settings: &Settings,
     dry_run: bool,
 ) -> Exit {
-    if !settings.allowed.contains(&OperationName::Incident) {
-        eprintln!(
-            "baton: refused (permission): role '{}' may not run incident",
-            settings.role
-        );
+    use super::incident::{self, Refused};
+    if let Err(e) = incident::allowed(settings) {
+        eprintln!("baton: {e}");
         return Exit::Refused;
     }
-    let obs = match exec.observe().await {
-        Ok(o) => o,
+    let text = match incident::summary(exec, config).await {
+        Ok(t) => t,
         Err(e) => {
-            eprintln!("baton: cannot observe {}: {e}", exec.database_id());
+            eprintln!("baton: {e}");
             return Exit::Failed;
         }
     };
-    let text = runner::incident_text(&exec.database_id(), &obs, config.operations.lag_gate, &[]);
     print!("{text}");
     if dry_run {
         println!("nothing: dry run: nothing was posted");
         return Exit::Ok;
     }
-    let var = settings
-        .incident_webhook_env
-        .as_deref()
-        .or(settings.webhook_env.as_deref());
-    let Some(url) = audit::webhook_from_env(var) else {
-        eprintln!(
-            "baton: no incident webhook: set operations.incident_webhook_env (or webhook_url_env) in the config to the name of an environment variable holding the URL{}",
-            var.map(|v| format!(", and export {v}")).unwrap_or_default()
-        );
-        return Exit::Usage;
-    };
-    let holder = record::holder_identity();
-    let audit = Audit::new(
+    match incident::post(
+        exec,
+        settings,
+        &exec.orchestra,
+        &text,
         Audit::default_path(),
-        &holder,
-        &exec.identity(),
-        "incident",
-        &exec.database_id(),
-    );
-    let fields = serde_json::json!({"caller": holder, "operation": "incident", "database": exec.database_id(), "orchestra": exec.orchestra});
-    match audit::post_webhook(&url, &text, fields).await {
+    )
+    .await
+    {
         Ok(()) => {
-            audit.record("post", "incident webhook", "ok");
             println!("done: incident posted");
             Exit::Ok
         }
-        Err(e) => {
-            audit.record("post", "incident webhook", &e);
-            eprintln!("baton: failed: {e}");
+        Err(e @ Refused::Role(_)) => {
+            eprintln!("baton: {e}");
+            Exit::Refused
+        }
+        Err(e @ Refused::NoWebhook(_)) => {
+            eprintln!("baton: {e}");
+            Exit::Usage
+        }
+        Err(e @ Refused::Failed(_)) => {
+            eprintln!("baton: {e}");
             Exit::Failed
         }
     }

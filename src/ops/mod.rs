@@ -8,7 +8,8 @@
 //!   `connect`: an executor for one database from the kubeconfig (`baton op` and the dashboard);
 //!   `fake`: an in-memory database for tests.
 //! - `prepare`: lock, record, preflight; `runner`: the loop; `progress`: events and outcomes;
-//!   `audit`: audit.jsonl and webhooks; `headless`: `baton op …`.
+//!   `audit`: audit.jsonl and webhooks; `incident`: the summary to the incident webhook;
+//!   `headless`: `baton op …`.
 
 pub mod audit;
 pub mod catalog;
@@ -16,6 +17,7 @@ pub mod connect;
 pub mod executor;
 pub mod fake;
 pub mod headless;
+pub mod incident;
 pub mod kube;
 pub mod observe;
 pub mod plan;

@@ -161,6 +161,34 @@ impl Effects {
                     c.send_replace(true);
                 }
             }
+            OpCmd::IncidentSummary { id, key } => self.spawn(move |_| async move {
+                let result = match env {
+                    Some(env) => match connect_to(&env, &key).await {
+                        Ok((exec, _)) => crate::ops::incident::summary(&exec, &env.config).await,
+                        Err(m) => Err(m),
+                    },
+                    None => Err(NOT_WIRED.to_string()),
+                };
+                Msg::Op(OpMsg::IncidentSummary { id, result })
+            }),
+            OpCmd::PostIncident { key, text } => self.spawn(move |_| async move {
+                let result = match env {
+                    Some(env) => match connect_to(&env, &key).await {
+                        Ok((exec, settings)) => crate::ops::incident::post(
+                            &exec,
+                            &settings,
+                            &key.orchestra,
+                            &text,
+                            Audit::default_path(),
+                        )
+                        .await
+                        .map_err(|e| e.to_string()),
+                        Err(m) => Err(m),
+                    },
+                    None => Err(NOT_WIRED.to_string()),
+                };
+                Msg::Op(OpMsg::IncidentPosted { key, result })
+            }),
             OpCmd::FollowLog { id, key, job } => {
                 let (stop, stopped) = watch::channel(false);
                 self.cancels.insert(id, stop);

@@ -53,6 +53,16 @@ pub enum OpMsg {
         at_ms: u64,
         outcome: Outcome,
     },
+    /// The incident summary of [`OpCmd::IncidentSummary`], or why it could not be read.
+    IncidentSummary {
+        id: u64,
+        result: Result<String, String>,
+    },
+    /// The incident was posted, or why not.
+    IncidentPosted {
+        key: DbKey,
+        result: Result<(), String>,
+    },
     /// New lines of a followed Job's pod log, or why it could not be read.
     Log {
         id: u64,
@@ -94,6 +104,11 @@ pub enum OpCmd {
     /// Follow the pod log of `job` (someone else's operation, followed from its Lease): answer
     /// [`OpMsg::Log`]s until cancelled. Reads only.
     FollowLog { id: u64, key: DbKey, job: String },
+    /// Read the database's incident summary (reads only); answer [`OpMsg::IncidentSummary`].
+    IncidentSummary { id: u64, key: DbKey },
+    /// Post the confirmed incident text to the incident webhook; answer
+    /// [`OpMsg::IncidentPosted`].
+    PostIncident { key: DbKey, text: String },
 }
 
 /// What the runtime does on `update`'s behalf.

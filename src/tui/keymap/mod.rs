@@ -224,13 +224,7 @@ pub const TABLE: &[Spec] = &[
     ),
     Spec {
         contexts: &[Context::Profile, Context::Operations],
-        ..spec(
-            Action::Follow,
-            "follow",
-            &["f"],
-            "follow an op",
-            "follow",
-        )
+        ..spec(Action::Follow, "follow", &["f"], "follow an op", "follow")
     },
 ];
 

@@ -72,9 +72,7 @@ pub fn open_menu(m: &mut Model, key: DbKey, member: Option<String>) {
             Some("read-only: operations are off".into())
         } else if !allowed.contains(&spec.name) {
             Some(format!("role '{role}' may not run it"))
-        } else if spec.name == OperationName::Incident {
-            Some("from the shell: baton op incident".into())
-        } else if own_running {
+        } else if own_running && spec.name != OperationName::Incident {
             Some("an operation of yours runs here".into())
         } else {
             None
@@ -154,6 +152,18 @@ fn choose(m: &mut Model, menu: Menu, cmds: &mut Vec<Cmd>) -> Option<Dialog> {
     let key = menu.key.clone();
     match item.choice {
         Choice::Resume => Some(prepare(m, key, OpStart::Resume, None, cmds)),
+        Choice::Op(OperationName::Incident) => {
+            let id = m.ops.take_id();
+            cmds.push(Cmd::Op(OpCmd::IncidentSummary {
+                id,
+                key: key.clone(),
+            }));
+            Some(Dialog::Ask(Ask::Incident {
+                id,
+                key,
+                text: None,
+            }))
+        }
         Choice::Op(op) => {
             let member = if member_level(op) {
                 menu.member.clone()
@@ -333,6 +343,19 @@ fn ask_key(m: &mut Model, ask: Ask, k: KeyEvent, cmds: &mut Vec<Cmd>) -> Option<
             cmds.push(Cmd::Quit);
             None
         }
+        (
+            Ask::Incident {
+                key,
+                text: Some(text),
+                ..
+            },
+            true,
+            _,
+        ) => {
+            info(m, format!("posting the incident of {}…", key.id()));
+            cmds.push(Cmd::Op(OpCmd::PostIncident { key, text }));
+            None
+        }
         (_, _, true) => None,
         (ask, _, _) => Some(Dialog::Ask(ask)),
     }
@@ -398,6 +421,33 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
             lines,
             error,
         } => super::follow::on_log(m, id, &pod, lines, error),
+        OpMsg::IncidentSummary { id, result } => {
+            let Some(Dialog::Ask(Ask::Incident { id: asked, key, .. })) = &m.ops.dialog else {
+                return;
+            };
+            if *asked != id {
+                return;
+            }
+            let key = key.clone();
+            match result {
+                Ok(text) => {
+                    m.ops.dialog = Some(Dialog::Ask(Ask::Incident {
+                        id,
+                        key,
+                        text: Some(text),
+                    }));
+                    m.dirty = true;
+                }
+                Err(e) => {
+                    m.ops.dialog = None;
+                    error(m, format!("incident: {e}"));
+                }
+            }
+        }
+        OpMsg::IncidentPosted { key, result } => match result {
+            Ok(()) => info(m, format!("incident posted for {}", key.id())),
+            Err(e) => error(m, format!("incident of {} not posted: {e}", key.id())),
+        },
         OpMsg::Finished { id, at_ms, outcome } => {
             let Some(r) = m.ops.runs.values_mut().find(|r| r.id == id) else {
                 return;

@@ -201,6 +201,12 @@ pub enum Ask {
     },
     /// Quit while operations run?
     Quit { running: Vec<String> },
+    /// Post this incident (the database's summary, `None` while it is read) to the webhook?
+    Incident {
+        id: u64,
+        key: DbKey,
+        text: Option<String>,
+    },
 }
 
 /// An interrupted operation found on the Lease of the database just opened.

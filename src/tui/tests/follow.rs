@@ -27,7 +27,10 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
     send(&mut m, [lease_event(ORDERS, &rec, NOW_MS - 1_000)]);
     command(&mut m, &format!("db {ORDERS}"));
     let s = screen(&mut m, 80, 24);
-    assert!(s.contains("f follow"), "the Lease line offers to follow:\n{s}");
+    assert!(
+        s.contains("f follow"),
+        "the Lease line offers to follow:\n{s}"
+    );
     // Nothing of ours runs: the cancel key says so and sends nothing.
     let cmds = send(&mut m, [key('f')]);
     assert!(op_cmds(&cmds).is_empty(), "no Job: no log task: {cmds:?}");
@@ -64,7 +67,11 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
         .map(|l| l.state.word().to_string())
         .collect();
     assert_eq!(states, ["done", "done", "running", "pending"]);
-    assert!(run.log.iter().any(|l| l == "waiting: orders-1: pod not Ready"));
+    assert!(
+        run.log
+            .iter()
+            .any(|l| l == "waiting: orders-1: pod not Ready")
+    );
     // The holder stops renewing: it stands still, and the pane says why.
     update(
         &mut m,
@@ -78,7 +85,10 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
         other => panic!("{other:?}"),
     }
     // The open profile offers to resume it (as to anyone); not now.
-    assert!(matches!(m.ops.dialog, Some(crate::tui::ops::Dialog::Resume(_))));
+    assert!(matches!(
+        m.ops.dialog,
+        Some(crate::tui::ops::Dialog::Resume(_))
+    ));
     send(&mut m, [code(KeyCode::Esc)]);
     // It resumed and finished.
     rec.step = 4;

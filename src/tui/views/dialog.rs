@@ -543,6 +543,33 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
 
 fn render_ask(model: &Model, theme: &Theme, ask: &Ask, area: Rect, buf: &mut Buffer) {
     match ask {
+        Ask::Incident { key, text, .. } => {
+            let mut lines: Vec<Line> = Vec::new();
+            let hints = match text {
+                None => {
+                    lines.push(Line::from(Span::styled(
+                        format!(
+                            "reading {}'s state for the incident (reads only)…",
+                            key.id()
+                        ),
+                        theme.muted,
+                    )));
+                    " Esc cancel "
+                }
+                Some(t) => {
+                    lines.push(Line::from(Span::styled(
+                        "Post this to the incident webhook?",
+                        theme.warning,
+                    )));
+                    let room = usize::from(area.height.saturating_sub(5)).max(1);
+                    for l in t.lines().take(room) {
+                        lines.push(Line::from(Span::styled(l.to_string(), theme.text)));
+                    }
+                    " y post it · n / Esc nothing is sent "
+                }
+            };
+            simple_box(model, theme, key, " incident ", hints, lines, area, buf);
+        }
         Ask::Cancel { key, operation, .. } => {
             let lines = vec![
                 Line::from(Span::styled(
