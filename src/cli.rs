@@ -152,6 +152,11 @@ pub struct OpRunArgs {
     /// Take over a stale lock (an interrupted operation) and start this one instead.
     #[arg(long)]
     pub take_over: bool,
+    /// Go on although this safety rule fails (repeatable): majority, settled,
+    /// no-other-operation or expected-leader. Needs operations.allow_force = true in the config;
+    /// every forced failure is logged.
+    #[arg(long, value_name = "RULE")]
+    pub force: Vec<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: OpOutput,
 }

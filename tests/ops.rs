@@ -32,33 +32,15 @@ const RESUME_ORDERS: &[&str] = &[
 ];
 
 fn data_dir(t: &TestLab) -> PathBuf {
-    t.dir.path().join("baton-data")
+    t.baton_data()
 }
 
-/// `baton --kubeconfig … --config … <args>` with the test's data dir.
 fn baton(t: &TestLab, config: &str, args: &[&str]) -> tokio::process::Command {
-    let cfg = t.dir.path().join("baton.toml");
-    std::fs::write(&cfg, config).expect("write config");
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
-    cmd.arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .arg("--config")
-        .arg(&cfg)
-        .args(args)
-        .env("BATON_DATA_DIR", data_dir(t))
-        .env_remove("KUBECONFIG")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    cmd
+    t.baton(config, args)
 }
 
 async fn run(t: &TestLab, config: &str, args: &[&str]) -> (i32, String, String) {
-    let out = baton(t, config, args).output().await.expect("run baton");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    t.run_baton(config, args).await
 }
 
 fn op<'a>(name: &'a str, db: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

@@ -140,6 +140,10 @@ pub struct OperationsConfig {
     /// Name of the environment variable that holds the incident webhook URL (else the notice
     /// webhook's).
     pub incident_webhook_env: Option<String>,
+    /// Lets an operator force an operation past a failing safety rule it names (`--force
+    /// RULE`, `F` in the confirmation): majority, settled, no-other-operation, expected-leader.
+    /// Never the lock, the role or read-only. Off unless the config turns it on.
+    pub allow_force: bool,
 }
 
 impl Default for OperationsConfig {
@@ -151,6 +155,7 @@ impl Default for OperationsConfig {
             step_timeout: 300,
             artifacts: "s3://lab-backups".into(),
             incident_webhook_env: None,
+            allow_force: false,
         }
     }
 }

@@ -40,6 +40,7 @@ pub fn settings(config: &Config, read_only: bool, take_over: bool) -> Settings {
         take_over,
         webhook_env: config.operations.webhook_url_env.clone(),
         incident_webhook_env: config.operations.incident_webhook_env.clone(),
+        allow_force: config.operations.allow_force,
     }
 }
 

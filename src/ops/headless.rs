@@ -104,6 +104,7 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         member: args.member.clone(),
         expect_leader: args.expect_leader.clone(),
         params,
+        force: args.force.clone(),
     };
     drive(
         &exec,

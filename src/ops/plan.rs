@@ -532,6 +532,7 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
         obs,
         d: &d,
         lag_gate,
+        forced: &rec.forced,
     };
     match rec.operation {
         OperationName::RollingRestart | OperationName::RestartMember => {

@@ -242,6 +242,7 @@ impl<E: Executor> Runner<'_, E> {
                 "version '{v}' is not an image tag: letters, digits, '.', '_' and '-' only"
             )));
         }
+        let forced = self.forced(&req.force)?;
         let member_required = matches!(
             op,
             OperationName::RestartMember | OperationName::Diagnostics
@@ -276,6 +277,7 @@ impl<E: Executor> Runner<'_, E> {
             job: None,
             waiting: None,
             plan: Vec::new(),
+            forced,
         };
         match op {
             OperationName::RollingRestart => {
@@ -288,6 +290,7 @@ impl<E: Executor> Runner<'_, E> {
                     obs,
                     d: &d,
                     lag_gate: self.settings.lag_gate,
+                    forced: &[],
                 };
                 rec.first = obs
                     .pods
@@ -326,6 +329,7 @@ impl<E: Executor> Runner<'_, E> {
                         obs,
                         d: &d,
                         lag_gate: self.settings.lag_gate,
+                        forced: &[],
                     };
                     let pick = obs
                         .pods
@@ -373,6 +377,33 @@ impl<E: Executor> Runner<'_, E> {
         Ok(rec)
     }
 
+    /// The rules `force` names, if the config allows forcing and each may be forced.
+    fn forced(&self, force: &[String]) -> Result<Vec<String>, Outcome> {
+        if force.is_empty() {
+            return Ok(Vec::new());
+        }
+        if !self.settings.allow_force {
+            return Err(Outcome::Usage(format!(
+                "forcing {} needs operations.allow_force = true in the config (off by default: a forced rule is a risk taken knowingly)",
+                force.join(", ")
+            )));
+        }
+        let mut out: Vec<String> = Vec::new();
+        for r in force {
+            if !safety::FORCEABLE.contains(&r.as_str()) {
+                return Err(Outcome::Usage(format!(
+                    "rule '{r}' cannot be forced; these can: {} (never the lock, the role or read-only)",
+                    safety::FORCEABLE.join(", ")
+                )));
+            }
+            if !out.contains(r) {
+                out.push(r.clone());
+            }
+        }
+        tracing::warn!(rules = ?out, "operation forced past safety rules by the operator");
+        Ok(out)
+    }
+
     fn preflight(
         &self,
         record: Record,
@@ -382,10 +413,12 @@ impl<E: Executor> Runner<'_, E> {
         taking_over: Option<String>,
     ) -> Result<Prepared, Outcome> {
         let d = obs.derive(self.settings.lag_gate);
+        let forced = record.forced.clone();
         let v = View {
             obs,
             d: &d,
             lag_gate: self.settings.lag_gate,
+            forced: &forced,
         };
         let mut checks = vec![match &taking_over {
             Some(prev) => Check::pass(

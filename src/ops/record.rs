@@ -75,6 +75,10 @@ pub struct Record {
     /// The plan as the confirmation showed it, for those following from the Lease.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plan: Vec<String>,
+    /// Safety rules the operator forced the operation past (`--force RULE`; the config must
+    /// allow it). A forced rule's failures are logged and passed, every time it is judged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forced: Vec<String>,
 }
 
 impl Record {
@@ -202,6 +206,7 @@ mod tests {
             job: None,
             waiting: None,
             plan: Vec::new(),
+            forced: Vec::new(),
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Settings {
     /// Env var names of the notice and incident webhooks.
     pub webhook_env: Option<String>,
     pub incident_webhook_env: Option<String>,
+    /// `operations.allow_force`: `--force RULE` may be used.
+    pub allow_force: bool,
 }
 
 /// What was asked.
@@ -46,6 +48,8 @@ pub struct Request {
     pub member: Option<String>,
     pub expect_leader: Option<String>,
     pub params: BTreeMap<String, String>,
+    /// Safety rules to force the operation past (the config must allow it).
+    pub force: Vec<String>,
 }
 
 /// An operation ready to run: its record, the checks and the plan (shown before confirming).
@@ -184,6 +188,17 @@ impl<E: Executor> Runner<'_, E> {
             None,
         );
 
+        if !record.forced.is_empty() {
+            let rules = record.forced.join(", ");
+            self.audit
+                .record("force", &rules, "allowed by operations.allow_force");
+            tracing::warn!(operation = op, database = %db, rules = %rules, "operation forced past safety rules");
+            self.emit(OpEvent::Notice {
+                message: format!(
+                    "forced past: {rules} (operations.allow_force); each forced failure is logged"
+                ),
+            });
+        }
         let mut last_renew = Instant::now();
         let mut progress_at = Instant::now();
         let mut step_started: Option<(u32, Instant)> = None;
@@ -232,6 +247,7 @@ impl<E: Executor> Runner<'_, E> {
                         obs,
                         d: &d,
                         lag_gate: self.settings.lag_gate,
+                        forced: &record.forced,
                     };
                     plan::decide(&record, &v, false)
                 }

@@ -59,14 +59,52 @@ pub const EXPECTED_LEADER: &str = "expected-leader";
 pub const LOCK: &str = "lock";
 pub const PERMISSION: &str = "permission";
 
+/// The rules an operator may force an operation past, when the config allows it.
+pub const FORCEABLE: [&str; 4] = [MAJORITY, SETTLED, NO_OTHER_WORK, EXPECTED_LEADER];
+
 /// What the rules look at.
 pub struct View<'a> {
     pub obs: &'a Observed,
     pub d: &'a Derived,
     pub lag_gate: u64,
+    /// Rules the operator forced (the record's `forced`): their failures pass, said so.
+    pub forced: &'a [String],
 }
 
 impl View<'_> {
+    /// A failing check of a forced rule passes, saying it was forced; logged every time.
+    fn judged(&self, c: Check) -> Check {
+        if c.ok || !self.forced.iter().any(|r| r == c.rule) {
+            return c;
+        }
+        tracing::warn!(rule = c.rule, member = ?c.member, detail = %c.detail, "safety rule forced by the operator");
+        Check {
+            ok: true,
+            detail: format!("FORCED past: {}", c.detail),
+            ..c
+        }
+    }
+
+    /// Taking `pod` down must leave a majority of the voters healthy.
+    pub fn majority(&self, pod: &str) -> Check {
+        self.judged(self.majority_rule(pod))
+    }
+
+    /// Every member but `exempt` healthy, exactly one leader, the voting set as `voters_before`.
+    pub fn settled(&self, exempt: &[&str], voters_before: Option<&BTreeSet<String>>) -> Check {
+        self.judged(self.settled_rule(exempt, voters_before))
+    }
+
+    /// No other work (a baton Job other than `own_job`, a StatefulSet rolling) on the database.
+    pub fn no_other_work(&self, own_job: Option<&str>) -> Check {
+        self.judged(self.no_other_work_rule(own_job))
+    }
+
+    /// The leader is `expected` (when one is named).
+    pub fn expected_leader(&self, expected: Option<&str>) -> Option<Check> {
+        self.expected_leader_rule(expected).map(|c| self.judged(c))
+    }
+
     /// Why this member is not healthy (None when it is): pod Ready, answering, a member of the
     /// group with a known role, caught up.
     pub fn unhealthy(&self, pod: &str) -> Option<String> {
@@ -125,7 +163,7 @@ impl View<'_> {
     }
 
     /// Taking `pod` down must leave a majority of the voters healthy.
-    pub fn majority(&self, pod: &str) -> Check {
+    fn majority_rule(&self, pod: &str) -> Check {
         let voters = self.voter_pods();
         let count = voters.len().max(self.d.voters.len());
         if count == 0 {
@@ -175,7 +213,7 @@ impl View<'_> {
     }
 
     /// Every member but `exempt` healthy, exactly one leader, the voting set as `voters_before`.
-    pub fn settled(&self, exempt: &[&str], voters_before: Option<&BTreeSet<String>>) -> Check {
+    fn settled_rule(&self, exempt: &[&str], voters_before: Option<&BTreeSet<String>>) -> Check {
         let leaders: Vec<&str> = self
             .d
             .state
@@ -229,7 +267,7 @@ impl View<'_> {
     }
 
     /// No other baton Job (a backup, diagnostics) runs on the database.
-    pub fn no_other_work(&self, own_job: Option<&str>) -> Check {
+    fn no_other_work_rule(&self, own_job: Option<&str>) -> Check {
         match self.obs.running_jobs(own_job).next() {
             Some(j) => Check::fail(
                 NO_OTHER_WORK,
@@ -241,7 +279,7 @@ impl View<'_> {
     }
 
     /// `--expect-leader`: the leader must be the one the operator saw.
-    pub fn expected_leader(&self, expected: Option<&str>) -> Option<Check> {
+    fn expected_leader_rule(&self, expected: Option<&str>) -> Option<Check> {
         let expected = expected?;
         let leader = self.d.state.leader.as_deref();
         Some(if leader == Some(expected) {

@@ -22,6 +22,7 @@ fn settings() -> Settings {
         take_over: false,
         webhook_env: None,
         incident_webhook_env: None,
+        allow_force: false,
     }
 }
 
@@ -160,6 +161,7 @@ async fn the_majority_rule_counts_the_unhealthy_first() {
         obs: &obs,
         d: &d,
         lag_gate: 100,
+        forced: &[],
     };
     assert!(v.majority("db-rr-1-0").ok, "{:?}", v.majority("db-rr-1-0"));
     assert!(!v.majority("db-2-0").ok);
@@ -293,6 +295,7 @@ async fn a_resume_continues_where_the_record_stands() {
         job: None,
         waiting: None,
         plan: Vec::new(),
+        forced: Vec::new(),
     };
     {
         let mut s = exec.lock();
@@ -418,6 +421,7 @@ fn the_plan_outline_puts_the_leader_last() {
         obs: &obs,
         d: &d,
         lag_gate: 100,
+        forced: &[],
     };
     assert!(v.majority("db-1-0").ok);
     let rec = super::record::Record {
@@ -438,6 +442,7 @@ fn the_plan_outline_puts_the_leader_last() {
         job: None,
         waiting: None,
         plan: Vec::new(),
+        forced: Vec::new(),
     };
     let plan = super::plan::outline(&rec, &obs, 100);
     assert_eq!(plan.len(), 4);
@@ -565,4 +570,118 @@ async fn restore_stops_restores_and_starts_in_that_order() {
         matches!(&out, Outcome::Usage(m) if m.contains("from")),
         "{out:?}"
     );
+}
+
+#[tokio::test]
+async fn a_rule_is_forced_only_when_the_config_allows_it_and_only_that_rule() {
+    // 3 voters, db-2-0 down: restarting db-1-0 would leave 1/3 healthy.
+    let fresh = || {
+        let exec = FakeExecutor::new(3, 0);
+        exec.lock().members[2].up = false;
+        exec
+    };
+    let forcing = |rules: &[&str]| Request {
+        member: Some("db-1-0".into()),
+        force: rules.iter().map(|r| r.to_string()).collect(),
+        ..Request::default()
+    };
+    // The config does not allow forcing: a usage error, nothing sent.
+    let exec = fresh();
+    let out = run_op(
+        &exec,
+        OperationName::RestartMember,
+        forcing(&["majority"]),
+        settings(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Usage(m) if m.contains("operations.allow_force")),
+        "{out:?}"
+    );
+    assert!(exec.calls().is_empty());
+    let allowing = Settings {
+        allow_force: true,
+        ..settings()
+    };
+    // The lock, the role and read-only are never forceable; unknown names neither.
+    for rule in ["lock", "permission", "read-only", "quorum"] {
+        let exec = fresh();
+        let out = run_op(
+            &exec,
+            OperationName::RestartMember,
+            forcing(&[rule]),
+            allowing.clone(),
+        )
+        .await;
+        assert!(
+            matches!(&out, Outcome::Usage(m) if m.contains("cannot be forced")),
+            "{rule}: {out:?}"
+        );
+        assert!(exec.calls().is_empty());
+    }
+    // Forcing another rule does not get past the majority.
+    let exec = fresh();
+    let out = run_op(
+        &exec,
+        OperationName::RestartMember,
+        forcing(&["expected-leader"]),
+        allowing.clone(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "majority"),
+        "{out:?}"
+    );
+    assert!(exec.calls().is_empty());
+    // Forcing the majority alone: the database has not settled either.
+    let exec = fresh();
+    let out = run_op(
+        &exec,
+        OperationName::RestartMember,
+        forcing(&["majority"]),
+        allowing.clone(),
+    )
+    .await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == "settled"),
+        "{out:?}"
+    );
+    // Forcing both: the restart goes ahead and the record says what was forced.
+    let exec = fresh();
+    let audit = Audit::new(None, "test", "fake", "restart-member", "fake/ns/db");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runner = Runner {
+        exec: &exec,
+        settings: allowing,
+        events: tx,
+        audit: &audit,
+        holder: "tester@host pid 1".into(),
+    };
+    let prepared = runner
+        .prepare(
+            OperationName::RestartMember,
+            &forcing(&["majority", "settled"]),
+        )
+        .await
+        .expect("forced past the majority");
+    assert_eq!(prepared.record.forced, ["majority", "settled"]);
+    let majority = prepared
+        .checks
+        .iter()
+        .find(|c| c.rule == "majority")
+        .expect("the majority check is shown");
+    assert!(
+        majority.ok && majority.detail.starts_with("FORCED past:"),
+        "{majority:?}"
+    );
+    let (_c, cancel) = watch::channel(false);
+    let out = runner.run(prepared, cancel).await;
+    drop(runner);
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+    assert!(!exec.calls().is_empty(), "the forced restart was sent");
+    let mut saw = false;
+    while let Ok(ev) = rx.try_recv() {
+        saw |= matches!(&ev, super::runner::OpEvent::Notice { message } if message.contains("forced past"));
+    }
+    assert!(saw, "the run says which rules it was forced past");
 }

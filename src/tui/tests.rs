@@ -76,6 +76,7 @@ fn focus_cmds(cmds: &[Cmd]) -> Vec<&crate::source::Focus> {
 }
 
 mod follow;
+mod force;
 mod incident;
 mod ops;
 mod update;

@@ -142,6 +142,39 @@ impl TestLab {
         )
     }
 
+    /// The data dir of the `baton` runs of [`TestLab::baton`] (audit.jsonl, logs).
+    pub fn baton_data(&self) -> PathBuf {
+        self.dir.path().join("baton-data")
+    }
+
+    /// `baton --kubeconfig … --config … <args>` with `config` as its config file and the
+    /// test's data dir.
+    pub fn baton(&self, config: &str, args: &[&str]) -> tokio::process::Command {
+        let cfg = self.dir.path().join("baton.toml");
+        std::fs::write(&cfg, config).expect("write config");
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--config")
+            .arg(&cfg)
+            .args(args)
+            .env("BATON_DATA_DIR", self.baton_data())
+            .env_remove("KUBECONFIG")
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs [`TestLab::baton`]; returns (exit code, stdout, stderr).
+    pub async fn run_baton(&self, config: &str, args: &[&str]) -> (i32, String, String) {
+        let out = self.baton(config, args).output().await.expect("run baton");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn kubectl_cmd(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new("kubectl");
         cmd.arg("--kubeconfig")

@@ -204,12 +204,13 @@ fn prepare(
     cmds.push(Cmd::Op(OpCmd::Prepare {
         id,
         key: key.clone(),
-        start,
+        start: start.clone(),
     }));
     Dialog::Preparing {
         id,
         key,
         title: op.map_or("resume", OperationName::as_str).to_string(),
+        start,
     }
 }
 
@@ -256,6 +257,21 @@ fn preflight_key(
         return None;
     }
     if !pf.can_confirm() {
+        // Forced past the failing rules, if the config allows it: prepared again, then the id
+        // must be typed.
+        if k.code == KeyCode::Char('F')
+            && !pf.forceable.is_empty()
+            && let OpStart::New(op, mut req) = pf.start.clone()
+        {
+            for r in &pf.forceable {
+                if !req.force.contains(r) {
+                    req.force.push(r.clone());
+                }
+            }
+            tracing::warn!(operation = op.as_str(), database = %pf.key.id(), rules = ?req.force, "operator asks to force safety rules");
+            let key = pf.key.clone();
+            return Some(prepare(m, key, OpStart::New(op, req), Some(op), cmds));
+        }
         // Only a way out: fix the database first.
         return match k.code {
             KeyCode::Enter | KeyCode::Char('q' | 'n') => None,
@@ -397,6 +413,7 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
                 id: waiting,
                 key,
                 title,
+                start,
             }) = &m.ops.dialog
             else {
                 return;
@@ -404,8 +421,9 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
             if *waiting != id {
                 return;
             }
-            let (key, title) = (key.clone(), title.clone());
-            let pf = preflight(id, key, &title, result);
+            let (key, title, start) = (key.clone(), title.clone(), start.clone());
+            let mut pf = preflight(id, key, &title, start, result);
+            pf.forceable = forceable(m, &pf);
             m.ops.dialog = Some(Dialog::Preflight(Box::new(pf)));
             m.dirty = true;
         }
@@ -469,11 +487,40 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
     }
 }
 
+/// The failing rules of a refused preflight that `F` may force past: only when the config
+/// allows forcing, the operation is a new one (a resume keeps its record's), and every ✗ is of
+/// a rule that can be forced (never the lock, the role, read-only, or bad input).
+fn forceable(m: &Model, pf: &Preflight) -> Vec<String> {
+    use crate::ops::safety::FORCEABLE;
+    if !m.config.operations.allow_force
+        || pf.prepared.is_some()
+        || !matches!(pf.start, OpStart::New(..))
+        || !pf
+            .blocked
+            .as_deref()
+            .is_some_and(|b| b.starts_with("refused by rule"))
+    {
+        return Vec::new();
+    }
+    let failing: Vec<&str> = pf.checks.iter().filter(|c| !c.ok).map(|c| c.rule).collect();
+    if failing.is_empty() || !failing.iter().all(|r| FORCEABLE.contains(r)) {
+        return Vec::new();
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in failing {
+        if !out.iter().any(|o| o == r) {
+            out.push(r.to_string());
+        }
+    }
+    out
+}
+
 /// The preflight's answer as the confirmation shows it.
 fn preflight(
     id: u64,
     key: DbKey,
     title: &str,
+    start: OpStart,
     result: Result<Box<crate::ops::runner::Prepared>, Refusal>,
 ) -> Preflight {
     let named = OperationName::ALL.into_iter().find(|o| o.as_str() == title);
@@ -490,6 +537,8 @@ fn preflight(
             prepared: Some(p),
             blocked: None,
             typed: Default::default(),
+            start,
+            forceable: Vec::new(),
         },
         Err(Refusal {
             outcome,
@@ -522,6 +571,8 @@ fn preflight(
                 prepared: None,
                 blocked: Some(blocked),
                 typed: Default::default(),
+                start,
+                forceable: Vec::new(),
             }
         }
     }

@@ -28,6 +28,7 @@ use crate::fleet::{Database, DbKey};
 use crate::ops::catalog::{self, BlastRadius, Spec};
 use crate::ops::runner::{Prepared, Request};
 use crate::ops::safety::Check;
+use crate::tui::msg::OpStart;
 
 pub use progress::{Run, StepLine, StepState, step_lines};
 
@@ -79,6 +80,8 @@ pub enum Dialog {
         id: u64,
         key: DbKey,
         title: String,
+        /// What is being prepared (kept to prepare it again forced).
+        start: OpStart,
     },
     Preflight(Box<Preflight>),
     Ask(Ask),
@@ -164,12 +167,20 @@ pub struct Preflight {
     pub blocked: Option<String>,
     /// The database id as typed so far.
     pub typed: Input,
+    /// What was prepared (a new operation can be prepared again, forced).
+    pub start: OpStart,
+    /// The failing rules `F` would force past: every ✗ may be forced and the config allows it.
+    pub forceable: Vec<String>,
 }
 
 impl Preflight {
     /// The database id must be typed: database-wide or destructive, or taking over a lock.
     pub fn typed_confirmation(&self) -> bool {
         self.taking_over.is_some()
+            || self
+                .prepared
+                .as_ref()
+                .is_some_and(|p| !p.record.forced.is_empty())
             || self
                 .operation
                 .is_none_or(|op| catalog::spec(op).typed_confirmation)

@@ -46,10 +46,11 @@ pub(super) fn record(op: OperationName, params: &[(&str, &str)]) -> Record {
         job: None,
         waiting: None,
         plan: Vec::new(),
+        forced: Vec::new(),
     }
 }
 
-fn prepared(op: OperationName, params: &[(&str, &str)], checks: Vec<Check>) -> Prepared {
+pub(super) fn prepared(op: OperationName, params: &[(&str, &str)], checks: Vec<Check>) -> Prepared {
     Prepared {
         record: record(op, params),
         checks,
@@ -97,7 +98,7 @@ fn choose(m: &mut Model, op: OperationName) -> Vec<Cmd> {
 }
 
 /// The id of the preflight asked for.
-fn prepare_id(cmds: &[Cmd]) -> u64 {
+pub(super) fn prepare_id(cmds: &[Cmd]) -> u64 {
     match op_cmds(cmds).as_slice() {
         [OpCmd::Prepare { id, .. }] => *id,
         other => panic!("expected one Prepare, got {other:?}"),
@@ -105,7 +106,11 @@ fn prepare_id(cmds: &[Cmd]) -> u64 {
 }
 
 /// Launches `op` (no form) on orders and answers its preflight with `answer`.
-fn preflight(m: &mut Model, op: OperationName, answer: Result<Prepared, Refusal>) -> u64 {
+pub(super) fn preflight(
+    m: &mut Model,
+    op: OperationName,
+    answer: Result<Prepared, Refusal>,
+) -> u64 {
     open_menu(m, ORDERS);
     let mut cmds = choose(m, op);
     if matches!(m.ops.dialog, Some(Dialog::Form(_))) {
@@ -123,7 +128,7 @@ fn preflight(m: &mut Model, op: OperationName, answer: Result<Prepared, Refusal>
     id
 }
 
-fn runs(cmds: &[Cmd]) -> usize {
+pub(super) fn runs(cmds: &[Cmd]) -> usize {
     op_cmds(cmds)
         .iter()
         .filter(|c| matches!(c, OpCmd::Run { .. }))

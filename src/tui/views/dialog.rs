@@ -397,6 +397,18 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
             "a check fails (✗): fix the database first; nothing was sent".to_string()
         });
         tail.push(Line::from(Span::styled(format!("✗ {why}"), theme.error)));
+        if !pf.forceable.is_empty() {
+            tail.push(Line::from(vec![
+                Span::styled("F", theme.key_hint),
+                Span::styled(
+                    format!(
+                        " force past {} — the config allows it; a risk taken knowingly, logged, the id typed",
+                        pf.forceable.join(", ")
+                    ),
+                    theme.warning,
+                ),
+            ]));
+        }
     } else if typed {
         tail.push(Line::from(vec![
             Span::styled("type the database id to confirm: ", theme.text),
@@ -413,7 +425,9 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
             Span::styled("  y run · n cancel", theme.key_hint),
         ]));
     }
-    let hints = if !can {
+    let hints = if !can && !pf.forceable.is_empty() {
+        " F force · Esc close "
+    } else if !can {
         " Esc close "
     } else if typed {
         " ↵ run (when the id matches) · Esc cancel "
@@ -465,8 +479,14 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
         if y >= tail_top {
             break;
         }
-        let style = if c.ok { theme.healthy } else { theme.error };
-        let x = put(buf, x0 + 1, y, 2, if c.ok { "✓" } else { "✗" }, style);
+        // A forced rule passes, but never looks like one that holds.
+        let forced = c.ok && c.detail.starts_with("FORCED");
+        let (glyph, style) = match (c.ok, forced) {
+            (true, false) => ("✓", theme.healthy),
+            (true, true) => ("!", theme.warning),
+            (false, _) => ("✗", theme.error),
+        };
+        let x = put(buf, x0 + 1, y, 2, glyph, style);
         let text = match &c.member {
             Some(m) => format!("{} ({m}): {}", c.rule, c.detail),
             None => format!("{}: {}", c.rule, c.detail),
