@@ -72,6 +72,7 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
             .iter()
             .any(|l| l == "waiting: orders-1: pod not Ready")
     );
+    snap_sizes("ops_follow_running", &mut m);
     // The holder stops renewing: it stands still, and the pane says why.
     update(
         &mut m,

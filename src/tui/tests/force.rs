@@ -44,6 +44,7 @@ fn f_prepares_again_forced_and_the_id_must_be_typed() {
     );
     let s = screen(&mut m, 200, 60);
     assert!(s.contains("F force past majority"), "{s}");
+    snap_sizes("ops_force_offered", &mut m);
     let cmds = send(&mut m, [key('F')]);
     match op_cmds(&cmds).as_slice() {
         [
@@ -77,6 +78,7 @@ fn f_prepares_again_forced_and_the_id_must_be_typed() {
     let s = screen(&mut m, 200, 60);
     assert!(s.contains("! majority: FORCED past"), "{s}");
     assert!(s.contains("type the database id to confirm"), "{s}");
+    snap_sizes("ops_forced_confirmation", &mut m);
     // y does not run a forced operation; the exact id does.
     assert_eq!(runs(&send(&mut m, [key('y')])), 0);
     send(&mut m, [code(KeyCode::Backspace)]);

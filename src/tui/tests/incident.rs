@@ -50,6 +50,7 @@ fn an_incident_is_read_shown_confirmed_and_posted() {
     let s = screen(&mut m, 80, 24);
     assert!(s.contains("Post this to the incident webhook?"), "{s}");
     assert!(s.contains("★ orders-2 LEADER"), "{s}");
+    snap_sizes("ops_incident", &mut m);
     let cmds = send(&mut m, [key('y')]);
     match op_cmds(&cmds).as_slice() {
         [OpCmd::PostIncident { key, text: sent }] => {

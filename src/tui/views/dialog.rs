@@ -402,7 +402,7 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
                 Span::styled("F", theme.key_hint),
                 Span::styled(
                     format!(
-                        " force past {} — the config allows it; a risk taken knowingly, logged, the id typed",
+                        " force past {}: the config allows it; logged; the id typed",
                         pf.forceable.join(", ")
                     ),
                     theme.warning,
