@@ -27,13 +27,20 @@ sleep 10
 t2=$(awk '{print $14+$15}' "/proc/$pid/stat")
 hz=$(getconf CLK_TCK)
 rss=$(awk '/VmRSS/ {print int($2/1024)}' "/proc/$pid/status")
-echo "fleet lab: ready line after ${ready} ms; all 30000 pods Ready after ${all_ready:-?} ms"
-echo "fleet lab: RSS ${rss} MiB; idle CPU $(( (t2 - t1) * 100 / hz / 10 ))% of one core (10 s, 10000 Raft groups ticking)"
+echo "fleet lab: ready line after ${ready} ms (goal 10 000 ms); all 30000 pods Ready after ${all_ready:-?} ms (goal 15 000 ms)"
+echo "fleet lab: RSS ${rss} MiB (goal 1024 MiB); idle CPU $(( (t2 - t1) * 100 / hz / 10 ))% of one core (goal 10 %; 10 s, 10000 Raft groups ticking)"
 
-/usr/bin/time -f '%e %M' -o "$work/time" "$baton" --kubeconfig "$work/kc" status --output json --timeout 60 > "$work/status.json" || true
-read -r secs kib < "$work/time"
+# `baton status` is cheap enough to run several times: min and median of ${RUNS:-3} runs.
+runs=${RUNS:-3}
+: > "$work/secs"; : > "$work/kib"
+for _ in $(seq 1 "$runs"); do
+  /usr/bin/time -f '%e %M' -o "$work/time" "$baton" --kubeconfig "$work/kc" status --output json --timeout 60 > "$work/status.json" || true
+  read -r secs kib < "$work/time"
+  echo "$secs" >> "$work/secs"; echo "$kib" >> "$work/kib"
+done
+stats() { sort -g "$1" | awk '{v[NR]=$1} END {printf "min %s, median %s", v[1], v[int((NR+1)/2)]}'; }
 healthy=$(grep -c '"health": "healthy"' "$work/status.json" || true)
-echo "baton status: complete snapshot of 10000 databases in ${secs} s (budget for a first complete frame: 2 s); peak RSS $(( kib / 1024 )) MiB (budget 150 MiB, for the TUI); ${healthy} healthy"
+echo "baton status (${runs} runs): complete snapshot of 10000 databases in s: $(stats "$work/secs") (goal for every member probed once: 8 s); peak RSS KiB: $(stats "$work/kib") (goal 100 MiB); ${healthy} healthy in the last run"
 
 echo
 echo "baton bench (dashboard engine + views, one process):"

@@ -296,9 +296,9 @@ impl EngineFigures {
     pub fn report(&self) -> String {
         format!(
             "fleet: {} orchestras, {} databases, {} members\n\
-             every orchestra listed (first complete frame) after {}   budget 2 s\n\
-             every member probed once (complete snapshot) after {}\n\
-             RSS {} MiB   budget 150 MiB\n\
+             every orchestra listed (first complete frame) after {}   budget 1.5 s\n\
+             every member probed once (complete snapshot) after {}   budget 8 s\n\
+             RSS {} MiB   budget 100 MiB\n\
              idle CPU {} of one core (supervisors and fleet view running, background probes)   budget 1 %\n\
              idle terminal output: {} frames, {} bytes in {:.0} s on the fleet view (first frame {} bytes)   budget 0 while nothing changes\n",
             self.orchestras,
