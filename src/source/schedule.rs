@@ -1,8 +1,15 @@
-//! When each database of one orchestra is probed next: the open database about every second,
-//! visible rows every few seconds, the rest of the fleet slower, a database that is not healthy
-//! sooner, and a database whose pods changed at once. Up to 10 % jitter keeps databases from
-//! moving in lockstep; the jitter source is injected, so the schedule is unit-tested without a
-//! clock (times are `tokio::time::Instant`s passed in).
+//! When each database of one orchestra is probed next, and which of its members: the open
+//! database about every second, visible rows every few seconds, the rest of the fleet slower, a
+//! database that is not healthy sooner, and a database whose pods changed at once. Up to 10 %
+//! jitter keeps databases from moving in lockstep; the jitter source is injected, so the schedule
+//! is unit-tested without a clock (times are `tokio::time::Instant`s passed in).
+//!
+//! Off screen, a healthy database is watched through its leader alone (the sentinel): the
+//! leader's answer says whether it still leads and in which term. The same leader in the same
+//! term means nothing the leader can tell changed, and its followers keep their last answers;
+//! anything else makes the whole database due at once. Every [`FULL_EVERY`]th background round
+//! probes every member anyway (a follower can fall behind without the leader changing), and pod
+//! changes from the watches make a database due at once as before.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,8 +17,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::Focus;
-use crate::fleet::{DbKey, DbRef};
+use crate::fleet::{DbKey, DbRef, Probe};
 use crate::probe::Endpoint;
+
+/// Background rounds of a healthy database: every this many, all members; else the leader only.
+pub const FULL_EVERY: u32 = 6;
 
 /// Probe intervals by how much the database is looked at.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +63,12 @@ struct DbProbe {
     due: Instant,
     in_flight: bool,
     healthy: bool,
+    /// The leader and its term after the last full round that found the database healthy.
+    leader: Option<(String, u64)>,
+    /// Leader-only rounds since the last full one.
+    quiet_rounds: u32,
+    /// The round in flight probes the leader only.
+    sentinel: bool,
 }
 
 /// A database due for a probe of all its members.
@@ -61,6 +77,8 @@ pub struct Due {
     pub db: DbRef,
     pub profile: usize,
     pub members: Vec<Endpoint>,
+    /// Only the known leader is probed (the others keep their last answers).
+    pub sentinel: bool,
 }
 
 pub struct Schedule {
@@ -68,6 +86,8 @@ pub struct Schedule {
     intervals: Intervals,
     dbs: BTreeMap<DbRef, DbProbe>,
     jitter: Jitter,
+    /// What is on screen, as last told ([`Schedule::refocus`], [`Schedule::probed`]).
+    focus: Focus,
 }
 
 impl Schedule {
@@ -77,6 +97,7 @@ impl Schedule {
             intervals,
             dbs: BTreeMap::new(),
             jitter,
+            focus: Focus::default(),
         }
     }
 
@@ -100,6 +121,9 @@ impl Schedule {
                 due: now,
                 in_flight: false,
                 healthy: false,
+                leader: None,
+                quiet_rounds: 0,
+                sentinel: false,
             });
             if d.members.get(&ep.pod) != Some(ep) {
                 d.members.insert(ep.pod.clone(), ep.clone());
@@ -142,24 +166,77 @@ impl Schedule {
             .min()
     }
 
-    /// The databases due at `now`, marked in flight until `probed`.
+    /// The databases due at `now`, marked in flight until `probed`: off screen and healthy with
+    /// a known leader, the leader alone (see the module's doc).
     pub fn take_due(&mut self, now: Instant) -> Vec<Due> {
+        let orchestra = self.orchestra.clone();
+        let focus = &self.focus;
         self.dbs
             .iter_mut()
             .filter(|(_, d)| !d.in_flight && d.due <= now)
             .map(|(db, d)| {
                 d.in_flight = true;
+                let key = DbKey::new(&orchestra, db);
+                let shown = focus.open.as_ref() == Some(&key) || focus.visible.contains(&key);
+                let leader = d
+                    .leader
+                    .as_ref()
+                    .and_then(|(pod, _)| d.members.get(pod))
+                    .filter(|_| !shown && d.healthy && d.quiet_rounds + 1 < FULL_EVERY);
+                d.sentinel = leader.is_some();
                 Due {
                     db: db.clone(),
                     profile: d.profile,
-                    members: d.members.values().cloned().collect(),
+                    members: match leader {
+                        Some(ep) => vec![ep.clone()],
+                        None => d.members.values().cloned().collect(),
+                    },
+                    sentinel: d.sentinel,
                 }
             })
             .collect()
     }
 
+    /// A database's probe round came back at `now` with `results` ((pod, answer) of the members
+    /// probed) and `healthy` (as the round saw it). A leader-only round that found the same
+    /// leader in the same term waits its interval; one that did not makes the whole database
+    /// due at once.
+    pub fn answered(
+        &mut self,
+        db: &DbRef,
+        results: &[(String, Probe)],
+        healthy: bool,
+        focus: &Focus,
+        now: Instant,
+    ) {
+        let leading = results.iter().find_map(|(pod, p)| match p {
+            Probe::Ok(r) if r.is_leader && r.healthy => r.term.map(|t| (pod.clone(), t)),
+            _ => None,
+        });
+        let Some(d) = self.dbs.get_mut(db) else {
+            return;
+        };
+        if d.sentinel {
+            d.sentinel = false;
+            if leading.is_some() && leading == d.leader {
+                d.quiet_rounds += 1;
+                self.probed(db, true, focus, now);
+            } else {
+                tracing::debug!(orchestra = %self.orchestra, database = %db.name, "the leader's answer changed: probing every member");
+                d.leader = None;
+                d.in_flight = false;
+                d.due = now;
+            }
+            return;
+        }
+        d.quiet_rounds = 0;
+        d.leader = if healthy { leading } else { None };
+        self.probed(db, healthy, focus, now);
+    }
+
     /// A database's probe came back at `now`: next due after its interval.
     pub fn probed(&mut self, db: &DbRef, healthy: bool, focus: &Focus, now: Instant) {
+        self.focus = focus.clone();
         let Some(base) = self
             .dbs
             .get(db)
@@ -177,6 +254,7 @@ impl Schedule {
 
     /// What is shown changed: newly focused databases are probed sooner (never later).
     pub fn refocus(&mut self, focus: &Focus, now: Instant) {
+        self.focus = focus.clone();
         let dues: Vec<(DbRef, Duration)> = self
             .dbs
             .iter()
@@ -333,5 +411,104 @@ mod tests {
         assert_eq!(s.next_due(), Some(t0 + 2 * S));
         s.refocus(&Focus::default(), t0 + S);
         assert_eq!(s.next_due(), Some(t0 + 2 * S), "not pushed back");
+    }
+
+    fn answer(pod: &str, leader: bool, term: u64) -> (String, Probe) {
+        (
+            pod.into(),
+            Probe::Ok(crate::fleet::ProbeReport {
+                is_leader: leader,
+                term: Some(term),
+                healthy: true,
+                ..Default::default()
+            }),
+        )
+    }
+
+    #[test]
+    fn off_screen_the_leader_alone_is_probed_until_its_answer_changes() {
+        let t0 = Instant::now();
+        let mut s = schedule(0.0);
+        let none = Focus::default();
+        s.members(
+            0,
+            &[
+                ep("a", "a-0", "1"),
+                ep("a", "a-1", "2"),
+                ep("a", "a-2", "3"),
+            ],
+            true,
+            t0,
+        );
+        let first = s.take_due(t0);
+        assert_eq!((first[0].members.len(), first[0].sentinel), (3, false));
+        let full = [
+            answer("a-0", false, 4),
+            answer("a-1", true, 4),
+            answer("a-2", false, 4),
+        ];
+        s.answered(&db("a"), &full, true, &none, t0);
+        // Healthy, off screen: the next round asks the leader only.
+        let due = s.take_due(t0 + 25 * S);
+        assert!(due[0].sentinel);
+        let pods: Vec<&str> = due[0].members.iter().map(|e| e.pod.as_str()).collect();
+        assert_eq!(pods, ["a-1"]);
+        // Same leader, same term: nothing changed; it waits its interval.
+        s.answered(
+            &db("a"),
+            &[answer("a-1", true, 4)],
+            false,
+            &none,
+            t0 + 25 * S,
+        );
+        assert_eq!(s.next_due(), Some(t0 + 50 * S));
+        // A new term: every member at once.
+        s.take_due(t0 + 50 * S);
+        s.answered(
+            &db("a"),
+            &[answer("a-1", true, 5)],
+            true,
+            &none,
+            t0 + 50 * S,
+        );
+        assert_eq!(s.next_due(), Some(t0 + 50 * S));
+        let due = s.take_due(t0 + 50 * S);
+        assert_eq!((due[0].members.len(), due[0].sentinel), (3, false));
+        // Every FULL_EVERY-th background round is a full one anyway.
+        s.answered(&db("a"), &full, true, &none, t0 + 50 * S);
+        let mut kinds = Vec::new();
+        let mut t = t0 + 50 * S;
+        for _ in 0..FULL_EVERY {
+            t += 25 * S;
+            let due = s.take_due(t);
+            kinds.push(due[0].sentinel);
+            let results = if due[0].sentinel {
+                vec![answer("a-1", true, 4)]
+            } else {
+                full.to_vec()
+            };
+            s.answered(&db("a"), &results, true, &none, t);
+        }
+        assert_eq!(kinds.iter().filter(|k| !**k).count(), 1, "{kinds:?}");
+        // On screen: every member, every round.
+        let shown = Focus {
+            open: None,
+            visible: vec![key("a")],
+        };
+        s.refocus(&shown, t);
+        let due = s.take_due(t + 25 * S);
+        assert_eq!((due[0].members.len(), due[0].sentinel), (3, false));
+        // A leader that stopped answering as leader: every member at once.
+        s.answered(&db("a"), &full, true, &none, t + 25 * S);
+        let due = s.take_due(t + 50 * S);
+        assert!(due[0].sentinel);
+        s.answered(
+            &db("a"),
+            &[("a-1".into(), Probe::Error("timed out".into()))],
+            false,
+            &none,
+            t + 50 * S,
+        );
+        assert_eq!(s.next_due(), Some(t + 50 * S));
     }
 }

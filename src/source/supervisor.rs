@@ -485,7 +485,8 @@ impl Supervisor {
                     }
                     st.route = route;
                 }
-                st.schedule.probed(&p.db, p.healthy, &st.focus, now);
+                st.schedule
+                    .answered(&p.db, &p.results, p.healthy, &st.focus, now);
                 vec![FleetEvent::Probed {
                     orchestra,
                     db: p.db,
