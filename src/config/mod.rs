@@ -140,6 +140,10 @@ pub struct OperationsConfig {
     /// Name of the environment variable that holds the incident webhook URL (else the notice
     /// webhook's).
     pub incident_webhook_env: Option<String>,
+    /// The object store's HTTP endpoint, S3 path-style (`https://s3.eu-west-1.amazonaws.com`,
+    /// a MinIO, the lab's): where a restore lists the backups and checks one before it stops
+    /// the database. `baton lab` sets it to the lab's.
+    pub object_store_endpoint: Option<String>,
 }
 
 impl Default for OperationsConfig {
@@ -151,6 +155,7 @@ impl Default for OperationsConfig {
             step_timeout: 300,
             artifacts: "s3://lab-backups".into(),
             incident_webhook_env: None,
+            object_store_endpoint: None,
         }
     }
 }

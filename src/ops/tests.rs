@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::Executor as _;
 use super::audit::Audit;
 use super::fake::{FakeExecutor, actions};
 use super::runner::{Outcome, Request, Runner, Settings};
@@ -522,6 +523,46 @@ fn images_keep_their_repository_and_edition() {
 #[tokio::test]
 async fn restore_stops_restores_and_starts_in_that_order() {
     let exec = FakeExecutor::new(3, 1);
+    let artifact = |db: &str| {
+        format!(r#"{{"kind":"baton-lab-backup","database":"{db}","applied_index":5,"state_digest":"sha256:00"}}"#)
+            .into_bytes()
+    };
+    let db = exec.database_id();
+    let name = db.rsplit('/').next().unwrap_or_default().to_string();
+    let base = format!("s3://b/{db}");
+    {
+        let mut s = exec.lock();
+        s.objects.insert(
+            "s3://b/db.backup".into(),
+            ("2026-01-01T00:00:00Z".into(), artifact(&name)),
+        );
+        s.objects.insert(
+            format!("{base}/1.backup"),
+            ("2026-01-01T00:00:00Z".into(), artifact(&name)),
+        );
+        s.objects.insert(
+            format!("{base}/2.backup"),
+            ("2026-01-02T00:00:00Z".into(), artifact(&name)),
+        );
+        s.objects.insert(
+            "s3://b/other.backup".into(),
+            ("2026-01-02T00:00:00Z".into(), artifact("other")),
+        );
+    }
+    // Another database's backup, or one that is not there: refused before anything is sent.
+    for (url, rule) in [
+        ("s3://b/other.backup", "backup-of-this-database"),
+        ("s3://b/none.backup", "backup-exists"),
+    ] {
+        let mut req = Request::default();
+        req.params.insert("backup".into(), url.into());
+        let out = run_op(&exec, OperationName::Restore, req, settings()).await;
+        assert!(
+            matches!(&out, Outcome::Refused(c) if c.rule == rule),
+            "{out:?}"
+        );
+        assert!(actions(&exec.calls()).is_empty());
+    }
     let mut req = Request::default();
     req.params.insert("from".into(), "s3://b/db.backup".into());
     let out = run_op(&exec, OperationName::Restore, req, settings()).await;
@@ -550,15 +591,15 @@ async fn restore_stops_restores_and_starts_in_that_order() {
     );
     assert!(exec.lock().statefulsets.iter().all(|s| s.replicas == 1));
 
-    let out = run_op(
-        &exec,
-        OperationName::Restore,
-        Request::default(),
-        settings(),
-    )
-    .await;
-    assert!(
-        matches!(&out, Outcome::Usage(m) if m.contains("from")),
-        "{out:?}"
-    );
+    // Without a backup: the database's backups to choose from, newest first.
+    let mut s = settings();
+    s.artifacts = "s3://b".into();
+    let out = run_op(&exec, OperationName::Restore, Request::default(), s).await;
+    let Outcome::Usage(m) = &out else {
+        panic!("{out:?}")
+    };
+    assert!(m.contains("--set backup="), "{m}");
+    let (two, one) = (m.find("2.backup"), m.find("1.backup"));
+    assert!(two.is_some() && two < one, "newest first: {m}");
+    assert!(!m.contains("other.backup"), "{m}");
 }
