@@ -63,8 +63,11 @@ fn field<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
     Some(&xml[start..start + len])
 }
 
-/// A `ListObjectsV2` answer: its objects (key, modified, size) and the next page's token.
-pub fn parse_list(xml: &str) -> Result<(Vec<(String, String, u64)>, Option<String>), String> {
+/// One page of a listing: its objects (key, last modified, size) and the next page's token.
+pub type Page = (Vec<(String, String, u64)>, Option<String>);
+
+/// A `ListObjectsV2` answer.
+pub fn parse_list(xml: &str) -> Result<Page, String> {
     if !xml.contains("<ListBucketResult") {
         return Err(match field(xml, "Code") {
             Some(code) => format!(
