@@ -57,7 +57,7 @@ fi
 
 settle "$baton" orders
 start=$(report)
-memory=4Gi patch=0 paused=0 resumed=0 failed_ops=0 done_ops=0
+memory=4Gi patch=0 paused=0 resumed=0 failed_ops=0 done_ops=0 doubles=0 lost_double=0 lost_single=0
 for i in $(seq 1 "$n"); do
   calm
   op=${ops[$(( (i - 1) % ${#ops[@]} ))]}
@@ -67,11 +67,29 @@ for i in $(seq 1 "$n"); do
     replace-member) args=(--member "$(pick "${voters[@]}")") ;;
     *) args=() ;;
   esac
+  q0=$(report | jq '.quorum_lost_events')
   b op "$op" "${target[@]}" "${args[@]}" --yes > "$work/op.out" 2>&1 & opid=$!
-  # The fault, mid-way: after 1–6 s (an operation takes tens of seconds).
-  sleep "$(( RANDOM % 6 + 1 )).$(( RANDOM % 10 ))"
+  # The fault, mid-way: 0–4 s after the operation's first step (a rolling operation on the
+  # lab's 4 members takes 5–10 s).
+  for _ in $(seq 1 100); do
+    grep -q '^step 1 ' "$work/op.out" && break
+    kill -0 "$opid" 2>/dev/null || break
+    sleep 0.1
+  done
+  sleep "$(( RANDOM % 4 )).$(( RANDOM % 10 ))"
   f=$(pick kill-member partition stall apiserver-down)
   victim=$(pick "${pods[@]}")
+  # Whether baton had a voter of its own out right then (a step begun, not done): a fault on
+  # another voter then leaves one of three, a double fault an in-place roll cannot ride out.
+  acting=$(grep -E '^step [0-9]+ ' "$work/op.out" | tail -1 || true)
+  busy=
+  if [[ $acting != *" done in "* ]] && [[ $acting =~ (orders-[123])(-0)?\  ]]; then
+    busy=${BASH_REMATCH[1]}-0
+  fi
+  double=no
+  if [ -n "$busy" ] && [ "$f" != apiserver-down ] && [[ $victim != orders-rr-* ]] && [ "$victim" != "$busy" ]; then
+    double=yes
+  fi
   case $f in
     kill-member) fault kill-member --orchestra chaos -n team-a --pod "$victim" ;;
     partition) fault partition --orchestra chaos -n team-a --pod "$victim"; sleep 3
@@ -98,12 +116,19 @@ for i in $(seq 1 "$n"); do
   [ "$tries" -gt 0 ] && [ "$code" = 0 ] && resumed=$((resumed + 1))
   [ "$code" = 0 ] && done_ops=$((done_ops + 1))
   now=$(report)
-  printf 'op %3d %-15s fault %-14s on %-14s exit %s → %s after %d resume(s); quorum lost %s, failed writes %s\n' \
-    "$i" "$op" "$f" "$victim" "$outcome" "$code" "$tries" \
+  lost=$(( $(jq '.quorum_lost_events' <<< "$now") - q0 ))
+  if [ "$double" = yes ]; then
+    doubles=$((doubles + 1)); lost_double=$((lost_double + lost))
+  else
+    lost_single=$((lost_single + lost))
+  fi
+  printf 'op %3d %-15s fault %-14s on %-14s baton acting on %-11s exit %s → %s after %d resume(s); quorum lost %d (total %s), failed writes %s\n' \
+    "$i" "$op" "$f" "$victim" "${busy:-nothing}" "$outcome" "$code" "$tries" "$lost" \
     "$(jq '.quorum_lost_events' <<< "$now")" "$(jq '.writes_failed' <<< "$now")"
   { echo "== op $i $op ${args[*]} fault $f $victim"; cat "$work/op.out"; } >> "$log"
 done
 end=$(report)
 d() { echo $(( $(jq ".$1" <<< "$end") - $(jq ".$1" <<< "$start") )); }
 echo "operations: $n (${ops[*]}); done: $done_ops; paused: $paused; failed or cut off: $failed_ops; resumed to done: $resumed"
-echo "quorum losses: $(d quorum_lost_events) (goal 0); failed writes: $(d writes_failed) of $(( $(d writes_failed) + $(d writes_ok) )); elections: $(d elections); leaderless: $(d leaderless_ms) ms"
+echo "quorum losses: $(d quorum_lost_events) (goal 0): $lost_single with at most one voter out by fault or by baton, $lost_double in the $doubles double faults (the fault on a voter while baton had another voter out)"
+echo "failed writes: $(d writes_failed) of $(( $(d writes_failed) + $(d writes_ok) )); elections: $(d elections); leaderless: $(d leaderless_ms) ms"

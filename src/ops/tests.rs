@@ -603,3 +603,72 @@ async fn restore_stops_restores_and_starts_in_that_order() {
     assert!(two.is_some() && two < one, "newest first: {m}");
     assert!(!m.contains("other.backup"), "{m}");
 }
+
+#[tokio::test]
+async fn an_upgrade_the_rules_forbid_is_refused_with_the_check_the_confirmation_shows() {
+    let exec = FakeExecutor::new(3, 0);
+    {
+        let mut s = exec.lock();
+        for m in &mut s.members {
+            m.image = "neo4j:5.20.0-enterprise".into();
+        }
+        for sts in &mut s.statefulsets {
+            sts.image = "neo4j:5.20.0-enterprise".into();
+        }
+    }
+    let prepare = |version: &str| {
+        let mut req = Request::default();
+        req.params.insert("version".into(), version.into());
+        let exec = &exec;
+        async move {
+            let audit = Audit::new(None, "test", "fake", "upgrade", "fake/ns/db");
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let runner = Runner {
+                exec,
+                settings: settings(),
+                events: tx,
+                audit: &audit,
+                holder: "tester@host pid 1".into(),
+            };
+            let out = runner.prepare(OperationName::Upgrade, &req).await;
+            drop(runner);
+            let mut checks = Vec::new();
+            while let Ok(ev) = rx.try_recv() {
+                if let super::OpEvent::Check(c) = ev {
+                    checks.push(c);
+                }
+            }
+            (out, checks)
+        }
+    };
+    // What the dashboard's confirmation lists: the failing rule, with why.
+    let (out, checks) = prepare("2025.01.0").await;
+    assert!(
+        matches!(&out, Err(Outcome::Refused(c)) if c.rule == "upgrade-checkpoint"),
+        "{out:?}"
+    );
+    let shown: Vec<String> = checks.iter().map(super::safety::Check::line).collect();
+    assert!(
+        shown.iter().any(|l| l.starts_with(
+            "✗ upgrade-checkpoint: 5.20.0 → 2025.01.0 skips the checkpoint release 5.26 LTS"
+        )),
+        "{shown:?}"
+    );
+    let (out, _) = prepare("5.19.9").await;
+    assert!(
+        matches!(&out, Err(Outcome::Refused(c)) if c.rule == "upgrade-no-downgrade"),
+        "{out:?}"
+    );
+    // Allowed: the check passes and shows among the preflight's.
+    let (out, _) = prepare("5.26.0").await;
+    let p = out.expect("allowed");
+    assert!(
+        p.checks.iter().any(|c| c.rule == "upgrade-rules" && c.ok),
+        "{:?}",
+        p.checks
+    );
+    assert!(
+        actions(&exec.calls()).is_empty(),
+        "a preflight sends nothing"
+    );
+}

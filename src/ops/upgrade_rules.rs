@@ -105,12 +105,18 @@ pub fn for_image(image: &str) -> Option<&'static Rules> {
     PROFILES.iter().find(|r| last.contains(r.image))
 }
 
-/// A version as numbers: `5.26.0` → [5, 26, 0], `2025.01.0` → [2025, 1, 0].
-pub fn parse(rules: &Rules, tag: &str) -> Option<Vec<u64>> {
+/// The version in a tag: `5.26.0-enterprise` → `5.26.0`.
+pub fn version_of<'a>(rules: &Rules, tag: &'a str) -> &'a str {
     let mut t = tag;
     for s in rules.tag_suffixes {
         t = t.strip_suffix(s).unwrap_or(t);
     }
+    t
+}
+
+/// A version as numbers: `5.26.0` → [5, 26, 0], `2025.01.0` → [2025, 1, 0].
+pub fn parse(rules: &Rules, tag: &str) -> Option<Vec<u64>> {
+    let t = version_of(rules, tag);
     let parts: Option<Vec<u64>> = t.split('.').map(|p| p.parse().ok()).collect();
     parts.filter(|p| !p.is_empty())
 }
@@ -121,10 +127,6 @@ pub fn tag(image: &str) -> &str {
         Some((_, t)) if !t.contains('/') => t,
         _ => "",
     }
-}
-
-fn show(v: &[u64]) -> String {
-    v.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
 }
 
 fn release(v: &[u64]) -> [u64; 2] {
@@ -155,7 +157,7 @@ pub fn allowed(rules: &Rules, from: &str, to: &str) -> Check {
             ),
         );
     };
-    let (fs, ts) = (show(&f), show(&t));
+    let (fs, ts) = (version_of(rules, from), version_of(rules, to));
     if t < f {
         return Check::fail(
             DOWNGRADE,
