@@ -79,25 +79,28 @@ for i in $(seq 1 "$n"); do
   sleep "$(( RANDOM % 4 )).$(( RANDOM % 10 ))"
   f=$(pick kill-member partition stall apiserver-down)
   victim=$(pick "${pods[@]}")
-  # Whether baton had a voter of its own out right then (a step begun, not done): a fault on
-  # another voter then leaves one of three, a double fault an in-place roll cannot ride out.
-  acting=$(grep -E '^step [0-9]+ ' "$work/op.out" | tail -1 || true)
-  busy=
-  if [[ $acting != *" done in "* ]] && [[ $acting =~ (orders-[123])(-0)?\  ]]; then
-    busy=${BASH_REMATCH[1]}-0
-  fi
-  double=no
-  if [ -n "$busy" ] && [ "$f" != apiserver-down ] && [[ $victim != orders-rr-* ]] && [ "$victim" != "$busy" ]; then
-    double=yes
-  fi
+  n0=$(wc -l < "$work/op.out")
   case $f in
-    kill-member) fault kill-member --orchestra chaos -n team-a --pod "$victim" ;;
-    partition) fault partition --orchestra chaos -n team-a --pod "$victim"; sleep 3
+    kill-member) fault kill-member --orchestra chaos -n team-a --pod "$victim"; n1=$(wc -l < "$work/op.out") ;;
+    partition) fault partition --orchestra chaos -n team-a --pod "$victim"; n1=$(wc -l < "$work/op.out"); sleep 3
                fault heal --orchestra chaos -n team-a --pod "$victim" ;;
-    stall) fault stall --orchestra chaos -n team-a --pod "$victim" --seconds 3 ;;
-    apiserver-down) victim=apiserver; fault apiserver-down --orchestra chaos; sleep 3
+    stall) fault stall --orchestra chaos -n team-a --pod "$victim" --seconds 3; n1=$(wc -l < "$work/op.out") ;;
+    apiserver-down) victim=apiserver; fault apiserver-down --orchestra chaos; n1=$(wc -l < "$work/op.out"); sleep 3
                     fault apiserver-up --orchestra chaos ;;
   esac
+  # Whether baton had a voter of its own out when the fault landed: a step begun and not done
+  # before the fault call, or begun while it was on its way (`n1`, taken as the fault call
+  # returned — a step baton begins after that, with the fault visible, is not excused). A fault
+  # on another voter then leaves one of three: a double fault an in-place roll cannot ride out.
+  busy=$( { head -n "$n0" "$work/op.out" | grep -E '^step [0-9]+ ' | tail -1
+            if [ "$n1" -gt "$n0" ]; then sed -n "$((n0 + 1)),${n1}p" "$work/op.out" | grep -E '^step [0-9]+ '; fi; } \
+          | grep -v ' done in ' | grep -oE 'orders-[123](-0)? ' | sed -E 's/(-0)? $/-0/' | sort -u | tr '\n' ' ' || true)
+  double=no
+  if [ "$f" != apiserver-down ] && [[ $victim != orders-rr-* ]]; then
+    for v in $busy; do
+      if [ "$v" != "$victim" ]; then double=yes; fi
+    done
+  fi
   set +e; wait "$opid"; code=$?; set -e
   outcome=$code tries=0
   # Paused (timeout), failed or cut off by the fault: resume until it is done (at most 5 times).
@@ -122,8 +125,8 @@ for i in $(seq 1 "$n"); do
   else
     lost_single=$((lost_single + lost))
   fi
-  printf 'op %3d %-15s fault %-14s on %-14s baton acting on %-11s exit %s → %s after %d resume(s); quorum lost %d (total %s), failed writes %s\n' \
-    "$i" "$op" "$f" "$victim" "${busy:-nothing}" "$outcome" "$code" "$tries" "$lost" \
+  printf 'op %3d %-15s fault %-14s on %-14s baton acting on %-12sexit %s → %s after %d resume(s); quorum lost %d (total %s), failed writes %s\n' \
+    "$i" "$op" "$f" "$victim" "${busy:-nothing }" "$outcome" "$code" "$tries" "$lost" \
     "$(jq '.quorum_lost_events' <<< "$now")" "$(jq '.writes_failed' <<< "$now")"
   { echo "== op $i $op ${args[*]} fault $f $victim"; cat "$work/op.out"; } >> "$log"
 done
