@@ -408,6 +408,8 @@ fn dashboard(
     themes: theme::ThemeSet,
     with_lab: bool,
 ) -> ExitCode {
+    #[cfg(feature = "lab")]
+    let mut config = config;
     use std::io::IsTerminal as _;
     if !std::io::stdout().is_terminal() {
         eprintln!("baton: the dashboard needs a terminal; for a snapshot use `baton status`");
@@ -440,6 +442,11 @@ fn dashboard(
                 eprintln!("baton: the lab cannot start: {e}");
                 return Exit::Failed.into();
             }
+            // Restores list and check backups in the lab's object store.
+            config
+                .operations
+                .object_store_endpoint
+                .get_or_insert_with(|| lab.object_store_url.clone());
             Some(lab)
         } else {
             None

@@ -860,6 +860,11 @@ async fn upgrade_and_resize_roll_one_member_at_a_time_and_keep_quorum() {
 async fn restore_stops_runs_the_restore_job_and_starts_again() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
     t.settled(ORCH, "team-a", "orders").await;
+    // A restore reads the chosen backup from the object store before it stops anything.
+    let cfg = format!(
+        "[operations]\nobject_store_endpoint = \"{}\"\n",
+        t.lab.object_store_url
+    );
     let (code, out, err) = run(&t, "", &op("backup", "orders", &["--yes"])).await;
     assert_eq!(code, 0, "{out}{err}");
     let from = out
@@ -871,7 +876,7 @@ async fn restore_stops_runs_the_restore_job_and_starts_again() {
     t.settled(ORCH, "team-a", "orders").await;
     let (code, out, err) = run(
         &t,
-        "",
+        &cfg,
         &op(
             "restore",
             "orders",
@@ -921,10 +926,11 @@ async fn restore_stops_runs_the_restore_job_and_starts_again() {
             .digest_at(&format!("{ORCH}/team-a/{pod}"), index);
         assert_eq!(at.as_deref(), Some(digest), "{pod} at index {index}");
     }
-    // A missing artifact: the Job fails, the operation says so and leaves the database stopped.
-    let (code, _, err) = run(
+    // A missing artifact: refused before anything is stopped (the rule named).
+    let before = t.mutating_requests().len();
+    let (code, out, err) = run(
         &t,
-        "",
+        &cfg,
         &op(
             "restore",
             "orders",
@@ -932,8 +938,10 @@ async fn restore_stops_runs_the_restore_job_and_starts_again() {
         ),
     )
     .await;
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("baton op start"), "{err}");
-    let (code, out, err) = run(&t, "", &op("start", "orders", &["--yes"])).await;
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("rule 'backup-exists'"),
+        "{out}{err}"
+    );
+    assert_eq!(t.mutating_requests().len(), before);
 }

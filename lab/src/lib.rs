@@ -18,6 +18,7 @@ pub mod events;
 pub mod jobs;
 pub mod kubelet;
 pub mod members;
+pub mod objects;
 pub mod podnet;
 pub mod profile;
 pub mod resources;
@@ -144,6 +145,9 @@ pub struct Lab {
     pub object_store: PathBuf,
     /// The control server (faults, report).
     pub control_addr: SocketAddr,
+    /// The object store over HTTP, S3-style (`objects`): `http://127.0.0.1:PORT`. The
+    /// kubeconfig's `baton-lab` extension carries it as `object_store`.
+    pub object_store_url: String,
     pub kubeconfig: PathBuf,
     /// The lab CA (PEM) that signed the API servers' certificate.
     pub ca_pem: String,
@@ -322,6 +326,15 @@ impl Lab {
         )
         .await?;
         servers.push(server);
+        let (objects_addr, server) = serve_plain(
+            objects::router(Arc::new(objects::ObjectStore {
+                root: object_store.clone(),
+            })),
+            &shutdown,
+            "the lab object store",
+        )
+        .await?;
+        servers.push(server);
         let (kubeconfig, dir) = match &opts.kubeconfig_out {
             Some(p) => (p.clone(), None),
             None => {
@@ -336,6 +349,7 @@ impl Lab {
             orchestras,
             addrs,
             control_addr,
+            object_store_url: format!("http://{objects_addr}"),
             consensus,
             object_store,
             _data_dir: data_tmp,
@@ -369,7 +383,7 @@ impl Lab {
             "users": users,
             "contexts": contexts,
             "current-context": self.orchestras.first().map(|o| o.name.clone()).unwrap_or_default(),
-            "extensions": [{"name": LAB_EXTENSION, "extension": {"control": format!("https://{}", self.control_addr), "ca": self.ca_pem}}],
+            "extensions": [{"name": LAB_EXTENSION, "extension": {"control": format!("https://{}", self.control_addr), "ca": self.ca_pem, "object_store": self.object_store_url}}],
         })
     }
 
@@ -480,6 +494,30 @@ async fn serve_tls(
         .map_err(|e| LabError::Io(e.to_string()))?;
     let listener = tls
         .listener(listener, down)
+        .map_err(|e| LabError::Io(e.to_string()))?;
+    let mut stop = shutdown.subscribe();
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+    });
+    Ok((addr, server))
+}
+
+/// Binds a loopback port and serves `router` over plain HTTP until shutdown (the object store,
+/// as a MinIO on a private network).
+async fn serve_plain(
+    router: axum::Router,
+    shutdown: &watch::Sender<bool>,
+    what: &str,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LabError> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| LabError::Io(format!("cannot bind a port for {what}: {e}")))?;
+    let addr = listener
+        .local_addr()
         .map_err(|e| LabError::Io(e.to_string()))?;
     let mut stop = shutdown.subscribe();
     let server = tokio::spawn(async move {

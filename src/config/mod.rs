@@ -144,6 +144,10 @@ pub struct OperationsConfig {
     /// RULE`, `F` in the confirmation): majority, settled, no-other-operation, expected-leader.
     /// Never the lock, the role or read-only. Off unless the config turns it on.
     pub allow_force: bool,
+    /// The object store's HTTP endpoint, S3 path-style (`https://s3.eu-west-1.amazonaws.com`,
+    /// a MinIO, the lab's): where a restore lists the backups and checks one before it stops
+    /// the database. `baton lab` sets it to the lab's.
+    pub object_store_endpoint: Option<String>,
 }
 
 impl Default for OperationsConfig {
@@ -156,6 +160,7 @@ impl Default for OperationsConfig {
             artifacts: "s3://lab-backups".into(),
             incident_webhook_env: None,
             allow_force: false,
+            object_store_endpoint: None,
         }
     }
 }

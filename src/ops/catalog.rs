@@ -72,10 +72,10 @@ const TARGET: Param = Param {
     required: false,
 };
 
-const FROM: Param = Param {
-    key: "from",
-    help: "the backup to restore, as `baton op backup` printed it (--set from=s3://…)",
-    required: true,
+const BACKUP: Param = Param {
+    key: "backup",
+    help: "the backup to restore, from the object store's list for this database (--set backup=s3://…; `from` is an alias; without it the list is shown, newest first)",
+    required: false,
 };
 const MEMORY: Param = Param {
     key: "memory",
@@ -193,7 +193,7 @@ pub static CATALOG: &[Spec] = &[
         description: "stop the database, replace its data with a backup (destructive), start it",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[FROM],
+        params: &[BACKUP],
         permissions: RESTORE_PERMS,
         profiles: &["neo4j"],
         available: true,
@@ -256,8 +256,8 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
                 "version '{value}' is not an image tag: letters, digits, '.', '_' and '-' only"
             ))
         }
-        "from" if !value.contains("://") => Err(format!(
-            "from '{value}' is not an artifact address: write s3://bucket/path (as a backup printed it)"
+        "from" | "backup" if !value.contains("://") => Err(format!(
+            "{key} '{value}' is not an artifact address: write s3://bucket/path (as a backup printed it)"
         )),
         _ => Ok(()),
     }

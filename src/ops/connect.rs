@@ -200,5 +200,13 @@ pub async fn executor(
         read_only,
         http: crate::probe::http_client(Duration::from_secs(3)),
         probe_timeout: Duration::from_secs(3),
+        object_store: config
+            .operations
+            .object_store_endpoint
+            .clone()
+            .map(|endpoint| super::backups::S3 {
+                endpoint,
+                http: crate::probe::http_client(Duration::from_secs(10)),
+            }),
     })
 }

@@ -1,14 +1,17 @@
 //! The `Executor`: every call an operation makes to the outside world for one database —
 //! observe it (pods, a fresh probe of each member, StatefulSets, baton Jobs), delete a pod,
 //! scale a StatefulSet, create a Job and follow its log, read and write the Lease, record an
-//! Event. The runner knows only this trait; `kube::KubeExecutor` talks to Kubernetes and
+//! Event, list and read the object store. The runner knows only this trait; `kube::KubeExecutor` talks to Kubernetes and
 //! `fake::FakeExecutor` is an in-memory database for unit tests.
 
 use std::future::Future;
 
+use super::backups::ObjectInfo;
 use super::observe::Observed;
 use super::plan::{JobPlan, TemplateChange};
 use super::record::{LeaseObs, Record};
+
+use super::backups::NO_ENDPOINT as NO_OBJECT_STORE;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +93,23 @@ pub trait Executor: Send + Sync {
         message: &str,
         warning: bool,
     ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// The objects of the object store under `prefix_url` (`s3://bucket/prefix`): backups to
+    /// choose from (`backups`). Default: no object store configured.
+    fn list_objects(
+        &self,
+        prefix_url: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectInfo>, ExecError>> + Send {
+        let _ = prefix_url;
+        async { Err(ExecError::Other(NO_OBJECT_STORE.into())) }
+    }
+    /// One object's bytes (None: it does not exist), to check an artifact before using it.
+    fn get_object(
+        &self,
+        url: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, ExecError>> + Send {
+        let _ = url;
+        async { Err(ExecError::Other(NO_OBJECT_STORE.into())) }
+    }
     /// `orchestra/namespace/name`.
     fn database_id(&self) -> String;
     /// The Kubernetes identity calls are made as (context and user), for the audit.

@@ -39,6 +39,8 @@ pub struct FakeState {
     pub calls: Vec<String>,
     /// Pods whose restart never settles (they come back down).
     pub broken: Vec<String>,
+    /// The object store: url → (last modified, bytes).
+    pub objects: std::collections::BTreeMap<String, (String, Vec<u8>)>,
 }
 
 pub struct FakeExecutor {
@@ -340,6 +342,27 @@ impl Executor for FakeExecutor {
 
     fn identity(&self) -> String {
         "fake".into()
+    }
+
+    async fn list_objects(
+        &self,
+        prefix_url: &str,
+    ) -> Result<Vec<super::backups::ObjectInfo>, ExecError> {
+        Ok(self
+            .lock()
+            .objects
+            .iter()
+            .filter(|(url, _)| url.starts_with(prefix_url))
+            .map(|(url, (modified, bytes))| super::backups::ObjectInfo {
+                url: url.clone(),
+                modified: modified.clone(),
+                size: bytes.len() as u64,
+            })
+            .collect())
+    }
+
+    async fn get_object(&self, url: &str) -> Result<Option<Vec<u8>>, ExecError> {
+        Ok(self.lock().objects.get(url).map(|(_, b)| b.clone()))
     }
 }
 

@@ -58,6 +58,12 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
             }
         }
     }
+    // `from` is what restore's `backup` was called before.
+    if op == OperationName::Restore
+        && let Some(v) = params.remove("from")
+    {
+        params.entry("backup".to_string()).or_insert(v);
+    }
     let known: Vec<&str> = catalog::spec(op).params.iter().map(|p| p.key).collect();
     if let Some(k) = params.keys().find(|k| !known.contains(&k.as_str())) {
         eprintln!(

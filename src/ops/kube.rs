@@ -46,6 +46,8 @@ pub struct KubeExecutor {
     pub http: reqwest::Client,
     pub resolver: Arc<Resolver>,
     pub probe_timeout: Duration,
+    /// The object store, S3-style (`operations.object_store_endpoint`), if configured.
+    pub object_store: Option<super::backups::S3>,
 }
 
 fn err(e: kube::Error) -> ExecError {
@@ -568,5 +570,22 @@ impl Executor for KubeExecutor {
 
     fn identity(&self) -> String {
         self.identity.clone()
+    }
+
+    async fn list_objects(
+        &self,
+        prefix_url: &str,
+    ) -> Result<Vec<super::backups::ObjectInfo>, ExecError> {
+        match &self.object_store {
+            Some(s3) => s3.list(prefix_url).await,
+            None => Err(ExecError::Other(super::backups::NO_ENDPOINT.into())),
+        }
+    }
+
+    async fn get_object(&self, url: &str) -> Result<Option<Vec<u8>>, ExecError> {
+        match &self.object_store {
+            Some(s3) => s3.get(url).await,
+            None => Err(ExecError::Other(super::backups::NO_ENDPOINT.into())),
+        }
     }
 }

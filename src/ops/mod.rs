@@ -10,8 +10,11 @@
 //! - `prepare`: lock, record, preflight; `runner`: the loop; `progress`: events and outcomes;
 //!   `audit`: audit.jsonl and webhooks; `incident`: the summary to the incident webhook;
 //!   `headless`: `baton op …`.
+//! - `backups`: the object store's backups of a database, chosen and checked before a restore.
+//! - `upgrade_rules`: which version changes an upgrade may make, per profile (data).
 
 pub mod audit;
+pub mod backups;
 pub mod catalog;
 pub mod connect;
 pub mod executor;
@@ -26,6 +29,7 @@ pub mod progress;
 pub mod record;
 pub mod runner;
 pub mod safety;
+pub mod upgrade_rules;
 
 pub use executor::{ExecError, Executor};
 pub use runner::{OpEvent, Outcome};

@@ -141,7 +141,14 @@ pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
         OperationName::Restore => restore(rec, v),
         OperationName::Stop => stop(rec, v),
         OperationName::Start => start(v),
-        OperationName::Resize | OperationName::Upgrade => template_roll(rec, v),
+        OperationName::Resize => template_roll(rec, v),
+        OperationName::Upgrade => {
+            let version = rec.param("version").unwrap_or_default();
+            match super::upgrade_rules::judge(version, &v.obs.statefulsets) {
+                Some(c) if !c.ok => Next::Blocked(c),
+                _ => template_roll(rec, v),
+            }
+        }
         other => Next::Fail(format!("{} is not in this version", other.as_str())),
     }
 }
@@ -292,7 +299,10 @@ fn restore(rec: &Record, v: &View) -> Next {
     let Some(name) = rec.job.as_deref() else {
         return Next::Fail("the record names no Job".into());
     };
-    let from = rec.param("from").unwrap_or_default();
+    let from = rec
+        .param("backup")
+        .or(rec.param("from"))
+        .unwrap_or_default();
     match v.obs.jobs.iter().find(|j| j.name == name) {
         Some(j) if j.succeeded => match start(v) {
             Next::Done(m) => Next::Done(format!("restored from {from}; {m}")),
@@ -615,7 +625,7 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             steps.push(format!(
                 "create restore Job {} reading {} (the data on every member's volume is replaced)",
                 rec.job.as_deref().unwrap_or("?"),
-                rec.param("from").unwrap_or("?")
+                rec.param("backup").or(rec.param("from")).unwrap_or("?")
             ));
             steps.push("scale every StatefulSet back to its remembered replicas".into());
             steps.push("wait until every member is Ready and a leader is elected".into());

@@ -114,8 +114,31 @@ impl<E: Executor> Runner<'_, E> {
                 (Some(resource_version), Some(format!("{holder}: {summary}")))
             }
         };
-        let record = self.new_record(op, req, &obs)?;
-        self.preflight(record, &obs, take_at, false, taking_over)
+        // A restore's backup is read and checked before anything is stopped.
+        let mut req = req.clone();
+        let backup_checks = if op == OperationName::Restore {
+            match super::backups::restore_preflight(
+                self.exec,
+                &self.settings.artifacts,
+                &mut req.params,
+            )
+            .await
+            {
+                Ok(checks) => checks,
+                Err(Outcome::Refused(c)) => {
+                    // Shown like the preflight's checks (the TUI's confirmation lists them).
+                    self.emit(OpEvent::Check(c.clone()));
+                    return Err(Outcome::Refused(c));
+                }
+                Err(other) => return Err(other),
+            }
+        } else {
+            Vec::new()
+        };
+        let record = self.new_record(op, &req, &obs)?;
+        let mut prepared = self.preflight(record, &obs, take_at, false, taking_over)?;
+        prepared.checks.extend(backup_checks);
+        Ok(prepared)
     }
 
     /// Continue the operation recorded on the Lease.
@@ -305,12 +328,6 @@ impl<E: Executor> Runner<'_, E> {
                 rec.original.insert(m, uid);
             }
             OperationName::Restore => {
-                let from = rec.param("from").unwrap_or_default();
-                if !from.contains("://") {
-                    return Err(Outcome::Usage(format!(
-                        "from '{from}' is not an artifact address: write --set from=s3://bucket/path (as printed by `baton op backup`)"
-                    )));
-                }
                 rec.job = Some(job_name(
                     "restore",
                     self.exec.database_id().rsplit('/').next().unwrap_or("db"),
@@ -439,6 +456,12 @@ impl<E: Executor> Runner<'_, E> {
                 checks.push(v.no_other_work(None));
             }
             Next::Act(Action::PatchTemplate { sts, .. }) => {
+                if let Some(c) = record
+                    .param("version")
+                    .and_then(|to| super::upgrade_rules::judge(to, &obs.statefulsets))
+                {
+                    checks.push(c);
+                }
                 checks.push(v.settled(&[], Some(&record.voters.iter().cloned().collect())));
                 if let Some(p) = obs.pods.iter().find(|p| p.owner.as_deref() == Some(sts)) {
                     checks.push(v.majority(&p.name));

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use super::Executor as _;
 use super::audit::Audit;
 use super::fake::{FakeExecutor, actions};
 use super::runner::{Outcome, Request, Runner, Settings};
@@ -531,6 +532,46 @@ fn images_keep_their_repository_and_edition() {
 #[tokio::test]
 async fn restore_stops_restores_and_starts_in_that_order() {
     let exec = FakeExecutor::new(3, 1);
+    let artifact = |db: &str| {
+        format!(r#"{{"kind":"baton-lab-backup","database":"{db}","applied_index":5,"state_digest":"sha256:00"}}"#)
+            .into_bytes()
+    };
+    let db = exec.database_id();
+    let name = db.rsplit('/').next().unwrap_or_default().to_string();
+    let base = format!("s3://b/{db}");
+    {
+        let mut s = exec.lock();
+        s.objects.insert(
+            "s3://b/db.backup".into(),
+            ("2026-01-01T00:00:00Z".into(), artifact(&name)),
+        );
+        s.objects.insert(
+            format!("{base}/1.backup"),
+            ("2026-01-01T00:00:00Z".into(), artifact(&name)),
+        );
+        s.objects.insert(
+            format!("{base}/2.backup"),
+            ("2026-01-02T00:00:00Z".into(), artifact(&name)),
+        );
+        s.objects.insert(
+            "s3://b/other.backup".into(),
+            ("2026-01-02T00:00:00Z".into(), artifact("other")),
+        );
+    }
+    // Another database's backup, or one that is not there: refused before anything is sent.
+    for (url, rule) in [
+        ("s3://b/other.backup", "backup-of-this-database"),
+        ("s3://b/none.backup", "backup-exists"),
+    ] {
+        let mut req = Request::default();
+        req.params.insert("backup".into(), url.into());
+        let out = run_op(&exec, OperationName::Restore, req, settings()).await;
+        assert!(
+            matches!(&out, Outcome::Refused(c) if c.rule == rule),
+            "{out:?}"
+        );
+        assert!(actions(&exec.calls()).is_empty());
+    }
     let mut req = Request::default();
     req.params.insert("from".into(), "s3://b/db.backup".into());
     let out = run_op(&exec, OperationName::Restore, req, settings()).await;
@@ -559,16 +600,85 @@ async fn restore_stops_restores_and_starts_in_that_order() {
     );
     assert!(exec.lock().statefulsets.iter().all(|s| s.replicas == 1));
 
-    let out = run_op(
-        &exec,
-        OperationName::Restore,
-        Request::default(),
-        settings(),
-    )
-    .await;
+    // Without a backup: the database's backups to choose from, newest first.
+    let mut s = settings();
+    s.artifacts = "s3://b".into();
+    let out = run_op(&exec, OperationName::Restore, Request::default(), s).await;
+    let Outcome::Usage(m) = &out else {
+        panic!("{out:?}")
+    };
+    assert!(m.contains("--set backup="), "{m}");
+    let (two, one) = (m.find("2.backup"), m.find("1.backup"));
+    assert!(two.is_some() && two < one, "newest first: {m}");
+    assert!(!m.contains("other.backup"), "{m}");
+}
+
+#[tokio::test]
+async fn an_upgrade_the_rules_forbid_is_refused_with_the_check_the_confirmation_shows() {
+    let exec = FakeExecutor::new(3, 0);
+    {
+        let mut s = exec.lock();
+        for m in &mut s.members {
+            m.image = "neo4j:5.20.0-enterprise".into();
+        }
+        for sts in &mut s.statefulsets {
+            sts.image = "neo4j:5.20.0-enterprise".into();
+        }
+    }
+    let prepare = |version: &str| {
+        let mut req = Request::default();
+        req.params.insert("version".into(), version.into());
+        let exec = &exec;
+        async move {
+            let audit = Audit::new(None, "test", "fake", "upgrade", "fake/ns/db");
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            let runner = Runner {
+                exec,
+                settings: settings(),
+                events: tx,
+                audit: &audit,
+                holder: "tester@host pid 1".into(),
+            };
+            let out = runner.prepare(OperationName::Upgrade, &req).await;
+            drop(runner);
+            let mut checks = Vec::new();
+            while let Ok(ev) = rx.try_recv() {
+                if let super::OpEvent::Check(c) = ev {
+                    checks.push(c);
+                }
+            }
+            (out, checks)
+        }
+    };
+    // What the dashboard's confirmation lists: the failing rule, with why.
+    let (out, checks) = prepare("2025.01.0").await;
     assert!(
-        matches!(&out, Outcome::Usage(m) if m.contains("from")),
+        matches!(&out, Err(Outcome::Refused(c)) if c.rule == "upgrade-checkpoint"),
         "{out:?}"
+    );
+    let shown: Vec<String> = checks.iter().map(super::safety::Check::line).collect();
+    assert!(
+        shown.iter().any(|l| l.starts_with(
+            "✗ upgrade-checkpoint: 5.20.0 → 2025.01.0 skips the checkpoint release 5.26 LTS"
+        )),
+        "{shown:?}"
+    );
+    let (out, _) = prepare("5.19.9").await;
+    assert!(
+        matches!(&out, Err(Outcome::Refused(c)) if c.rule == "upgrade-no-downgrade"),
+        "{out:?}"
+    );
+    // Allowed: the check passes and shows among the preflight's.
+    let (out, _) = prepare("5.26.0").await;
+    let p = out.expect("allowed");
+    assert!(
+        p.checks.iter().any(|c| c.rule == "upgrade-rules" && c.ok),
+        "{:?}",
+        p.checks
+    );
+    assert!(
+        actions(&exec.calls()).is_empty(),
+        "a preflight sends nothing"
     );
 }
 
