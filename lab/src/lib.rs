@@ -20,6 +20,7 @@ pub mod kubelet;
 pub mod members;
 pub mod podnet;
 pub mod profile;
+pub mod rbac;
 pub mod resources;
 pub mod selector;
 pub mod store;

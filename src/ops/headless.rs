@@ -434,7 +434,8 @@ async fn status(global: &GlobalArgs, config: &Config, args: OpStatusArgs) -> Exi
         let mut cfg = *cfg;
         cfg.connect_timeout = Some(Duration::from_secs(5));
         cfg.read_timeout = Some(Duration::from_secs(10));
-        let client = kube::Client::try_from(cfg)
+        // `op status` only reads: its client is read-only whatever the mode.
+        let client = crate::guard::kube_client(cfg, true)
             .map_err(|e| (name.clone(), crate::probe::kube_reason(&e)))?;
         let api: Api<Lease> = Api::all(client);
         let list = api

@@ -58,7 +58,7 @@ impl Engine {
             intervals,
             lag_gate: config.operations.lag_gate,
             limit: Arc::new(Semaphore::new(PROBES_IN_FLIGHT)),
-            http: crate::probe::http_client(intervals.timeout),
+            http: crate::probe::http_client(intervals.timeout, false),
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();
@@ -76,6 +76,7 @@ impl Engine {
                     .unwrap_or_default(),
             };
             let supervisor = Supervisor {
+                read_only: crate::guard::read_only_for(config, &t.name),
                 name: t.name,
                 transport,
                 shared: shared.clone(),

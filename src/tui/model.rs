@@ -292,6 +292,30 @@ impl Model {
                 .is_some_and(|o| o.read_only)
     }
 
+    /// The permissions of `needed` the orchestra's identity was refused (its API server's
+    /// answers to SelfSubjectAccessReviews), as said: `create jobs`. Empty until it answered.
+    pub fn missing_permissions(
+        &self,
+        orchestra: &str,
+        needed: &[crate::fleet::access::Permission],
+    ) -> Vec<String> {
+        self.fleet
+            .orchestras
+            .get(orchestra)
+            .and_then(|o| o.access.as_ref())
+            .map(|a| a.missing(needed))
+            .unwrap_or_default()
+    }
+
+    /// The orchestra's identity may change nothing: an observer, whatever the config's role.
+    pub fn identity_observer(&self, orchestra: &str) -> bool {
+        self.fleet
+            .orchestras
+            .get(orchestra)
+            .and_then(|o| o.access.as_ref())
+            .is_some_and(crate::fleet::Access::observer)
+    }
+
     /// Operations this user's role may run on `orchestra`; empty when read-only.
     pub fn operations(&self, orchestra: &str) -> Vec<OperationName> {
         if self.read_only_for(orchestra) {
