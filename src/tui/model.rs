@@ -307,6 +307,28 @@ impl Model {
             .unwrap_or_default()
     }
 
+    /// The role shown follows the identity: once every orchestra whose API server answered says
+    /// its identity may change nothing, the status line says observer, not the config's role.
+    pub fn role_follows_identity(&mut self) {
+        let mut answered = self
+            .fleet
+            .orchestras
+            .values()
+            .filter_map(|o| o.access.as_ref())
+            .peekable();
+        let observer = answered.peek().is_some() && answered.all(crate::fleet::Access::observer);
+        if observer && !self.identity.contains("role observer") {
+            let base = self
+                .identity
+                .split(" · role ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            self.identity = format!("{base} · role observer (the identity may change nothing)");
+            self.dirty = true;
+        }
+    }
+
     /// The orchestra's identity may change nothing: an observer, whatever the config's role.
     pub fn identity_observer(&self, orchestra: &str) -> bool {
         self.fleet

@@ -309,6 +309,11 @@ fn the_role_and_the_identity_decide_what_the_menu_offers() {
         })],
     );
     assert!(m.identity_observer("aws-eu-west-1"));
+    assert!(
+        m.identity.contains("role observer") && !m.identity.contains("role operator"),
+        "{}",
+        m.identity
+    );
     open_menu(&mut m, ORDERS);
     let (yes, no) = offered(&m);
     assert!(yes.is_empty(), "{yes:?}");
