@@ -364,3 +364,147 @@ async fn a_role_of_backup_and_diagnostics_may_not_restart() {
     let c = changes(&log[before..]);
     assert!(c.is_empty(), "{}", show(&c));
 }
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secrets_never_reach_files_or_output() {
+    use base64::Engine as _;
+    let t = TestLab::start(two_orchestras_spec()).await;
+    t.settled("lab-a", "team-a", "orders").await;
+    let (code, data, err) = t
+        .kubectl(&[
+            "get",
+            "secret",
+            "neo4j-auth",
+            "-n",
+            "team-a",
+            "-o",
+            "jsonpath={.data.NEO4J_AUTH}",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let auth = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .unwrap();
+    let auth = String::from_utf8(auth).unwrap();
+    let (user, password) = auth.split_once('/').unwrap();
+    assert!(password.len() >= 8, "a password worth searching for");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    // Direct probes with the Secret's password, logs at their most talkative.
+    let config = "[orchestras.lab-a]\ntransport = \"direct\"\n\n\
+        [profiles.neo4j]\ngrouping_label = \"helm.neo4j.com/neo4j.name\"\nprobe = \"neo4j\"\nport = 7474\n\
+        credentials = { from = \"secret\", name = \"neo4j-auth\", key = \"NEO4J_AUTH\" }\n";
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["status", "--output", "json", "--timeout", "10"],
+        vec!["status", "--timeout", "10"],
+        vec![
+            "op",
+            "backup",
+            "--orchestra",
+            "lab-a",
+            "--database",
+            "orders",
+            "--yes",
+        ],
+        vec!["op", "status", "--output", "json"],
+        vec!["--context", "lab-a-observer", "status", "--timeout", "10"],
+        vec![
+            "--context",
+            "lab-a-observer",
+            "op",
+            "backup",
+            "--orchestra",
+            "lab-a-observer",
+            "--database",
+            "orders",
+            "--yes",
+        ],
+    ] {
+        let cfg = t.dir.path().join("secret-probes.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("--kubeconfig")
+            .arg(t.kubeconfig())
+            .arg("--config")
+            .arg(&cfg)
+            .args(&args)
+            .env("RUST_LOG", "trace")
+            .env("BATON_DATA_DIR", t.dir.path().join("data"))
+            .env("XDG_CONFIG_HOME", t.dir.path().join("config"))
+            .output()
+            .await
+            .expect("run baton");
+        outputs.push((
+            format!("{args:?}"),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ));
+    }
+    for (what, out) in &outputs {
+        eprintln!("{what}: {}", common_tail(out));
+    }
+    let status = &outputs[0].1;
+    assert!(
+        status.contains("\"healthy\""),
+        "probed with the password: {status}"
+    );
+    let mut files = Vec::new();
+    files_under(&t.dir.path().join("data"), &mut files);
+    files_under(&t.dir.path().join("config"), &mut files);
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().contains("audit")),
+        "the audit was written: {files:?}"
+    );
+    assert!(
+        files.iter().any(|f| f.to_string_lossy().contains("log")),
+        "a log was written: {files:?}"
+    );
+    for f in &files {
+        let text = String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned();
+        assert!(!text.contains(password), "the password in {}", f.display());
+        assert!(
+            !text.contains(&basic),
+            "the basic-auth header in {}",
+            f.display()
+        );
+        assert!(
+            !text.contains(data.trim()),
+            "the Secret's data in {}",
+            f.display()
+        );
+    }
+    for (what, out) in &outputs {
+        assert!(
+            !out.contains(password),
+            "the password in the output of {what}"
+        );
+        assert!(
+            !out.contains(&basic),
+            "the basic-auth header in the output of {what}"
+        );
+    }
+}
+
+/// The last lines of an output, for the test's log.
+fn common_tail(out: &str) -> String {
+    let lines: Vec<&str> = out.lines().collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
