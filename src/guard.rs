@@ -347,6 +347,29 @@ mod tests {
     }
 
     #[test]
+    fn read_only_globally_per_orchestra_and_by_role() {
+        let parse = |t: &str| Config::parse(t, std::path::Path::new("t.toml")).unwrap();
+        let c = parse("[orchestras.prod]\nread_only = true\n");
+        assert!(read_only_for(&c, "prod"));
+        assert!(!read_only_for(&c, "dev"));
+        assert!(read_only_for(
+            &parse("[general]\nread_only = true\n"),
+            "dev"
+        ));
+        assert!(read_only_for(
+            &parse("[general]\nrole = \"observer\"\n"),
+            "dev"
+        ));
+        let none = "[general]\nrole = \"watcher\"\n\n[roles.watcher]\noperations = []\n";
+        assert!(
+            read_only_for(&parse(none), "dev"),
+            "a role that may run nothing"
+        );
+        let some = "[general]\nrole = \"b\"\n\n[roles.b]\noperations = [\"backup\"]\n";
+        assert!(!read_only_for(&parse(some), "dev"));
+    }
+
+    #[test]
     fn verbs_of_gets() {
         assert_eq!(
             kube_verb(&Method::GET, Some("watch=true&resourceVersion=3"), false),

@@ -360,6 +360,23 @@ async fn a_role_of_backup_and_diagnostics_may_not_restart() {
     .await;
     assert_eq!(code, 3, "{out}{err}");
     assert!(err.contains("role 'backup-only'"), "{err}");
+    // An orchestra read-only in the config: its operations refused as read-only.
+    let (code, out, err) = baton(
+        &t,
+        "[orchestras.lab-a]\nread_only = true\n",
+        &[
+            "op",
+            "backup",
+            "--orchestra",
+            "lab-a",
+            "--database",
+            "orders",
+            "--yes",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("read-only"), "{err}");
     let log = t.request_log();
     let c = changes(&log[before..]);
     assert!(c.is_empty(), "{}", show(&c));

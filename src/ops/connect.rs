@@ -26,6 +26,14 @@ pub fn read_only(flag: bool, config: &Config) -> bool {
     flag || config.general.read_only || config.general.role == "observer"
 }
 
+/// Whether the config makes `orchestra` read-only on its own (`[orchestras.NAME] read_only`).
+pub fn orchestra_read_only(config: &Config, orchestra: &str) -> bool {
+    config
+        .orchestras
+        .get(orchestra)
+        .is_some_and(|o| o.read_only)
+}
+
 /// The runner's settings from the config; `read_only` as [`read_only`] (or stricter) says.
 pub fn settings(config: &Config, read_only: bool, take_over: bool) -> Settings {
     let role = config.general.role.clone();

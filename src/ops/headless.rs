@@ -73,7 +73,8 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
     }
     let settings = connect::settings(
         config,
-        connect::read_only(global.read_only, config),
+        connect::read_only(global.read_only, config)
+            || connect::orchestra_read_only(config, &args.target.orchestra),
         args.take_over,
     );
     // Read-only refuses before anything is even read.
@@ -124,7 +125,8 @@ enum Drive {
 async fn resume(global: &GlobalArgs, config: &Config, args: OpResumeArgs) -> Exit {
     let settings = connect::settings(
         config,
-        connect::read_only(global.read_only, config),
+        connect::read_only(global.read_only, config)
+            || connect::orchestra_read_only(config, &args.target.orchestra),
         args.take_over,
     );
     if settings.read_only {
