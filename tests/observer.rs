@@ -313,6 +313,53 @@ async fn the_observer_identity_may_do_nothing_and_sees_true_health() {
         "the API server was asked"
     );
 
+    // The dashboard as the observer: the role shown follows the identity, and the menu shows
+    // every operation greyed with the permission it misses.
+    let before = t.request_log().len();
+    let cmd = format!(
+        "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfgdir} {bin} --kubeconfig {kc} --context lab-a-observer; echo baton-exited-$?; sleep 60",
+        data = t.dir.path().join("data").display(),
+        cfgdir = t.dir.path().join("config").display(),
+        bin = env!("CARGO_BIN_EXE_baton"),
+        kc = t.kubeconfig().display(),
+    );
+    let tm = Tmux::start("observer-id", 120, 40, &cmd);
+    let keys = |ks: &[&str]| {
+        for k in ks {
+            let out = tm.cmd(&["send-keys", "-t", "main", k]);
+            assert!(out.status.success(), "send-keys {k}: {out:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    tm.wait("the role follows the identity", SCREEN, |s| {
+        s.contains("role observer") && !s.contains("role operator")
+    })
+    .await;
+    keys(&[":db lab-a-observer/team-a/orders", "Enter"]);
+    tm.wait("orders' profile", SCREEN, |s| s.contains("orders-rr-1-0"))
+        .await;
+    keys(&["o"]);
+    let s = tm
+        .wait("operations greyed with what is missing", SCREEN, |s| {
+            s.contains("missing: create jobs") && s.contains("missing: delete pods")
+        })
+        .await;
+    eprintln!("{s}");
+    assert!(!s.contains("role operator"), "{s}");
+    for _ in 0..12 {
+        keys(&["Enter", "y", "Escape", "j"]);
+    }
+    keys(&["Escape", "Escape", ":q", "Enter"]);
+    tm.wait("baton exits", SCREEN, |s| s.contains("baton-exited-"))
+        .await;
+    let log = t.request_log()[before..].to_vec();
+    let c = changes(&log);
+    assert!(
+        c.is_empty(),
+        "the observer's dashboard attempted changes:\n{}",
+        show(&c)
+    );
+
     // A forbidden probe is not a dead member: an etcd status POST through the proxy is 403
     // for the observer, as the lab's RBAC says.
     let (code, out, _) = t

@@ -329,6 +329,16 @@ impl Model {
         }
     }
 
+    /// The role to show for `orchestra`: the config's, or observer when its identity may change
+    /// nothing (the role follows the identity).
+    pub fn role_shown(&self, orchestra: &str) -> String {
+        if self.identity_observer(orchestra) {
+            "observer (the identity may change nothing)".into()
+        } else {
+            self.config.general.role.clone()
+        }
+    }
+
     /// The orchestra's identity may change nothing: an observer, whatever the config's role.
     pub fn identity_observer(&self, orchestra: &str) -> bool {
         self.fleet
