@@ -481,8 +481,11 @@ fn dashboard(
             (None, Some(k)) => format!("{} · role {role}", k.display()),
             (None, None) => format!("kubeconfig · role {role}"),
         };
-        let engine =
-            baton::source::Engine::start(targets, &config, baton::source::Intervals::default());
+        let engine = baton::source::Engine::start_dashboard(
+            targets,
+            &config,
+            baton::source::Intervals::default(),
+        );
         let parts = engine.into_parts();
         let opts = baton::tui::Options {
             config,

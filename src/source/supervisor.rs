@@ -43,6 +43,8 @@ pub struct Shared {
     pub limit: Arc<Semaphore>,
     /// One HTTP client (one TLS root store, one pool) for every direct probe of the fleet.
     pub http: crate::guard::ProbeHttp,
+    /// Ask each API server what the identity may do (the dashboard does).
+    pub access_reviews: bool,
 }
 
 pub struct Supervisor {
@@ -286,11 +288,13 @@ impl Supervisor {
             itx.clone(),
         ));
         tasks.spawn(pods::list_zones(client.clone(), Inner::Zones, itx.clone()));
-        tasks.spawn(super::access::keep_asking(
-            client.clone(),
-            Inner::Access,
-            itx.clone(),
-        ));
+        if self.shared.access_reviews {
+            tasks.spawn(super::access::keep_asking(
+                client.clone(),
+                Inner::Access,
+                itx.clone(),
+            ));
+        }
         tasks.spawn(heartbeat(
             client.clone(),
             live,
