@@ -14,6 +14,8 @@
 //! - `tui`: the terminal dashboard: terminal setup and restore, event loop, model, update, views.
 //! - `bench`: `baton bench`, the engine's and the view's figures against DESIGN.md's budgets.
 //! - `logging`: tracing to a file in the data dir, never to the terminal.
+//! - `guard`: where requests leave the process: the only builders of kube and probe clients,
+//!   refusing anything but reads in read-only mode.
 //!
 //! The embedded lab is another crate of the workspace (`baton-lab`, `lab/`), used only by
 //! `main.rs` and the tests: this library reaches it, like any cluster, through a kubeconfig.
@@ -30,6 +32,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod fleet;
+pub mod guard;
 pub mod logging;
 pub mod ops;
 pub mod probe;

@@ -18,13 +18,18 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
 
-    let (config, config_path) = match Config::load(cli.global.config.as_deref()) {
+    let (mut config, config_path) = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("baton: bad config: {e}");
             return Exit::Usage.into();
         }
     };
+    // `--read-only` is the config's `read_only` from here on: every client built from the config
+    // (the engine's, the operations') carries the guard in read-only mode (`baton::guard`).
+    if cli.global.read_only {
+        config.general.read_only = true;
+    }
     let themes = theme::ThemeSet::new(paths::user_themes_dir());
     let theme_name = theme::choose(
         cli.global.theme.as_deref(),
@@ -470,15 +475,24 @@ fn dashboard(
                 }
             };
         let orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-        let identity = match (&lab_kubeconfig, &kubeconfig) {
-            (Some(_), _) => format!("lab (demo) · role {}", config.general.role),
-            (None, Some(k)) => format!("{} · role {}", k.display(), config.general.role),
-            (None, None) => format!("kubeconfig · role {}", config.general.role),
-        };
         let read_only =
             global.read_only || config.general.read_only || config.general.role == "observer";
-        let engine =
-            baton::source::Engine::start(targets, &config, baton::source::Intervals::default());
+        // Read-only, the role shown is never one that could act.
+        let role = if read_only {
+            "observer (read-only)".to_string()
+        } else {
+            config.general.role.clone()
+        };
+        let identity = match (&lab_kubeconfig, &kubeconfig) {
+            (Some(_), _) => format!("lab (demo) · role {role}"),
+            (None, Some(k)) => format!("{} · role {role}", k.display()),
+            (None, None) => format!("kubeconfig · role {role}"),
+        };
+        let engine = baton::source::Engine::start_dashboard(
+            targets,
+            &config,
+            baton::source::Intervals::default(),
+        );
         let parts = engine.into_parts();
         let opts = baton::tui::Options {
             config,

@@ -20,21 +20,7 @@ use super::resources::{self, Resource};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ApiError, Change};
 
-/// Who is calling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Identity {
-    Operator,
-    Observer,
-}
-
-impl Identity {
-    fn user(self) -> &'static str {
-        match self {
-            Self::Operator => "lab-operator",
-            Self::Observer => "lab-observer",
-        }
-    }
-}
+pub use super::rbac::Identity;
 
 /// The axum router of one orchestra's API server.
 pub fn router(o: Arc<Orchestra>) -> axum::Router {
@@ -151,38 +137,6 @@ fn identify(o: &Orchestra, headers: &HeaderMap) -> Option<Identity> {
         Some(Identity::Observer)
     } else {
         None
-    }
-}
-
-fn forbidden(
-    id: Identity,
-    verb: &str,
-    res: &Resource,
-    sub: Option<&str>,
-    ns: Option<&str>,
-    name: &str,
-) -> ApiError {
-    let what = match sub {
-        Some(s) => format!("{}/{s}", res.plural),
-        None => res.plural.to_string(),
-    };
-    let target = if name.is_empty() {
-        what.clone()
-    } else {
-        format!("{what} \"{name}\"")
-    };
-    let scope = match ns {
-        Some(ns) => format!(" in the namespace \"{ns}\""),
-        None => " at the cluster scope".into(),
-    };
-    ApiError {
-        code: 403,
-        reason: "Forbidden",
-        message: format!(
-            "{target} is forbidden: User \"{}\" cannot {verb} resource \"{what}\" in API group \"{}\"{scope}",
-            id.user(),
-            res.group
-        ),
     }
 }
 
@@ -331,16 +285,18 @@ async fn resource_request(
     let ns_str = ns.unwrap_or("");
     let mutating = !matches!(*method, Method::GET | Method::HEAD);
     let is_review = res.plural == "selfsubjectaccessreviews";
-    if mutating && id == Identity::Observer && !is_review {
-        let verb = match *method {
-            Method::POST if sub == Some("proxy") => "create",
-            Method::POST => "create",
-            Method::PUT => "update",
-            Method::PATCH => "patch",
-            Method::DELETE if name.is_empty() => "deletecollection",
-            _ => "delete",
-        };
-        return error(&forbidden(id, verb, view, sub, ns, name));
+    // RBAC, before anything else is looked at (as the API server's authorizer does).
+    let rbac_verb = super::rbac::verb(method.as_str(), !name.is_empty(), q.flag("watch"));
+    let rbac_resource = match sub {
+        Some(s) => format!("{}/{s}", view.plural),
+        None => view.plural.to_string(),
+    };
+    if !super::rbac::allowed(id, rbac_verb, view.group, &rbac_resource) {
+        return json_response(
+            403,
+            &super::rbac::forbidden_status(id, rbac_verb, view.group, &rbac_resource, ns, name),
+            "application/json",
+        );
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -375,7 +331,7 @@ async fn resource_request(
             (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
             (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
             (_, _, Some("proxy")) if res.plural == "pods" => proxy(o, method, ns_str, name, tail, q, headers, &body),
-            (Method::POST, "", None) if is_review => Ok(json_response(201, &review(id, body_json()?), "application/json")),
+            (Method::POST, "", None) if is_review => Ok(json_response(201, &super::rbac::review(id, &body_json()?), "application/json")),
             (Method::POST, "", None) => {
                 let created = o.store.create(res, ns_str, body_json()?)?;
                 Ok(json_response(201, &out(created), "application/json"))
@@ -433,22 +389,6 @@ fn scale_of(sts: &Value) -> Value {
         "spec": {"replicas": sts["spec"]["replicas"]},
         "status": {"replicas": sts["status"]["replicas"].as_i64().unwrap_or(0), "selector": sts["spec"]["selector"]["matchLabels"].as_object().map(|m| m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))).collect::<Vec<_>>().join(",")).unwrap_or_default()},
     })
-}
-
-fn review(id: Identity, body: Value) -> Value {
-    let attrs = &body["spec"]["resourceAttributes"];
-    let verb = attrs["verb"].as_str().unwrap_or("");
-    let allowed = id == Identity::Operator || matches!(verb, "get" | "list" | "watch");
-    let mut out = body.clone();
-    out["kind"] = json!("SelfSubjectAccessReview");
-    out["apiVersion"] = json!("authorization.k8s.io/v1");
-    out["metadata"] = json!({"creationTimestamp": null});
-    out["status"] = if allowed {
-        json!({"allowed": true, "reason": format!("the lab grants {} this", id.user())})
-    } else {
-        json!({"allowed": false, "reason": format!("{} is read-only", id.user())})
-    };
-    out
 }
 
 fn selectors(q: &Query) -> Result<(LabelSelector, FieldSelector), ApiError> {

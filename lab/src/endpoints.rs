@@ -293,8 +293,12 @@ fn show_databases(v: &MemberView) -> Value {
     })
 }
 
-/// etcd's `POST /v3/maintenance/status`. Member ids are decimal u64 strings.
+/// etcd's `POST /v3/maintenance/status` (member ids are decimal u64 strings) and `GET /metrics`
+/// (Prometheus text as etcd's Go client writes it: the server id in hex, counters as floats).
 pub fn etcd(v: &MemberView, method: &str, path: &str, cluster_id: u64) -> HttpReply {
+    if method == "GET" && path.split('?').next() == Some("/metrics") {
+        return etcd_metrics(v);
+    }
     if method != "POST" || path.split('?').next() != Some("/v3/maintenance/status") {
         return HttpReply::json(
             404,
@@ -318,6 +322,67 @@ pub fn etcd(v: &MemberView, method: &str, path: &str, cluster_id: u64) -> HttpRe
         out["errors"] = json!([format!("memberID:{} alarm:NOSPACE ", v.member_id)]);
     }
     HttpReply::json(200, &out)
+}
+
+/// The part of etcd's `/metrics` that says who the member is and how its Raft group is.
+fn etcd_metrics(v: &MemberView) -> HttpReply {
+    let id = v.member_id.parse::<u64>().unwrap_or(0);
+    let is_leader = v.leader_id.as_deref() == Some(v.member_id.as_str());
+    let gauge = |name: &str, help: &str, value: String| {
+        format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n")
+    };
+    let counter = |name: &str, help: &str, value: u64| {
+        // client_golang writes floats with %g: 1234567 is 1.234567e+06.
+        let f = value as f64;
+        let text = if value >= 1_000_000 {
+            let sci = format!("{f:e}");
+            let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+            format!("{mantissa}e+{:0>2}", exp)
+        } else {
+            value.to_string()
+        };
+        format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {text}\n")
+    };
+    let body = [
+        format!(
+            "# HELP etcd_server_id Etcd server ID\n# TYPE etcd_server_id gauge\netcd_server_id{{server_id=\"{id:x}\"}} 1\n"
+        ),
+        gauge(
+            "etcd_server_has_leader",
+            "Whether or not a leader exists. 1 is existence, 0 is not.",
+            u8::from(v.leader_id.is_some()).to_string(),
+        ),
+        gauge(
+            "etcd_server_is_leader",
+            "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+            u8::from(is_leader).to_string(),
+        ),
+        gauge(
+            "etcd_server_is_learner",
+            "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+            u8::from(!v.core).to_string(),
+        ),
+        counter(
+            "etcd_server_proposals_committed_total",
+            "The total number of consensus proposals committed.",
+            v.commit_index,
+        ),
+        counter(
+            "etcd_server_proposals_applied_total",
+            "The total number of consensus proposals applied.",
+            v.applied_index,
+        ),
+        format!(
+            "# HELP etcd_server_version Which version is running. 1 for 'server_version' label with current version.\n# TYPE etcd_server_version gauge\netcd_server_version{{server_version=\"{}\"}} 1\n",
+            v.version
+        ),
+    ]
+    .concat();
+    HttpReply {
+        status: 200,
+        content_type: "text/plain; version=0.0.4; charset=utf-8",
+        body: body.into_bytes(),
+    }
 }
 
 #[cfg(test)]
@@ -514,5 +579,14 @@ mod tests {
         }
         assert_eq!(keys(&r["header"]), keys(&fx["header"]));
         assert_eq!(etcd(&v, "GET", "/v3/maintenance/status", 42).status, 404);
+        let m = etcd(&v, "GET", "/metrics", 42);
+        assert_eq!(m.status, 200);
+        let text = String::from_utf8(m.body).unwrap();
+        let hex = format!("{:x}", v.member_id.parse::<u64>().unwrap());
+        assert!(
+            text.contains(&format!("etcd_server_id{{server_id=\"{hex}\"}} 1")),
+            "{text}"
+        );
+        assert!(text.contains("etcd_server_has_leader 1"), "{text}");
     }
 }

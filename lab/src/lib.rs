@@ -21,6 +21,7 @@ pub mod members;
 pub mod objects;
 pub mod podnet;
 pub mod profile;
+pub mod rbac;
 pub mod resources;
 pub mod selector;
 pub mod store;

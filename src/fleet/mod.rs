@@ -7,9 +7,11 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
+pub mod access;
 pub mod snapshot;
 pub mod store;
 pub mod workload;
+pub use access::Access;
 pub use store::{
     Connection, Database, DbKey, DbRef, EventLine, Fleet, FleetEvent, Member, Orchestra, PodInfo,
 };
@@ -107,6 +109,18 @@ impl Probe {
             }
             _ => self == other,
         }
+    }
+}
+
+/// How a probe error begins when the API server refused the probe (HTTP 403): the identity may
+/// not ask, which says nothing about the member. Such a member is unknown, never counted as
+/// failed: a database is not `down` or "quorum lost" because its probes were forbidden.
+pub const FORBIDDEN_PROBE: &str = "forbidden:";
+
+impl Probe {
+    /// The API server refused this probe (see [`FORBIDDEN_PROBE`]).
+    pub fn forbidden(&self) -> bool {
+        matches!(self, Probe::Error(e) if e.starts_with(FORBIDDEN_PROBE))
     }
 }
 
@@ -269,6 +283,9 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
     let healthy_voters = (0..members.len())
         .filter(|i| members[*i].pod_ready && report(*i).is_some_and(|r| r.voter && r.healthy))
         .count();
+    // Members whose probe the API server refused: not known to be anything.
+    let forbidden = members.iter().filter(|m| m.probe.forbidden()).count();
+    let mut unknown_because: Vec<String> = Vec::new();
     if leaders.len() > 1 {
         let names: Vec<&str> = leaders.iter().map(|i| members[*i].name.as_str()).collect();
         worsen(
@@ -284,17 +301,25 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
                 format!("leader {} not readable", members[i].name),
                 &mut reasons,
             ),
+            None if forbidden > 0 => unknown_because.push(format!(
+                "leader not known: the probes of {forbidden} member(s) are forbidden"
+            )),
             None => worsen(Health::Down, "no leader".into(), &mut reasons),
         }
     }
-    if voter_count > 0 && healthy_voters * 2 <= voter_count {
+    let quorum_if_allowed = (healthy_voters + forbidden) * 2 > voter_count;
+    if voter_count > 0 && healthy_voters * 2 <= voter_count && forbidden > 0 && quorum_if_allowed {
+        unknown_because.push(format!(
+            "quorum not known: {healthy_voters}/{voter_count} voters seen healthy, {forbidden} not probed (forbidden)"
+        ));
+    } else if voter_count > 0 && healthy_voters * 2 <= voter_count {
         worsen(
             Health::Down,
             format!("quorum lost: {healthy_voters}/{voter_count} voters healthy"),
             &mut reasons,
         );
     } else if voter_count > 0
-        && healthy_voters < voter_count
+        && healthy_voters + forbidden < voter_count
         && (healthy_voters - 1) * 2 <= voter_count
     {
         worsen(
@@ -317,6 +342,9 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
     }
     for (m, s) in members.iter().zip(&states) {
         match &m.probe {
+            Probe::Error(e) if m.probe.forbidden() => {
+                unknown_because.push(format!("{}: {e}", m.name));
+            }
             Probe::Error(e) => worsen(
                 Health::Degraded,
                 format!("{}: probe error: {e}", m.name),
@@ -337,6 +365,12 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
             );
         }
     }
+    // What could not be seen makes a database that looked healthy unknown; a problem that was
+    // seen stays (it is true whatever the unseen members do).
+    if !unknown_because.is_empty() && health == Health::Healthy {
+        health = Health::Unknown;
+    }
+    reasons.extend(unknown_because);
     DatabaseState {
         members: states,
         leader: leader_idx.map(|i| members[i].name.clone()),
@@ -472,6 +506,49 @@ mod tests {
             m("c-0", ok("c", Some("a"), 100, true)),
             m("rr-0", ok("r", Some("a"), 90, false)),
         ]
+    }
+
+    #[test]
+    fn a_forbidden_probe_is_unknown_not_dead() {
+        let no = || Probe::Error(format!("{FORBIDDEN_PROBE} get pods/proxy (403)"));
+        // Every probe forbidden: nothing known, nothing down.
+        let all = vec![m("a-0", no()), m("b-0", no()), m("c-0", no())];
+        let d = derive(&all, 100);
+        assert_eq!(d.health, Health::Unknown, "{:?}", d.reasons);
+        assert!(
+            !d.reasons
+                .iter()
+                .any(|r| r.contains("quorum lost") || r == "no leader"),
+            "{:?}",
+            d.reasons
+        );
+        assert!(d.members.iter().all(|s| s.role == Role::Unknown));
+        assert!(
+            d.reasons
+                .iter()
+                .any(|r| r.contains("forbidden: get pods/proxy"))
+        );
+        // Two of three forbidden, the third a follower: still not down.
+        let some = vec![
+            m("a-0", no()),
+            m("b-0", ok("b", Some("a"), 98, true)),
+            m("c-0", no()),
+        ];
+        let d = derive(&some, 100);
+        assert_eq!(d.health, Health::Unknown, "{:?}", d.reasons);
+        // A real failure seen beside a forbidden one stays what it is.
+        let mut real = cluster();
+        real[1].probe = Probe::Error("timed out".into());
+        real[2].probe = no();
+        let d = derive(&real, 100);
+        assert_eq!(d.health, Health::Degraded, "{:?}", d.reasons);
+        // Unlike a probe that failed: three timeouts are down.
+        let dead = vec![
+            m("a-0", Probe::Error("timed out".into())),
+            m("b-0", Probe::Error("timed out".into())),
+            m("c-0", Probe::Error("timed out".into())),
+        ];
+        assert_eq!(derive(&dead, 100).health, Health::Down);
     }
 
     #[test]

@@ -218,6 +218,8 @@ impl Database {
 pub struct Orchestra {
     pub name: String,
     pub connection: Connection,
+    /// What its identity may do (SelfSubjectAccessReviews), once the API server answered.
+    pub access: Option<super::Access>,
 }
 
 /// Something a source saw. Owned data, sent over a channel; times are Unix ms.
@@ -290,6 +292,11 @@ pub enum FleetEvent {
         db: DbRef,
         name: String,
     },
+    /// What the orchestra's identity may do, as its API server answered.
+    Access {
+        orchestra: String,
+        access: super::Access,
+    },
 }
 
 impl FleetEvent {
@@ -339,6 +346,7 @@ impl Fleet {
                     .or_insert_with(|| Orchestra {
                         name: orchestra,
                         connection: Connection::Connecting,
+                        access: None,
                     });
                 if o.connection == state {
                     false
@@ -408,6 +416,13 @@ impl Fleet {
                 }
                 changed
             }
+            FleetEvent::Access { orchestra, access } => match self.orchestras.get_mut(&orchestra) {
+                Some(o) if o.access.as_ref() != Some(&access) => {
+                    o.access = Some(access);
+                    true
+                }
+                _ => false,
+            },
             FleetEvent::Zones { orchestra, zones } => {
                 if self.zones.get(&orchestra) == Some(&zones) {
                     return false;

@@ -7,7 +7,6 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -94,10 +93,7 @@ pub fn webhook_from_env(var: Option<&str>) -> Option<String> {
 /// Posts a Slack-compatible message (`text` plus structured fields). Err says why, with the URL
 /// left out (it may hold a token).
 pub async fn post_webhook(url: &str, text: &str, fields: serde_json::Value) -> Result<(), String> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
+    let client = crate::guard::webhook_client()?;
     let mut body = json!({ "text": text });
     if let (Some(b), Some(f)) = (body.as_object_mut(), fields.as_object()) {
         for (k, v) in f {

@@ -98,7 +98,8 @@ pub fn parse_list(xml: &str) -> Result<Page, String> {
 #[derive(Clone)]
 pub struct S3 {
     pub endpoint: String,
-    pub http: reqwest::Client,
+    /// The guarded client (reads only leave it in read-only mode; listing and reading are GETs).
+    pub http: crate::guard::ProbeHttp,
 }
 
 fn other(e: impl std::fmt::Display) -> ExecError {
@@ -131,7 +132,8 @@ impl S3 {
             }
             let resp = self
                 .http
-                .get(&url)
+                .request(reqwest::Method::GET, &url)
+                .map_err(|r| other(format!("refused: {}", r.what)))?
                 .send()
                 .await
                 .map_err(|e| other(format!("cannot list {prefix_url} at {base}: {e}")))?;
@@ -163,7 +165,11 @@ impl S3 {
         let base = self.endpoint.trim_end_matches('/');
         let resp = self
             .http
-            .get(format!("{base}/{}/{}", enc(bucket), enc(key)))
+            .request(
+                reqwest::Method::GET,
+                &format!("{base}/{}/{}", enc(bucket), enc(key)),
+            )
+            .map_err(|r| other(format!("refused: {}", r.what)))?
             .send()
             .await
             .map_err(|e| other(format!("cannot read {url} at {base}: {e}")))?;

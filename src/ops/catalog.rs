@@ -33,7 +33,7 @@ pub struct Param {
 }
 
 /// A Kubernetes permission an operation needs: (verb, resource, subresource).
-pub type Permission = (&'static str, &'static str, &'static str);
+pub use crate::fleet::access::Permission;
 
 /// What the catalog says about one operation.
 #[derive(Debug, Clone, Copy)]

@@ -21,8 +21,17 @@ use crate::probe::credentials::Resolver;
 use crate::source::targets::Origin;
 
 /// Whether operations are off: the `--read-only` flag, the config, or the observer role.
+/// (Per orchestra, `guard::read_only_for` adds the orchestra's own `read_only`.)
 pub fn read_only(flag: bool, config: &Config) -> bool {
     flag || config.general.read_only || config.general.role == "observer"
+}
+
+/// Whether the config makes `orchestra` read-only on its own (`[orchestras.NAME] read_only`).
+pub fn orchestra_read_only(config: &Config, orchestra: &str) -> bool {
+    config
+        .orchestras
+        .get(orchestra)
+        .is_some_and(|o| o.read_only)
 }
 
 /// The runner's settings from the config; `read_only` as [`read_only`] (or stricter) says.
@@ -49,6 +58,7 @@ async fn client_of(
     kubeconfig: Option<&Path>,
     config: &Config,
     orchestra: &str,
+    read_only: bool,
 ) -> Result<(kube::Client, String), (Exit, String)> {
     let targets =
         crate::source::targets::kube_targets(kubeconfig, &[orchestra.to_string()], config)
@@ -64,7 +74,7 @@ async fn client_of(
     let mut cfg = *cfg;
     cfg.connect_timeout = Some(Duration::from_secs(5));
     cfg.read_timeout = Some(Duration::from_secs(15));
-    let client = kube::Client::try_from(cfg).map_err(|e| {
+    let client = crate::guard::kube_client(cfg, read_only).map_err(|e| {
         (
             Exit::Failed,
             format!("orchestra '{orchestra}': {}", crate::probe::kube_reason(&e)),
@@ -95,7 +105,8 @@ pub async fn executor(
     read_only: bool,
     t: &OpTarget,
 ) -> Result<KubeExecutor, (Exit, String)> {
-    let (client, identity) = client_of(kubeconfig, config, &t.orchestra).await?;
+    let read_only = read_only || crate::guard::read_only_for(config, &t.orchestra);
+    let (client, identity) = client_of(kubeconfig, config, &t.orchestra, read_only).await?;
     // Which profile and namespace: the pods carrying the database's name in a grouping label.
     let pods: Api<Pod> = match &t.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -198,7 +209,7 @@ pub async fn executor(
         transport,
         identity,
         read_only,
-        http: crate::probe::http_client(Duration::from_secs(3)),
+        http: crate::probe::http_client(Duration::from_secs(3), read_only),
         probe_timeout: Duration::from_secs(3),
         object_store: config
             .operations
@@ -206,7 +217,7 @@ pub async fn executor(
             .clone()
             .map(|endpoint| super::backups::S3 {
                 endpoint,
-                http: crate::probe::http_client(Duration::from_secs(10)),
+                http: crate::probe::http_client(Duration::from_secs(10), read_only),
             }),
     })
 }

@@ -114,4 +114,14 @@ pub trait Executor: Send + Sync {
     fn database_id(&self) -> String;
     /// The Kubernetes identity calls are made as (context and user), for the audit.
     fn identity(&self) -> String;
+    /// Which of `needed` this identity may not do in the database's namespace, as said
+    /// (`create jobs`), asked of the API server (SelfSubjectAccessReviews). Empty when all are
+    /// allowed — and by default, for executors that have no API server to ask.
+    fn missing_permissions(
+        &self,
+        needed: &[super::catalog::Permission],
+    ) -> impl Future<Output = Result<Vec<String>, ExecError>> + Send {
+        let _ = needed;
+        async { Ok(Vec::new()) }
+    }
 }

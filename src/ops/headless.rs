@@ -79,7 +79,8 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
     }
     let settings = connect::settings(
         config,
-        connect::read_only(global.read_only, config),
+        connect::read_only(global.read_only, config)
+            || connect::orchestra_read_only(config, &args.target.orchestra),
         args.take_over,
     );
     // Read-only refuses before anything is even read.
@@ -131,7 +132,8 @@ enum Drive {
 async fn resume(global: &GlobalArgs, config: &Config, args: OpResumeArgs) -> Exit {
     let settings = connect::settings(
         config,
-        connect::read_only(global.read_only, config),
+        connect::read_only(global.read_only, config)
+            || connect::orchestra_read_only(config, &args.target.orchestra),
         args.take_over,
     );
     if settings.read_only {
@@ -432,7 +434,8 @@ async fn status(global: &GlobalArgs, config: &Config, args: OpStatusArgs) -> Exi
         let mut cfg = *cfg;
         cfg.connect_timeout = Some(Duration::from_secs(5));
         cfg.read_timeout = Some(Duration::from_secs(10));
-        let client = kube::Client::try_from(cfg)
+        // `op status` only reads: its client is read-only whatever the mode.
+        let client = crate::guard::kube_client(cfg, true)
             .map_err(|e| (name.clone(), crate::probe::kube_reason(&e)))?;
         let api: Api<Lease> = Api::all(client);
         let list = api

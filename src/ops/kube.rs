@@ -43,7 +43,7 @@ pub struct KubeExecutor {
     /// Image of operation Jobs (None: the member's own image).
     pub job_image: Option<String>,
     pub read_only: bool,
-    pub http: reqwest::Client,
+    pub http: crate::guard::ProbeHttp,
     pub resolver: Arc<Resolver>,
     pub probe_timeout: Duration,
     /// The object store, S3-style (`operations.object_store_endpoint`), if configured.
@@ -587,5 +587,15 @@ impl Executor for KubeExecutor {
             Some(s3) => s3.get(url).await,
             None => Err(ExecError::Other(super::backups::NO_ENDPOINT.into())),
         }
+    }
+
+    async fn missing_permissions(
+        &self,
+        needed: &[super::catalog::Permission],
+    ) -> Result<Vec<String>, ExecError> {
+        let access = crate::source::access::review(&self.client, needed, Some(&self.namespace))
+            .await
+            .map_err(ExecError::Other)?;
+        Ok(access.missing(needed))
     }
 }

@@ -67,6 +67,7 @@ impl<E: Executor> Runner<'_, E> {
                 op.as_str()
             )));
         }
+        self.identity_may(op).await?;
         // The lock before the database: the lock is then taken at the version read here, so
         // any operation that ran after this look (and may have changed what the look saw)
         // changed the Lease too, and taking it fails.
@@ -192,6 +193,7 @@ impl<E: Executor> Runner<'_, E> {
                         ),
                     ));
                 }
+                self.identity_may(rec.operation).await?;
                 let same_person = holder.split(" pid ").next() == self.holder.split(" pid ").next();
                 if !same_person && !self.settings.take_over {
                     return Err(refuse(
@@ -207,6 +209,30 @@ impl<E: Executor> Runner<'_, E> {
                 rec.holder = self.holder.clone();
                 rec.state = OpState::Running;
                 self.preflight(*rec, &obs, Some(resource_version), true, taking_over)
+            }
+        }
+    }
+
+    /// The `permission` rule for the identity: the API server's answer (SelfSubjectAccessReviews)
+    /// for every permission `op` needs, before anything is read or written. A review that cannot
+    /// be asked does not refuse (the calls themselves would then be refused and said so).
+    async fn identity_may(&self, op: OperationName) -> Result<(), Outcome> {
+        let spec = super::catalog::spec(op);
+        match self.exec.missing_permissions(spec.permissions).await {
+            Ok(missing) if !missing.is_empty() => Err(refuse(
+                safety::PERMISSION,
+                None,
+                format!(
+                    "{} may not run {}: missing {}",
+                    self.exec.identity(),
+                    op.as_str(),
+                    missing.join(", ")
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "access reviews unanswered; the calls will tell");
+                Ok(())
             }
         }
     }

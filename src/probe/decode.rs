@@ -1,7 +1,8 @@
 //! Decoders of member status answers, one per profile: `neo4j` (`/db/{db}/cluster/status` and
 //! `/dbms/cluster/status`), `etcd` (`/v3/maintenance/status`, 64-bit numbers as strings) and
-//! `dynomite` (`/api/v1/admin/status`). Input is untrusted: anything malformed is an error
-//! string, never a panic.
+//! `dynomite` (`/api/v1/admin/status`), and etcd's Prometheus `/metrics` (the read-only way to
+//! see an etcd member, see `probe`). Input is untrusted: anything malformed is an error string,
+//! never a panic.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -111,6 +112,76 @@ pub fn etcd_status(body: &[u8]) -> Result<ProbeReport, String> {
     })
 }
 
+/// etcd `GET /metrics` (Prometheus text): `etcd_server_id{server_id="<hex>"}`,
+/// `etcd_server_is_leader`, `etcd_server_has_leader`, `etcd_server_is_learner`,
+/// `etcd_server_proposals_applied_total`. Metrics name no term and not the leader: a follower
+/// that has a leader reports an unnamed one (`leader_id` = `""`), which is enough for its role
+/// and for `fleet` to infer an unreadable leader; the term stays unknown.
+pub fn etcd_metrics(body: &[u8]) -> Result<ProbeReport, String> {
+    let text = std::str::from_utf8(body).map_err(|_| "bad etcd metrics: not text".to_string())?;
+    let mut id: Option<String> = None;
+    let value = |name: &str| -> Option<f64> { metric(text, name).map(|(_, v)| v) };
+    let is_leader = value("etcd_server_is_leader");
+    let has_leader = value("etcd_server_has_leader");
+    let learner = value("etcd_server_is_learner").unwrap_or(0.0) > 0.0;
+    let applied = value("etcd_server_proposals_applied_total");
+    if let Some((labels, _)) = metric(text, "etcd_server_id") {
+        id = label(labels, "server_id")
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .map(|n| n.to_string());
+    }
+    let (Some(is_leader), Some(has_leader)) = (is_leader, has_leader) else {
+        return Err("bad etcd metrics: no etcd_server_is_leader / etcd_server_has_leader".into());
+    };
+    let member_id = id.ok_or("bad etcd metrics: no etcd_server_id{server_id=…}")?;
+    let is_leader = is_leader > 0.0;
+    let has_leader = has_leader > 0.0;
+    Ok(ProbeReport {
+        leader_id: if is_leader {
+            Some(member_id.clone())
+        } else {
+            has_leader.then(String::new)
+        },
+        member_id,
+        is_leader,
+        term: None,
+        applied_index: applied.filter(|a| *a >= 0.0).map(|a| a as u64),
+        voter: !learner,
+        voters: Vec::new(),
+        healthy: has_leader,
+        millis_since_leader_message: None,
+        errors: Vec::new(),
+    })
+}
+
+/// The first sample of metric `name`: its label text (inside `{}`) and value.
+fn metric<'a>(text: &'a str, name: &str) -> Option<(&'a str, f64)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let (labels, value) = if let Some(r) = rest.strip_prefix('{') {
+                let (labels, after) = r.split_once('}')?;
+                (labels, after)
+            } else if rest.starts_with(' ') || rest.starts_with('\t') {
+                ("", rest)
+            } else {
+                return None;
+            };
+            let v = value.split_whitespace().next()?.parse::<f64>().ok()?;
+            Some((labels, v))
+        })
+}
+
+/// A label's value from Prometheus label text (`a="x",b="y"`).
+fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+    labels.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"'))
+    })
+}
+
 /// dynomite-manager `GET /api/v1/admin/status`: no Raft, health only.
 pub fn dynomite_status(body: &[u8]) -> Result<ProbeReport, String> {
     let v: Value =
@@ -175,6 +246,34 @@ mod tests {
     fn older_is_healthy_is_accepted() {
         let r = neo4j_db_status(br#"{"memberId":"a","leader":"a","lastAppliedRaftIndex":3,"votingMembers":["a"],"core":true,"isHealthy":true}"#).unwrap();
         assert!(r.healthy && r.is_leader);
+    }
+
+    #[test]
+    fn etcd_metrics_as_etcd_writes_them() {
+        let leader = b"# HELP etcd_server_id Etcd server ID\n# TYPE etcd_server_id gauge\n\
+etcd_server_id{server_id=\"8e9e05c52164694d\"} 1\n\
+etcd_server_has_leader 1\netcd_server_is_leader 1\netcd_server_is_learner 0\n\
+etcd_server_proposals_applied_total 1.234567e+06\netcd_server_proposals_applied_totalx 5\n";
+        let r = etcd_metrics(leader).unwrap();
+        assert_eq!(
+            r.member_id,
+            u64::from_str_radix("8e9e05c52164694d", 16)
+                .unwrap()
+                .to_string()
+        );
+        assert!(r.is_leader && r.voter && r.healthy);
+        assert_eq!(r.leader_id.as_deref(), Some(r.member_id.as_str()));
+        assert_eq!(r.applied_index, Some(1_234_567));
+        assert_eq!(r.term, None, "metrics carry no term");
+        let follower = b"etcd_server_id{server_id=\"a\"} 1\netcd_server_has_leader 1\netcd_server_is_leader 0\n";
+        let f = etcd_metrics(follower).unwrap();
+        assert!(!f.is_leader && f.leader_id.is_some() && f.healthy);
+        let lost = b"etcd_server_id{server_id=\"a\"} 1\netcd_server_has_leader 0\netcd_server_is_leader 0\n";
+        let l = etcd_metrics(lost).unwrap();
+        assert!(l.leader_id.is_none() && !l.healthy);
+        for bad in [&b"<html>"[..], b"etcd_server_is_leader 1\n", &[0xff, 0xfe]] {
+            assert!(etcd_metrics(bad).is_err());
+        }
     }
 
     #[test]

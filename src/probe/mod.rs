@@ -1,15 +1,32 @@
-//! Member status over HTTP: one request per member, sent directly (reqwest to the pod IP or a
-//! static member's URL) or through the API server's pod proxy (kube client), with a timeout, and
-//! decoded by the profile's decoder (`decode`). A member that times out or answers garbage is a
-//! `Probe::Error` with the reason; nothing here panics or blocks other members.
+//! Member status over HTTP: one request per member, sent directly (the guard's `ProbeHttp` to the
+//! pod IP or a static member's URL) or through the API server's pod proxy (kube client), with a
+//! timeout, and decoded by the profile's decoder (`decode`). A member that times out or answers
+//! garbage is a `Probe::Error` with the reason; nothing here panics or blocks other members.
+//!
+//! What is asked is always a read where Kubernetes can see it. etcd's status RPC is
+//! `POST /v3/maintenance/status`; through the pod proxy a POST is `create pods/proxy`, which an
+//! observer may not do and which a read-only baton must not send. So through the proxy — and
+//! directly in read-only mode, where the guard lets only GET leave — etcd is read from
+//! `GET /metrics` (a `get pods/proxy`), from which its id, whether it leads or has a leader, the
+//! applied index, whether it is a learner and its alarms follow; only the term is missing there
+//! (no etcd metric carries it). A direct POST is not a Kubernetes request, so outside read-only
+//! mode direct probes keep the status RPC and its term. A 403 from the API server is
+//! `forbidden: <verb> <resource>` (see [`FORBIDDEN`]): the member is unknown, never dead.
 
 pub mod credentials;
 pub mod decode;
 
 use std::time::Duration;
 
+use http::Method;
+
 use crate::config::ProbeKind;
 use crate::fleet::Probe;
+use crate::guard::ProbeHttp;
+
+/// How a probe error that is a refusal by the API server begins; `fleet` treats such a member
+/// as unknown, not as failed.
+pub const FORBIDDEN: &str = crate::fleet::FORBIDDEN_PROBE;
 
 /// Where a member's status endpoint is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,8 +40,8 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    fn direct_url(&self) -> Option<String> {
-        let (method_path, _) = request_of(self.kind);
+    fn direct_url(&self, reads_only: bool) -> Option<String> {
+        let (_, method_path) = request_of(self.kind, reads_only);
         if self.address.starts_with("http://") || self.address.starts_with("https://") {
             Some(format!(
                 "{}/{}",
@@ -48,18 +65,21 @@ impl Endpoint {
     }
 }
 
-/// The path and whether it is a POST with an empty JSON body.
-fn request_of(kind: ProbeKind) -> (&'static str, bool) {
+/// The method and path of a profile's probe; `reads_only`: GET only (a POST is sent with an
+/// empty JSON body).
+fn request_of(kind: ProbeKind, reads_only: bool) -> (Method, &'static str) {
     match kind {
-        ProbeKind::Neo4j => ("db/neo4j/cluster/status", false),
-        ProbeKind::Etcd => ("v3/maintenance/status", true),
-        ProbeKind::Dynomite => ("api/v1/admin/status", false),
+        ProbeKind::Neo4j => (Method::GET, "db/neo4j/cluster/status"),
+        ProbeKind::Etcd if reads_only => (Method::GET, "metrics"),
+        ProbeKind::Etcd => (Method::POST, "v3/maintenance/status"),
+        ProbeKind::Dynomite => (Method::GET, "api/v1/admin/status"),
     }
 }
 
-fn decode_answer(kind: ProbeKind, body: &[u8]) -> Probe {
+fn decode_answer(kind: ProbeKind, reads_only: bool, body: &[u8]) -> Probe {
     let decoded = match kind {
         ProbeKind::Neo4j => decode::neo4j_db_status(body),
+        ProbeKind::Etcd if reads_only => decode::etcd_metrics(body),
         ProbeKind::Etcd => decode::etcd_status(body),
         ProbeKind::Dynomite => decode::dynomite_status(body),
     };
@@ -74,38 +94,32 @@ fn decode_answer(kind: ProbeKind, body: &[u8]) -> Probe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable(pub String);
 
-/// A reqwest client for direct probes: short connect timeout, no proxy from the environment
-/// (pod IPs are not behind the bastion's HTTP proxy).
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(timeout.min(Duration::from_secs(1)))
-        .timeout(timeout)
-        .no_proxy()
-        // One kept-alive connection per member, closed when it is not probed for a while: the
-        // open and visible databases keep theirs, 30 000 background members do not hold sockets.
-        .pool_max_idle_per_host(1)
-        .pool_idle_timeout(Duration::from_secs(8))
-        .build()
-        .unwrap_or_default()
+/// The guarded client of direct probes (see `guard::ProbeHttp`): `read_only` lets only GET out.
+pub fn http_client(timeout: Duration, read_only: bool) -> ProbeHttp {
+    ProbeHttp::new(timeout, read_only)
 }
 
 /// Probes one member directly, with basic auth when `auth` has credentials (`Err` in it: why
 /// there are none, said if the member refuses). `Err` when the member could not be reached.
 pub async fn direct(
-    http: &reqwest::Client,
+    http: &ProbeHttp,
     ep: &Endpoint,
     auth: &credentials::Resolved,
 ) -> Result<Probe, Unreachable> {
-    let Some(url) = ep.direct_url() else {
+    let reads_only = http.read_only();
+    let Some(url) = ep.direct_url(reads_only) else {
         return Err(Unreachable("no pod IP yet".into()));
     };
-    let (_, post) = request_of(ep.kind);
+    let (method, _) = request_of(ep.kind, reads_only);
+    let post = method == Method::POST;
+    let req = match http.request(method, &url) {
+        Ok(r) => r,
+        Err(refused) => return Ok(Probe::Error(refused.to_string())),
+    };
     let req = if post {
-        http.post(&url)
-            .header("Content-Type", "application/json")
-            .body("{}")
+        req.header("Content-Type", "application/json").body("{}")
     } else {
-        http.get(&url)
+        req
     };
     let req = match auth {
         Ok(Some(a)) => req.basic_auth(&a.user, Some(&a.password)),
@@ -133,7 +147,7 @@ pub async fn direct(
             crate::clip(String::from_utf8_lossy(&body).trim(), 80)
         )));
     }
-    Ok(decode_answer(ep.kind, &body))
+    Ok(decode_answer(ep.kind, reads_only, &body))
 }
 
 fn reqwest_reason(e: &reqwest::Error) -> String {
@@ -148,26 +162,33 @@ fn reqwest_reason(e: &reqwest::Error) -> String {
     crate::clip(&cause.to_string(), 100)
 }
 
-/// Probes one member through the API server's pod proxy.
+/// Probes one member through the API server's pod proxy: always a GET (`get pods/proxy`), so
+/// etcd is read from its metrics here (see the module doc).
 pub async fn via_proxy(client: &kube::Client, ep: &Endpoint, timeout: Duration) -> Probe {
-    let (path, post) = request_of(ep.kind);
+    let (method, path) = request_of(ep.kind, true);
     let uri = format!(
         "/api/v1/namespaces/{}/pods/{}:{}/proxy/{path}",
         ep.namespace, ep.pod, ep.port
     );
     let req = match http::Request::builder()
-        .method(if post { "POST" } else { "GET" })
+        .method(method)
         .uri(&uri)
-        .header("Content-Type", "application/json")
-        .body(if post { b"{}".to_vec() } else { Vec::new() })
+        .body(Vec::new())
     {
         Ok(r) => r,
         Err(e) => return Probe::Error(format!("bad request: {e}")),
     };
     match tokio::time::timeout(timeout, client.request_text(req)).await {
         Err(_) => Probe::Error(format!("timed out after {}s", timeout.as_secs_f32())),
-        Ok(Err(e)) => Probe::Error(kube_reason(&e)),
-        Ok(Ok(text)) => decode_answer(ep.kind, text.as_bytes()),
+        Ok(Err(kube::Error::Api(s))) if s.code == 403 => Probe::Error(format!(
+            "{FORBIDDEN} get pods/proxy ({})",
+            crate::clip(&s.message, 120)
+        )),
+        Ok(Err(e)) => match crate::guard::refused_in(&e) {
+            Some(r) => Probe::Error(r.to_string()),
+            None => Probe::Error(kube_reason(&e)),
+        },
+        Ok(Ok(text)) => decode_answer(ep.kind, true, text.as_bytes()),
     }
 }
 
@@ -196,23 +217,30 @@ mod tests {
     #[test]
     fn direct_urls() {
         assert_eq!(
-            ep("10.0.0.7").direct_url().as_deref(),
+            ep("10.0.0.7").direct_url(false).as_deref(),
             Some("http://10.0.0.7:2379/v3/maintenance/status")
         );
         assert_eq!(
-            ep("fd00::7").direct_url().as_deref(),
+            ep("10.0.0.7").direct_url(true).as_deref(),
+            Some("http://10.0.0.7:2379/metrics"),
+            "read-only: etcd's metrics, a GET"
+        );
+        assert_eq!(
+            ep("fd00::7").direct_url(false).as_deref(),
             Some("http://[fd00::7]:2379/v3/maintenance/status")
         );
         assert_eq!(
-            ep("https://etcd-1.example:2379/").direct_url().as_deref(),
+            ep("https://etcd-1.example:2379/")
+                .direct_url(false)
+                .as_deref(),
             Some("https://etcd-1.example:2379/v3/maintenance/status")
         );
-        assert_eq!(ep("").direct_url(), None);
+        assert_eq!(ep("").direct_url(false), None);
     }
 
     #[tokio::test]
     async fn refused_is_unreachable_and_garbage_is_a_probe_error() {
-        let http = http_client(Duration::from_secs(2));
+        let http = http_client(Duration::from_secs(2), false);
         // A port nothing listens on.
         let free = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

@@ -49,6 +49,22 @@ impl Engine {
     /// Starts one supervisor per target; they run until the engine (or its parts) is dropped.
     /// Must be called inside a tokio runtime.
     pub fn start(targets: Vec<Target>, config: &Config, intervals: Intervals) -> Self {
+        Self::start_with(targets, config, intervals, false)
+    }
+
+    /// As [`Engine::start`], and each supervisor also asks its API server what the identity may
+    /// do (SelfSubjectAccessReviews, `source::access`): for the dashboard, whose operations menu
+    /// and role follow the answers. Headless snapshots do not need them.
+    pub fn start_dashboard(targets: Vec<Target>, config: &Config, intervals: Intervals) -> Self {
+        Self::start_with(targets, config, intervals, true)
+    }
+
+    fn start_with(
+        targets: Vec<Target>,
+        config: &Config,
+        intervals: Intervals,
+        access_reviews: bool,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (focus_tx, focus_rx) = watch::channel(Focus::default());
         let (all, watched) = profiles::all(config);
@@ -58,7 +74,8 @@ impl Engine {
             intervals,
             lag_gate: config.operations.lag_gate,
             limit: Arc::new(Semaphore::new(PROBES_IN_FLIGHT)),
-            http: crate::probe::http_client(intervals.timeout),
+            http: crate::probe::http_client(intervals.timeout, false),
+            access_reviews,
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();
@@ -76,6 +93,7 @@ impl Engine {
                     .unwrap_or_default(),
             };
             let supervisor = Supervisor {
+                read_only: crate::guard::read_only_for(config, &t.name),
                 name: t.name,
                 transport,
                 shared: shared.clone(),

@@ -9,6 +9,7 @@
 //!   static inventory.
 //! - `inventory`: static members from the config file.
 //! - `supervisor`: one task per orchestra wiring the parts below together.
+//! - `access`: SelfSubjectAccessReviews: what the orchestra's identity may do.
 //! - `connection`: the connection state machine (connecting, live, stale, unauthorized,
 //!   unreachable). Pure.
 //! - `schedule`: probe intervals and due times per database (open, visible, background,
@@ -24,6 +25,7 @@
 //! - `profiles`: which profiles are discovered and which pods a profile claims.
 //! - `objects`: Kubernetes objects trimmed to the fleet's owned types.
 
+pub mod access;
 pub mod connection;
 pub mod engine;
 pub mod events;

@@ -19,7 +19,7 @@ use crate::probe::{self, Endpoint};
 pub struct ProbeJob {
     /// The API server, for the pod proxy and Secrets (none for a static inventory).
     pub client: Option<kube::Client>,
-    pub http: reqwest::Client,
+    pub http: crate::guard::ProbeHttp,
     pub route: Route,
     pub db: DbRef,
     pub members: Vec<Endpoint>,

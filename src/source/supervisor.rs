@@ -42,12 +42,16 @@ pub struct Shared {
     /// The fleet-wide bound on probes in flight.
     pub limit: Arc<Semaphore>,
     /// One HTTP client (one TLS root store, one pool) for every direct probe of the fleet.
-    pub http: reqwest::Client,
+    pub http: crate::guard::ProbeHttp,
+    /// Ask each API server what the identity may do (the dashboard does).
+    pub access_reviews: bool,
 }
 
 pub struct Supervisor {
     pub name: String,
     pub transport: Transport,
+    /// The guard refuses every non-read of this orchestra (`guard::read_only_for`).
+    pub read_only: bool,
     pub shared: Shared,
     pub events: mpsc::Sender<FleetEvent>,
 }
@@ -65,6 +69,8 @@ enum Inner {
     Jobs(Seen<(DbRef, JobInfo)>),
     Leases(Seen<(DbRef, LeaseInfo)>),
     Zones(HashMap<String, String>),
+    /// What the identity may do (SelfSubjectAccessReviews).
+    Access(crate::fleet::Access),
     /// The API server answered `/version` (or why not).
     Heartbeat(Result<(), Failure>),
     Probed(Probed),
@@ -133,7 +139,7 @@ impl Supervisor {
             events_in_flight: false,
         };
         let client = match origin {
-            Origin::Kube(config) => match kube::Client::try_from(*config) {
+            Origin::Kube(config) => match crate::guard::kube_client(*config, self.read_only) {
                 Ok(client) => {
                     self.start_watches(&client, live_rx, &itx, &mut watches);
                     Some(client)
@@ -225,7 +231,7 @@ impl Supervisor {
                         });
                         let job = ProbeJob {
                             client: client.clone(),
-                            http: self.shared.http.clone(),
+                            http: self.shared.http.for_orchestra(self.read_only),
                             route: st.route,
                             db: due.db,
                             members: due.members,
@@ -282,6 +288,13 @@ impl Supervisor {
             itx.clone(),
         ));
         tasks.spawn(pods::list_zones(client.clone(), Inner::Zones, itx.clone()));
+        if self.shared.access_reviews {
+            tasks.spawn(super::access::keep_asking(
+                client.clone(),
+                Inner::Access,
+                itx.clone(),
+            ));
+        }
         tasks.spawn(heartbeat(
             client.clone(),
             live,
@@ -465,6 +478,7 @@ impl Supervisor {
                 }
             },
             Inner::Zones(zones) => vec![FleetEvent::Zones { orchestra, zones }],
+            Inner::Access(access) => vec![FleetEvent::Access { orchestra, access }],
             Inner::Heartbeat(answer) => st
                 .connection
                 .heartbeat(answer, now_ms())

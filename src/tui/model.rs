@@ -292,6 +292,62 @@ impl Model {
                 .is_some_and(|o| o.read_only)
     }
 
+    /// The permissions of `needed` the orchestra's identity was refused (its API server's
+    /// answers to SelfSubjectAccessReviews), as said: `create jobs`. Empty until it answered.
+    pub fn missing_permissions(
+        &self,
+        orchestra: &str,
+        needed: &[crate::fleet::access::Permission],
+    ) -> Vec<String> {
+        self.fleet
+            .orchestras
+            .get(orchestra)
+            .and_then(|o| o.access.as_ref())
+            .map(|a| a.missing(needed))
+            .unwrap_or_default()
+    }
+
+    /// The role shown follows the identity: once every orchestra whose API server answered says
+    /// its identity may change nothing, the status line says observer, not the config's role.
+    pub fn role_follows_identity(&mut self) {
+        let mut answered = self
+            .fleet
+            .orchestras
+            .values()
+            .filter_map(|o| o.access.as_ref())
+            .peekable();
+        let observer = answered.peek().is_some() && answered.all(crate::fleet::Access::observer);
+        if observer && !self.identity.contains("role observer") {
+            let base = self
+                .identity
+                .split(" · role ")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            self.identity = format!("{base} · role observer (the identity may change nothing)");
+            self.dirty = true;
+        }
+    }
+
+    /// The role to show for `orchestra`: the config's, or observer when its identity may change
+    /// nothing (the role follows the identity).
+    pub fn role_shown(&self, orchestra: &str) -> String {
+        if self.identity_observer(orchestra) {
+            "observer (the identity may change nothing)".into()
+        } else {
+            self.config.general.role.clone()
+        }
+    }
+
+    /// The orchestra's identity may change nothing: an observer, whatever the config's role.
+    pub fn identity_observer(&self, orchestra: &str) -> bool {
+        self.fleet
+            .orchestras
+            .get(orchestra)
+            .and_then(|o| o.access.as_ref())
+            .is_some_and(crate::fleet::Access::observer)
+    }
+
     /// Operations this user's role may run on `orchestra`; empty when read-only.
     pub fn operations(&self, orchestra: &str) -> Vec<OperationName> {
         if self.read_only_for(orchestra) {

@@ -60,9 +60,13 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
 /// Folds one fleet event in, noting whether the set of databases may have changed.
 fn apply(m: &mut Model, ev: FleetEvent) {
     let membership = ev.may_change_databases();
+    let access = matches!(ev, FleetEvent::Access { .. });
     if m.fleet.apply(ev) {
         m.dirty = true;
         m.keys_stale |= membership;
+        if access {
+            m.role_follows_identity();
+        }
     }
 }
 

@@ -56,6 +56,12 @@ pub fn open_menu(m: &mut Model, key: DbKey, member: Option<String>) {
                     "role '{role}' may not run {}",
                     i.record.operation.as_str()
                 ))
+            } else if let missing = m.missing_permissions(
+                &key.orchestra,
+                catalog::spec(i.record.operation).permissions,
+            ) && !missing.is_empty()
+            {
+                Some(format!("missing: {}", missing.join(", ")))
             } else {
                 None
             },
@@ -72,6 +78,10 @@ pub fn open_menu(m: &mut Model, key: DbKey, member: Option<String>) {
             Some("read-only: operations are off".into())
         } else if !allowed.contains(&spec.name) {
             Some(format!("role '{role}' may not run it"))
+        } else if let missing = m.missing_permissions(&key.orchestra, spec.permissions)
+            && !missing.is_empty()
+        {
+            Some(format!("missing: {}", missing.join(", ")))
         } else if own_running && spec.name != OperationName::Incident {
             Some("an operation of yours runs here".into())
         } else {

@@ -221,6 +221,116 @@ fn the_menu_lists_the_profiles_operations_greyed_with_reasons() {
     assert!(op_cmds(&cmds).is_empty());
 }
 
+/// The offered (not greyed) operations of the open menu, and each greyed one's reason.
+fn offered(m: &Model) -> (Vec<OperationName>, BTreeMap<OperationName, String>) {
+    let Some(Dialog::Menu(menu)) = &m.ops.dialog else {
+        panic!("menu")
+    };
+    let mut yes = Vec::new();
+    let mut no = BTreeMap::new();
+    for i in &menu.items {
+        if let Choice::Op(op) = i.choice {
+            match &i.why_not {
+                None => yes.push(op),
+                Some(w) => {
+                    no.insert(op, w.clone());
+                }
+            }
+        }
+    }
+    (yes, no)
+}
+
+#[test]
+fn the_role_and_the_identity_decide_what_the_menu_offers() {
+    // A role of backup and diagnostics: exactly those.
+    let mut m = demo();
+    m.config.roles.insert(
+        "backup-diag".into(),
+        crate::config::RoleConfig {
+            operations: vec![OperationName::Backup, OperationName::Diagnostics],
+        },
+    );
+    m.config.general.role = "backup-diag".into();
+    open_menu(&mut m, ORDERS);
+    let (yes, no) = offered(&m);
+    assert_eq!(yes, [OperationName::Backup, OperationName::Diagnostics]);
+    assert_eq!(
+        no.get(&OperationName::RollingRestart).map(String::as_str),
+        Some("role 'backup-diag' may not run it")
+    );
+
+    // The identity: its API server's answers grey what it may not do, naming the permission.
+    let mut m = demo();
+    let answers = |allowed: &dyn Fn(&str) -> bool| crate::fleet::Access {
+        answers: crate::source::access::asked()
+            .into_iter()
+            .map(|p| (p, allowed(p.0)))
+            .collect(),
+    };
+    // May delete pods and hold the lock, not create Jobs or patch StatefulSets.
+    send(
+        &mut m,
+        [Msg::Fleet(FleetEvent::Access {
+            orchestra: "aws-eu-west-1".into(),
+            access: crate::fleet::Access {
+                answers: answers(&|verb| matches!(verb, "get" | "list" | "watch"))
+                    .answers
+                    .into_iter()
+                    .map(|(p, a)| {
+                        let ok = a
+                            || matches!(
+                                p,
+                                ("delete", "pods", "")
+                                    | (_, "leases", "")
+                                    | ("create", "events", "")
+                            );
+                        (p, ok)
+                    })
+                    .collect(),
+            },
+        })],
+    );
+    assert!(!m.identity_observer("aws-eu-west-1"));
+    open_menu(&mut m, ORDERS);
+    let (yes, no) = offered(&m);
+    assert!(yes.contains(&OperationName::RollingRestart), "{yes:?}");
+    assert_eq!(
+        no.get(&OperationName::Backup).map(String::as_str),
+        Some("missing: create jobs")
+    );
+    assert_eq!(
+        no.get(&OperationName::Resize).map(String::as_str),
+        Some("missing: patch statefulsets")
+    );
+    let cmds = send(&mut m, [code(KeyCode::Esc)]);
+    assert!(op_cmds(&cmds).is_empty());
+
+    // An identity that may change nothing: an observer, every operation greyed.
+    let mut m = demo();
+    send(
+        &mut m,
+        [Msg::Fleet(FleetEvent::Access {
+            orchestra: "aws-eu-west-1".into(),
+            access: answers(&|verb| matches!(verb, "get" | "list" | "watch")),
+        })],
+    );
+    assert!(m.identity_observer("aws-eu-west-1"));
+    assert!(
+        m.identity.contains("role observer") && !m.identity.contains("role operator"),
+        "{}",
+        m.identity
+    );
+    open_menu(&mut m, ORDERS);
+    let (yes, no) = offered(&m);
+    // Raising an incident asks nothing of Kubernetes (a webhook post): still offered.
+    assert_eq!(yes, [OperationName::Incident], "{yes:?}");
+    assert_eq!(
+        no.get(&OperationName::RollingRestart).map(String::as_str),
+        Some("missing: delete pods, create leases, update leases, create events")
+    );
+}
+
 #[test]
 fn the_databases_view_opens_the_menu_of_the_selected_row() {
     let mut m = demo();

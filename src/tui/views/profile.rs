@@ -265,7 +265,7 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
             width: ops_w,
             ..bottom_area
         };
-        operations_panel(model, theme, &ops, ops_area, buf);
+        operations_panel(model, theme, &d.key.orchestra, &ops, ops_area, buf);
     }
 }
 
@@ -511,11 +511,12 @@ fn events_panel(theme: &Theme, d: &Database, area: Rect, buf: &mut Buffer) {
 fn operations_panel(
     model: &Model,
     theme: &Theme,
+    orchestra: &str,
     ops: &[crate::config::OperationName],
     area: Rect,
     buf: &mut Buffer,
 ) {
-    let title = format!(" Operations · role {} ", model.config.general.role);
+    let title = format!(" Operations · role {} ", model.role_shown(orchestra));
     let inner = panel(theme, &title, "", false, area, buf);
     let x0 = inner.x + 1;
     let w = inner.width.saturating_sub(2);
