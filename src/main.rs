@@ -18,6 +18,23 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
 
+    // Completions and the man page need no config (a broken one must not stop them).
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            baton::cli::completions(*shell, &mut std::io::stdout());
+            return Exit::Ok.into();
+        }
+        Some(Command::Man) => {
+            return match baton::cli::man_page(&mut std::io::stdout()) {
+                Ok(()) => Exit::Ok.into(),
+                Err(e) => {
+                    eprintln!("baton: cannot write the man page: {e}");
+                    Exit::Failed.into()
+                }
+            };
+        }
+        _ => {}
+    }
     let (config, config_path) = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -84,7 +101,7 @@ fn main() -> ExitCode {
             println!("user themes: {}", show(paths::user_themes_dir()));
             println!("data dir:    {}", show(paths::data_dir()));
             println!(
-                "log file:    {}",
+                "log file:    {} (one per machine; each line says its pid=)",
                 show(paths::log_dir().map(|d| d.join("baton.log")))
             );
             println!("themes:      {}", themes.names().join(", "));
@@ -101,6 +118,8 @@ fn main() -> ExitCode {
                 .into()
         }
         Some(Command::Bench(args)) => bench(&cli.global, &config, theme, args),
+        // Handled before the config is read.
+        Some(Command::Completions { .. } | Command::Man) => Exit::Ok.into(),
         None => dashboard(&cli.global, config, theme, themes, false),
     }
 }
@@ -463,13 +482,19 @@ fn dashboard(
                 }
             };
         let orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-        let identity = match (&lab_kubeconfig, &kubeconfig) {
-            (Some(_), _) => format!("lab (demo) · role {}", config.general.role),
-            (None, Some(k)) => format!("{} · role {}", k.display(), config.general.role),
-            (None, None) => format!("kubeconfig · role {}", config.general.role),
-        };
         let read_only =
             global.read_only || config.general.read_only || config.general.role == "observer";
+        // A read-only session says so, not the role whose operations it will not run.
+        let role = if read_only {
+            "read-only".to_string()
+        } else {
+            format!("role {}", config.general.role)
+        };
+        let identity = match (&lab_kubeconfig, &kubeconfig) {
+            (Some(_), _) => format!("lab (demo) · {role}"),
+            (None, Some(k)) => format!("{} · {role}", k.display()),
+            (None, None) => format!("kubeconfig · {role}"),
+        };
         let engine =
             baton::source::Engine::start(targets, &config, baton::source::Intervals::default());
         let parts = engine.into_parts();

@@ -134,6 +134,25 @@ pub struct Member {
     pub probed_ms: Option<u64>,
 }
 
+impl Member {
+    /// A member of the static inventory (a status URL, no pod behind it).
+    pub fn is_static(&self) -> bool {
+        self.pod.phase == STATIC_PHASE
+    }
+
+    /// Ready: its pod says so; a static member (no pod, no readiness) when its probe answered.
+    pub fn ready(&self) -> bool {
+        if self.is_static() {
+            matches!(self.probe, Probe::Ok(_))
+        } else {
+            self.pod.ready
+        }
+    }
+}
+
+/// The phase a static inventory member's stand-in pod carries.
+pub const STATIC_PHASE: &str = "static";
+
 /// One Kubernetes Event about a database's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventLine {
@@ -197,7 +216,12 @@ impl Database {
     }
 
     pub fn ready(&self) -> usize {
-        self.members.iter().filter(|m| m.pod.ready).count()
+        self.members.iter().filter(|m| m.ready()).count()
+    }
+
+    /// A database of the static inventory (probed directly; no Kubernetes objects).
+    pub fn is_static(&self) -> bool {
+        !self.members.is_empty() && self.members.iter().all(Member::is_static)
     }
 
     fn rederive(&mut self, lag_gate: u64) {

@@ -64,18 +64,21 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if model.worst.is_empty() {
         let text = if model.fleet.databases.is_empty() {
             "no databases seen yet".to_string()
+        } else if c.unknown == 0 {
+            format!("all {} databases are healthy", c.total())
         } else {
+            // Not "all 0 are healthy": say what is known and what is not yet.
             format!(
-                "all {} databases are healthy{}",
-                c.total() - c.unknown,
-                if c.unknown > 0 {
-                    format!(" ({} not probed or unknown)", c.unknown)
-                } else {
-                    String::new()
-                }
+                "none seen degraded · {} healthy · {} not probed yet or unknown",
+                c.healthy, c.unknown
             )
         };
-        put(buf, x0, inner.y, w, &text, theme.healthy);
+        let style = if c.unknown == 0 {
+            theme.healthy
+        } else {
+            theme.unknown
+        };
+        put(buf, x0, inner.y, w, &text, style);
         return;
     }
     let shown = model.worst_shown();
@@ -175,14 +178,21 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(7)
         .clamp(7, 28) as u16;
-    let mut cols = vec![
-        col(Orch::Orchestra, "ORCHESTRA", name_w.max(9), 0),
-        col(Orch::Context, "CONTEXT", ctx_w, 6),
+    let mut cols = vec![col(Orch::Orchestra, "ORCHESTRA", name_w.max(9), 0)];
+    // The context only where a display name hides it (never an empty column).
+    if model
+        .orchestras
+        .iter()
+        .any(|o| model.display_name(&o.name) != o.name)
+    {
+        cols.push(col(Orch::Context, "CONTEXT", ctx_w, 6));
+    }
+    cols.extend([
         num(Orch::Databases, "DBS", 5, 2),
         num(Orch::Down, "DOWN", 5, 3),
         num(Orch::Degraded, "DEGRADED", 8, 4),
         num(Orch::Members, "MEMBERS", 7, 5),
-    ];
+    ]);
     // Operations in flight: always once there is one, else only where there is room.
     if w >= 120 || model.orchestras.iter().any(|o| o.ops > 0) {
         cols.push(num(Orch::Ops, "OPS", 4, 3));
