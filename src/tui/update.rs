@@ -204,7 +204,17 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
                     .map(|mb| mb.pod.name.clone()),
                 _ => None,
             };
-            if let Some(key) = m.selected_database() {
+            let is_static = m
+                .selected_database()
+                .and_then(|k| m.fleet.databases.get(&k))
+                .is_some_and(|d| d.is_static());
+            if is_static {
+                // Every operation acts through Kubernetes (pods, StatefulSets, Jobs, Leases).
+                m.note = Some(Note::Info(
+                    "a static inventory database: no operations (they need Kubernetes)".into(),
+                ));
+                m.dirty = true;
+            } else if let Some(key) = m.selected_database() {
                 flow::open_menu(m, key, member);
             }
         }
@@ -243,6 +253,11 @@ fn copy(m: &mut Model, cmds: &mut Vec<Cmd>) {
         View::Profile { .. } if flow::artifact(m).is_some() => {
             flow::artifact(m).map(str::to_string)
         }
+        // The member detail is open: the member is what is looked at.
+        View::Profile { .. } if m.member_detail => m
+            .open_database()
+            .and_then(|d| d.members.get(m.member_sel))
+            .map(|mb| mb.pod.name.clone()),
         _ => m.selected_database().as_ref().map(DbKey::id),
     };
     if let Some(t) = text {

@@ -292,6 +292,11 @@ fn a_static_inventory_database_shows_what_is_true() {
     assert!(!text.contains("Kubernetes events"), "{text}");
     assert!(!text.contains("operations:"), "{text}");
     insta::assert_snapshot!("profile_static_80x24", text);
+    // No Kubernetes, no operations: `o` says so instead of offering them.
+    let cmds = send(&mut m, [key('o')]);
+    assert!(m.ops.dialog.is_none(), "no operations menu");
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(matches!(&m.note, Some(Note::Info(t)) if t.contains("no operations")));
     send(&mut m, [code(KeyCode::Esc)]);
     let list = screen(&mut m, 80, 24);
     assert!(list.contains("2/3"), "{list}");
@@ -434,6 +439,13 @@ fn profile_events_pane_scrolls_and_member_detail_opens() {
         assert!(detail.contains(field), "{field}: {detail}");
     }
     insta::assert_snapshot!("profile_member_detail_80x24", detail);
+    // `y` there copies the member it shows.
+    let cmds = send(&mut m, [key('y')]);
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, Cmd::Copy(t) if t == "ledger-1")),
+        "{cmds:?}"
+    );
     // Esc closes the detail, then leaves the profile.
     send(&mut m, [code(KeyCode::Esc)]);
     assert!(!m.member_detail);
