@@ -702,7 +702,8 @@ pub fn table(
         .map(|o| {
             let mut row = json!({ "cells": table_cells(res, o, now) });
             match include {
-                Include::None => {}
+                // An empty RawExtension: the API server writes `null`.
+                Include::None => row["object"] = Value::Null,
                 Include::Metadata => {
                     row["object"] = json!({
                         "kind": "PartialObjectMetadata",
@@ -763,5 +764,33 @@ pub fn apply_defaults(res: &Resource, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_carry_what_include_object_asks() {
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p-0", "namespace": "ns", "creationTimestamp": "2025-01-01T00:00:00Z"},
+            "status": {"phase": "Running", "startTime": "2025-01-01T00:00:01Z"},
+        });
+        let items = std::slice::from_ref(&pod);
+        let full = table(pods(), items, None, true, Include::Object);
+        assert_eq!(
+            full["rows"][0]["object"]["status"]["startTime"],
+            "2025-01-01T00:00:01Z"
+        );
+        let meta = table(pods(), items, None, true, Include::Metadata);
+        assert_eq!(meta["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert!(meta["rows"][0]["object"]["status"].is_null());
+        let none = table(pods(), items, None, true, Include::None);
+        assert!(none["rows"][0]["object"].is_null());
+        assert_eq!(Include::parse(None), Ok(Include::Metadata));
+        assert!(Include::parse(Some("Everything")).is_err());
     }
 }
