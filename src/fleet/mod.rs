@@ -63,6 +63,9 @@ pub struct ProbeReport {
     pub healthy: bool,
     pub millis_since_leader_message: Option<u64>,
     pub errors: Vec<String>,
+    /// The version the member says it runs, where its status tells (etcd); a static inventory
+    /// member has no image to read it from.
+    pub version: Option<String>,
 }
 
 /// The latest probe of a member.
@@ -94,6 +97,7 @@ impl Probe {
                     healthy,
                     millis_since_leader_message: _,
                     errors,
+                    version,
                 } = a;
                 *member_id == b.member_id
                     && *leader_id == b.leader_id
@@ -104,6 +108,7 @@ impl Probe {
                     && *voters == b.voters
                     && *healthy == b.healthy
                     && *errors == b.errors
+                    && *version == b.version
             }
             _ => self == other,
         }
@@ -481,6 +486,7 @@ mod tests {
             healthy: true,
             millis_since_leader_message: Some(20),
             errors: vec![],
+            version: None,
         })
     }
 

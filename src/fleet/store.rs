@@ -140,6 +140,14 @@ impl Member {
         self.pod.phase == STATIC_PHASE
     }
 
+    /// The version its latest answer reported, if the profile's status says it.
+    pub fn reported_version(&self) -> Option<&str> {
+        match &self.probe {
+            Probe::Ok(r) => r.version.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Ready: its pod says so; a static member (no pod, no readiness) when its probe answered.
     pub fn ready(&self) -> bool {
         if self.is_static() {
@@ -210,9 +218,18 @@ impl Database {
         !self.listed() && self.jobs.is_empty() && self.op_lease.is_none()
     }
 
-    /// The version most members run (the first member's when they differ).
+    /// The version most members run (the first member's when they differ): the image tag, or
+    /// for a static inventory database (no image) what its members report.
     pub fn version(&self) -> &str {
-        self.members.first().map(|m| m.pod.version()).unwrap_or("")
+        match self.members.first() {
+            Some(m) if m.is_static() => self
+                .members
+                .iter()
+                .find_map(Member::reported_version)
+                .unwrap_or(""),
+            Some(m) => m.pod.version(),
+            None => "",
+        }
     }
 
     pub fn ready(&self) -> usize {

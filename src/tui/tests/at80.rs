@@ -245,6 +245,17 @@ fn snapshot_profile_long_leader_keeps_the_version() {
     insta::assert_snapshot!("profile_long_leader_80x24", text);
 }
 
+/// An etcd member's answer says its version.
+fn reports_version(p: Probe) -> Probe {
+    match p {
+        Probe::Ok(r) => Probe::Ok(ProbeReport {
+            version: Some("3.5.17".into()),
+            ..r
+        }),
+        other => other,
+    }
+}
+
 /// A config-file inventory database: members are status URLs, one not answering.
 fn with_static() -> Model {
     let mut m = demo();
@@ -269,8 +280,8 @@ fn with_static() -> Model {
                 "onprem",
                 &cfg,
                 vec![
-                    (urls[0], answer(urls[0], urls[0], 5, 900)),
-                    (urls[1], answer(urls[1], urls[0], 5, 900)),
+                    (urls[0], reports_version(answer(urls[0], urls[0], 5, 900))),
+                    (urls[1], reports_version(answer(urls[1], urls[0], 5, 900))),
                     (urls[2], Probe::Error("connection refused".into())),
                 ],
             ),
@@ -288,6 +299,10 @@ fn a_static_inventory_database_shows_what_is_true() {
     command(&mut m, "db onprem/static/config");
     let text = screen(&mut m, 80, 24);
     assert!(text.contains("answering 2/3"), "{text}");
+    assert!(
+        text.contains("etcd 3.5.17"),
+        "the version the members report: {text}"
+    );
     assert!(!text.contains("pod static"), "{text}");
     assert!(!text.contains("Kubernetes events"), "{text}");
     assert!(!text.contains("operations:"), "{text}");

@@ -214,6 +214,12 @@ pub fn member_detail(model: &Model, theme: &Theme, d: &Database, area: Rect, buf
             theme.muted,
         ),
     ];
+    let version = m
+        .reported_version()
+        .map(str::to_string)
+        .or_else(|| (!stat).then(|| m.pod.version().to_string()))
+        .filter(|v| !v.is_empty());
+    fields.push(("version", version.map_or_else(dash, Cow::Owned), theme.text));
     if stat {
         fields.push(("url", m.pod.ip.clone().into(), theme.text));
     } else {
