@@ -470,3 +470,30 @@ fn profile_events_pane_scrolls_and_member_detail_opens() {
 fn key_e() -> Msg {
     key('e')
 }
+
+#[test]
+fn new_panes_survive_tiny_terminals() {
+    for keys in [vec![key('e')], vec![code(KeyCode::Enter)]] {
+        let mut m = with_static();
+        command(&mut m, "db aws-eu-west-1/payments/ledger");
+        send(&mut m, keys.clone());
+        for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5), (40, 10), (79, 23)] {
+            screen(&mut m, w, h);
+        }
+        let mut m = with_static();
+        command(&mut m, "db onprem/static/config");
+        send(&mut m, keys);
+        for (w, h) in [(1, 1), (20, 5), (40, 10)] {
+            screen(&mut m, w, h);
+        }
+    }
+    // An error at every size, including too small for its own line.
+    let mut m = demo();
+    command(
+        &mut m,
+        "nonsense with a long tail to wrap over several lines of a narrow terminal",
+    );
+    for (w, h) in [(1, 1), (10, 3), (20, 7), (20, 8), (40, 10)] {
+        screen(&mut m, w, h);
+    }
+}
