@@ -188,7 +188,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         };
         c(
             Column::Database,
-            &format!("{}/{}", k.namespace, k.name),
+            &db_cell(&k.namespace, &k.name, usize::from(db_w)),
             theme.text,
             buf,
         );
@@ -265,6 +265,28 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
     }
 }
 
+/// `namespace/name` in `w` cells: the namespace gives way first (`team-comp…/audit-trail`), the
+/// name only when it alone does not fit (cut in the middle).
+fn db_cell(namespace: &str, name: &str, w: usize) -> String {
+    let full = format!("{namespace}/{name}");
+    if full.width() <= w {
+        return full;
+    }
+    let ns_room = w.saturating_sub(name.width() + 2);
+    if ns_room >= 3 {
+        let mut ns = String::new();
+        for c in namespace.chars() {
+            if ns.width() + c.to_string().width() > ns_room {
+                break;
+            }
+            ns.push(c);
+        }
+        format!("{ns}…/{name}")
+    } else {
+        clip_middle(&full, w).into_owned()
+    }
+}
+
 /// The columns and their priorities, decided once (an engineer at 80 columns needs the orchestra,
 /// database, health, leader, ready/desired and lag; reasons, operations, version and term when
 /// there is room). Two adjustments, both visible: the sort column is kept on screen (rows never
@@ -312,4 +334,19 @@ fn columns(
     }
     // A column with nothing to say is not shown at all (unless it is the sort column).
     cols.into_iter().filter(|c| c.prio < EMPTY).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_namespace_gives_way_before_the_name() {
+        assert_eq!(db_cell("team-a", "orders", 19), "team-a/orders");
+        assert_eq!(
+            db_cell("team-compliance", "audit-trail", 19),
+            "team-c…/audit-trail"
+        );
+        assert_eq!(db_cell("ns", "a-very-long-database-name", 19).width(), 19);
+    }
 }
