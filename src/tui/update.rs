@@ -221,7 +221,8 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
         Action::CancelOperation => flow::cancel_or_close(m),
         Action::OperationsList => open_operations(m),
         Action::Pane => {
-            if matches!(m.view, View::Profile { .. }) {
+            // A static inventory database has no events pane (no Kubernetes).
+            if m.open_database().is_some_and(|d| !d.is_static()) {
                 m.pane = match m.pane {
                     Pane::Members => Pane::Events,
                     Pane::Events => Pane::Members,

@@ -307,6 +307,9 @@ fn a_static_inventory_database_shows_what_is_true() {
     assert!(!text.contains("Kubernetes events"), "{text}");
     assert!(!text.contains("operations:"), "{text}");
     insta::assert_snapshot!("profile_static_80x24", text);
+    // No events pane to move to.
+    send(&mut m, [key('e')]);
+    assert_eq!(m.pane, Pane::Members);
     // No Kubernetes, no operations: `o` says so instead of offering them.
     let cmds = send(&mut m, [key('o')]);
     assert!(m.ops.dialog.is_none(), "no operations menu");
