@@ -97,10 +97,16 @@ pub enum Command {
     Man,
 }
 
-/// Writes `shell`'s completion script for the whole command line to `out`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+/// Writes `shell`'s completion script for the whole command line to `out`. Made in memory
+/// first: clap_complete panics on a failed write (`baton completions bash | head`).
+pub fn completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let mut cmd = <Cli as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut cmd, "baton", out);
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "baton", &mut script);
+    out.write_all(&script)
 }
 
 /// Writes the man page, baton(1), to `out`.

@@ -19,21 +19,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
 
     // Completions and the man page need no config (a broken one must not stop them).
-    match &cli.command {
+    let written = match &cli.command {
         Some(Command::Completions { shell }) => {
-            baton::cli::completions(*shell, &mut std::io::stdout());
-            return Exit::Ok.into();
+            Some(baton::cli::completions(*shell, &mut std::io::stdout()))
         }
-        Some(Command::Man) => {
-            return match baton::cli::man_page(&mut std::io::stdout()) {
-                Ok(()) => Exit::Ok.into(),
-                Err(e) => {
-                    eprintln!("baton: cannot write the man page: {e}");
-                    Exit::Failed.into()
-                }
-            };
-        }
-        _ => {}
+        Some(Command::Man) => Some(baton::cli::man_page(&mut std::io::stdout())),
+        _ => None,
+    };
+    if let Some(written) = written {
+        return match written {
+            // `baton completions bash | head` closes the pipe early: not an error.
+            Ok(()) => Exit::Ok.into(),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok.into(),
+            Err(e) => {
+                eprintln!("baton: cannot write to stdout: {e}");
+                Exit::Failed.into()
+            }
+        };
     }
     let (config, config_path) = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,

@@ -286,3 +286,26 @@ fn completions_and_man_page_need_no_config() {
     assert!(page.contains(".TH baton"), "{page}");
     assert!(page.contains("completions"), "{page}");
 }
+
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    // `baton completions bash | head -1`: the reader goes away after one line.
+    use std::io::Read;
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("BATON_DATA_DIR", home.path().join("data"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
