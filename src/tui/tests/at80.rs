@@ -500,3 +500,17 @@ fn new_panes_survive_tiny_terminals() {
         screen(&mut m, w, h);
     }
 }
+
+#[test]
+fn snapshot_fleet_unreachable_orchestra_in_full() {
+    // The connection column cuts the reason; the selected orchestra's shows in full below.
+    let mut m = demo();
+    send(&mut m, [key('j'), key('j'), key('j')]);
+    assert_eq!(m.selected_orchestra(), Some("azure-westeurope"));
+    let text = screen(&mut m, 80, 24);
+    assert!(
+        text.contains("azure-westeurope: unreachable: dial tcp 10.20.0.1:443: i/o timeout"),
+        "{text}"
+    );
+    insta::assert_snapshot!("fleet_unreachable_80x24", text);
+}

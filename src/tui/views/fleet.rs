@@ -1,6 +1,6 @@
 //! The fleet view: the "degraded right now" panel (the worst databases of the whole fleet, with
 //! their first reason) above the list of orchestras (health counts, members, operations in
-//! flight, connection state).
+//! flight, connection state; the selected one's connection trouble in full under the list).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -14,7 +14,7 @@ use crate::fleet::Connection;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::model::Model;
 use crate::tui::widgets::styles::{accent_style, connection_style, health_style};
-use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
+use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row, wrap};
 
 pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let (top_h, _) = model.fleet_split();
@@ -263,6 +263,33 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             y,
             &conn.describe(),
             st(connection_style(theme, &conn)),
+        );
+    }
+    // The selected orchestra's connection trouble in full under the list (the column cuts it):
+    // which server, and why it cannot be reached.
+    let Some(o) = model.orchestras.get(model.orchestra_sel) else {
+        return;
+    };
+    let conn = connection_of(model, &o.name);
+    if matches!(*conn, Connection::Live | Connection::Connecting) {
+        return;
+    }
+    let shown = model.orchestras.len().saturating_sub(offset).min(rows);
+    let free = rows.saturating_sub(shown);
+    if free < 2 {
+        return;
+    }
+    let text = format!("{}: {}", model.display_name(&o.name), conn.describe());
+    let lines = wrap(&text, usize::from(w), (free - 1).min(3));
+    let top = inner.bottom() - lines.len() as u16;
+    for (i, line) in lines.iter().enumerate() {
+        put(
+            buf,
+            x0,
+            top + i as u16,
+            w,
+            line,
+            connection_style(theme, &conn),
         );
     }
 }
