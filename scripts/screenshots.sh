@@ -94,6 +94,7 @@ shoot databases-80x24 80 24
 t send-keys -t shots Escape; sleep 0.3
 t send-keys -t shots -l ":db aws-eu-west-1/team-commerce/catalog"; t send-keys -t shots Enter
 wait_for "LEADER" 10
+shoot profile-80x24 80 24
 t send-keys -t shots j o
 wait_for "Operations ·" 10
 t send-keys -t shots j Enter

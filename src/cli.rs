@@ -16,6 +16,7 @@ Examples:
                                      the plan and the safety checks, nothing sent
   baton op status                    operations in flight fleet-wide
   baton config check                 validate the config file and theme, print where files live
+  baton completions bash             shell completions (bash, zsh, fish); baton man: the man page
   baton --theme light config check   validate with another theme
   NO_COLOR=1 baton config check      NO_COLOR selects the mono theme
 
@@ -85,6 +86,33 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Print the shell completion script: `baton completions bash > ~/.local/share/bash-completion/completions/baton`,
+    /// `baton completions zsh > "${fpath[1]}/_baton"`, `baton completions fish > ~/.config/fish/completions/baton.fish`.
+    Completions {
+        /// The shell: bash, zsh, fish (also elvish, powershell).
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout: `baton man > baton.1 && man ./baton.1`.
+    Man,
+}
+
+/// Writes `shell`'s completion script for the whole command line to `out`. Made in memory
+/// first: clap_complete panics on a failed write (`baton completions bash | head`).
+pub fn completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "baton", &mut script);
+    out.write_all(&script)
+}
+
+/// Writes the man page, baton(1), to `out`.
+pub fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(cmd).render(out)
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,10 +1,26 @@
 //! Logging: tracing to a file in the data dir, never to the terminal. The level comes from
-//! `BATON_LOG`, else `RUST_LOG`, else `info`.
+//! `BATON_LOG`, else `RUST_LOG`, else `info`. Every baton process appends to the same file, so
+//! each line carries the process id after its time (`… pid=4242  INFO …`): an engineer finds
+//! their own session's lines with `grep pid=<pid>`.
 
 use std::path::Path;
 
+use std::fmt;
+
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+
+/// The time of a log line, then this process's id.
+struct TimeAndPid;
+
+impl FormatTime for TimeAndPid {
+    fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+        SystemTime.format_time(w)?;
+        write!(w, " pid={}", std::process::id())
+    }
+}
 
 /// The filter directive in force: `BATON_LOG`, else `RUST_LOG`, else `info`.
 pub fn level_directive() -> String {
@@ -29,7 +45,26 @@ pub fn init(dir: &Path) -> Result<WorkerGuard, String> {
         .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(false)
+        .with_timer(TimeAndPid)
         .try_init()
         .map_err(|e| format!("logging already initialised: {e}"))?;
     Ok(guard)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_says_its_process() {
+        let mut line = String::new();
+        TimeAndPid
+            .format_time(&mut Writer::new(&mut line))
+            .expect("formats");
+        assert!(
+            line.ends_with(&format!(" pid={}", std::process::id())),
+            "{line}"
+        );
+        assert!(line.starts_with("20"), "a time first: {line}");
+    }
 }

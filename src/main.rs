@@ -18,6 +18,25 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
 
+    // Completions and the man page need no config (a broken one must not stop them).
+    let written = match &cli.command {
+        Some(Command::Completions { shell }) => {
+            Some(baton::cli::completions(*shell, &mut std::io::stdout()))
+        }
+        Some(Command::Man) => Some(baton::cli::man_page(&mut std::io::stdout())),
+        _ => None,
+    };
+    if let Some(written) = written {
+        return match written {
+            // `baton completions bash | head` closes the pipe early: not an error.
+            Ok(()) => Exit::Ok.into(),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok.into(),
+            Err(e) => {
+                eprintln!("baton: cannot write to stdout: {e}");
+                Exit::Failed.into()
+            }
+        };
+    }
     let (mut config, config_path) = match Config::load(cli.global.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -89,7 +108,7 @@ fn main() -> ExitCode {
             println!("user themes: {}", show(paths::user_themes_dir()));
             println!("data dir:    {}", show(paths::data_dir()));
             println!(
-                "log file:    {}",
+                "log file:    {} (one per machine; each line says its pid=)",
                 show(paths::log_dir().map(|d| d.join("baton.log")))
             );
             println!("themes:      {}", themes.names().join(", "));
@@ -106,6 +125,8 @@ fn main() -> ExitCode {
                 .into()
         }
         Some(Command::Bench(args)) => bench(&cli.global, &config, theme, args),
+        // Handled before the config is read.
+        Some(Command::Completions { .. } | Command::Man) => Exit::Ok.into(),
         None => dashboard(&cli.global, config, theme, themes, false),
     }
 }
@@ -477,16 +498,16 @@ fn dashboard(
         let orchestras: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
         let read_only =
             global.read_only || config.general.read_only || config.general.role == "observer";
-        // Read-only, the role shown is never one that could act.
+        // A read-only session says so, not the role whose operations it will not run.
         let role = if read_only {
-            "observer (read-only)".to_string()
+            "read-only".to_string()
         } else {
-            config.general.role.clone()
+            format!("role {}", config.general.role)
         };
         let identity = match (&lab_kubeconfig, &kubeconfig) {
-            (Some(_), _) => format!("lab (demo) · role {role}"),
-            (None, Some(k)) => format!("{} · role {role}", k.display()),
-            (None, None) => format!("kubeconfig · role {role}"),
+            (Some(_), _) => format!("lab (demo) · {role}"),
+            (None, Some(k)) => format!("{} · {role}", k.display()),
+            (None, None) => format!("kubeconfig · {role}"),
         };
         let engine = baton::source::Engine::start_dashboard(
             targets,

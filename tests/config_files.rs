@@ -251,3 +251,61 @@ fn help_says_what_baton_and_baton_lab_open() {
         assert!(!s.contains("once the TUI lands"), "{args:?}: {s}");
     }
 }
+
+#[test]
+fn completions_and_man_page_need_no_config() {
+    let home = tempfile::tempdir().unwrap();
+    // Even with a broken config file: these are for installing baton.
+    let bad = home.path().join("broken.toml");
+    std::fs::write(&bad, "[general\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    for (shell, mark) in [
+        ("bash", "complete -F _baton"),
+        ("zsh", "#compdef baton"),
+        ("fish", "complete -c baton"),
+    ] {
+        let out = baton(home.path(), &["--config", bad, "completions", shell]);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains(mark),
+            "{shell}: {}",
+            &text[..text.len().min(300)]
+        );
+        assert!(
+            text.contains("rolling-restart"),
+            "{shell}: subcommands are completed"
+        );
+    }
+    let out = baton(home.path(), &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown shell is bad usage");
+
+    let out = baton(home.path(), &["--config", bad, "man"]);
+    assert!(out.status.success(), "{out:?}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(page.contains(".TH baton"), "{page}");
+    assert!(page.contains("completions"), "{page}");
+}
+
+#[test]
+fn completions_into_a_closed_pipe_do_not_panic() {
+    // `baton completions bash | head -1`: the reader goes away after one line.
+    use std::io::Read;
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["completions", "bash"][..], &["man"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("BATON_DATA_DIR", home.path().join("data"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 16];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

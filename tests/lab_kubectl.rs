@@ -1,6 +1,6 @@
 //! The lab against the real kubectl: real columns, watches that see deletes and re-creation,
 //! describe, logs -f of a Job, rollout restart, the pod proxy, label selectors, and the
-//! observer identity refused on mutation.
+//! observer identity refused on mutation, `--sort-by` (Table rows carrying the whole object).
 
 // A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -409,5 +409,52 @@ async fn observer_is_refused_mutations_and_the_request_log_shows_it() {
     );
     // The pod is still there.
     assert_eq!(t.lab.ready_pods(), (1, 1));
+    t.lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sort_by_reads_the_object_of_each_table_row() {
+    // kubectl asks for a Table with includeObject=Object to sort: each row must carry the
+    // object, or kubectl prints nothing.
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await;
+    t.all_ready().await;
+    let (code, out, err) = t
+        .kubectl(&["get", "pods", "-n", "team-a", "--sort-by=.status.startTime"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(words(lines[0])[0], "NAME", "{out}");
+    assert_eq!(lines.len(), 1 + 4, "{out}");
+    let (code, out, err) = t
+        .kubectl(&[
+            "get",
+            "pods",
+            "-n",
+            "team-a",
+            "--sort-by=.metadata.name",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let names: Vec<&str> = out.lines().collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names.len(), 4, "{out}");
+    assert_eq!(names, sorted);
+    // Through the Table (not -o name): the rows come in the order of their objects.
+    let (code, out, err) = t
+        .kubectl(&["get", "pods", "-n", "team-a", "--sort-by=.metadata.name"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let first: Vec<&str> = out.lines().skip(1).map(|l| words(l)[0]).collect();
+    assert_eq!(
+        first,
+        sorted
+            .iter()
+            .map(|n| n.trim_start_matches("pod/"))
+            .collect::<Vec<_>>(),
+        "{out}"
+    );
     t.lab.shutdown().await;
 }

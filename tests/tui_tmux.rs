@@ -2,8 +2,9 @@
 //! send-keys and read with capture-pane at 80×24 and 200×60. Navigates fleet → databases →
 //! profile, sees the leader, deletes the leader's pod in the lab and sees the new LEADER on
 //! screen; the quit key from the config's `[keys]`, SIGTERM and SIGHUP (an SSH drop) each end it
-//! with the terminal restored (no alternate screen, canonical mode back). Keys are sent once the
-//! screen shows what they act on; nothing waits a fixed time.
+//! with the terminal restored (no alternate screen, canonical mode back). At 80×24 the
+//! fleet-wide database list shows each database's orchestra and leader once the lab settled.
+//! Keys are sent once the screen shows what they act on; nothing waits a fixed time.
 
 // A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,7 +16,7 @@ use common::tmux::Tmux;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TestLab, small_spec};
+use common::{TestLab, small_spec, two_orchestras_spec};
 
 impl Tmux {
     fn baton(t: &TestLab, w: u16, h: u16) -> Self {
@@ -222,4 +223,53 @@ async fn signals_restore_the_terminal() {
         tm.assert_restored().await;
     }
     t.lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn databases_list_at_80x24_shows_orchestra_and_leader() {
+    let t = TestLab::start(two_orchestras_spec()).await;
+    t.all_ready().await;
+    let groups = [
+        ("lab-a", "team-a/orders", "lab-a/team-a/orders"),
+        ("lab-a", "team-b/catalog", "lab-a/team-b/catalog"),
+        ("lab-b", "infra/config", "lab-b/infra/config"),
+    ];
+    let cmd = format!(
+        "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; sleep 60",
+        data = t.dir.path().join("data-list").display(),
+        cfg = t.dir.path().join("config-list").display(),
+        bin = env!("CARGO_BIN_EXE_baton"),
+        kc = t.kubeconfig().display(),
+    );
+    let tm = Tmux::start("dblist-80", 80, 24, &cmd);
+    tm.wait("the fleet view", Duration::from_secs(20), |s| {
+        s.contains("Orchestras")
+    })
+    .await;
+    tm.keys(&["d"]);
+    // Every database's row: its orchestra, and the leader the lab itself reports, healthy.
+    let row_ok = |s: &str, orch: &str, db: &str, group: &str| {
+        let Some(leader) = t.truth_leader(group) else {
+            return false;
+        };
+        s.lines().any(|l| {
+            l.contains(db)
+                && l.contains(orch)
+                && l.contains(&format!("★ {leader}"))
+                && l.contains("healthy")
+        })
+    };
+    let s = tm
+        .wait(
+            "every database with orchestra and leader",
+            Duration::from_secs(30),
+            |s| groups.iter().all(|(o, db, g)| row_ok(s, o, db, g)),
+        )
+        .await;
+    let header = s.lines().nth(1).unwrap_or_default();
+    for col in ["DATABASE", "ORCHESTRA", "HEALTH", "LEADER", "READY"] {
+        assert!(header.contains(col), "{col} missing at 80 columns:\n{s}");
+    }
+    assert!(!s.contains("down"), "no false alarm once settled:\n{s}");
+    tm.keys(&["q"]);
 }

@@ -209,11 +209,17 @@ fn partial(o: &Value) -> Value {
 const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
 /// Shapes an object (or list) the way the client asked: plain, Table or metadata-only.
-fn present(view: &'static Resource, res: &Resource, headers: &HeaderMap, obj: &Value) -> Response {
-    if wants_table(headers) {
+fn present(
+    view: &'static Resource,
+    headers: &HeaderMap,
+    q: &Query,
+    obj: &Value,
+) -> Result<Response, ApiError> {
+    Ok(if wants_table(headers) {
+        let include = include_object(q)?;
         json_response(
             200,
-            &resources::table(res, std::slice::from_ref(obj), None, true),
+            &resources::table(view, std::slice::from_ref(obj), None, true, include),
             TABLE_CT,
         )
     } else if wants_metadata(headers) {
@@ -226,7 +232,12 @@ fn present(view: &'static Resource, res: &Resource, headers: &HeaderMap, obj: &V
         ok(obj)
     } else {
         ok(&resources::to_view(view, obj.clone()))
-    }
+    })
+}
+
+/// The Table rows' `includeObject`; an unknown value is a 400, as from the API server.
+fn include_object(q: &Query) -> Result<resources::Include, ApiError> {
+    resources::Include::parse(q.get("includeObject")).map_err(ApiError::bad_request)
 }
 
 /// A field selector applies to the object as the client sees it (`regarding.name` for an
@@ -326,7 +337,7 @@ async fn resource_request(
                     list(o, view, ns, q, headers)
                 }
             }
-            (Method::GET, _, None) => Ok(present(view, res, headers, &o.store.get(res, ns_str, name)?)),
+            (Method::GET, _, None) => present(view, headers, q, &o.store.get(res, ns_str, name)?),
             (Method::GET, _, Some("status")) => Ok(ok(&o.store.get(res, ns_str, name)?)),
             (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
             (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
@@ -414,9 +425,10 @@ fn list(
         labels.matches_object(v) && fields_match(&fields, view, v)
     });
     if wants_table(headers) {
+        let include = include_object(q)?;
         return Ok(json_response(
             200,
-            &resources::table(res, &items, Some(rv), true),
+            &resources::table(view, &items, Some(rv), true, include),
             TABLE_CT,
         ));
     }
@@ -444,21 +456,22 @@ fn list(
 #[derive(Clone, Copy)]
 enum Shape {
     Plain,
-    Table,
+    Table(resources::Include),
     Metadata,
 }
 
 fn watch_line(
     kind: &str,
     obj: &Value,
-    view: &Resource,
-    res: &Resource,
+    view: &'static Resource,
     shape: Shape,
     first: bool,
 ) -> Bytes {
     let object = match shape {
         Shape::Plain => resources::to_view(view, obj.clone()),
-        Shape::Table => resources::table(res, std::slice::from_ref(obj), None, first),
+        Shape::Table(include) => {
+            resources::table(view, std::slice::from_ref(obj), None, first, include)
+        }
         Shape::Metadata => partial(obj),
     };
     let mut line = json!({"type": kind, "object": object}).to_string();
@@ -510,7 +523,7 @@ fn watch(
         None
     };
     let shape = if wants_table(headers) {
-        Shape::Table
+        Shape::Table(include_object(q)?)
     } else if wants_metadata(headers) {
         Shape::Metadata
     } else {
@@ -533,7 +546,7 @@ fn watch(
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut first_table = true;
     let mut line = move |kind: &str, obj: &Value| {
-        let l = watch_line(kind, obj, view, res, shape, first_table);
+        let l = watch_line(kind, obj, view, shape, first_table);
         first_table = false;
         l
     };
@@ -628,7 +641,7 @@ fn watch(
     });
     Ok(stream_response(
         rx,
-        if matches!(shape, Shape::Table) {
+        if matches!(shape, Shape::Table(_)) {
             TABLE_CT
         } else {
             "application/json"

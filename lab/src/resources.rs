@@ -661,20 +661,59 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
     }
 }
 
-/// A `meta.k8s.io/v1` Table of `items`; `with_columns` false for watch events after the first.
-pub fn table(res: &Resource, items: &[Value], rv: Option<u64>, with_columns: bool) -> Value {
+/// What each row of a Table carries, from the `includeObject` query parameter, as the API
+/// server does: `Metadata` (the default) a PartialObjectMetadata, `Object` the whole object as
+/// the client's API version shows it (`kubectl get --sort-by=.status.startTime` sorts on it),
+/// `None` nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Include {
+    None,
+    Metadata,
+    Object,
+}
+
+impl Include {
+    /// The `includeObject` parameter; a value the API server would refuse is an error.
+    pub fn parse(v: Option<&str>) -> Result<Self, String> {
+        match v {
+            None | Some("" | "Metadata") => Ok(Self::Metadata),
+            Some("None") => Ok(Self::None),
+            Some("Object") => Ok(Self::Object),
+            Some(other) => Err(format!(
+                "includeObject: Unsupported value: \"{other}\": supported values: \"None\", \"Metadata\", \"Object\""
+            )),
+        }
+    }
+}
+
+/// A `meta.k8s.io/v1` Table of `items` as `view` shows them; `with_columns` false for watch
+/// events after the first.
+pub fn table(
+    view: &'static Resource,
+    items: &[Value],
+    rv: Option<u64>,
+    with_columns: bool,
+    include: Include,
+) -> Value {
+    let res = stored(view);
     let now = chrono::Utc::now();
     let rows: Vec<Value> = items
         .iter()
         .map(|o| {
-            json!({
-                "cells": table_cells(res, o, now),
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": o["metadata"],
+            let mut row = json!({ "cells": table_cells(res, o, now) });
+            match include {
+                // An empty RawExtension: the API server writes `null`.
+                Include::None => row["object"] = Value::Null,
+                Include::Metadata => {
+                    row["object"] = json!({
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": "meta.k8s.io/v1",
+                        "metadata": o["metadata"],
+                    });
                 }
-            })
+                Include::Object => row["object"] = to_view(view, o.clone()),
+            }
+            row
         })
         .collect();
     let mut t = json!({
@@ -725,5 +764,33 @@ pub fn apply_defaults(res: &Resource, obj: &mut Value) {
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_carry_what_include_object_asks() {
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p-0", "namespace": "ns", "creationTimestamp": "2025-01-01T00:00:00Z"},
+            "status": {"phase": "Running", "startTime": "2025-01-01T00:00:01Z"},
+        });
+        let items = std::slice::from_ref(&pod);
+        let full = table(pods(), items, None, true, Include::Object);
+        assert_eq!(
+            full["rows"][0]["object"]["status"]["startTime"],
+            "2025-01-01T00:00:01Z"
+        );
+        let meta = table(pods(), items, None, true, Include::Metadata);
+        assert_eq!(meta["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert!(meta["rows"][0]["object"]["status"].is_null());
+        let none = table(pods(), items, None, true, Include::None);
+        assert!(none["rows"][0]["object"].is_null());
+        assert_eq!(Include::parse(None), Ok(Include::Metadata));
+        assert!(Include::parse(Some("Everything")).is_err());
     }
 }

@@ -373,6 +373,14 @@ mod tests {
     }
 
     #[test]
+    fn light_sets_its_background() {
+        // `:theme light` on a dark terminal: black text needs the light background with it.
+        let t = ThemeSet::new(None).load("light").unwrap();
+        assert_eq!(t.text.fg, Some(Color::Black));
+        assert_eq!(t.text.bg, Some(Color::White));
+    }
+
+    #[test]
     fn mono_has_no_colour() {
         let t = ThemeSet::new(None).load("mono").unwrap();
         for s in [

@@ -65,6 +65,9 @@ pub struct ProbeReport {
     pub healthy: bool,
     pub millis_since_leader_message: Option<u64>,
     pub errors: Vec<String>,
+    /// The version the member says it runs, where its status tells (etcd); a static inventory
+    /// member has no image to read it from.
+    pub version: Option<String>,
 }
 
 /// The latest probe of a member.
@@ -96,6 +99,7 @@ impl Probe {
                     healthy,
                     millis_since_leader_message: _,
                     errors,
+                    version,
                 } = a;
                 *member_id == b.member_id
                     && *leader_id == b.leader_id
@@ -106,6 +110,7 @@ impl Probe {
                     && *voters == b.voters
                     && *healthy == b.healthy
                     && *errors == b.errors
+                    && *version == b.version
             }
             _ => self == other,
         }
@@ -286,6 +291,19 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
     // Members whose probe the API server refused: not known to be anything.
     let forbidden = members.iter().filter(|m| m.probe.forbidden()).count();
     let mut unknown_because: Vec<String> = Vec::new();
+    // Members whose first probe has not answered yet (at startup, or a new pod): they may turn
+    // out healthy voters or the leader, so what only their silence suggests is not concluded —
+    // the database is "probing", not down (no false alarm in the first seconds).
+    let pending = members.iter().filter(|m| m.probe == Probe::Pending).count();
+    // Voters that may be healthy for all baton could see: the healthy, the not yet answered and
+    // the forbidden.
+    let maybe_voters = healthy_voters
+        + forbidden
+        + members
+            .iter()
+            .filter(|m| m.pod_ready && m.probe == Probe::Pending)
+            .count();
+    let mut probing = false;
     if leaders.len() > 1 {
         let names: Vec<&str> = leaders.iter().map(|i| members[*i].name.as_str()).collect();
         worsen(
@@ -304,29 +322,36 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
             None if forbidden > 0 => unknown_because.push(format!(
                 "leader not known: the probes of {forbidden} member(s) are forbidden"
             )),
+            None if pending > 0 => probing = true,
             None => worsen(Health::Down, "no leader".into(), &mut reasons),
         }
     }
-    let quorum_if_allowed = (healthy_voters + forbidden) * 2 > voter_count;
-    if voter_count > 0 && healthy_voters * 2 <= voter_count && forbidden > 0 && quorum_if_allowed {
-        unknown_because.push(format!(
-            "quorum not known: {healthy_voters}/{voter_count} voters seen healthy, {forbidden} not probed (forbidden)"
-        ));
-    } else if voter_count > 0 && healthy_voters * 2 <= voter_count {
+    let lost = |healthy: usize| voter_count > 0 && healthy * 2 <= voter_count;
+    let at_risk = |healthy: usize| {
+        voter_count > 0 && healthy < voter_count && healthy.saturating_sub(1) * 2 <= voter_count
+    };
+    if lost(maybe_voters) {
         worsen(
             Health::Down,
             format!("quorum lost: {healthy_voters}/{voter_count} voters healthy"),
             &mut reasons,
         );
-    } else if voter_count > 0
-        && healthy_voters + forbidden < voter_count
-        && (healthy_voters - 1) * 2 <= voter_count
-    {
+    } else if lost(healthy_voters) {
+        // Lost only if the unseen members are down: not known yet.
+        if forbidden > 0 {
+            unknown_because.push(format!(
+                "quorum not known: {healthy_voters}/{voter_count} voters seen healthy, {forbidden} not probed (forbidden)"
+            ));
+        }
+        probing |= pending > 0;
+    } else if at_risk(maybe_voters) {
         worsen(
             Health::Degraded,
             format!("quorum at risk: {healthy_voters}/{voter_count} voters healthy"),
             &mut reasons,
         );
+    } else if at_risk(healthy_voters) {
+        probing |= pending > 0;
     }
     let not_ready = members.iter().filter(|m| !m.pod_ready).count();
     if not_ready > 0 {
@@ -363,6 +388,17 @@ pub fn derive(members: &[MemberInput], lag_gate: u64) -> DatabaseState {
                 format!("{} lagging {lag} entries", m.name),
                 &mut reasons,
             );
+        }
+    }
+    if probing {
+        // Healthy so far but not known yet: unknown (never counted as degraded).
+        let answered = members.len() - pending;
+        let why = format!("probing: {answered}/{} members answered", members.len());
+        if health == Health::Healthy {
+            health = Health::Unknown;
+            reasons.insert(0, why);
+        } else {
+            reasons.push(why);
         }
     }
     // What could not be seen makes a database that looked healthy unknown; a problem that was
@@ -488,6 +524,7 @@ mod tests {
             healthy: true,
             millis_since_leader_message: Some(20),
             errors: vec![],
+            version: None,
         })
     }
 
@@ -667,6 +704,46 @@ mod tests {
             (Health::Unknown, "not probed yet")
         );
         assert_eq!(derive(&[], 100).health, Health::Unknown);
+    }
+
+    #[test]
+    fn probing_members_are_no_false_alarm() {
+        // At startup one follower has answered, the leader and another have not yet: unknown,
+        // not "down / no leader / quorum lost".
+        let follower = |id: &str| {
+            Probe::Ok(ProbeReport {
+                member_id: id.into(),
+                leader_id: Some("a-1".into()),
+                term: Some(3),
+                applied_index: Some(10),
+                voter: true,
+                healthy: true,
+                ..ProbeReport::default()
+            })
+        };
+        let c = vec![
+            m("a-0", follower("a-0")),
+            m("a-1", Probe::Pending),
+            m("a-2", Probe::Pending),
+        ];
+        let d = derive(&c, 100);
+        assert_eq!(d.health, Health::Unknown, "{:?}", d.reasons);
+        assert_eq!(d.reasons, vec!["probing: 1/3 members answered".to_string()]);
+        // What is known to be wrong still counts: two members answered with errors.
+        let c = vec![
+            m("a-0", Probe::Error("connection refused".into())),
+            m("a-1", Probe::Error("connection refused".into())),
+            m("a-2", Probe::Pending),
+        ];
+        let d = derive(&c, 100);
+        assert_eq!(d.health, Health::Down, "{:?}", d.reasons);
+        // Once every member answered, no leader is down.
+        let c = vec![
+            m("a-0", follower("a-0")),
+            m("a-1", Probe::Error("connection refused".into())),
+            m("a-2", Probe::Error("connection refused".into())),
+        ];
+        assert_eq!(derive(&c, 100).health, Health::Down);
     }
 
     #[test]

@@ -134,6 +134,33 @@ pub struct Member {
     pub probed_ms: Option<u64>,
 }
 
+impl Member {
+    /// A member of the static inventory (a status URL, no pod behind it).
+    pub fn is_static(&self) -> bool {
+        self.pod.phase == STATIC_PHASE
+    }
+
+    /// The version its latest answer reported, if the profile's status says it.
+    pub fn reported_version(&self) -> Option<&str> {
+        match &self.probe {
+            Probe::Ok(r) => r.version.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Ready: its pod says so; a static member (no pod, no readiness) when its probe answered.
+    pub fn ready(&self) -> bool {
+        if self.is_static() {
+            matches!(self.probe, Probe::Ok(_))
+        } else {
+            self.pod.ready
+        }
+    }
+}
+
+/// The phase a static inventory member's stand-in pod carries.
+pub const STATIC_PHASE: &str = "static";
+
 /// One Kubernetes Event about a database's objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventLine {
@@ -191,13 +218,27 @@ impl Database {
         !self.listed() && self.jobs.is_empty() && self.op_lease.is_none()
     }
 
-    /// The version most members run (the first member's when they differ).
+    /// The version most members run (the first member's when they differ): the image tag, or
+    /// for a static inventory database (no image) what its members report.
     pub fn version(&self) -> &str {
-        self.members.first().map(|m| m.pod.version()).unwrap_or("")
+        match self.members.first() {
+            Some(m) if m.is_static() => self
+                .members
+                .iter()
+                .find_map(Member::reported_version)
+                .unwrap_or(""),
+            Some(m) => m.pod.version(),
+            None => "",
+        }
     }
 
     pub fn ready(&self) -> usize {
-        self.members.iter().filter(|m| m.pod.ready).count()
+        self.members.iter().filter(|m| m.ready()).count()
+    }
+
+    /// A database of the static inventory (probed directly; no Kubernetes objects).
+    pub fn is_static(&self) -> bool {
+        !self.members.is_empty() && self.members.iter().all(Member::is_static)
     }
 
     fn rederive(&mut self, lag_gate: u64) {

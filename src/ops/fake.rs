@@ -157,6 +157,7 @@ impl FakeState {
                     healthy: true,
                     millis_since_leader_message: Some(1),
                     errors: vec![],
+                    version: None,
                 })
             } else {
                 Probe::Error("connection refused".into())

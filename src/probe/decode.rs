@@ -47,6 +47,8 @@ fn neo4j_report(s: Neo4jDbStatus) -> ProbeReport {
             .millis_since_last_leader_message
             .and_then(|m| u64::try_from(m).ok()),
         errors: Vec::new(),
+        // The cluster status does not say the server's version.
+        version: None,
     }
 }
 
@@ -109,6 +111,10 @@ pub fn etcd_status(body: &[u8]) -> Result<ProbeReport, String> {
         healthy: errors.is_empty() && leader != 0,
         millis_since_leader_message: None,
         errors,
+        version: v["version"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(|s| crate::clip(s, 40)),
     })
 }
 
@@ -151,6 +157,10 @@ pub fn etcd_metrics(body: &[u8]) -> Result<ProbeReport, String> {
         healthy: has_leader,
         millis_since_leader_message: None,
         errors: Vec::new(),
+        // etcd writes `etcd_server_version{server_version="3.5.9"} 1`.
+        version: metric(text, "etcd_server_version")
+            .and_then(|(labels, _)| label(labels, "server_version"))
+            .map(str::to_string),
     })
 }
 
@@ -208,6 +218,7 @@ pub fn dynomite_status(body: &[u8]) -> Result<ProbeReport, String> {
         healthy: overall,
         millis_since_leader_message: None,
         errors,
+        version: None,
     })
 }
 
@@ -282,6 +293,11 @@ etcd_server_proposals_applied_total 1.234567e+06\netcd_server_proposals_applied_
         assert!(l.is_leader && l.healthy);
         assert_eq!(l.member_id, "15985099378392235387");
         assert_eq!((l.term, l.applied_index), (Some(2), Some(5)));
+        assert_eq!(
+            l.version.as_deref(),
+            Some("3.7.1"),
+            "the version etcd reports"
+        );
         let f = etcd_status(&fixture("etcd_maintenance_status_follower_alarm.json")).unwrap();
         assert!(!f.is_leader && !f.healthy && !f.voter);
         assert_eq!(f.errors, ["memberID:11188960661303352088 alarm:NOSPACE"]);

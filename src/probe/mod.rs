@@ -154,12 +154,43 @@ fn reqwest_reason(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "timed out".into();
     }
-    // The innermost cause says the most ("Connection refused").
+    cause_reason(e)
+}
+
+/// Why a connection failed, in words an engineer acts on: the innermost cause of `e` (the
+/// outer ones say "client error (Connect)"), named as connection refused, DNS, TLS or timeout
+/// when it is one of those.
+pub fn cause_reason(e: &dyn std::error::Error) -> String {
+    let mut chain = vec![e.to_string()];
     let mut cause: &dyn std::error::Error = e;
     while let Some(next) = cause.source() {
         cause = next;
+        chain.push(next.to_string());
     }
-    crate::clip(&cause.to_string(), 100)
+    let inner = chain.last().cloned().unwrap_or_default();
+    let all = chain.join(" / ").to_lowercase();
+    let class = if all.contains("connection refused") {
+        Some("connection refused")
+    } else if all.contains("dns")
+        || all.contains("failed to lookup address")
+        || all.contains("name or service not known")
+        || all.contains("no such host")
+    {
+        Some("DNS")
+    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+        Some("TLS")
+    } else if all.contains("timed out") || all.contains("deadline") || all.contains("elapsed") {
+        Some("timeout")
+    } else {
+        None
+    };
+    let text = match class {
+        Some("connection refused") => "connection refused".to_string(),
+        Some(c) if inner.to_lowercase().contains(&c.to_lowercase()) => inner,
+        Some(c) => format!("{c}: {inner}"),
+        None => inner,
+    };
+    crate::clip(&text, 120)
 }
 
 /// Probes one member through the API server's pod proxy: always a GET (`get pods/proxy`), so
@@ -196,7 +227,7 @@ pub async fn via_proxy(client: &kube::Client, ep: &Endpoint, timeout: Duration) 
 pub fn kube_reason(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(s) => crate::clip(&format!("{} {}", s.code, s.message), 160),
-        other => crate::clip(&other.to_string(), 100),
+        other => cause_reason(other),
     }
 }
 
@@ -236,6 +267,54 @@ mod tests {
             Some("https://etcd-1.example:2379/v3/maintenance/status")
         );
         assert_eq!(ep("").direct_url(false), None);
+    }
+
+    #[derive(Debug)]
+    struct E(&'static str, Option<Box<E>>);
+    impl std::fmt::Display for E {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for E {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn connection_failures_name_their_cause() {
+        let chain = |outer: &'static str, inner: &'static str| {
+            E(
+                outer,
+                Some(Box::new(E(
+                    "client error (Connect)",
+                    Some(Box::new(E(inner, None))),
+                ))),
+            )
+        };
+        assert_eq!(
+            cause_reason(&chain("ServiceError", "Connection refused (os error 111)")),
+            "connection refused"
+        );
+        assert_eq!(
+            cause_reason(&chain(
+                "ServiceError",
+                "failed to lookup address information"
+            )),
+            "DNS: failed to lookup address information"
+        );
+        assert_eq!(
+            cause_reason(&chain(
+                "ServiceError",
+                "invalid peer certificate: UnknownIssuer"
+            )),
+            "TLS: invalid peer certificate: UnknownIssuer"
+        );
+        assert_eq!(
+            cause_reason(&chain("ServiceError", "deadline has elapsed")),
+            "timeout: deadline has elapsed"
+        );
     }
 
     #[tokio::test]

@@ -55,7 +55,7 @@ fn member(url: &str) -> PodInfo {
             .trim_end_matches('/')
             .to_string(),
         ready: true,
-        phase: "static".into(),
+        phase: crate::fleet::store::STATIC_PHASE.into(),
         ip: url.to_string(),
         ..PodInfo::default()
     }

@@ -91,6 +91,24 @@ struct State {
     focus: Focus,
     events_due: Instant,
     events_in_flight: bool,
+    /// The API server's address, named in why it cannot be reached.
+    server: Option<String>,
+}
+
+/// An unreachable or stale orchestra's reason, with the API server it is about: "https://…:6443:
+/// connection refused" rather than a bare "client error (Connect)".
+fn at_server(c: Connection, server: Option<&str>) -> Connection {
+    let Some(server) = server else {
+        return c;
+    };
+    match c {
+        Connection::Unreachable(r) => Connection::Unreachable(format!("{server}: {r}")),
+        Connection::Stale { since_ms, reason } => Connection::Stale {
+            since_ms,
+            reason: format!("{server}: {reason}"),
+        },
+        other => other,
+    }
 }
 
 impl Supervisor {
@@ -137,6 +155,10 @@ impl Supervisor {
             focus: focus.borrow().clone(),
             events_due: now,
             events_in_flight: false,
+            server: match &origin {
+                Origin::Kube(config) => Some(config.cluster_url.to_string()),
+                Origin::Static(_) => None,
+            },
         };
         let client = match origin {
             Origin::Kube(config) => match crate::guard::kube_client(*config, self.read_only) {
@@ -146,9 +168,8 @@ impl Supervisor {
                 }
                 Err(e) => {
                     let why = crate::probe::kube_reason(&e);
-                    let _ = self
-                        .send(self.connection(Connection::Unreachable(why)))
-                        .await;
+                    let c = at_server(Connection::Unreachable(why), st.server.as_deref());
+                    let _ = self.send(self.connection(c)).await;
                     return;
                 }
             },
@@ -385,7 +406,7 @@ impl Supervisor {
             Seen::Failed(f) => st
                 .connection
                 .watch_failed(profile, f, now_ms())
-                .map(|c| self.connection(c))
+                .map(|c| self.connection(at_server(c, st.server.as_deref())))
                 .into_iter()
                 .collect(),
         }
@@ -482,7 +503,7 @@ impl Supervisor {
             Inner::Heartbeat(answer) => st
                 .connection
                 .heartbeat(answer, now_ms())
-                .map(|c| self.connection(c))
+                .map(|c| self.connection(at_server(c, st.server.as_deref())))
                 .into_iter()
                 .collect(),
             Inner::Probed(p) => {

@@ -57,6 +57,55 @@ pub async fn targets(
     Ok(out)
 }
 
+/// What to do when there is no kubeconfig to read.
+const NO_KUBECONFIG_HINT: &str =
+    "pass --kubeconfig FILE, or try the embedded demo fleet with `baton lab`";
+
+/// kube's messages quote a path's Debug form inside quotes (`'"/path"'`): one pair is enough.
+fn unquote(e: impl std::fmt::Display) -> String {
+    e.to_string().replace("'\"", "'").replace("\"'", "'")
+}
+
+/// Reads the kubeconfig as kubectl would; returns it and where it came from (for messages).
+/// A missing file says what to do instead.
+fn read_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), SourceError> {
+    match path {
+        Some(p) => {
+            if !p.exists() {
+                return Err(SourceError::Kubeconfig(format!(
+                    "{}: no such file; {NO_KUBECONFIG_HINT}",
+                    p.display()
+                )));
+            }
+            Kubeconfig::read_from(p)
+                .map(|kc| (kc, p.display().to_string()))
+                .map_err(|e| SourceError::Kubeconfig(format!("{}: {}", p.display(), unquote(e))))
+        }
+        None => {
+            let env = std::env::var("KUBECONFIG")
+                .ok()
+                .filter(|v| !v.trim().is_empty());
+            let source = match &env {
+                Some(v) => format!("$KUBECONFIG ({v})"),
+                None => "~/.kube/config".to_string(),
+            };
+            let default_missing = env.is_none()
+                && std::env::var_os("HOME")
+                    .map(|h| Path::new(&h).join(".kube").join("config"))
+                    .is_some_and(|p| !p.exists());
+            if default_missing {
+                return Err(SourceError::Kubeconfig(format!(
+                    "no kubeconfig: $KUBECONFIG is not set and ~/.kube/config does not exist; \
+                     {NO_KUBECONFIG_HINT}"
+                )));
+            }
+            Kubeconfig::read()
+                .map(|kc| (kc, source.clone()))
+                .map_err(|e| SourceError::Kubeconfig(format!("{source}: {}", unquote(e))))
+        }
+    }
+}
+
 /// Kubeconfig contexts: the `--context` ones, else those in the config file's `[orchestras]`
 /// (not the inventory's), else every context, one per cluster.
 pub async fn kube_targets(
@@ -64,11 +113,7 @@ pub async fn kube_targets(
     contexts: &[String],
     config: &Config,
 ) -> Result<Vec<Target>, SourceError> {
-    let kc = match kubeconfig {
-        Some(p) => Kubeconfig::read_from(p)
-            .map_err(|e| SourceError::Kubeconfig(format!("{}: {e}", p.display())))?,
-        None => Kubeconfig::read().map_err(|e| SourceError::Kubeconfig(e.to_string()))?,
-    };
+    let (kc, source) = read_kubeconfig(kubeconfig)?;
     let wanted: Vec<String> = if !contexts.is_empty() {
         contexts.to_vec()
     } else if !config.orchestras.is_empty() {
@@ -97,8 +142,15 @@ pub async fn kube_targets(
     let mut out = Vec::new();
     for name in wanted {
         if !kc.contexts.iter().any(|c| c.name == name) {
+            let known: Vec<&str> = kc.contexts.iter().map(|c| c.name.as_str()).collect();
             return Err(SourceError::Kubeconfig(format!(
-                "no context named '{name}'"
+                "{source} has no context named '{}' (known: {})",
+                crate::clip(&name, 60),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    crate::clip(&known.join(", "), 200)
+                }
             )));
         }
         let opts = KubeConfigOptions {
@@ -114,4 +166,48 @@ pub async fn kube_targets(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn kubeconfig_errors_say_what_to_do() {
+        let missing = Path::new("/nonexistent/baton-test.kubeconfig");
+        let Err(e) = kube_targets(Some(missing), &[], &Config::default()).await else {
+            panic!("a missing kubeconfig is an error");
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("/nonexistent/baton-test.kubeconfig: no such file"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--kubeconfig") && text.contains("baton lab"),
+            "{text}"
+        );
+        assert!(!text.contains("'\""), "{text}");
+
+        let dir = std::env::temp_dir().join(format!("baton-targets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("kubeconfig");
+        std::fs::write(
+            &file,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n\
+             users:\n- name: u\n  user: {}\ncontexts:\n- name: alpha\n  context:\n    cluster: c\n    user: u\n\
+             - name: beta\n  context:\n    cluster: c\n    user: u\n",
+        )
+        .expect("write");
+        let Err(e) = kube_targets(Some(&file), &["gamma".into()], &Config::default()).await else {
+            panic!("an unknown context is an error");
+        };
+        let text = e.to_string();
+        assert!(text.contains(&file.display().to_string()), "{text}");
+        assert!(
+            text.contains("'gamma'") && text.contains("known: alpha, beta"),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -77,14 +77,8 @@ pub fn failure(e: &watcher::Error) -> Failure {
     match api {
         Some((401 | 403, m)) => Failure::Unauthorized(crate::clip(&m, 120)),
         Some((code, m)) => Failure::Other(crate::clip(&format!("{code} {m}"), 120)),
-        None => {
-            // The innermost cause says the most ("Connection refused", "connection reset").
-            let mut cause: &dyn std::error::Error = e;
-            while let Some(next) = cause.source() {
-                cause = next;
-            }
-            Failure::Other(crate::clip(&cause.to_string(), 120))
-        }
+        // The innermost cause says the most ("connection refused", "connection reset").
+        None => Failure::Other(crate::probe::cause_reason(e)),
     }
 }
 

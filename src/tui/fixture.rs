@@ -62,6 +62,7 @@ fn report(member: &str, leader: Option<&str>, term: u64, applied: u64, voter: bo
         healthy: true,
         millis_since_leader_message: Some(12),
         errors: Vec::new(),
+        version: None,
     })
 }
 

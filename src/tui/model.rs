@@ -41,6 +41,13 @@ pub enum Mode {
     Help,
 }
 
+/// The profile's panes that take j/k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Members,
+    Events,
+}
+
 /// Sortable columns of the database list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortCol {
@@ -128,6 +135,11 @@ pub struct OrchestraRow {
     pub ops: usize,
 }
 
+/// How long an error stays on screen.
+pub const ERROR_TTL_MS: u64 = 20_000;
+/// How long a message ("copied …", "theme light") stays in the status bar.
+pub const INFO_TTL_MS: u64 = 10_000;
+
 /// A message for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Note {
@@ -171,7 +183,16 @@ pub struct Model {
     pub db_offset: usize,
     /// Selected member (profile view).
     pub member_sel: usize,
+    /// The profile's pane that j/k move in: the members or the events.
+    pub pane: Pane,
+    /// Events scrolled past, newest first (profile view).
+    pub events_offset: usize,
+    /// The profile shows the selected member's every field (Enter; Esc closes it).
+    pub member_detail: bool,
     pub note: Option<Note>,
+    /// The note as last seen by `update`, since when (Unix ms), and whether a key was pressed
+    /// while it was on screen: notes expire, once someone was there to see them.
+    pub(crate) note_seen: Option<(Note, u64, bool)>,
     /// Set when something on screen changed; the runtime draws and clears it.
     pub dirty: bool,
     /// Orchestras in display order: the ones given, then any a source declared.
@@ -186,6 +207,11 @@ pub struct Model {
     pub counts: HealthCounts,
     /// The filter in force (parsed from `filter_input`).
     pub filter: Filter,
+    /// The list `filter_input` belongs to (an orchestra's, or `None` the fleet-wide one): a
+    /// filter belongs to its list, never carried into another.
+    pub filter_list: Option<String>,
+    /// The filters of the other lists, kept for when they are opened again.
+    pub saved_filters: BTreeMap<Option<String>, String>,
     pub(crate) cache: Cache,
     /// Databases may have come or gone (a Pods or PodGone event changed the fleet): rebuild `keys`.
     pub(crate) keys_stale: bool,
@@ -235,7 +261,11 @@ impl Model {
             db_sel: 0,
             db_offset: 0,
             member_sel: 0,
+            pane: Pane::Members,
+            events_offset: 0,
+            member_detail: false,
             note,
+            note_seen: None,
             dirty: true,
             orchestras: Vec::new(),
             given_orchestras: orchestras,
@@ -244,6 +274,8 @@ impl Model {
             worst: Vec::new(),
             counts: HealthCounts::default(),
             filter: Filter::default(),
+            filter_list: None,
+            saved_filters: BTreeMap::new(),
             cache: Cache::default(),
             keys_stale: true,
             last_focus: None,
@@ -408,10 +440,57 @@ impl Model {
             .map(|o| o.name.as_str())
     }
 
-    /// Rows of the main area (the screen minus the status bar and any input line).
+    /// The error on its own lines above the status bar, in full (up to three lines), while it
+    /// lasts; none when there is no error.
+    pub fn error_lines(&self) -> Vec<String> {
+        match &self.note {
+            Some(Note::Error(e)) if self.size.1 >= 8 => {
+                super::widgets::wrap(&format!("✗ {e}"), usize::from(self.size.0), 3)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Rows of the main area (the screen minus the status bar, any error and any input line).
     pub(crate) fn main_height(&self) -> u16 {
         let input = u16::from(matches!(self.mode, Mode::Filter | Mode::Command));
-        self.size.1.saturating_sub(1 + input)
+        let error = self.error_lines().len() as u16;
+        self.size.1.saturating_sub(1 + input + error)
+    }
+
+    /// Notes expire: an error after [`ERROR_TTL_MS`], a message after [`INFO_TTL_MS`] (counted
+    /// from when `update` first saw them), once a key was pressed since they came: one that
+    /// arrived while nobody was at the keyboard waits to be seen. Returns whether the note went.
+    pub(crate) fn expire_note(&mut self) -> bool {
+        let Some(note) = self.note.clone() else {
+            self.note_seen = None;
+            return false;
+        };
+        match &self.note_seen {
+            Some((seen, since, keyed)) if *seen == note => {
+                let ttl = match note {
+                    Note::Error(_) => ERROR_TTL_MS,
+                    Note::Info(_) => INFO_TTL_MS,
+                };
+                if *keyed && self.now_ms.saturating_sub(*since) >= ttl {
+                    self.note = None;
+                    self.note_seen = None;
+                    return true;
+                }
+                false
+            }
+            _ => {
+                self.note_seen = Some((note, self.now_ms, false));
+                false
+            }
+        }
+    }
+
+    /// A key was pressed: the note on screen has been seen.
+    pub(crate) fn key_pressed(&mut self) {
+        if let Some((_, _, keyed)) = &mut self.note_seen {
+            *keyed = true;
+        }
     }
 
     /// Data rows the database table shows (inside its border, under its header).
@@ -513,8 +592,14 @@ impl Model {
         }
         // No empty space under the last row when there are enough rows to fill the page.
         self.db_offset = self.db_offset.min(self.rows.len().saturating_sub(page));
-        let members = self.open_database().map_or(0, |d| d.members.len());
+        let (members, events) = self
+            .open_database()
+            .map_or((0, 0), |d| (d.members.len(), d.events.len()));
         self.member_sel = self.member_sel.min(members.saturating_sub(1));
+        self.events_offset = self.events_offset.min(events.saturating_sub(1));
+        if members == 0 {
+            self.member_detail = false;
+        }
         if self.view == View::Operations {
             self.ops.list_sel = self
                 .ops

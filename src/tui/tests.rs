@@ -75,6 +75,7 @@ fn focus_cmds(cmds: &[Cmd]) -> Vec<&crate::source::Focus> {
         .collect()
 }
 
+mod at80;
 mod follow;
 mod force;
 mod incident;

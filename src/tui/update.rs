@@ -7,7 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, Mouse
 use tui_input::backend::crossterm::EventHandler;
 
 use super::keymap::{Action, Context};
-use super::model::{Filter, Mode, Model, Note, View};
+use super::model::{Filter, Mode, Model, Note, Pane, View};
 use super::msg::{Cmd, Msg};
 use super::ops::flow;
 use crate::fleet::{DbKey, FleetEvent};
@@ -40,6 +40,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::InputEnded(None) => cmds.push(Cmd::Quit),
         Msg::InputEnded(Some(e)) => cmds.push(Cmd::Fail(format!("terminal input: {e}"))),
         Msg::Op(om) => flow::on_msg(model, om),
+    }
+    if model.expire_note() {
+        model.dirty = true;
     }
     model.refresh();
     crate::tui::ops::follow::refresh(model, &mut cmds);
@@ -87,6 +90,7 @@ fn on_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
     if k.kind == KeyEventKind::Release {
         return;
     }
+    m.key_pressed();
     if m.keymap.interrupts(&k) {
         flow::quit(m, cmds);
         return;
@@ -205,13 +209,33 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
                     .map(|mb| mb.pod.name.clone()),
                 _ => None,
             };
-            if let Some(key) = m.selected_database() {
+            let is_static = m
+                .selected_database()
+                .and_then(|k| m.fleet.databases.get(&k))
+                .is_some_and(|d| d.is_static());
+            if is_static {
+                // Every operation acts through Kubernetes (pods, StatefulSets, Jobs, Leases).
+                m.note = Some(Note::Info(
+                    "a static inventory database: no operations (they need Kubernetes)".into(),
+                ));
+                m.dirty = true;
+            } else if let Some(key) = m.selected_database() {
                 flow::open_menu(m, key, member);
             }
         }
         Action::CancelOperation => flow::cancel_or_close(m, cmds),
         Action::Follow => crate::tui::ops::follow::on_key(m, cmds),
         Action::OperationsList => open_operations(m),
+        Action::Pane => {
+            // A static inventory database has no events pane (no Kubernetes).
+            if m.open_database().is_some_and(|d| !d.is_static()) {
+                m.pane = match m.pane {
+                    Pane::Members => Pane::Events,
+                    Pane::Events => Pane::Members,
+                };
+                m.dirty = true;
+            }
+        }
     }
 }
 
@@ -236,6 +260,11 @@ fn copy(m: &mut Model, cmds: &mut Vec<Cmd>) {
         View::Profile { .. } if flow::artifact(m).is_some() => {
             flow::artifact(m).map(str::to_string)
         }
+        // The member detail is open: the member is what is looked at.
+        View::Profile { .. } if m.member_detail => m
+            .open_database()
+            .and_then(|d| d.members.get(m.member_sel))
+            .map(|mb| mb.pod.name.clone()),
         _ => m.selected_database().as_ref().map(DbKey::id),
     };
     if let Some(t) = text {
@@ -250,6 +279,10 @@ fn move_by(m: &mut Model, delta: isize) {
     let (sel, len) = match &m.view {
         View::Fleet => (&mut m.orchestra_sel, m.orchestras.len()),
         View::Databases { .. } => (&mut m.db_sel, m.rows.len()),
+        View::Profile { key, .. } if m.pane == Pane::Events && !m.member_detail => {
+            let n = m.fleet.databases.get(key).map_or(0, |d| d.events.len());
+            (&mut m.events_offset, n)
+        }
         View::Profile { key, .. } => {
             let n = m.fleet.databases.get(key).map_or(0, |d| d.members.len());
             (&mut m.member_sel, n)
@@ -267,8 +300,25 @@ fn move_by(m: &mut Model, delta: isize) {
     }
 }
 
+/// Makes the filter line the one of the list of `orchestra` (or of the fleet): the filter typed
+/// in one list stays with that list, and comes back when it is opened again.
+fn use_filter_of(m: &mut Model, orchestra: &Option<String>) {
+    if m.filter_list == *orchestra {
+        return;
+    }
+    let mine = m.saved_filters.remove(orchestra).unwrap_or_default();
+    let theirs = std::mem::replace(&mut m.filter_input, tui_input::Input::new(mine));
+    if !theirs.value().is_empty() {
+        m.saved_filters
+            .insert(m.filter_list.clone(), theirs.value().to_string());
+    }
+    m.filter_list = orchestra.clone();
+    m.dirty = true;
+}
+
 /// Opens the database list of `orchestra` (or of the fleet), at its top.
 fn open_list(m: &mut Model, orchestra: Option<String>) {
+    use_filter_of(m, &orchestra);
     let target = View::Databases { orchestra };
     if m.view != target {
         m.view = target;
@@ -286,8 +336,13 @@ pub(crate) fn open_profile(m: &mut Model, key: DbKey) {
         View::Databases { orchestra } => orchestra.clone(),
         View::Profile { list, .. } => list.clone(),
     };
+    // The profile belongs to its list (Esc returns to it, with that list's filter).
+    use_filter_of(m, &list);
     m.view = View::Profile { key, list };
     m.member_sel = 0;
+    m.pane = Pane::Members;
+    m.events_offset = 0;
+    m.member_detail = false;
     m.dirty = true;
 }
 
@@ -308,12 +363,23 @@ fn open(m: &mut Model) {
                 open_profile(m, k);
             }
         }
-        View::Profile { .. } => {}
+        View::Profile { .. } => {
+            if m.open_database().is_some_and(|d| !d.members.is_empty()) {
+                m.member_detail = true;
+                m.pane = Pane::Members;
+                m.dirty = true;
+            }
+        }
     }
 }
 
-/// Esc: profile → its database list (with the database selected) → fleet.
+/// Esc: member detail → profile → its database list (with the database selected) → fleet.
 fn back(m: &mut Model) {
+    if m.member_detail && matches!(m.view, View::Profile { .. }) {
+        m.member_detail = false;
+        m.dirty = true;
+        return;
+    }
     match &m.view {
         View::Profile { key, list } => {
             let key = key.clone();

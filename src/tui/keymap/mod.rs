@@ -46,6 +46,8 @@ pub enum Action {
     CancelOperation,
     OperationsList,
     Follow,
+    /// The profile: move between the members and the events pane.
+    Pane,
 }
 
 /// Where keys are looked up: the view that is open, in the normal mode.
@@ -164,12 +166,17 @@ pub const TABLE: &[Spec] = &[
         "command",
     ),
     Spec {
-        contexts: &[Context::Fleet, Context::Databases, Context::Operations],
+        contexts: &[
+            Context::Fleet,
+            Context::Databases,
+            Context::Profile,
+            Context::Operations,
+        ],
         ..spec(
             Action::Open,
             "open",
             &["enter", "l", "right"],
-            "open",
+            "open / detail",
             "open",
         )
     },
@@ -225,6 +232,10 @@ pub const TABLE: &[Spec] = &[
     Spec {
         contexts: &[Context::Profile, Context::Operations],
         ..spec(Action::Follow, "follow", &["f"], "follow an op", "follow")
+    },
+    Spec {
+        contexts: &[Context::Profile],
+        ..spec(Action::Pane, "pane", &["e"], "focus events pane", "events")
     },
 ];
 
@@ -477,16 +488,19 @@ mod tests {
             k.action(Context::Profile, &ev(KeyCode::Backspace, none)),
             Some(Action::Back)
         );
-        assert_eq!(k.action(Context::Profile, &ev(KeyCode::Enter, none)), None);
+        assert_eq!(
+            k.action(Context::Profile, &ev(KeyCode::Enter, none)),
+            Some(Action::Open)
+        );
         assert!(k.interrupts(&ev(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         assert!(!k.interrupts(&ev(KeyCode::Char('c'), none)));
         assert_eq!(
             k.hints(Context::Profile),
-            " j/k member · o operations · y copy id · Esc back · ? help "
+            " j/k member · ↵ detail · e events · o ops · y copy id · Esc back · ? help "
         );
         assert_eq!(
             k.hints_except(Context::Profile, &[Action::Operations]),
-            " j/k member · y copy id · Esc back · ? help "
+            " j/k member · ↵ detail · e events · y copy id · Esc back · ? help "
         );
         let o = ev(KeyCode::Char('o'), none);
         assert_eq!(k.action(Context::Profile, &o), Some(Action::Operations));

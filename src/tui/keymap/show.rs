@@ -66,6 +66,7 @@ pub const HELP: &[(&str, &[HelpRow])] = &[
             row(&[Action::AllDatabases]),
             row(&[Action::Filter]),
             row(&[Action::Sort, Action::Reverse]),
+            row(&[Action::Pane]),
         ],
     ),
     (
@@ -113,7 +114,9 @@ fn hint_items(ctx: Context) -> &'static [Hint] {
         ],
         Context::Profile => &[
             Hint::Pair(Down, Up, "member"),
-            Hint::Act(Operations),
+            Hint::Named(Open, "detail"),
+            Hint::Act(Pane),
+            Hint::Named(Operations, "ops"),
             Hint::Act(Copy),
             Hint::Act(Back),
             Hint::Act(Help),

@@ -204,11 +204,12 @@ fn help_and_hints_show_the_keys_in_force() {
     send(&mut m, [code(KeyCode::F(1))]);
     assert_eq!(m.mode, Mode::Help);
     let s = screen(&mut m, 80, 24);
+    // The key column is as wide as its widest keys.
     for line in [
-        "F1               this help",
-        "Ctrl-Q  Ctrl-C   quit",
-        "F                filter the list",
-        "F ↵  F Esc       keep / clear",
+        "F1              this help",
+        "Ctrl-Q  Ctrl-C  quit",
+        "F               filter the list",
+        "F ↵  F Esc   keep / clear",
     ] {
         assert!(s.contains(line), "{line}:\n{s}");
     }

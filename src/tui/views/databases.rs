@@ -7,14 +7,16 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use unicode_width::UnicodeWidthStr;
 
-use super::{connection_of, first_reason};
+use super::{connection_of, first_reason, health_word};
 use crate::config::Theme;
-use crate::fleet::{Connection, Database, Role};
+use crate::fleet::{Connection, Database, Health, Role};
 use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Mode, Model, SortCol};
 use crate::tui::ops::lease;
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style};
-use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
+use crate::tui::widgets::{
+    Col, Table, accent_edge, clip_middle, col, flex, num, panel, put, scroll, select_row,
+};
 
 /// Columns of the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,8 +85,8 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
     let hints = model.keymap.hints(Context::Databases);
     let inner = panel(theme, &title, &hints, true, area, buf);
     if let Some(o) = scope {
-        // The orchestra's accent on the panel's corner, so prod is hard to miss.
-        buf.set_stringn(area.x, area.y, "█", 1, accent_style(model, theme, o));
+        // The orchestra's accent on the panel's left edge, so prod is hard to miss.
+        accent_edge(buf, area, accent_style(model, theme, o));
     }
     if inner.height < 2 {
         return;
@@ -110,22 +112,27 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
             .unwrap_or(lo)
             .clamp(lo, hi) as u16
     };
-    let db_w = widest(
-        &|d| d.key.namespace.width() + 1 + d.key.name.width(),
-        12,
-        40,
-    );
-    let orch_cap = if w < 120 { 16 } else { 28 };
-    let orch_w = widest(
-        &|d| model.display_name(&d.key.orchestra).width() + 2,
-        9,
-        orch_cap,
-    );
-    let leader_w = widest(
-        &|d| d.state.leader.as_deref().map_or(1, |l| l.width() + 2),
-        6,
-        24,
-    );
+    // At 80–119 columns the widths are fixed, so the columns do not come and go with what is
+    // on screen (a filter, a long name): database, orchestra, health, leader, ready and lag
+    // always fit in 76 cells. Wider, they follow what is on screen.
+    let narrow_w = w < 120;
+    let (db_w, orch_w, leader_w) = if narrow_w {
+        (19, 13, 17)
+    } else {
+        (
+            widest(
+                &|d| d.key.namespace.width() + 1 + d.key.name.width(),
+                12,
+                40,
+            ),
+            widest(&|d| model.display_name(&d.key.orchestra).width() + 2, 9, 28),
+            widest(
+                &|d| d.state.leader.as_deref().map_or(4, |l| l.width() + 2),
+                6,
+                28,
+            ),
+        )
+    };
     // Operations in flight on the rows shown (anyone's, from the Leases).
     let ops: Vec<Option<lease::InFlight>> = visible
         .iter()
@@ -137,26 +144,13 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         .map(|i| i.cell().width())
         .max()
         .map_or(3, |w| w.clamp(3, 26)) as u16;
-    // An operation in flight matters more than the version or the term.
-    let op_prio = if op_w > 3 { 3 } else { 10 };
-    let cols = [
-        col(Column::Database, "DATABASE", db_w, 0),
-        col(
-            Column::Orchestra,
-            "ORCHESTRA",
-            orch_w,
-            if scope.is_some() { 20 } else { 4 },
-        ),
-        col(Column::Profile, "PROFILE", 8, 9),
-        col(Column::Version, "VERSION", 8, 8),
-        num(Column::Ready, "READY", 6, 2),
-        col(Column::Leader, "LEADER", leader_w, 5),
-        num(Column::Term, "TERM", 5, 7),
-        num(Column::Lag, "LAG", 6, 6),
-        col(Column::Health, "HEALTH", 8, 1),
-        col(Column::Op, "OP", op_w, op_prio),
-        flex(Column::Reason, "REASON", 20, 3),
-    ];
+    let cols = columns(
+        &visible,
+        &ops,
+        scope.is_some(),
+        model.sort,
+        [db_w, orch_w, leader_w, op_w],
+    );
     let tbl = Table::new(&cols, w, x0);
     tbl.header(
         buf,
@@ -194,7 +188,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         };
         c(
             Column::Database,
-            &format!("{}/{}", k.namespace, k.name),
+            &db_cell(&k.namespace, &k.name, usize::from(db_w)),
             theme.text,
             buf,
         );
@@ -210,7 +204,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
                 );
             } else {
                 // Not live: the row is what was last seen.
-                c(Column::Orchestra, &format!("{name} ⚠"), theme.warning, buf);
+                c(Column::Orchestra, &format!("⚠ {name}"), theme.warning, buf);
             }
         }
         c(Column::Profile, &d.profile, theme.muted, buf);
@@ -230,10 +224,16 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         match &s.leader {
             Some(l) => c(
                 Column::Leader,
-                &format!("{} {l}", Role::Leader.glyph()),
+                &format!(
+                    "{} {}",
+                    Role::Leader.glyph(),
+                    clip_middle(l, usize::from(leader_w.saturating_sub(2)))
+                ),
                 theme.text,
                 buf,
             ),
+            // Not known before the probes answered: no false "none".
+            None if s.health == Health::Unknown => c(Column::Leader, "?", theme.muted, buf),
             None => c(Column::Leader, "none", theme.down, buf),
         }
         c(
@@ -250,7 +250,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         );
         c(
             Column::Health,
-            s.health.word(),
+            health_word(d),
             health_style(theme, s.health),
             buf,
         );
@@ -262,5 +262,91 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
             None => c(Column::Op, "-", theme.muted, buf),
         }
         c(Column::Reason, first_reason(d), theme.text, buf);
+    }
+}
+
+/// `namespace/name` in `w` cells: the namespace gives way first (`team-comp…/audit-trail`), the
+/// name only when it alone does not fit (cut in the middle).
+fn db_cell(namespace: &str, name: &str, w: usize) -> String {
+    let full = format!("{namespace}/{name}");
+    if full.width() <= w {
+        return full;
+    }
+    let ns_room = w.saturating_sub(name.width() + 2);
+    if ns_room >= 3 {
+        let mut ns = String::new();
+        for c in namespace.chars() {
+            if ns.width() + c.to_string().width() > ns_room {
+                break;
+            }
+            ns.push(c);
+        }
+        format!("{ns}…/{name}")
+    } else {
+        clip_middle(&full, w).into_owned()
+    }
+}
+
+/// The columns and their priorities, decided once (an engineer at 80 columns needs the orchestra,
+/// database, health, leader, ready/desired and lag; reasons, operations, version and term when
+/// there is room). Two adjustments, both visible: the sort column is kept on screen (rows never
+/// re-order by something hidden), and a column with nothing to say on the rows shown (all `-`,
+/// or the orchestra in one orchestra's list: the title names it) is not shown. `widths` are the database, orchestra, leader and operation widths.
+fn columns(
+    visible: &[&Database],
+    ops: &[Option<lease::InFlight>],
+    scoped: bool,
+    sort: SortCol,
+    widths: [u16; 4],
+) -> Vec<Col<Column>> {
+    let [db_w, orch_w, leader_w, op_w] = widths;
+    const EMPTY: u8 = 40;
+    let all = |f: &dyn Fn(&Database) -> bool| visible.iter().all(|d| f(d));
+    let term_empty = all(&|d| d.state.term.is_none());
+    let lag_empty = all(&|d| d.state.worst_lag.is_none());
+    let version_empty = all(&|d| d.version().is_empty());
+    let reason_empty = all(&|d| first_reason(d).is_empty());
+    let op_empty = ops.iter().all(Option::is_none);
+    let prio = |p: u8, empty: bool| if empty { EMPTY + p } else { p };
+    let mut cols = [
+        // In one orchestra's list the title names it.
+        col(
+            Column::Orchestra,
+            "ORCHESTRA",
+            orch_w,
+            if scoped { EMPTY } else { 2 },
+        ),
+        col(Column::Database, "DATABASE", db_w, 0),
+        col(Column::Health, "HEALTH", 8, 1),
+        col(Column::Leader, "LEADER", leader_w, 3),
+        num(Column::Ready, "READY", 5, 4),
+        num(Column::Lag, "LAG", 4, prio(5, lag_empty)),
+        // An operation in flight matters more than the reasons' text.
+        col(Column::Op, "OP", op_w, prio(6, op_empty)),
+        flex(Column::Reason, "REASON", 12, prio(7, reason_empty)),
+        col(Column::Version, "VERSION", 8, prio(10, version_empty)),
+        num(Column::Term, "TERM", 5, prio(11, term_empty)),
+        col(Column::Profile, "PROFILE", 8, 12),
+    ];
+    let sorted = sort_column(sort);
+    if let Some(c) = cols.iter_mut().find(|c| c.id == sorted) {
+        c.prio = c.prio.min(1);
+    }
+    // A column with nothing to say is not shown at all (unless it is the sort column).
+    cols.into_iter().filter(|c| c.prio < EMPTY).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_namespace_gives_way_before_the_name() {
+        assert_eq!(db_cell("team-a", "orders", 19), "team-a/orders");
+        assert_eq!(
+            db_cell("team-compliance", "audit-trail", 19),
+            "team-c…/audit-trail"
+        );
+        assert_eq!(db_cell("ns", "a-very-long-database-name", 19).width(), 19);
     }
 }

@@ -1,6 +1,6 @@
 //! The fleet view: the "degraded right now" panel (the worst databases of the whole fleet, with
 //! their first reason) above the list of orchestras (health counts, members, operations in
-//! flight, connection state).
+//! flight, connection state; the selected one's connection trouble in full under the list).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -14,7 +14,7 @@ use crate::fleet::Connection;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::model::Model;
 use crate::tui::widgets::styles::{accent_style, connection_style, health_style};
-use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row};
+use crate::tui::widgets::{Table, col, flex, num, panel, put, scroll, select_row, wrap};
 
 pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     let (top_h, _) = model.fleet_split();
@@ -64,18 +64,21 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if model.worst.is_empty() {
         let text = if model.fleet.databases.is_empty() {
             "no databases seen yet".to_string()
+        } else if c.unknown == 0 {
+            format!("all {} databases are healthy", c.total())
         } else {
+            // Not "all 0 are healthy": say what is known and what is not yet.
             format!(
-                "all {} databases are healthy{}",
-                c.total() - c.unknown,
-                if c.unknown > 0 {
-                    format!(" ({} not probed or unknown)", c.unknown)
-                } else {
-                    String::new()
-                }
+                "none seen degraded · {} healthy · {} not probed yet or unknown",
+                c.healthy, c.unknown
             )
         };
-        put(buf, x0, inner.y, w, &text, theme.healthy);
+        let style = if c.unknown == 0 {
+            theme.healthy
+        } else {
+            theme.unknown
+        };
+        put(buf, x0, inner.y, w, &text, style);
         return;
     }
     let shown = model.worst_shown();
@@ -175,14 +178,21 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(7)
         .clamp(7, 28) as u16;
-    let mut cols = vec![
-        col(Orch::Orchestra, "ORCHESTRA", name_w.max(9), 0),
-        col(Orch::Context, "CONTEXT", ctx_w, 6),
+    let mut cols = vec![col(Orch::Orchestra, "ORCHESTRA", name_w.max(9), 0)];
+    // The context only where a display name hides it (never an empty column).
+    if model
+        .orchestras
+        .iter()
+        .any(|o| model.display_name(&o.name) != o.name)
+    {
+        cols.push(col(Orch::Context, "CONTEXT", ctx_w, 6));
+    }
+    cols.extend([
         num(Orch::Databases, "DBS", 5, 2),
         num(Orch::Down, "DOWN", 5, 3),
         num(Orch::Degraded, "DEGRADED", 8, 4),
         num(Orch::Members, "MEMBERS", 7, 5),
-    ];
+    ]);
     // Operations in flight: always once there is one, else only where there is room.
     if w >= 120 || model.orchestras.iter().any(|o| o.ops > 0) {
         cols.push(num(Orch::Ops, "OPS", 4, 3));
@@ -253,6 +263,33 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             y,
             &conn.describe(),
             st(connection_style(theme, &conn)),
+        );
+    }
+    // The selected orchestra's connection trouble in full under the list (the column cuts it):
+    // which server, and why it cannot be reached.
+    let Some(o) = model.orchestras.get(model.orchestra_sel) else {
+        return;
+    };
+    let conn = connection_of(model, &o.name);
+    if matches!(*conn, Connection::Live | Connection::Connecting) {
+        return;
+    }
+    let shown = model.orchestras.len().saturating_sub(offset).min(rows);
+    let free = rows.saturating_sub(shown);
+    if free < 2 {
+        return;
+    }
+    let text = format!("{}: {}", model.display_name(&o.name), conn.describe());
+    let lines = wrap(&text, usize::from(w), (free - 1).min(3));
+    let top = inner.bottom() - lines.len() as u16;
+    for (i, line) in lines.iter().enumerate() {
+        put(
+            buf,
+            x0,
+            top + i as u16,
+            w,
+            line,
+            connection_style(theme, &conn),
         );
     }
 }

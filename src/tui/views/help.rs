@@ -5,6 +5,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::widgets::{Clear, Widget};
+use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
 use crate::tui::keymap::{self, Action};
@@ -22,11 +23,15 @@ fn syntax_sections(filter: &str) -> Vec<Section> {
             .map(|(k, what)| (k.to_string(), what.to_string()))
             .collect()
     };
+    // Every term and value in full (nothing cut at 80 columns: a 3 a.m. reader types them).
     let mut terms = lines(&[
-        ("text", "in orch/ns/name"),
-        ("health:degraded", "down unhealthy …"),
-        ("profile:etcd", "neo4j dynomite …"),
-        ("orchestra:aws", "ns:  version:"),
+        ("word", "part of orch/ns/name"),
+        ("health:H", "healthy degraded down"),
+        ("", "unknown unhealthy"),
+        ("profile:P", "e.g. neo4j, etcd"),
+        ("orchestra:O", "name or display name"),
+        ("ns:N", "namespace part"),
+        ("version:V", "e.g. version:5.26"),
     ]);
     // Enter and Esc in the filter line are fixed.
     terms.push((
@@ -51,7 +56,7 @@ fn syntax_sections(filter: &str) -> Vec<Section> {
                 ("↵", "choose / confirm"),
                 ("Esc", "cancel"),
                 ("y  n", "yes / no"),
-                ("Tab  Shift-Tab", "next / prev field"),
+                ("Tab  ⇧Tab", "next / prev field"),
             ]),
         ),
     ]
@@ -111,6 +116,13 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     for (i, part) in [left, right].into_iter().enumerate() {
         let x0 = inner.x + 1 + i as u16 * col_w;
         let w = col_w.saturating_sub(2);
+        // The key column as wide as this column's widest keys, the rest for what they do.
+        let key_w = part
+            .iter()
+            .flat_map(|(_, keys)| keys.iter().map(|(k, _)| k.width() as u16))
+            .max()
+            .unwrap_or(8)
+            .clamp(8, 16);
         let mut y = inner.y;
         for (section, keys) in part {
             if y >= inner.bottom() {
@@ -126,11 +138,12 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
                     buf,
                     x0 + 1,
                     y,
-                    16.min(w.saturating_sub(1)),
+                    key_w.min(w.saturating_sub(1)),
                     k,
                     theme.key_hint,
                 );
-                put(buf, x0 + 18, y, w.saturating_sub(18), what, theme.text);
+                let at = key_w + 3;
+                put(buf, x0 + at, y, w.saturating_sub(at), what, theme.text);
                 y += 1;
             }
         }

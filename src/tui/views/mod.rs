@@ -1,5 +1,5 @@
-//! Drawing, read-only: [`draw`] / [`render`] lay the screen out (the open view above, the filter
-//! or command line and the status bar below, the help overlay or an operation dialog on top)
+//! Drawing, read-only: [`draw`] / [`render`] lay the screen out (the open view above, then any
+//! error in full, the filter or command line and the status bar below, the help overlay or an operation dialog on top)
 //! and hand each part to its module: `fleet`, `databases`, `profile` (with `progress`, the
 //! operation's pane), `operations` (`:ops`), `dialog`, `input_line`, `status_bar`, `help`. Lists are
 //! virtualised (only rows on screen are formatted) and columns are dropped by priority when the
@@ -44,7 +44,12 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     }
     buf.set_style(area, theme.text);
     let input = u16::from(matches!(model.mode, Mode::Filter | Mode::Command));
-    let main_h = area.height.saturating_sub(1 + input);
+    let errors = if area.height >= 8 {
+        model.error_lines()
+    } else {
+        Vec::new()
+    };
+    let main_h = area.height.saturating_sub(1 + input + errors.len() as u16);
     let main = Rect {
         height: main_h,
         ..area
@@ -74,11 +79,18 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         },
         View::Operations => operations::render(model, theme, main, buf),
     }
+    // The error in full on its own lines, between the view and the status bar (which keeps the
+    // fleet's health).
+    for (i, line) in errors.iter().enumerate() {
+        let y = area.y + main_h + i as u16;
+        buf.set_style(Rect::new(area.x, y, area.width, 1), theme.error);
+        put(buf, area.x, y, area.width, line, theme.error);
+    }
     if input == 1 && area.height >= 2 {
         input_line::render(
             model,
             theme,
-            Rect::new(area.x, area.y + main_h, area.width, 1),
+            Rect::new(area.x, area.y + main_h + errors.len() as u16, area.width, 1),
             buf,
         );
     }
@@ -126,5 +138,19 @@ fn first_reason(d: &Database) -> &str {
     match d.state.health {
         Health::Healthy => "",
         _ => d.state.reasons.first().map_or("", String::as_str),
+    }
+}
+
+/// A database's health as a word: `probing…` rather than `unknown` while its first probes are
+/// still out (at startup, or a new member), so a fresh dashboard does not look broken.
+fn health_word(d: &Database) -> &'static str {
+    let probing = d
+        .state
+        .reasons
+        .first()
+        .is_some_and(|r| r.starts_with("probing") || r == "not probed yet");
+    match d.state.health {
+        Health::Unknown if probing => "probing…",
+        h => h.word(),
     }
 }

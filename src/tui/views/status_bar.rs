@@ -1,6 +1,6 @@
 //! The status bar, the bottom line: READ-ONLY badge, how many operations of this dashboard run,
-//! an error if there is one, the fleet's
-//! health counts, then a note or who is looking (kubeconfig, role), and the clock on the right.
+//! the fleet's health counts (always: an error is shown in full on its own line above), then a
+//! note or who is looking (kubeconfig, role), and the clock on the right.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -64,25 +64,19 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
     } else {
         theme.status_bar
     };
-    // An error comes first (it is why the user looks down here), then the counts, then who I am.
-    if let Some(Note::Error(e)) = &model.note {
-        x = put(
-            buf,
-            x,
-            area.y,
-            end.saturating_sub(x),
-            &format!(" ✗ {e} "),
-            theme.error,
-        );
+    // The fleet's health always (an error has its own line above), then a note or who I am.
+    if matches!(model.note, Some(Note::Error(_))) && model.size.1 < 8 {
+        // No room for the error's line: a mark, so it is not missed.
+        x = put(buf, x, area.y, end.saturating_sub(x), " ✗ ", theme.error);
     }
     x = put(buf, x, area.y, end.saturating_sub(x), &counts, counts_style);
     let room = end.saturating_sub(x);
     match &model.note {
-        Some(Note::Error(_)) => {}
         Some(Note::Info(i)) => {
             put(buf, x, area.y, room, &format!("│ {i} "), theme.status_bar);
         }
-        None => {
+        // An error is on its own line above: who is looking stays here.
+        Some(Note::Error(_)) | None => {
             put(
                 buf,
                 x,

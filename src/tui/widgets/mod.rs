@@ -8,6 +8,6 @@ pub mod styles;
 pub mod table;
 pub mod text;
 
-pub use panel::panel;
+pub use panel::{accent_edge, panel};
 pub use table::{Col, Table, col, flex, num, scroll, select_row};
-pub use text::{put, put_right};
+pub use text::{clip_middle, put, put_right, wrap};

@@ -4,29 +4,33 @@
 //! operation this dashboard runs on it, or the leader changes seen, its Kubernetes events and,
 //! unless read-only, the operations its role may run.
 
-use std::borrow::Cow;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
+mod panes;
+
 use super::{connection_of, progress};
 use crate::config::Theme;
 use crate::fleet::store::clock;
 use crate::fleet::{Connection, Database, Member, Probe, Role};
 use crate::tui::keymap::{Action, Context};
-use crate::tui::model::{Model, age};
+use crate::tui::model::{Model, Pane, age};
 use crate::tui::ops::lease;
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style, role_style};
-use crate::tui::widgets::{Table, col, flex, num, panel, put, put_right, scroll, select_row};
+use crate::tui::widgets::{
+    Table, accent_edge, clip_middle, col, flex, num, panel, put, put_right, scroll, select_row,
+};
 
 pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut Buffer) {
     let s = &d.state;
     let now = model.now_ms;
     let ops = model.operations(&d.key.orchestra);
-    let show_ops = !model.read_only_for(&d.key.orchestra);
+    let is_static = d.is_static();
+    // Operations act through Kubernetes: none for a static inventory database.
+    let show_ops = !model.read_only_for(&d.key.orchestra) && !is_static;
     let wide = area.width >= 120;
     let churning = d.history.churning(now);
     let reasons_shown = s.reasons.len().min(if area.height >= 40 { 6 } else { 3 });
@@ -60,19 +64,19 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         ..area
     };
     let title = format!(" {} ", d.key.id());
-    let hints = if show_ops {
-        model.keymap.hints(Context::Profile)
-    } else {
-        model
-            .keymap
-            .hints_except(Context::Profile, &[Action::Operations])
-    };
+    // No operations menu when none may run; no events pane without Kubernetes.
+    let mut hidden = Vec::new();
+    if !show_ops {
+        hidden.push(Action::Operations);
+    }
+    if is_static {
+        hidden.push(Action::Pane);
+    }
+    let hints = model.keymap.hints_except(Context::Profile, &hidden);
     let inner = panel(theme, &title, &hints, true, header_area, buf);
-    buf.set_stringn(
-        area.x,
-        area.y,
-        "█",
-        1,
+    accent_edge(
+        buf,
+        header_area,
         accent_style(model, theme, &d.key.orchestra),
     );
     let x0 = inner.x + 1;
@@ -87,9 +91,17 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
             ),
             Span::styled("  leader ", theme.muted),
         ];
+        // The leader's name gives way (cut with …) before the version does.
+        let kind_w = (d.profile.width() + 1 + d.version().width()) as u16;
+        let fixed_w = 40 + s.health.word().width() as u16;
+        let leader_room = usize::from(w.saturating_sub(fixed_w + kind_w)).max(8);
         match &s.leader {
             Some(l) => spans.push(Span::styled(
-                format!("{} {l}", Role::Leader.glyph()),
+                format!(
+                    "{} {}",
+                    Role::Leader.glyph(),
+                    clip_middle(l, leader_room.saturating_sub(2))
+                ),
                 theme.leader,
             )),
             None => spans.push(Span::styled("none", theme.down)),
@@ -99,7 +111,13 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
             s.term.map_or("-".into(), |t| t.to_string()),
             theme.text,
         ));
-        spans.push(Span::styled("  ready ", theme.muted));
+        // A static member has no readiness of its own: say how many answered their probe.
+        let ready_word = if is_static {
+            "  answering "
+        } else {
+            "  ready "
+        };
+        spans.push(Span::styled(ready_word, theme.muted));
         spans.push(Span::styled(
             format!("{}/{}", d.ready(), d.members.len()),
             theme.text,
@@ -113,7 +131,9 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         let used = line.width() as u16;
         buf.set_line(x0, y, &line, w);
         // Profile, version and probe time on the right, as much as fits.
-        let kind = format!("{} {}", d.profile, d.version());
+        let kind = format!("{} {}", d.profile, d.version())
+            .trim_end()
+            .to_string();
         let full = match d.probed_ms {
             Some(p) => format!("{kind} · probed {}", clock(p)),
             None => format!("{kind} · not probed yet"),
@@ -214,6 +234,17 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         }
     }
 
+    // The member detail (Enter on a member) takes everything under the header.
+    if model.member_detail && run.is_none() {
+        let detail = Rect {
+            y: area.y + header_h,
+            height: area.height - header_h,
+            ..area
+        };
+        panes::member_detail(model, theme, d, detail, buf);
+        return;
+    }
+
     // Members.
     let member_area = Rect {
         y: area.y + header_h,
@@ -237,14 +268,20 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
     }
     let ops_w = if show_ops && wide { 34 } else { 0 };
     let rest_w = bottom_area.width - ops_w;
-    let timeline_w = if d.history.changes.is_empty() {
-        28
+    let events_focused = model.pane == Pane::Events;
+    let timeline_w = if is_static {
+        // No Kubernetes, no events: the leader changes take the width.
+        rest_w
+    } else if events_focused && !wide {
+        // Scrolling the events at 80 columns: they take the width.
+        0
+    } else if d.history.changes.is_empty() {
+        28.max(rest_w.min(30))
     } else if wide {
-        rest_w * 2 / 5
+        (rest_w * 2 / 5).max(30)
     } else {
-        rest_w / 2
+        (rest_w / 2).max(30)
     }
-    .max(30)
     .min(rest_w);
     let timeline = Rect {
         width: timeline_w,
@@ -255,9 +292,11 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         width: rest_w - timeline_w,
         ..bottom_area
     };
-    leader_timeline(theme, d, timeline, buf);
-    if events.width >= 10 {
-        events_panel(theme, d, events, buf);
+    if timeline.width > 0 {
+        panes::leader_timeline(theme, d, timeline, buf);
+    }
+    if events.width >= 10 && !is_static {
+        panes::events_panel(model, theme, d, events, buf);
     }
     if ops_w > 0 {
         let ops_area = Rect {
@@ -313,7 +352,9 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
     let node_w = widest(&|m| m.pod.node.width(), 4, 40);
     let zone_w = widest(&|m| m.pod.zone.width(), 4, 20);
     let image_w = widest(&|m| m.pod.image.width(), 5, 48);
-    let cols = [
+    // A static member has no pod: no restarts, node, zone, age or image to show.
+    let kube = !d.is_static();
+    let cols: Vec<_> = [
         col(Column::Role, "ROLE", 14, 0),
         col(Column::Member, "MEMBER", name_w, 0),
         col(Column::Ready, "READY", 5, 1),
@@ -325,7 +366,15 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         num(Column::Age, "AGE", 6, 4),
         flex(Column::Status, "STATUS", 16, 3),
         col(Column::Image, "IMAGE", image_w, 9),
-    ];
+    ]
+    .into_iter()
+    .filter(|c| {
+        kube || !matches!(
+            c.id,
+            Column::Restarts | Column::Node | Column::Zone | Column::Age | Column::Image
+        )
+    })
+    .collect();
     let tbl = Table::new(&cols, w, x0);
     tbl.header(buf, inner.y, theme.header, None);
     let rows = usize::from(inner.height - 1);
@@ -353,17 +402,15 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
             role_style(theme, role),
             buf,
         );
+        // Cut in the middle: members of one StatefulSet differ at the end of their names.
         if worked_on {
-            c(
-                Column::Member,
-                &format!("{} ⚙", m.pod.name),
-                theme.warning,
-                buf,
-            );
+            let name = clip_middle(&m.pod.name, usize::from(name_w.saturating_sub(2)));
+            c(Column::Member, &format!("{name} ⚙"), theme.warning, buf);
         } else {
-            c(Column::Member, &m.pod.name, theme.text, buf);
+            let name = clip_middle(&m.pod.name, usize::from(name_w));
+            c(Column::Member, &name, theme.text, buf);
         }
-        let (ready, ready_style) = if m.pod.ready {
+        let (ready, ready_style) = if m.ready() {
             ("yes", theme.text)
         } else {
             ("NO", theme.warning)
@@ -400,111 +447,9 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
             theme.muted,
             buf,
         );
-        let (status, style): (Cow<str>, Style) = if m.pod.terminating {
-            ("terminating".into(), theme.warning)
-        } else if m.pod.phase != "Running" && !m.pod.phase.is_empty() {
-            (format!("pod {}", m.pod.phase).into(), theme.warning)
-        } else {
-            match &m.probe {
-                Probe::Pending => ("not probed yet".into(), theme.muted),
-                Probe::Error(e) => (format!("probe error: {e}").into(), theme.error),
-                Probe::Ok(r) if !r.errors.is_empty() => (r.errors.join("; ").into(), theme.error),
-                Probe::Ok(r) if !r.healthy => ("reports unhealthy".into(), theme.degraded),
-                Probe::Ok(_) => ("ok".into(), theme.healthy),
-            }
-        };
+        let (status, style) = panes::member_status(theme, m);
         c(Column::Status, &status, style, buf);
         c(Column::Image, &m.pod.image, theme.muted, buf);
-    }
-}
-
-fn leader_timeline(theme: &Theme, d: &Database, area: Rect, buf: &mut Buffer) {
-    let title = format!(" Leader changes ({}) ", d.history.changes.len());
-    let inner = panel(theme, &title, "", false, area, buf);
-    let x0 = inner.x + 1;
-    let w = inner.width.saturating_sub(1);
-    if inner.height == 0 {
-        return;
-    }
-    if d.history.changes.is_empty() {
-        put(buf, x0, inner.y, w, "none since baton started", theme.muted);
-        return;
-    }
-    for (i, c) in d
-        .history
-        .changes
-        .iter()
-        .rev()
-        .take(usize::from(inner.height))
-        .enumerate()
-    {
-        let y = inner.y + i as u16;
-        let from = c.from.as_deref().unwrap_or("none");
-        let to = c.to.as_deref().unwrap_or("none");
-        let line = Line::from(vec![
-            Span::styled(clock(c.at_ms), theme.muted),
-            Span::styled(format!(" {from} → "), theme.text),
-            Span::styled(format!("{} {to}", Role::Leader.glyph()), theme.leader),
-            Span::styled(
-                c.term.map_or(String::new(), |t| format!(" term {t}")),
-                theme.muted,
-            ),
-        ]);
-        buf.set_line(x0, y, &line, w);
-    }
-}
-
-fn events_panel(theme: &Theme, d: &Database, area: Rect, buf: &mut Buffer) {
-    let title = format!(" Kubernetes events ({}) ", d.events.len());
-    let inner = panel(theme, &title, "", false, area, buf);
-    let x0 = inner.x + 1;
-    let w = inner.width.saturating_sub(1);
-    if inner.height == 0 {
-        return;
-    }
-    if d.events.is_empty() {
-        put(buf, x0, inner.y, w, "no recent events", theme.muted);
-        return;
-    }
-    for (i, e) in d
-        .events
-        .iter()
-        .rev()
-        .take(usize::from(inner.height))
-        .enumerate()
-    {
-        let y = inner.y + i as u16;
-        let kind_style = if e.kind == "Normal" {
-            theme.muted
-        } else {
-            theme.warning
-        };
-        let mut x = put(buf, x0, y, w, &clock(e.at_ms), theme.muted);
-        let end = x0 + w;
-        x = put(
-            buf,
-            x + 1,
-            y,
-            end.saturating_sub(x + 1),
-            &e.reason,
-            kind_style,
-        );
-        x = put(
-            buf,
-            x + 1,
-            y,
-            end.saturating_sub(x + 1),
-            &e.object,
-            theme.muted,
-        );
-        put(
-            buf,
-            x + 1,
-            y,
-            end.saturating_sub(x + 1),
-            &e.message,
-            theme.text,
-        );
     }
 }
 
