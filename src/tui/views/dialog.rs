@@ -101,8 +101,8 @@ fn frame(
     }
     let inner = block.inner(r);
     block.render(r, buf);
-    // The accent in the corners too (visible without colour as a block).
-    buf.set_stringn(r.x, r.y, "█", 1, accent_style(model, theme, &key.orchestra));
+    // The accent is the border's colour and the orchestra's name in the title (readable without
+    // colour); no glyph replaces the corner.
     inner
 }
 
@@ -434,7 +434,25 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
     } else {
         " y run · n / Esc cancel "
     };
-    let head = 2 + pf.checks.len() + usize::from(!pf.plan.is_empty()) + pf.plan.len();
+    // A failing check wraps onto up to three lines: its reason names the member at fault, and
+    // at 80 columns that is often past the edge.
+    let box_w: u16 = if area.width >= 140 { 130 } else { 100 };
+    let text_w = usize::from(box_w.min(area.width).saturating_sub(2 + 2 + 3)).max(10);
+    let check_lines: Vec<Vec<String>> = pf
+        .checks
+        .iter()
+        .map(|c| {
+            let text = match &c.member {
+                Some(m) => format!("{} ({m}): {}", c.rule, c.detail),
+                None => format!("{}: {}", c.rule, c.detail),
+            };
+            crate::tui::widgets::text::wrap(&text, text_w, if c.ok { 1 } else { 3 })
+        })
+        .collect();
+    let head = 2
+        + check_lines.iter().map(Vec::len).sum::<usize>()
+        + usize::from(!pf.plan.is_empty())
+        + pf.plan.len();
     let want_h = (head + 1 + tail.len()) as u16 + 2;
     let radius = pf.radius().map_or("", |r| r.word());
     let title = format!(
@@ -449,7 +467,7 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
         &pf.key,
         &title,
         hints,
-        if area.width >= 140 { 130 } else { 100 },
+        box_w,
         want_h,
         area,
         buf,
@@ -475,7 +493,7 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
         put(buf, x0, y, w, "Checks", theme.header);
         y += 1;
     }
-    for c in &pf.checks {
+    for (c, lines) in pf.checks.iter().zip(&check_lines) {
         if y >= tail_top {
             break;
         }
@@ -487,19 +505,20 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
             (false, _) => ("✗", theme.error),
         };
         let x = put(buf, x0 + 1, y, 2, glyph, style);
-        let text = match &c.member {
-            Some(m) => format!("{} ({m}): {}", c.rule, c.detail),
-            None => format!("{}: {}", c.rule, c.detail),
-        };
-        put(
-            buf,
-            x + 1,
-            y,
-            w.saturating_sub(x + 1 - x0),
-            &text,
-            theme.text,
-        );
-        y += 1;
+        for line in lines {
+            if y >= tail_top {
+                break;
+            }
+            put(
+                buf,
+                x + 1,
+                y,
+                w.saturating_sub(x + 1 - x0),
+                line,
+                theme.text,
+            );
+            y += 1;
+        }
     }
     if !pf.plan.is_empty() && y < tail_top {
         put(buf, x0, y, w, "Plan (in order)", theme.header);
