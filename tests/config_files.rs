@@ -176,7 +176,7 @@ fn key_bindings_from_the_config() {
     let good = home.path().join("keys.toml");
     std::fs::write(
         &good,
-        "[keys]\nquit = \"ctrl-q\"\nfilter = \"f\"\nback = [\"esc\", \"backspace\"]\n",
+        "[keys]\nquit = \"ctrl-q\"\nfilter = \"F\"\nback = [\"esc\", \"backspace\"]\n",
     )
     .unwrap();
     let out = baton(
