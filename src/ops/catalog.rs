@@ -99,6 +99,13 @@ const RESTART_PERMS: &[Permission] = &[
     ("update", "leases", ""),
     ("create", "events", ""),
 ];
+const REPLACE_PERMS: &[Permission] = &[
+    ("delete", "persistentvolumeclaims", ""),
+    ("delete", "pods", ""),
+    LOCK[0],
+    LOCK[1],
+    LOCK[2],
+];
 const JOB_PERMS: &[Permission] = &[
     ("create", "jobs", ""),
     ("get", "pods", "log"),
@@ -220,13 +227,13 @@ pub static CATALOG: &[Spec] = &[
     },
     Spec {
         name: OperationName::ReplaceMember,
-        description: "replace a member with an empty one that catches up",
-        radius: BlastRadius::Database,
-        typed_confirmation: true,
+        description: "give a member a fresh volume; it rejoins as a new server (learner, caught up, voter)",
+        radius: BlastRadius::Member,
+        typed_confirmation: false,
         params: &[MEMBER],
-        permissions: RESTART_PERMS,
+        permissions: REPLACE_PERMS,
         profiles: &["neo4j"],
-        available: false,
+        available: true,
     },
 ];
 

@@ -45,6 +45,20 @@ pub trait Executor: Send + Sync {
         pod: &str,
         uid: &str,
     ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Deletes a PersistentVolumeClaim with a UID precondition (pvc-protection keeps it until
+    /// its pod is gone; the StatefulSet then makes a new, empty one).
+    fn delete_claim(
+        &self,
+        claim: &str,
+        uid: &str,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Runs one server-management statement (Neo4j 5 Cypher) on the `system` database of
+    /// member `pod`.
+    fn cypher(
+        &self,
+        pod: &str,
+        statement: &str,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// Sets replicas; `remember` Some writes `baton.io/replicas-before-stop`, None removes it.
     fn scale(
         &self,

@@ -142,6 +142,7 @@ impl FakeState {
                 revision: format!("r{}", m.uid_gen),
                 image: m.image.clone(),
                 memory: Some(m.memory.clone()),
+                claims: Vec::new(),
             });
             probes.push(if m.up {
                 Probe::Ok(ProbeReport {
@@ -165,6 +166,8 @@ impl FakeState {
             probes,
             statefulsets: self.statefulsets.clone(),
             jobs: self.jobs.clone(),
+            claims: Vec::new(),
+            servers: None,
         }
     }
 
@@ -184,6 +187,18 @@ impl FakeState {
 impl Executor for FakeExecutor {
     async fn observe(&self) -> Result<Observed, ExecError> {
         Ok(self.lock().observed_for_tests())
+    }
+
+    async fn delete_claim(&self, claim: &str, _uid: &str) -> Result<(), ExecError> {
+        self.lock().calls.push(format!("delete pvc/{claim}"));
+        Ok(())
+    }
+
+    async fn cypher(&self, pod: &str, statement: &str) -> Result<(), ExecError> {
+        self.lock()
+            .calls
+            .push(format!("cypher on {pod}: {statement}"));
+        Ok(())
     }
 
     async fn delete_pod(&self, pod: &str, uid: &str) -> Result<(), ExecError> {

@@ -10,12 +10,13 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::executor::{ExecError, Executor};
-use super::observe::{JobObs, Observed, PodObs, StsObs};
+use super::neo4j_admin::{self, ServerTable};
+use super::observe::{ClaimObs, JobObs, Observed, PodObs, StsObs};
 use super::plan::{JobPlan, TemplateChange};
 use super::record::{LEASE_SECONDS, LeaseObs, Record};
 use crate::config::{ProfileConfig, Transport};
@@ -118,6 +119,92 @@ impl KubeExecutor {
                 }
             }
         }
+    }
+
+    /// The claims the member pods mount. Not being allowed to read them is not fatal: only
+    /// replace-member needs them, and it says so.
+    async fn claims(&self, pods: &[PodObs]) -> Vec<ClaimObs> {
+        if pods.iter().all(|p| p.claims.is_empty()) {
+            return Vec::new();
+        }
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let Ok(list) = api.list(&ListParams::default()).await else {
+            return Vec::new();
+        };
+        let mut out: Vec<ClaimObs> = list
+            .items
+            .iter()
+            .filter(|c| {
+                let name = c.metadata.name.as_deref().unwrap_or("");
+                pods.iter().any(|p| p.claims.iter().any(|n| n == name))
+            })
+            .map(|c| ClaimObs {
+                name: c.metadata.name.clone().unwrap_or_default(),
+                uid: c.metadata.uid.clone().unwrap_or_default(),
+                deleting: c.metadata.deletion_timestamp.is_some(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Sends statements to the `system` database of member `pod`, straight to its pod IP with
+    /// the profile's credentials (the API server's pod proxy carries no credentials).
+    async fn system_query(&self, pod: &str, statements: &[&str]) -> Result<Value, ExecError> {
+        if self.transport == Transport::Proxy {
+            return Err(ExecError::Other(
+                "server management needs a direct route to the members (transport direct or auto): the pod proxy carries no credentials".into(),
+            ));
+        }
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let p = pods.get(pod).await.map_err(err)?;
+        let ip = p
+            .status
+            .and_then(|s| s.pod_ip)
+            .ok_or_else(|| ExecError::Other(format!("{pod} has no pod IP")))?;
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip
+        };
+        let auth = self
+            .resolver
+            .get(&self.profile.credentials, &self.namespace)
+            .await;
+        neo4j_admin::run(
+            &self.http,
+            &format!("http://{host}:{}", self.profile.port),
+            &auth,
+            statements,
+        )
+        .await
+    }
+
+    /// Server management as a Neo4j member answers it: the first member that answered its
+    /// probe is asked (any server answers SHOW from the `system` database).
+    async fn server_table(
+        &self,
+        pods: &[PodObs],
+        probes: &[Probe],
+    ) -> Option<Result<ServerTable, String>> {
+        if self.profile.probe != crate::config::ProbeKind::Neo4j {
+            return None;
+        }
+        let Some(p) = pods
+            .iter()
+            .zip(probes)
+            .find(|(p, pr)| matches!(pr, Probe::Ok(_)) && p.ready && !p.deleting)
+            .map(|(p, _)| p)
+        else {
+            return Some(Err("no member answers".into()));
+        };
+        Some(
+            match self.system_query(&p.name, &neo4j_admin::OBSERVE).await {
+                Ok(answer) => neo4j_admin::decode_table(&answer)
+                    .map_err(|e| format!("{} answered SHOW SERVERS badly: {e}", p.name)),
+                Err(e) => Err(format!("{}: {e}", p.name)),
+            },
+        )
     }
 
     fn lease_object(
@@ -224,6 +311,17 @@ fn pod_obs(p: &Pod) -> PodObs {
             .as_ref()
             .and_then(|s| s.containers.first())
             .and_then(|c| memory_of(c.resources.as_ref())),
+        claims: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|v| v.persistent_volume_claim.as_ref())
+                    .map(|c| c.claim_name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -336,12 +434,41 @@ impl Executor for KubeExecutor {
         statefulsets.sort_by(|a, b| a.name.cmp(&b.name));
         let mut jobs: Vec<JobObs> = job_list.items.iter().map(job_obs).collect();
         jobs.sort_by(|a, b| a.name.cmp(&b.name));
+        let (claims, servers) = tokio::join!(self.claims(&pods), self.server_table(&pods, &probes));
         Ok(Observed {
             pods,
             probes,
             statefulsets,
             jobs,
+            claims,
+            servers,
         })
+    }
+
+    async fn delete_claim(&self, claim: &str, uid: &str) -> Result<(), ExecError> {
+        self.guard("delete persistentvolumeclaim")?;
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let dp = DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(claim, &dp).await {
+            Ok(_) => Ok(()),
+            // Already gone or already a new claim: the next observation says which.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn cypher(&self, pod: &str, statement: &str) -> Result<(), ExecError> {
+        self.guard("server management")?;
+        let answer = self.system_query(pod, &[statement]).await?;
+        neo4j_admin::results(&answer)
+            .map(|_| ())
+            .map_err(ExecError::Other)
     }
 
     async fn delete_pod(&self, pod: &str, uid: &str) -> Result<(), ExecError> {

@@ -28,6 +28,15 @@ pub enum Action {
     CreateJob(JobPlan),
     /// Change a StatefulSet's pod template; its controller replaces the pod.
     PatchTemplate { sts: String, change: TemplateChange },
+    /// Give a member a fresh volume: delete its claim (if still the old one; name, uid), then
+    /// its pod (UID precondition); the StatefulSet makes a new claim and pod.
+    ReplaceVolume {
+        pod: String,
+        pod_uid: String,
+        claim: Option<(String, String)>,
+    },
+    /// A Neo4j 5 server-management statement, sent to the `system` database on `pod`.
+    Cypher { pod: String, statement: String },
 }
 
 /// What a resize or an upgrade changes in a pod template (its first container).
@@ -100,15 +109,22 @@ impl Action {
                     change.describe()
                 )
             }
+            Self::ReplaceVolume {
+                pod,
+                claim: Some((claim, _)),
+                ..
+            } => format!("delete claim {claim} and pod {pod} (a fresh volume)"),
+            Self::ReplaceVolume { pod, .. } => format!("delete pod {pod} (its claim is going)"),
+            Self::Cypher { pod, statement } => format!("{statement} (on {pod})"),
         }
     }
 
     /// The member it acts on, for the progress pane.
     pub fn member(&self) -> Option<&str> {
         match self {
-            Self::DeletePod { pod, .. } => Some(pod),
+            Self::DeletePod { pod, .. } | Self::ReplaceVolume { pod, .. } => Some(pod),
             Self::CreateJob(j) => Some(j.member.as_str()).filter(|m| !m.is_empty()),
-            Self::Scale { .. } | Self::PatchTemplate { .. } => None,
+            Self::Scale { .. } | Self::PatchTemplate { .. } | Self::Cypher { .. } => None,
         }
     }
 }
@@ -142,6 +158,7 @@ pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
         OperationName::Stop => stop(rec, v),
         OperationName::Start => start(v),
         OperationName::Resize | OperationName::Upgrade => template_roll(rec, v),
+        OperationName::ReplaceMember => super::replace::decide(rec, v),
         other => Next::Fail(format!("{} is not in this version", other.as_str())),
     }
 }
@@ -599,6 +616,7 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
                 "wait until every member is Ready and a leader is elected".into(),
             ))
             .collect(),
+        OperationName::ReplaceMember => super::replace::outline(rec),
         OperationName::Incident => {
             vec!["post the database's summary to the incident webhook".into()]
         }
@@ -650,6 +668,7 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
                 })
                 .collect()
         }
+        #[allow(unreachable_patterns)] // operations added elsewhere have no outline yet
         _ => Vec::new(),
     }
 }

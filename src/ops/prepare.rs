@@ -244,7 +244,9 @@ impl<E: Executor> Runner<'_, E> {
         }
         let member_required = matches!(
             op,
-            OperationName::RestartMember | OperationName::Diagnostics
+            OperationName::RestartMember
+                | OperationName::Diagnostics
+                | OperationName::ReplaceMember
         );
         if let Some(m) = &req.member {
             if obs.pod(m).is_none() {
@@ -298,6 +300,10 @@ impl<E: Executor> Runner<'_, E> {
                 let m = rec.param("member").unwrap_or_default().to_string();
                 let uid = obs.pod(&m).map(|p| p.uid.clone()).unwrap_or_default();
                 rec.original.insert(m, uid);
+            }
+            OperationName::ReplaceMember => {
+                super::replace::begin(&mut rec, obs)
+                    .map_err(|why| refuse(safety::SETTLED, rec.param("member"), why))?;
             }
             OperationName::Restore => {
                 let from = rec.param("from").unwrap_or_default();
@@ -398,7 +404,7 @@ impl<E: Executor> Runner<'_, E> {
             checks.push(c);
         }
         match &next {
-            Next::Act(Action::DeletePod { pod, .. }) => {
+            Next::Act(Action::DeletePod { pod, .. } | Action::ReplaceVolume { pod, .. }) => {
                 checks.push(v.settled(&[], Some(&record.voters.iter().cloned().collect())));
                 checks.push(v.majority(pod));
                 checks.push(v.no_other_work(None));

@@ -420,6 +420,31 @@ impl<E: Executor> Runner<'_, E> {
                 format!("statefulset/{sts} template"),
                 self.exec.patch_template(sts, change).await,
             ),
+            Action::ReplaceVolume {
+                pod,
+                pod_uid,
+                claim,
+            } => {
+                // The claim first: pvc-protection holds it until the pod is gone, and the
+                // StatefulSet then makes the new pod with a new, empty claim.
+                if let Some((name, uid)) = claim {
+                    let r = self.exec.delete_claim(name, uid).await;
+                    let res = r.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into());
+                    self.audit
+                        .record("delete", &format!("persistentvolumeclaim/{name}"), &res);
+                    r?;
+                }
+                (
+                    "delete",
+                    format!("pod/{pod}"),
+                    self.exec.delete_pod(pod, pod_uid).await,
+                )
+            }
+            Action::Cypher { pod, statement } => (
+                "cypher",
+                format!("{statement} on {pod}"),
+                self.exec.cypher(pod, statement).await,
+            ),
         };
         let res = match &result {
             Ok(()) => "ok".to_string(),
