@@ -263,7 +263,7 @@ async fn replace_member_of_a_follower_fresh_volume_membership_through_server_man
         assert!(a.contains(w), "{actions:?}");
     }
     assert_eq!(pvc_deletes(&t, &pod), 1);
-    let s = seen.lock().unwrap();
+    let s = std::mem::take(&mut *seen.lock().unwrap());
     // Fresh volume: the new member started from nothing and caught up.
     assert_eq!(s.new_applied.first(), Some(&0), "{:?}", s.new_applied);
     let leader_applied = members(&db(&t))
@@ -301,7 +301,6 @@ async fn replace_member_of_a_follower_fresh_volume_membership_through_server_man
     );
     // The voters never fell below three.
     assert!(s.min_voters >= 3, "{}", s.min_voters);
-    drop(s);
     check_servers_after(&t, &pod, &old_name).await;
     // No quorum loss, and writes went on.
     let d = db(&t);

@@ -332,6 +332,9 @@ pub struct Process {
     pub container_id: String,
     /// When the container started (RFC 3339), as in `state.running.startedAt`.
     pub started_at: String,
+    /// The uid of the PersistentVolumeClaim holding its volume, when its pod has one: a new
+    /// claim (the old one deleted) is a new, empty volume.
+    pub claim: Option<String>,
 }
 
 static INCARNATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -555,8 +558,8 @@ impl Consensus {
         voters: &[u64],
         learners: &[u64],
         process: Process,
-        claim: Option<String>,
     ) -> Result<u64, String> {
+        let claim = process.claim.clone();
         let g = self.ensure_group(group, voters, learners);
         // The volumes stay locked until the member runs, so a restore (which needs every member
         // stopped) either sees it running or has finished replacing its volume before it starts.

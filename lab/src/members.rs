@@ -304,6 +304,7 @@ impl Workload for Member {
             let process = Process {
                 container_id: ctx.container_id.clone(),
                 started_at: ctx.started_at.clone(),
+                claim: self.claim.clone(),
             };
             let incarnation = match self.consensus.start_member(
                 &self.group,
@@ -312,7 +313,6 @@ impl Workload for Member {
                 &self.voters,
                 &self.learners,
                 process,
-                self.claim.clone(),
             ) {
                 Ok(n) => n,
                 Err(e) => {

@@ -85,16 +85,8 @@ fn key(id: u64) -> String {
 }
 
 fn start(c: &Arc<Consensus>, id: u64) -> u64 {
-    c.start_member(
-        GROUP,
-        &key(id),
-        id,
-        &[1, 2, 3],
-        &[],
-        Process::default(),
-        None,
-    )
-    .unwrap()
+    c.start_member(GROUP, &key(id), id, &[1, 2, 3], &[], Process::default())
+        .unwrap()
 }
 
 fn leader(c: &Consensus) -> Option<u64> {
