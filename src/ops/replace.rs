@@ -414,6 +414,41 @@ mod tests {
     }
 
     #[test]
+    fn settled_for_neo4j_5_needs_both_show_queries_empty() {
+        let mut w = world(three(server("s2", "orders-2-0", "Enabled", true)), "c", "p");
+        let d = w.derive(1000);
+        let v = View {
+            obs: &w,
+            d: &d,
+            lag_gate: 1000,
+        };
+        assert!(v.settled(&[], None).ok);
+        if let Some(Ok(t)) = &mut w.servers {
+            t.unsettled
+                .push("neo4j@(unavailable): unknown ≠ online".into());
+        }
+        let d = w.derive(1000);
+        let v = View {
+            obs: &w,
+            d: &d,
+            lag_gate: 1000,
+        };
+        let c = v.settled(&[], None);
+        assert!(!c.ok && c.detail.contains("SHOW DATABASES"), "{c:?}");
+        if let Some(Ok(t)) = &mut w.servers {
+            t.unsettled.clear();
+            t.moving.push("s2".into());
+        }
+        let d = w.derive(1000);
+        let v = View {
+            obs: &w,
+            d: &d,
+            lag_gate: 1000,
+        };
+        assert!(v.settled(&[], None).detail.contains("SHOW SERVERS"));
+    }
+
+    #[test]
     fn refused_for_the_leader_with_another_voter_down_and_while_a_backup_runs() {
         let mut w = world(
             three(server("s2", "orders-2-0", "Enabled", true)),
