@@ -82,6 +82,11 @@ const MEMORY: Param = Param {
     help: "the new memory of every member, a Kubernetes quantity (--set memory=8Gi)",
     required: true,
 };
+const STRATEGY: Param = Param {
+    key: "strategy",
+    help: "in-place (restart each member with the new spec; default) or surge (a new server in, then an old one out: never less redundancy)",
+    required: false,
+};
 const VERSION: Param = Param {
     key: "version",
     help: "the new version: the image tag (--set version=5.27.0)",
@@ -210,7 +215,7 @@ pub static CATALOG: &[Spec] = &[
         description: "change the members' memory, one StatefulSet at a time, leader last",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[MEMORY, EXPECT_LEADER],
+        params: &[MEMORY, STRATEGY, EXPECT_LEADER],
         permissions: SCALE_PERMS,
         profiles: ALL_KINDS,
         available: true,
@@ -220,7 +225,7 @@ pub static CATALOG: &[Spec] = &[
         description: "change the database version (image tag), one StatefulSet at a time, leader last",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[VERSION, EXPECT_LEADER],
+        params: &[VERSION, STRATEGY, EXPECT_LEADER],
         permissions: SCALE_PERMS,
         profiles: ALL_KINDS,
         available: true,
@@ -262,6 +267,9 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
             Err(format!(
                 "version '{value}' is not an image tag: letters, digits, '.', '_' and '-' only"
             ))
+        }
+        "strategy" if value != "in-place" && value != "surge" => {
+            Err(format!("strategy '{value}' is neither in-place nor surge"))
         }
         "from" if !value.contains("://") => Err(format!(
             "from '{value}' is not an artifact address: write s3://bucket/path (as a backup printed it)"

@@ -72,6 +72,16 @@ pub trait Executor: Send + Sync {
         sts: &str,
         change: &TemplateChange,
     ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Surge: creates StatefulSet `name` as a copy of `like` (labels naming `like` renamed, one
+    /// replica) with `change` applied to its pod template.
+    fn create_statefulset_like(
+        &self,
+        like: &str,
+        name: &str,
+        change: &TemplateChange,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Surge: deletes a StatefulSet (its pod goes with it; its claim stays).
+    fn delete_statefulset(&self, sts: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// Creates the Job (its manifest from `job_manifest`).
     fn create_job(&self, job: &JobPlan) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// The Job's manifest, for `--dry-run` and the audit.

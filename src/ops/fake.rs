@@ -194,6 +194,23 @@ impl Executor for FakeExecutor {
         Ok(())
     }
 
+    async fn create_statefulset_like(
+        &self,
+        like: &str,
+        name: &str,
+        _change: &TemplateChange,
+    ) -> Result<(), ExecError> {
+        self.lock()
+            .calls
+            .push(format!("create statefulset/{name} like {like}"));
+        Ok(())
+    }
+
+    async fn delete_statefulset(&self, sts: &str) -> Result<(), ExecError> {
+        self.lock().calls.push(format!("delete statefulset/{sts}"));
+        Ok(())
+    }
+
     async fn cypher(&self, pod: &str, statement: &str) -> Result<(), ExecError> {
         self.lock()
             .calls

@@ -325,6 +325,63 @@ fn pod_obs(p: &Pod) -> PodObs {
     }
 }
 
+/// The StatefulSet of a new server, from the one it replaces: every label value naming `like`
+/// (the Helm release) renamed, one replica, no status or server-set metadata, and the change
+/// merged into the first container.
+fn surge_copy(v: &mut Value, like: &str, name: &str, change: &TemplateChange) -> Value {
+    fn rename(labels: &mut Value, like: &str, name: &str) {
+        if let Some(m) = labels.as_object_mut() {
+            for val in m.values_mut() {
+                if val.as_str() == Some(like) {
+                    *val = json!(name);
+                }
+            }
+        }
+    }
+    let meta = &v["metadata"];
+    let mut out = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "labels": meta["labels"].clone(), "annotations": {"baton.io/surge-of": like}},
+        "spec": v["spec"].take(),
+    });
+    rename(&mut out["metadata"]["labels"], like, name);
+    rename(&mut out["spec"]["selector"]["matchLabels"], like, name);
+    rename(
+        &mut out["spec"]["template"]["metadata"]["labels"],
+        like,
+        name,
+    );
+    out["spec"]["replicas"] = json!(1);
+    if out["spec"]["serviceName"].as_str() == Some(like) {
+        out["spec"]["serviceName"] = json!(name);
+    }
+    let patch = change.patch();
+    merge_first_container(&mut out, &patch);
+    out
+}
+
+/// Applies a [`TemplateChange::patch`] (one container, merged by name) to a StatefulSet value.
+fn merge_first_container(sts: &mut Value, patch: &Value) {
+    let Some(want) = patch["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .and_then(|c| c.first())
+    else {
+        return;
+    };
+    let Some(containers) = sts["spec"]["template"]["spec"]["containers"].as_array_mut() else {
+        return;
+    };
+    if let Some(c) = containers.iter_mut().find(|c| c["name"] == want["name"]) {
+        if let Some(i) = want.get("image") {
+            c["image"] = i.clone();
+        }
+        if let Some(r) = want.get("resources") {
+            c["resources"] = r.clone();
+        }
+    }
+}
+
 /// A container's memory limit, else its request.
 fn memory_of(r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>) -> Option<String> {
     let get = |m: Option<
@@ -459,6 +516,37 @@ impl Executor for KubeExecutor {
             Ok(_) => Ok(()),
             // Already gone or already a new claim: the next observation says which.
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn create_statefulset_like(
+        &self,
+        like: &str,
+        name: &str,
+        change: &TemplateChange,
+    ) -> Result<(), ExecError> {
+        self.guard("create statefulset")?;
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let source = api.get(like).await.map_err(err)?;
+        let mut v = serde_json::to_value(&source).map_err(|e| ExecError::Other(e.to_string()))?;
+        let new = surge_copy(&mut v, like, name, change);
+        let sts: StatefulSet =
+            serde_json::from_value(new).map_err(|e| ExecError::Other(e.to_string()))?;
+        match api.create(&PostParams::default(), &sts).await {
+            // Made by an earlier attempt (a resume): the next observation goes on from it.
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn delete_statefulset(&self, sts: &str) -> Result<(), ExecError> {
+        self.guard("delete statefulset")?;
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        match api.delete(sts, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
             Err(e) => Err(err(e)),
         }
     }

@@ -28,6 +28,7 @@ pub mod record;
 pub mod replace;
 pub mod runner;
 pub mod safety;
+pub mod surge;
 
 pub use executor::{ExecError, Executor};
 pub use runner::{OpEvent, Outcome};

@@ -37,6 +37,14 @@ pub enum Action {
     },
     /// A Neo4j 5 server-management statement, sent to the `system` database on `pod`.
     Cypher { pod: String, statement: String },
+    /// Surge: a new server StatefulSet `name`, a copy of `like` with `change` applied.
+    CreateStatefulSet {
+        like: String,
+        name: String,
+        change: TemplateChange,
+    },
+    /// Surge: an old server's StatefulSet goes (its server hosts nothing any more).
+    DeleteStatefulSet { sts: String },
 }
 
 /// What a resize or an upgrade changes in a pod template (its first container).
@@ -116,6 +124,11 @@ impl Action {
             } => format!("delete claim {claim} and pod {pod} (a fresh volume)"),
             Self::ReplaceVolume { pod, .. } => format!("delete pod {pod} (its claim is going)"),
             Self::Cypher { pod, statement } => format!("{statement} (on {pod})"),
+            Self::CreateStatefulSet { like, name, change } => format!(
+                "create statefulset {name} like {like} with {}",
+                change.describe()
+            ),
+            Self::DeleteStatefulSet { sts } => format!("delete statefulset {sts}"),
         }
     }
 
@@ -124,7 +137,11 @@ impl Action {
         match self {
             Self::DeletePod { pod, .. } | Self::ReplaceVolume { pod, .. } => Some(pod),
             Self::CreateJob(j) => Some(j.member.as_str()).filter(|m| !m.is_empty()),
-            Self::Scale { .. } | Self::PatchTemplate { .. } | Self::Cypher { .. } => None,
+            Self::Scale { .. }
+            | Self::PatchTemplate { .. }
+            | Self::Cypher { .. }
+            | Self::CreateStatefulSet { .. }
+            | Self::DeleteStatefulSet { .. } => None,
         }
     }
 }
@@ -457,6 +474,9 @@ pub fn change_for(rec: &Record, sts: &super::observe::StsObs) -> TemplateChange 
 /// leader last); its controller replaces the pod; the next waits until the new pod runs the new
 /// template (told by the pod's own spec, which cannot lag) and the database has settled.
 fn template_roll(rec: &Record, v: &View) -> Next {
+    if super::surge::strategy(rec) == "surge" {
+        return super::surge::decide(rec, v);
+    }
     if let Some(s) = v.obs.statefulsets.iter().find(|s| s.replicas != 1) {
         return Next::Blocked(Check::fail(
             SETTLED,
@@ -637,6 +657,11 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             steps.push("scale every StatefulSet back to its remembered replicas".into());
             steps.push("wait until every member is Ready and a leader is elected".into());
             steps
+        }
+        OperationName::Resize | OperationName::Upgrade
+            if super::surge::strategy(rec) == "surge" =>
+        {
+            super::surge::outline(rec, &v)
         }
         OperationName::Resize | OperationName::Upgrade => {
             let mut sts: Vec<(&super::observe::StsObs, u8)> = obs

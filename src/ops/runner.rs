@@ -440,6 +440,16 @@ impl<E: Executor> Runner<'_, E> {
                     self.exec.delete_pod(pod, pod_uid).await,
                 )
             }
+            Action::CreateStatefulSet { like, name, change } => (
+                "create",
+                format!("statefulset/{name} (like {like}: {})", change.describe()),
+                self.exec.create_statefulset_like(like, name, change).await,
+            ),
+            Action::DeleteStatefulSet { sts } => (
+                "delete",
+                format!("statefulset/{sts}"),
+                self.exec.delete_statefulset(sts).await,
+            ),
             Action::Cypher { pod, statement } => (
                 "cypher",
                 format!("{statement} on {pod}"),
