@@ -290,7 +290,7 @@ fn the_form_validates_before_anything_runs() {
     };
     assert_eq!(
         f.fields.iter().map(|f| f.key).collect::<Vec<_>>(),
-        ["memory"]
+        ["memory", "strategy"]
     );
     // Empty, then not a quantity: nothing is sent, the error says why.
     let cmds = send(&mut m, [code(KeyCode::Enter)]);
