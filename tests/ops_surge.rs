@@ -30,7 +30,8 @@ fn db(t: &TestLab) -> Value {
 async fn surge_resize_replaces_every_server_without_ever_fewer_voters() {
     surge(
         "resize",
-        "memory=3Gi",
+        &["--set", "memory=3Gi", "--set", "strategy=surge"],
+        "",
         "{.items[*].spec.containers[0].resources.limits.memory}",
         "3Gi",
     )
@@ -39,18 +40,24 @@ async fn surge_resize_replaces_every_server_without_ever_fewer_voters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn surge_upgrade_replaces_every_server_without_ever_fewer_voters() {
-    surge(
+    // No strategy asked: the orchestra's config says it has room, so surge is the default.
+    let stdout = surge(
         "upgrade",
-        "version=5.26.1",
+        &["--set", "version=5.26.1"],
+        "[orchestras.lab-a]\nsurge = true\n",
         "{.items[*].spec.containers[0].image}",
         "neo4j:5.26.1-enterprise",
     )
     .await;
+    assert!(
+        stdout.contains("strategy surge (the default: orchestra lab-a has room"),
+        "{stdout}"
+    );
 }
 
-/// Runs `op` with `set` and strategy=surge on a 3+1 database under writes, then checks every
-/// pod's `jsonpath` reads `want`.
-async fn surge(op: &str, set: &str, jsonpath: &str, want: &str) {
+/// Runs `op` with `args` (and `config`) on a 3+1 database under writes, expecting the surge
+/// strategy, then checks every pod's `jsonpath` reads `want`. Returns baton's output.
+async fn surge(op: &str, args: &[&str], config: &str, jsonpath: &str, want: &str) -> String {
     let t = Arc::new(TestLab::start(small_spec(&[("team-a", "orders", 3, 1)])).await);
     t.settled("lab-a", "team-a", "orders").await;
     let writes_before = db(&t)["writes_ok"].as_u64().unwrap();
@@ -72,9 +79,13 @@ async fn surge(op: &str, set: &str, jsonpath: &str, want: &str) {
             }
         })
     };
+    let cfg = t.dir.path().join("baton.toml");
+    std::fs::write(&cfg, config).expect("write config");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
         .arg("--kubeconfig")
         .arg(t.kubeconfig())
+        .arg("--config")
+        .arg(&cfg)
         .args([
             "op",
             op,
@@ -82,12 +93,9 @@ async fn surge(op: &str, set: &str, jsonpath: &str, want: &str) {
             "lab-a",
             "--database",
             "orders",
-            "--set",
-            set,
-            "--set",
-            "strategy=surge",
             "--yes",
         ])
+        .args(args)
         .env("BATON_DATA_DIR", t.dir.path().join("baton-data"))
         .env_remove("KUBECONFIG")
         .stdin(Stdio::null())
@@ -153,4 +161,5 @@ async fn surge(op: &str, set: &str, jsonpath: &str, want: &str) {
     let d = db(&t);
     assert_eq!(d["quorum_lost_events"], 0, "{}", d["timeline"]);
     assert!(d["writes_ok"].as_u64().unwrap() > writes_before);
+    stdout.into_owned()
 }

@@ -40,6 +40,12 @@ pub fn settings(config: &Config, read_only: bool, take_over: bool) -> Settings {
         take_over,
         webhook_env: config.operations.webhook_url_env.clone(),
         incident_webhook_env: config.operations.incident_webhook_env.clone(),
+        surge_orchestras: config
+            .orchestras
+            .iter()
+            .filter(|(_, o)| o.surge)
+            .map(|(name, _)| name.clone())
+            .collect(),
     }
 }
 

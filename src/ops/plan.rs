@@ -664,6 +664,9 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             super::surge::outline(rec, &v)
         }
         OperationName::Resize | OperationName::Upgrade => {
+            let why = rec.param("strategy-why").map(|w| {
+                format!("strategy in-place ({w}): each member restarts with the new spec")
+            });
             let mut sts: Vec<(&super::observe::StsObs, u8)> = obs
                 .statefulsets
                 .iter()
@@ -677,21 +680,23 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
                 .collect();
             sts.sort_by_key(|(s, r)| (*r, s.name.as_str()));
             let n = sts.len();
-            sts.iter()
-                .enumerate()
-                .map(|(i, (s, _))| {
-                    let role = pods_of(&v, &s.name)
-                        .next()
-                        .map(|p| d.role(p).word())
-                        .unwrap_or("no pod");
-                    let last = if i + 1 == n && role == "LEADER" { " — the leader, last" } else { "" };
-                    format!(
-                        "set {} on statefulset {} ({role}), wait until its new pod has settled{last}",
-                        change_for(rec, s).describe(),
-                        s.name
-                    )
-                })
-                .collect()
+            let steps = sts.iter().enumerate().map(|(i, (s, _))| {
+                let role = pods_of(&v, &s.name)
+                    .next()
+                    .map(|p| d.role(p).word())
+                    .unwrap_or("no pod");
+                let last = if i + 1 == n && role == "LEADER" {
+                    " — the leader, last"
+                } else {
+                    ""
+                };
+                format!(
+                    "set {} on statefulset {} ({role}), wait until its new pod has settled{last}",
+                    change_for(rec, s).describe(),
+                    s.name
+                )
+            });
+            why.into_iter().chain(steps).collect()
         }
         #[allow(unreachable_patterns)] // operations added elsewhere have no outline yet
         _ => Vec::new(),

@@ -38,6 +38,8 @@ pub struct Settings {
     /// Env var names of the notice and incident webhooks.
     pub webhook_env: Option<String>,
     pub incident_webhook_env: Option<String>,
+    /// Orchestras whose config says they have room for an extra server (default surge).
+    pub surge_orchestras: Vec<String>,
 }
 
 /// What was asked.

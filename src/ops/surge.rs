@@ -212,7 +212,9 @@ pub fn outline(rec: &Record, v: &View) -> Vec<String> {
         (r, s.name.clone())
     });
     let mut out = vec![format!(
-        "strategy surge (--set strategy=surge): the voters never fall below {}",
+        "strategy surge ({}): the voters never fall below {}",
+        rec.param("strategy-why")
+            .unwrap_or("asked with --set strategy"),
         v.d.voters.len()
     )];
     for s in old {

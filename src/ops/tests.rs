@@ -22,6 +22,7 @@ fn settings() -> Settings {
         take_over: false,
         webhook_env: None,
         incident_webhook_env: None,
+        surge_orchestras: Vec::new(),
     }
 }
 
