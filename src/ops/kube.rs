@@ -15,8 +15,8 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, Po
 use serde_json::{Value, json};
 
 use super::executor::{ExecError, Executor};
-use super::neo4j_admin::{self, ServerTable};
-use super::observe::{ClaimObs, JobObs, Observed, PodObs, StsObs};
+use super::neo4j_admin;
+use super::observe::{JobObs, Observed, PodObs, StsObs};
 use super::plan::{JobPlan, TemplateChange};
 use super::record::{LEASE_SECONDS, LeaseObs, Record};
 use crate::config::{ProfileConfig, Transport};
@@ -49,7 +49,7 @@ pub struct KubeExecutor {
     pub probe_timeout: Duration,
 }
 
-fn err(e: kube::Error) -> ExecError {
+pub(super) fn err(e: kube::Error) -> ExecError {
     match &e {
         kube::Error::Api(s) if s.code == 409 => ExecError::Conflict(s.message.clone()),
         kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
@@ -119,92 +119,6 @@ impl KubeExecutor {
                 }
             }
         }
-    }
-
-    /// The claims the member pods mount. Not being allowed to read them is not fatal: only
-    /// replace-member needs them, and it says so.
-    async fn claims(&self, pods: &[PodObs]) -> Vec<ClaimObs> {
-        if pods.iter().all(|p| p.claims.is_empty()) {
-            return Vec::new();
-        }
-        let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
-        let Ok(list) = api.list(&ListParams::default()).await else {
-            return Vec::new();
-        };
-        let mut out: Vec<ClaimObs> = list
-            .items
-            .iter()
-            .filter(|c| {
-                let name = c.metadata.name.as_deref().unwrap_or("");
-                pods.iter().any(|p| p.claims.iter().any(|n| n == name))
-            })
-            .map(|c| ClaimObs {
-                name: c.metadata.name.clone().unwrap_or_default(),
-                uid: c.metadata.uid.clone().unwrap_or_default(),
-                deleting: c.metadata.deletion_timestamp.is_some(),
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
-    }
-
-    /// Sends statements to the `system` database of member `pod`, straight to its pod IP with
-    /// the profile's credentials (the API server's pod proxy carries no credentials).
-    async fn system_query(&self, pod: &str, statements: &[&str]) -> Result<Value, ExecError> {
-        if self.transport == Transport::Proxy {
-            return Err(ExecError::Other(
-                "server management needs a direct route to the members (transport direct or auto): the pod proxy carries no credentials".into(),
-            ));
-        }
-        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let p = pods.get(pod).await.map_err(err)?;
-        let ip = p
-            .status
-            .and_then(|s| s.pod_ip)
-            .ok_or_else(|| ExecError::Other(format!("{pod} has no pod IP")))?;
-        let host = if ip.contains(':') {
-            format!("[{ip}]")
-        } else {
-            ip
-        };
-        let auth = self
-            .resolver
-            .get(&self.profile.credentials, &self.namespace)
-            .await;
-        neo4j_admin::run(
-            &self.http,
-            &format!("http://{host}:{}", self.profile.port),
-            &auth,
-            statements,
-        )
-        .await
-    }
-
-    /// Server management as a Neo4j member answers it: the first member that answered its
-    /// probe is asked (any server answers SHOW from the `system` database).
-    async fn server_table(
-        &self,
-        pods: &[PodObs],
-        probes: &[Probe],
-    ) -> Option<Result<ServerTable, String>> {
-        if self.profile.probe != crate::config::ProbeKind::Neo4j {
-            return None;
-        }
-        let Some(p) = pods
-            .iter()
-            .zip(probes)
-            .find(|(p, pr)| matches!(pr, Probe::Ok(_)) && p.ready && !p.deleting)
-            .map(|(p, _)| p)
-        else {
-            return Some(Err("no member answers".into()));
-        };
-        Some(
-            match self.system_query(&p.name, &neo4j_admin::OBSERVE).await {
-                Ok(answer) => neo4j_admin::decode_table(&answer)
-                    .map_err(|e| format!("{} answered SHOW SERVERS badly: {e}", p.name)),
-                Err(e) => Err(format!("{}: {e}", p.name)),
-            },
-        )
     }
 
     fn lease_object(
@@ -322,63 +236,6 @@ fn pod_obs(p: &Pod) -> PodObs {
                     .collect()
             })
             .unwrap_or_default(),
-    }
-}
-
-/// The StatefulSet of a new server, from the one it replaces: every label value naming `like`
-/// (the Helm release) renamed, one replica, no status or server-set metadata, and the change
-/// merged into the first container.
-fn surge_copy(v: &mut Value, like: &str, name: &str, change: &TemplateChange) -> Value {
-    fn rename(labels: &mut Value, like: &str, name: &str) {
-        if let Some(m) = labels.as_object_mut() {
-            for val in m.values_mut() {
-                if val.as_str() == Some(like) {
-                    *val = json!(name);
-                }
-            }
-        }
-    }
-    let meta = &v["metadata"];
-    let mut out = json!({
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name, "labels": meta["labels"].clone(), "annotations": {"baton.io/surge-of": like}},
-        "spec": v["spec"].take(),
-    });
-    rename(&mut out["metadata"]["labels"], like, name);
-    rename(&mut out["spec"]["selector"]["matchLabels"], like, name);
-    rename(
-        &mut out["spec"]["template"]["metadata"]["labels"],
-        like,
-        name,
-    );
-    out["spec"]["replicas"] = json!(1);
-    if out["spec"]["serviceName"].as_str() == Some(like) {
-        out["spec"]["serviceName"] = json!(name);
-    }
-    let patch = change.patch();
-    merge_first_container(&mut out, &patch);
-    out
-}
-
-/// Applies a [`TemplateChange::patch`] (one container, merged by name) to a StatefulSet value.
-fn merge_first_container(sts: &mut Value, patch: &Value) {
-    let Some(want) = patch["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .and_then(|c| c.first())
-    else {
-        return;
-    };
-    let Some(containers) = sts["spec"]["template"]["spec"]["containers"].as_array_mut() else {
-        return;
-    };
-    if let Some(c) = containers.iter_mut().find(|c| c["name"] == want["name"]) {
-        if let Some(i) = want.get("image") {
-            c["image"] = i.clone();
-        }
-        if let Some(r) = want.get("resources") {
-            c["resources"] = r.clone();
-        }
     }
 }
 
@@ -530,7 +387,7 @@ impl Executor for KubeExecutor {
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
         let source = api.get(like).await.map_err(err)?;
         let mut v = serde_json::to_value(&source).map_err(|e| ExecError::Other(e.to_string()))?;
-        let new = surge_copy(&mut v, like, name, change);
+        let new = super::surge::statefulset_like(&mut v, like, name, change);
         let sts: StatefulSet =
             serde_json::from_value(new).map_err(|e| ExecError::Other(e.to_string()))?;
         match api.create(&PostParams::default(), &sts).await {

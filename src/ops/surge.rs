@@ -7,9 +7,11 @@
 //! below the original count. Each step follows from what is observed (StatefulSets with or
 //! without the new spec, the servers' states), so a resume lands on the right step.
 
+use serde_json::{Value, json};
+
 use super::neo4j_admin::{ServerObs, quote};
 use super::observe::StsObs;
-use super::plan::{Action, Next, change_for};
+use super::plan::{Action, Next, TemplateChange, change_for};
 use super::record::Record;
 use super::safety::View;
 use crate::fleet::Role;
@@ -229,6 +231,63 @@ pub fn outline(rec: &Record, v: &View) -> Vec<String> {
     out
 }
 
+/// (kube executor) The StatefulSet of a new server, from the one it replaces: every label value naming `like`
+/// (the Helm release) renamed, one replica, no status or server-set metadata, and the change
+/// merged into the first container.
+pub fn statefulset_like(v: &mut Value, like: &str, name: &str, change: &TemplateChange) -> Value {
+    fn rename(labels: &mut Value, like: &str, name: &str) {
+        if let Some(m) = labels.as_object_mut() {
+            for val in m.values_mut() {
+                if val.as_str() == Some(like) {
+                    *val = json!(name);
+                }
+            }
+        }
+    }
+    let meta = &v["metadata"];
+    let mut out = json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "labels": meta["labels"].clone(), "annotations": {"baton.io/surge-of": like}},
+        "spec": v["spec"].take(),
+    });
+    rename(&mut out["metadata"]["labels"], like, name);
+    rename(&mut out["spec"]["selector"]["matchLabels"], like, name);
+    rename(
+        &mut out["spec"]["template"]["metadata"]["labels"],
+        like,
+        name,
+    );
+    out["spec"]["replicas"] = json!(1);
+    if out["spec"]["serviceName"].as_str() == Some(like) {
+        out["spec"]["serviceName"] = json!(name);
+    }
+    let patch = change.patch();
+    merge_first_container(&mut out, &patch);
+    out
+}
+
+/// Applies a [`TemplateChange::patch`] (one container, merged by name) to a StatefulSet value.
+fn merge_first_container(sts: &mut Value, patch: &Value) {
+    let Some(want) = patch["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .and_then(|c| c.first())
+    else {
+        return;
+    };
+    let Some(containers) = sts["spec"]["template"]["spec"]["containers"].as_array_mut() else {
+        return;
+    };
+    if let Some(c) = containers.iter_mut().find(|c| c["name"] == want["name"]) {
+        if let Some(i) = want.get("image") {
+            c["image"] = i.clone();
+        }
+        if let Some(r) = want.get("resources") {
+            c["resources"] = r.clone();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,5 +311,39 @@ mod tests {
         );
         assert_eq!(next_name(&all, "weird"), None);
         assert_eq!(parse("orders-rr-12"), Some(("orders", true, 12)));
+    }
+
+    #[test]
+    fn the_new_server_is_the_old_one_renamed_with_the_change() {
+        let mut old = json!({
+            "metadata": {"name": "orders-2", "uid": "u", "resourceVersion": "7", "labels": {"helm.neo4j.com/instance": "orders-2", "app": "orders"}},
+            "spec": {"replicas": 1, "serviceName": "orders-2",
+                "selector": {"matchLabels": {"helm.neo4j.com/instance": "orders-2"}},
+                "template": {"metadata": {"labels": {"helm.neo4j.com/instance": "orders-2", "app": "orders"}},
+                    "spec": {"containers": [{"name": "neo4j", "image": "neo4j:5.26.0-enterprise"}]}}},
+            "status": {"replicas": 1},
+        });
+        let change = TemplateChange {
+            container: "neo4j".into(),
+            image: Some("neo4j:5.26.1-enterprise".into()),
+            memory: Some("3Gi".into()),
+        };
+        let new = statefulset_like(&mut old, "orders-2", "orders-4", &change);
+        assert_eq!(new["metadata"]["name"], "orders-4");
+        assert_eq!(new["metadata"]["uid"], Value::Null);
+        assert_eq!(new["status"], Value::Null);
+        assert_eq!(new["metadata"]["labels"]["app"], "orders");
+        assert_eq!(
+            new["spec"]["template"]["metadata"]["labels"]["helm.neo4j.com/instance"],
+            "orders-4"
+        );
+        assert_eq!(
+            new["spec"]["selector"]["matchLabels"]["helm.neo4j.com/instance"],
+            "orders-4"
+        );
+        assert_eq!(new["spec"]["serviceName"], "orders-4");
+        let c = &new["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "neo4j:5.26.1-enterprise");
+        assert_eq!(c["resources"]["limits"]["memory"], "3Gi");
     }
 }
