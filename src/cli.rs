@@ -141,6 +141,9 @@ pub enum OpCommand {
     Resize(OpRunArgs),
     /// Change the version (--set version=5.27.0: the image tag), one StatefulSet at a time, leader last.
     Upgrade(OpRunArgs),
+    /// Give one member (--member) a fresh volume; it rejoins as a new server that catches up
+    /// (Neo4j 5: ENABLE SERVER the new, DEALLOCATE and DROP the old).
+    ReplaceMember(OpRunArgs),
     /// Post the database's summary to the incident webhook.
     Incident(OpRunArgs),
 }

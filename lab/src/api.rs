@@ -668,6 +668,9 @@ fn delete_one(
         delete_pod_gracefully(&o.store, ns, name, grace.unwrap_or(30));
         return o.store.get(res, ns, name).or_else(|_| Ok(json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "details": {"name": name, "kind": "pods"}})));
     }
+    if res.plural == "persistentvolumeclaims" {
+        return super::controllers::delete_claim(&o.store, ns, name);
+    }
     o.store.remove(res, ns, name)
 }
 

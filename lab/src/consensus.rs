@@ -32,6 +32,8 @@ use raft::{GetEntriesContext, RawNode, StateRole, StorageError};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::neo4j_system::ServerState;
+
 /// How groups run.
 #[derive(Debug, Clone, Copy)]
 pub struct RaftSettings {
@@ -318,6 +320,9 @@ struct Volume {
     /// The member id the server keeps on its volume (its server id).
     id: u64,
     storage: LabStorage,
+    /// The uid of the PersistentVolumeClaim it belongs to, when the pod has one: a new claim
+    /// (the old one deleted) is a new, empty volume.
+    claim: Option<String>,
 }
 
 /// One start of a member's process, as the kubelet knows it.
@@ -327,6 +332,9 @@ pub struct Process {
     pub container_id: String,
     /// When the container started (RFC 3339), as in `state.running.startedAt`.
     pub started_at: String,
+    /// The uid of the PersistentVolumeClaim holding its volume, when its pod has one: a new
+    /// claim (the old one deleted) is a new, empty volume.
+    pub claim: Option<String>,
 }
 
 static INCARNATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -380,6 +388,11 @@ struct GroupState {
     retired: std::collections::BTreeSet<u64>,
     /// The next id for a member that joins with an empty volume.
     next_id: u64,
+    /// Each server's state in the DBMS (Neo4j 5 server management), by member id; a server
+    /// is known from its first start on.
+    servers: BTreeMap<u64, ServerState>,
+    /// How many servers the database's topology wants hosting it (primaries + secondaries).
+    topology: usize,
     members: BTreeMap<u64, Member>,
     mailbox: Vec<(Instant, Message)>,
     partitioned: HashSet<u64>,
@@ -429,6 +442,10 @@ pub struct Consensus {
     volumes: Mutex<HashMap<String, Volume>>,
     /// pod key → (group, member id)
     pods: Mutex<HashMap<String, (String, u64)>>,
+    /// Pods whose empty volume came from the lab's own `replace-member` control, which plays
+    /// the operator: their new server is enabled and the old one deallocated and dropped
+    /// without anyone asking (Aura's automation). Any other new server starts Free.
+    automatic: Mutex<HashSet<String>>,
     started: Instant,
     logger: slog::Logger,
 }
@@ -444,6 +461,7 @@ impl Consensus {
             groups: Mutex::new(HashMap::new()),
             volumes: Mutex::new(HashMap::new()),
             pods: Mutex::new(HashMap::new()),
+            automatic: Mutex::new(HashSet::new()),
             started: Instant::now(),
             logger: slog::Logger::root(slog::Discard, slog::o!()),
         })
@@ -472,6 +490,8 @@ impl Consensus {
                 founding: (voters.to_vec(), learners.to_vec()),
                 retired: Default::default(),
                 next_id: FIRST_JOINER_ID,
+                servers: BTreeMap::new(),
+                topology: voters.len() + learners.len(),
                 members: BTreeMap::new(),
                 mailbox: Vec::new(),
                 partitioned: HashSet::new(),
@@ -539,6 +559,7 @@ impl Consensus {
         learners: &[u64],
         process: Process,
     ) -> Result<u64, String> {
+        let claim = process.claim.clone();
         let g = self.ensure_group(group, voters, learners);
         // The volumes stay locked until the member runs, so a restore (which needs every member
         // stopped) either sees it running or has finished replacing its volume before it starts.
@@ -550,23 +571,39 @@ impl Consensus {
             .get(pod_key)
             .filter(|(of, _)| of == group)
             .map(|(_, id)| *id);
+        let automatic = self
+            .automatic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(pod_key);
         let (volume, bootstrap) = match vols.get(pod_key) {
-            Some(v) => (v.clone(), false),
-            None => {
+            // A volume from before the pod had a claim is adopted by it.
+            Some(v) if claim.is_none() || v.claim.is_none() || v.claim == claim => {
+                let mut v = v.clone();
+                if v.claim.is_none() {
+                    v.claim = claim.clone();
+                    vols.insert(pod_key.to_string(), v.clone());
+                }
+                (v, false)
+            }
+            _ => {
                 let mut st = g.lock();
                 let used = |st: &GroupState, i: u64| {
                     st.members.contains_key(&i)
+                        || st.servers.contains_key(&i)
                         || st.retired.contains(&i)
                         || st.voters.contains(&i)
                         || st.learners.contains(&i)
                 };
                 let founding = (st.founding.0.contains(&id) || st.founding.1.contains(&id))
                     && !st.members.contains_key(&id)
+                    && !st.servers.contains_key(&id)
                     && !st.retired.contains(&id);
                 let v = if founding {
                     Volume {
                         id,
                         storage: LabStorage::founding(group, &st.founding.0, &st.founding.1),
+                        claim: claim.clone(),
                     }
                 } else {
                     let mut new_id = id;
@@ -577,11 +614,21 @@ impl Consensus {
                     Volume {
                         id: new_id,
                         storage: LabStorage::joining(group),
+                        claim: claim.clone(),
                     }
                 };
-                // The member this pod ran before has left with its volume: it leaves the group.
-                if let Some(old) = previous.filter(|old| *old != v.id) {
+                // A founding server is enabled from the start; a new one is Free until someone
+                // enables it (ENABLE SERVER), unless the lab's own control replaces the member:
+                // then it is enabled and the member this pod ran before leaves the group.
+                let state = if founding || automatic {
+                    ServerState::Enabled
+                } else {
+                    ServerState::Free
+                };
+                st.servers.insert(v.id, state);
+                if automatic && let Some(old) = previous.filter(|old| *old != v.id) {
                     st.retired.insert(old);
+                    st.servers.insert(old, ServerState::Deallocating);
                 }
                 let bootstrap =
                     founding && st.members.is_empty() && st.founding.0.first() == Some(&id);
@@ -708,7 +755,10 @@ impl Consensus {
         let mut restored = Vec::new();
         for (key, id) in pods {
             let storage = LabStorage::restored(point, &st.voters, &st.learners)?;
-            let replaced = vols.insert(key.clone(), Volume { id, storage }).is_some();
+            let claim = vols.get(&key).and_then(|v| v.claim.clone());
+            let replaced = vols
+                .insert(key.clone(), Volume { id, storage, claim })
+                .is_some();
             restored.push(RestoredVolume {
                 pod: key.rsplit('/').next().unwrap_or(&key).to_string(),
                 id,
@@ -785,12 +835,17 @@ impl Consensus {
         self.settings.tick * self.settings.election_ticks as u32
     }
 
-    /// Gives the member in `pod_key` an empty volume the next time it starts.
+    /// Gives the member in `pod_key` an empty volume the next time it starts, and has the lab
+    /// itself enable the new server and retire the old one (the lab's `replace-member` control).
     pub fn wipe(&self, pod_key: &str) {
         self.volumes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(pod_key);
+        self.automatic
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(pod_key.to_string());
     }
 
     fn locate(&self, pod_key: &str) -> Result<(Arc<Group>, u64), String> {
@@ -1052,9 +1107,19 @@ impl Consensus {
                 .collect();
             for id in gone {
                 st.retired.remove(&id);
+                st.servers.insert(id, ServerState::Dropped);
                 if st.members.get(&id).is_some_and(|m| m.node.is_none()) {
                     st.members.remove(&id);
                 }
+            }
+        }
+        // A deallocating server that left the configuration is deallocated.
+        for (id, s) in st.servers.iter_mut() {
+            if *s == ServerState::Deallocating
+                && !st.voters.contains(id)
+                && !st.learners.contains(id)
+            {
+                *s = ServerState::Deallocated;
             }
         }
         Self::manage_membership(st, &stalled);
@@ -1181,85 +1246,6 @@ impl Consensus {
     /// remove a member whose server was replaced; take in a running member the configuration
     /// lacks, as a learner; promote a learner meant to vote once it has caught up. A removal
     /// only ever concerns a member without a process, so it is never the leader.
-    fn manage_membership(st: &mut GroupState, stalled: &HashSet<u64>) {
-        // The steady state, checked without allocating: nothing to change.
-        let in_group = |id: &u64| st.voters.contains(id) || st.learners.contains(id);
-        let work = !st.retired.is_empty()
-            || st
-                .members
-                .iter()
-                .any(|(id, m)| m.node.is_some() && !in_group(id))
-            || st
-                .learners
-                .iter()
-                .any(|id| st.members.get(id).is_some_and(|m| m.voter));
-        if !work {
-            return;
-        }
-        let leader = st
-            .members
-            .iter()
-            .filter(|(id, _)| !stalled.contains(id) && !st.partitioned.contains(id))
-            .filter_map(|(id, m)| {
-                m.node
-                    .as_ref()
-                    .filter(|n| n.raft.state == StateRole::Leader)
-                    .map(|n| (n.raft.term, std::cmp::Reverse(*id)))
-            })
-            .max()
-            .map(|(_, std::cmp::Reverse(id))| id);
-        let Some(lid) = leader else { return };
-        let Some(n) = st.members.get(&lid).and_then(|m| m.node.as_ref()) else {
-            return;
-        };
-        if n.raft.has_pending_conf() {
-            return;
-        }
-        let cs = n.raft.prs().conf().to_conf_state();
-        let in_conf = |id: u64| cs.voters.contains(&id) || cs.learners.contains(&id);
-        let caught_up = |id: u64| {
-            n.raft.prs().get(id).is_some_and(|pr| {
-                pr.recent_active
-                    && pr.state == raft::ProgressState::Replicate
-                    && pr.matched + LEARNER_SLACK >= n.raft.raft_log.committed
-            })
-        };
-        let change = st
-            .retired
-            .iter()
-            .find(|id| **id != lid && in_conf(**id))
-            .map(|id| (*id, ConfChangeType::RemoveNode))
-            .or_else(|| {
-                st.members
-                    .iter()
-                    .find(|(id, m)| m.node.is_some() && !st.retired.contains(id) && !in_conf(**id))
-                    .map(|(id, _)| (*id, ConfChangeType::AddLearnerNode))
-            })
-            .or_else(|| {
-                cs.learners
-                    .iter()
-                    .find(|id| {
-                        st.members
-                            .get(id)
-                            .is_some_and(|m| m.voter && m.node.is_some())
-                            && caught_up(**id)
-                    })
-                    .map(|id| (*id, ConfChangeType::AddNode))
-            });
-        let Some((id, ty)) = change else { return };
-        let mut single = ConfChangeSingle {
-            node_id: id,
-            ..Default::default()
-        };
-        single.set_change_type(ty);
-        let mut cc = ConfChangeV2::default();
-        cc.mut_changes().push(single);
-        if let Some(n) = st.members.get_mut(&lid).and_then(|m| m.node.as_mut()) {
-            // Refused only while another change is pending: the next round tries again.
-            let _ = n.propose_conf_change(Vec::new(), cc);
-        }
-    }
-
     /// The truth per database for `baton lab report`.
     pub fn report(&self) -> Value {
         let groups: Vec<Arc<Group>> = self
@@ -1515,377 +1501,6 @@ impl super::control::MemberFaults for Consensus {
     }
 }
 
+mod membership;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use raft::Storage;
-
-    fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
-        Entry {
-            index,
-            term,
-            data: data.to_vec().into(),
-            ..Default::default()
-        }
-    }
-
-    fn storage(group: &str) -> LabStorage {
-        LabStorage {
-            log: MemStorage::new_with_conf_state((vec![1, 2, 3], vec![])),
-            state: Arc::new(Mutex::new(StateMachine::at(Applied::empty(group)))),
-        }
-    }
-
-    #[test]
-    fn same_entries_give_the_same_digest_and_snapshots_carry_the_state() {
-        let entries: Vec<Entry> = (1..=5)
-            .map(|i| entry(i, 1 + i / 3, &i.to_le_bytes()))
-            .collect();
-        let (a, b) = (storage("o/ns/db"), storage("o/ns/db"));
-        for s in [&a, &b] {
-            s.log.wl().append(&entries).unwrap();
-            apply_entries(s, &entries);
-        }
-        assert_eq!(a.applied().index, 5);
-        assert_eq!(a.applied(), b.applied());
-        assert!(a.applied().hex().starts_with("sha256:") && a.applied().hex().len() == 71);
-        // Applying again changes nothing; other data or another database gives another digest.
-        apply_entries(&a, &entries[..2]);
-        assert_eq!(a.applied(), b.applied());
-        let c = storage("o/ns/db");
-        let mut other = entries.clone();
-        other[3] = entry(4, 2, b"x");
-        apply_entries(&c, &other);
-        assert_ne!(c.applied().digest, a.applied().digest);
-        let d = storage("o/ns/other");
-        apply_entries(&d, &entries);
-        assert_ne!(d.applied().digest, a.applied().digest);
-
-        // A member that starts empty and gets a snapshot has the sender's state, and stays equal.
-        let snap = a.snapshot(0, 2).unwrap();
-        assert_eq!(snap.get_metadata().index, 5);
-        let fresh = storage("o/ns/db");
-        install_snapshot(&fresh, &snap);
-        assert_eq!(fresh.applied(), a.applied());
-        assert_eq!(fresh.first_index().unwrap(), 6);
-        let next = [entry(6, 2, b"six")];
-        for s in [&a, &fresh] {
-            s.log.wl().append(&next).unwrap();
-            apply_entries(s, &next);
-        }
-        assert_eq!(fresh.applied(), a.applied());
-        // Nothing applied yet: no snapshot to give.
-        assert!(storage("o/ns/db").snapshot(0, 2).is_err());
-    }
-
-    async fn until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-        let start = Instant::now();
-        while !cond() {
-            assert!(start.elapsed() < timeout, "timed out waiting for: {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    fn fast(writes_per_second: f64) -> Arc<Consensus> {
-        Consensus::new(RaftSettings {
-            tick: Duration::from_millis(10),
-            writes_per_second,
-            ..Default::default()
-        })
-    }
-
-    const GROUP: &str = "lab/ns/db";
-
-    fn key(id: u64) -> String {
-        format!("lab/ns/db-{id}-0")
-    }
-
-    fn start(c: &Arc<Consensus>, id: u64) -> u64 {
-        c.start_member(GROUP, &key(id), id, &[1, 2, 3], &[], Process::default())
-            .unwrap()
-    }
-
-    fn leader(c: &Consensus) -> Option<u64> {
-        (1..=3).find(|i| c.status(&key(*i)).is_some_and(|s| s.role == "LEADER"))
-    }
-
-    fn db(c: &Consensus) -> Value {
-        c.report()[0].clone()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_replaced_member_rejoins_by_membership_change_and_catches_up_by_snapshot() {
-        let c = fast(3000.0);
-        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
-        until("the log is compacted", Duration::from_secs(20), || {
-            c.status(&key(1)).is_some_and(|s| s.applied_index > 2500)
-        })
-        .await;
-        // An empty volume where member 3 ran: a new server.
-        c.stop_member(&key(3), inc[2]);
-        c.wipe(&key(3));
-        let again = start(&c, 3);
-        assert!(again > inc[2], "a new process is a new incarnation");
-        let new = c.status(&key(3)).unwrap();
-        assert_eq!(new.incarnation, again);
-        assert!(new.id >= FIRST_JOINER_ID, "a fresh id: {}", new.id);
-        assert_eq!(new.role, "READ_REPLICA", "not a voter yet");
-        let id = new.id;
-        until(
-            "member 3 removed, the new one a caught-up voter",
-            Duration::from_secs(20),
-            || {
-                c.status(&key(3)).is_some_and(|s| {
-                    s.voters == vec![1, 2, id] && s.learners.is_empty() && s.applied_index > 2500
-                })
-            },
-        )
-        .await;
-        // It caught up from a snapshot, not from the (compacted) start of the log.
-        let first = {
-            let g = c.group(GROUP).unwrap();
-            let st = g.lock();
-            assert!(
-                !st.members.contains_key(&3),
-                "the old member left the group"
-            );
-            let n = st.members[&id].node.as_ref().unwrap();
-            n.raft.raft_log.store.first_index().unwrap()
-        };
-        assert!(first > 1000, "first index {first}");
-        // The group never lost its quorum, and members at the same index have the same state.
-        assert_eq!(db(&c)["quorum_lost_events"], 0, "{}", db(&c));
-        let top = (1..=3)
-            .map(|i| c.status(&key(i)).unwrap().applied_index)
-            .min()
-            .unwrap();
-        for i in 1..=3 {
-            assert_eq!(
-                c.digest_at(&key(i), top),
-                c.digest_at(&key(1), top),
-                "member in db-{i}-0 at {top}"
-            );
-        }
-        // The new member keeps its id across restarts (it is on its volume) and votes.
-        c.stop_member(&key(3), again);
-        start(&c, 3);
-        let s = c.status(&key(3)).unwrap();
-        assert_eq!((s.id, s.role == "READ_REPLICA"), (id, false));
-    }
-
-    /// The configuration change entries a single voter writes when `propose` proposes one.
-    fn proposed(propose: impl FnOnce(&mut RawNode<LabStorage>) -> raft::Result<()>) -> Vec<Entry> {
-        let s = LabStorage::founding(GROUP, &[1], &[]);
-        let cfg = Config {
-            id: 1,
-            applied: INIT_INDEX,
-            ..Default::default()
-        };
-        let logger = slog::Logger::root(slog::Discard, slog::o!());
-        let mut n = RawNode::new(&cfg, s.clone(), &logger).unwrap();
-        n.campaign().unwrap();
-        let c = fast(0.0);
-        let mut out = Vec::new();
-        let _ = c.handle_ready(&mut n, &mut out);
-        propose(&mut n).unwrap();
-        for _ in 0..3 {
-            let _ = c.handle_ready(&mut n, &mut out);
-        }
-        let (first, last) = (s.first_index().unwrap(), s.last_index().unwrap());
-        s.entries(first, last + 1, None, GetEntriesContext::empty(false))
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.get_entry_type() != EntryType::EntryNormal)
-            .collect()
-    }
-
-    #[test]
-    fn conf_changes_decode_as_raft_rs_encodes_them() {
-        let mut v2 = ConfChangeV2::default();
-        for (id, ty) in [
-            (7, ConfChangeType::AddLearnerNode),
-            (9, ConfChangeType::RemoveNode),
-        ] {
-            let mut single = ConfChangeSingle {
-                node_id: id,
-                ..Default::default()
-            };
-            single.set_change_type(ty);
-            v2.mut_changes().push(single);
-        }
-        v2.set_transition(ConfChangeTransition::Explicit);
-        let entries = proposed(|n| n.propose_conf_change(vec![], v2.clone()));
-        assert_eq!(entries.len(), 1);
-        assert_eq!(decode_conf_change(&entries[0]).unwrap(), v2);
-
-        let mut v1 = ConfChange {
-            node_id: 5,
-            ..Default::default()
-        };
-        v1.set_change_type(ConfChangeType::AddLearnerNode);
-        let entries = proposed(|n| n.propose_conf_change(vec![], v1));
-        assert_eq!(entries[0].get_entry_type(), EntryType::EntryConfChange);
-        let d = decode_conf_change(&entries[0]).unwrap();
-        assert_eq!(d.changes.len(), 1);
-        assert_eq!(d.changes[0].node_id, 5);
-        assert_eq!(
-            d.changes[0].get_change_type(),
-            ConfChangeType::AddLearnerNode
-        );
-        // Garbage is an error, never a panic.
-        let mut bad = Entry::default();
-        bad.set_entry_type(EntryType::EntryConfChangeV2);
-        bad.data = vec![0x12, 0x7f].into();
-        assert!(decode_conf_change(&bad).is_err());
-    }
-
-    #[test]
-    fn digests_parse_and_recent_indexes_are_remembered() {
-        let a = storage("o/ns/db");
-        assert_eq!(parse_digest(&a.applied().hex()), Some(a.applied().digest));
-        assert_eq!(parse_digest("sha256:00"), None);
-        assert_eq!(parse_digest(&format!("md5:{}", "0".repeat(64))), None);
-        let entries: Vec<Entry> = (1..=(RECENT_DIGESTS as u64 + 10))
-            .map(|i| entry(i, 1, &i.to_le_bytes()))
-            .collect();
-        apply_entries(&a, &entries[..5]);
-        let at5 = a.applied();
-        assert_eq!(a.machine().digest_at(5), Some(at5));
-        assert_eq!(a.machine().digest_at(0).map(|x| x.index), Some(0));
-        a.log.wl().append(&entries).unwrap();
-        apply_entries(&a, &entries);
-        let m = a.machine();
-        assert_eq!(m.digest_at(5), None, "older than the window");
-        assert_eq!(m.digest_at(m.applied.index), Some(m.applied));
-        assert_eq!(m.digest_at(m.applied.index + 1), None);
-        assert_eq!(m.recent.len(), RECENT_DIGESTS);
-        let first = m.recent[0].index;
-        assert_eq!(m.digest_at(first).map(|x| x.index), Some(first));
-        drop(m);
-        // Taken whole: no history before.
-        install_snapshot(&a, &a.snapshot(0, 2).unwrap());
-        assert_eq!(a.machine().recent.len(), 1);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_restore_needs_every_member_stopped_and_the_group_goes_on_from_the_backup() {
-        let c = fast(200.0);
-        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
-        until("writes applied", Duration::from_secs(10), || {
-            c.status(&key(1)).is_some_and(|s| s.applied_index > 50)
-        })
-        .await;
-        // The backup: member 1's state now.
-        let b = c.status(&key(1)).unwrap();
-        let point = RestorePoint {
-            index: b.applied_index,
-            term: b.term,
-            digest: parse_digest(&b.state_digest).unwrap(),
-        };
-        until("the state moved on", Duration::from_secs(10), || {
-            (1..=3).all(|i| {
-                c.status(&key(i))
-                    .is_some_and(|s| s.applied_index > point.index + 20)
-            })
-        })
-        .await;
-        let old_next = c.digest_at(&key(1), point.index + 1).unwrap();
-        c.stop_member(&key(1), inc[0]);
-        c.stop_member(&key(2), inc[1]);
-        let err = c.restore(GROUP, &point).unwrap_err();
-        assert!(
-            err.starts_with("db-3-0 is running; stop every member"),
-            "{err}"
-        );
-        assert_eq!(c.stopped_members(GROUP).unwrap_err(), err);
-        c.stop_member(&key(3), inc[2]);
-        assert_eq!(
-            c.stopped_members(GROUP).unwrap(),
-            vec![
-                ("db-1-0".into(), 1),
-                ("db-2-0".into(), 2),
-                ("db-3-0".into(), 3)
-            ]
-        );
-        let restored = c.restore(GROUP, &point).unwrap();
-        assert_eq!(restored.len(), 3);
-        assert!(restored.iter().all(|v| v.replaced));
-        for i in 1..=3 {
-            assert_eq!(
-                c.digest_at(&key(i), point.index),
-                Some(b.state_digest.clone())
-            );
-            assert_eq!(c.digest_at(&key(i), point.index + 1), None);
-        }
-        assert!(c.restore("lab/ns/nope", &point).is_err());
-        let before_start = RestorePoint { index: 0, ..point };
-        assert!(
-            c.restore(GROUP, &before_start)
-                .unwrap_err()
-                .contains("before any database's start")
-        );
-        for i in 1..=3 {
-            start(&c, i);
-            let s = c.status(&key(i)).unwrap();
-            assert!(s.applied_index >= point.index);
-        }
-        until("a leader and new writes", Duration::from_secs(10), || {
-            (1..=3).all(|i| {
-                c.status(&key(i))
-                    .is_some_and(|s| s.applied_index > point.index + 20)
-            })
-        })
-        .await;
-        let top = (1..=3)
-            .map(|i| c.status(&key(i)).unwrap().applied_index)
-            .min()
-            .unwrap();
-        let at = |i: u64, index: u64| c.digest_at(&key(i), index);
-        for i in 1..=3 {
-            assert_eq!(
-                at(i, point.index),
-                Some(b.state_digest.clone()),
-                "member {i}"
-            );
-            assert_eq!(at(i, top), at(1, top), "member {i} at {top}");
-            assert_ne!(
-                at(i, point.index + 1),
-                Some(old_next.clone()),
-                "a new history"
-            );
-        }
-        // Restoring into a running group is refused, and nothing changes.
-        assert!(c.restore(GROUP, &point).is_err());
-        assert!(c.status(&key(1)).unwrap().applied_index > point.index);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_leader_hands_over_without_a_leaderless_gap_and_a_stale_stop_is_ignored() {
-        let c = fast(100.0);
-        let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
-        until("a leader", Duration::from_secs(10), || {
-            db(&c)["quorum"] == true
-        })
-        .await;
-        let old = leader(&c).unwrap();
-        let before = db(&c);
-        let to = c.hand_over(&key(old), inc[old as usize - 1]).unwrap();
-        assert_ne!(to, old);
-        until("the transferee leads", Duration::from_secs(10), || {
-            leader(&c) == Some(to)
-        })
-        .await;
-        let after = db(&c);
-        assert_eq!(
-            after["elections"].as_u64().unwrap(),
-            before["elections"].as_u64().unwrap() + 1,
-            "{after}"
-        );
-        assert_eq!(after["leaderless_ms"], before["leaderless_ms"], "{after}");
-        assert_eq!(after["quorum_lost_events"], 0);
-        // Not the leader any more: nothing to hand over. An old incarnation cannot stop a new one.
-        assert_eq!(c.hand_over(&key(old), inc[old as usize - 1]), None);
-        c.stop_member(&key(to), inc[to as usize - 1] + 100);
-        assert!(c.status(&key(to)).unwrap().live);
-    }
-}
+mod tests;

@@ -99,6 +99,22 @@ pub fn pod_for(sts: &Value, i: i64, revision: &str) -> Value {
     labels["controller-revision-hash"] = json!(revision);
     labels["statefulset.kubernetes.io/pod-name"] = json!(pod_name);
     labels["apps.kubernetes.io/pod-index"] = json!(i.to_string());
+    // Each volumeClaimTemplate becomes a volume backed by the pod's own claim.
+    for t in sts["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let Some(claim) = t["metadata"]["name"].as_str() else {
+            continue;
+        };
+        if !pod["spec"]["volumes"].is_array() {
+            pod["spec"]["volumes"] = json!([]);
+        }
+        if let Some(vs) = pod["spec"]["volumes"].as_array_mut() {
+            vs.push(json!({"name": claim, "persistentVolumeClaim": {"claimName": format!("{claim}-{pod_name}")}}));
+        }
+    }
     pod["spec"]["hostname"] = json!(pod_name);
     if let Some(svc) = sts["spec"]["serviceName"].as_str() {
         pod["spec"]["subdomain"] = json!(svc);
@@ -107,6 +123,84 @@ pub fn pod_for(sts: &Value, i: i64, revision: &str) -> Value {
         pod["spec"]["restartPolicy"] = json!("Always");
     }
     pod
+}
+
+/// Whether a pod (not yet gone) mounts claim `claim`.
+pub fn claim_in_use(store: &Store, ns: &str, claim: &str) -> bool {
+    let uses = |p: &Value| {
+        p["spec"]["volumes"].as_array().is_some_and(|vs| {
+            vs.iter()
+                .any(|v| v["persistentVolumeClaim"]["claimName"] == claim)
+        })
+    };
+    !store
+        .list_filtered(resources::pods(), Some(ns), uses)
+        .0
+        .is_empty()
+}
+
+/// Makes sure the claims of ordinal `i` of StatefulSet `sts` exist before its pod is created, as
+/// the StatefulSet controller does (`<template>-<pod>`, kept when the pod goes: retention
+/// policy Retain). A claim deleted while its pod ran (held by `kubernetes.io/pvc-protection`)
+/// goes now that no pod mounts it, and a new, empty one takes its place. False when a claim
+/// could not be made (the pod must wait).
+pub fn ensure_claims(store: &Store, sts: &Value, i: i64) -> bool {
+    let ns = ns_of(sts);
+    let pod_name = format!("{}-{i}", name_of(sts));
+    for t in sts["spec"]["volumeClaimTemplates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let Some(template) = t["metadata"]["name"].as_str() else {
+            continue;
+        };
+        let claim = format!("{template}-{pod_name}");
+        let pvcs = resources::persistentvolumeclaims();
+        match store.get(pvcs, ns, &claim) {
+            Ok(c) if !is_terminating(&c) => continue,
+            Ok(_) if claim_in_use(store, ns, &claim) => return false,
+            Ok(_) => {
+                let _ = store.remove(pvcs, ns, &claim);
+            }
+            Err(_) => {}
+        }
+        let mut labels = sts["spec"]["selector"]["matchLabels"].clone();
+        if !labels.is_object() {
+            labels = json!({});
+        }
+        let storage = t["spec"]["resources"]["requests"]["storage"].clone();
+        let obj = json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim, "labels": labels, "finalizers": ["kubernetes.io/pvc-protection"]},
+            "spec": t["spec"].clone(),
+            "status": {"phase": "Bound", "accessModes": t["spec"]["accessModes"].clone(), "capacity": {"storage": storage}},
+        });
+        if let Err(e) = store.create(pvcs, ns, obj)
+            && e.reason != "AlreadyExists"
+        {
+            tracing::warn!(ns, claim, error = %e.message, "lab: statefulset cannot create its claim");
+            return false;
+        }
+    }
+    true
+}
+
+/// Deletes claim `claim`: at once when no pod mounts it, else it is only marked (deletion
+/// timestamp; `kubernetes.io/pvc-protection` holds it) and goes once its pod has gone.
+pub fn delete_claim(store: &Store, ns: &str, claim: &str) -> Result<Value, super::store::ApiError> {
+    let pvcs = resources::persistentvolumeclaims();
+    if !claim_in_use(store, ns, claim) {
+        return store.remove(pvcs, ns, claim);
+    }
+    store.update(pvcs, ns, claim, None, |c| {
+        if !is_terminating(c) {
+            c["metadata"]["deletionTimestamp"] = json!(now());
+            c["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+        }
+        Ok(())
+    })
 }
 
 /// The revision name of a pod template: `<sts>-<hash>`.
@@ -161,6 +255,9 @@ impl Controllers {
         let (ns, name) = (ns_of(object), name_of(object));
         match resource.plural {
             "pods" => {
+                if *kind == ChangeKind::Deleted {
+                    self.release_claims(object);
+                }
                 self.kubelet.reconcile(ns, name);
                 match owner(object) {
                     Some(("StatefulSet", sts)) => self.reconcile_sts(ns, sts),
@@ -188,6 +285,26 @@ impl Controllers {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// pvc-protection: claims marked for deletion go once the pod that mounted them is gone.
+    fn release_claims(&self, pod: &Value) {
+        let ns = ns_of(pod);
+        for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+            let Some(claim) = v["persistentVolumeClaim"]["claimName"].as_str() else {
+                continue;
+            };
+            if let Ok(c) = self
+                .store
+                .get(resources::persistentvolumeclaims(), ns, claim)
+                && is_terminating(&c)
+                && !claim_in_use(&self.store, ns, claim)
+            {
+                let _ = self
+                    .store
+                    .remove(resources::persistentvolumeclaims(), ns, claim);
+            }
         }
     }
 
@@ -240,6 +357,9 @@ impl Controllers {
         // Create missing pods (Parallel pod management, as the Neo4j charts use).
         for i in 0..replicas {
             if by_ordinal(i).is_none() {
+                if !ensure_claims(&self.store, &sts, i) {
+                    continue;
+                }
                 let pod_name = format!("{name}-{i}");
                 let pod = pod_for(&sts, i, &revision);
                 match self.store.create(resources::pods(), ns, pod) {

@@ -7,6 +7,7 @@
 use serde_json::{Value, json};
 
 use super::kubelet::HttpReply;
+use super::neo4j_system::{self, AdminError, Command, ServerInfo};
 
 /// What a member knows about itself and its group when it answers.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,19 +28,9 @@ pub struct MemberView {
     pub commands_per_second: f64,
     pub healthy: bool,
     /// Every server of the database, for SHOW SERVERS / SHOW DATABASES.
-    pub peers: Vec<PeerView>,
+    pub servers: Vec<ServerInfo>,
     pub namespace: String,
     pub version: String,
-}
-
-/// Another server of the same database as this member sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PeerView {
-    pub server: String,
-    pub member_id: String,
-    pub available: bool,
-    pub primary: bool,
-    pub leader: bool,
 }
 
 /// A stable UUID-shaped id from any text (member ids, database uuids).
@@ -104,7 +95,7 @@ pub fn basic_auth_ok(authorization: Option<&str>, password: &str) -> bool {
 /// Cluster status endpoints answer without credentials (Neo4j with
 /// `dbms.security.cluster_status_auth_enabled=false`, which is what makes them usable through the
 /// API server's pod proxy, which never forwards credentials) but refuse wrong ones; queries
-/// (`tx/commit`) always need basic auth.
+/// (`tx/commit`) always need basic auth; server-management commands go through `admin`.
 pub fn neo4j(
     v: &MemberView,
     password: &str,
@@ -112,6 +103,7 @@ pub fn neo4j(
     path: &str,
     authorization: Option<&str>,
     body: &[u8],
+    admin: &dyn Fn(&Command) -> Result<(), AdminError>,
 ) -> HttpReply {
     let path = path.split('?').next().unwrap_or(path);
     if path == "/" {
@@ -181,116 +173,17 @@ pub fn neo4j(
             "Neo.ClientError.Database.DatabaseNotFound",
             &format!("Database does not exist. Database name: '{db}'."),
         ),
-        ("POST", ["db", "system", "tx", "commit"]) => tx_commit(v, body),
+        ("POST", ["db", "system", "tx", "commit"]) => {
+            let (status, answer) =
+                neo4j_system::tx_commit(&v.namespace, &v.servers, v.applied_index, body, admin);
+            HttpReply::json(status, &answer)
+        }
         _ => neo4j_error(
             404,
             "Neo.ClientError.Request.Invalid",
             &format!("no such endpoint: {method} {path}"),
         ),
     }
-}
-
-fn tx_commit(v: &MemberView, body: &[u8]) -> HttpReply {
-    let Ok(req) = serde_json::from_slice::<Value>(body) else {
-        return neo4j_error(
-            400,
-            "Neo.ClientError.Request.InvalidFormat",
-            "Unable to deserialize request",
-        );
-    };
-    let empty = Vec::new();
-    let statements = req["statements"].as_array().unwrap_or(&empty);
-    let mut results = Vec::new();
-    for st in statements {
-        let q = st["statement"]
-            .as_str()
-            .unwrap_or("")
-            .trim()
-            .trim_end_matches(';')
-            .to_ascii_uppercase();
-        let q: Vec<&str> = q.split_whitespace().collect();
-        match q.as_slice() {
-            ["SHOW", "SERVERS", ..] => results.push(show_servers(v)),
-            ["SHOW", "DATABASES", ..] => results.push(show_databases(v)),
-            _ => {
-                return HttpReply::json(
-                    200,
-                    &json!({"results": results, "errors": [{"code": "Neo.ClientError.Statement.SyntaxError", "message": "the lab answers only SHOW SERVERS and SHOW DATABASES"}]}),
-                );
-            }
-        }
-    }
-    HttpReply::json(
-        200,
-        &json!({"results": results, "errors": [], "lastBookmarks": [format!("FB:lab{}", v.applied_index)]}),
-    )
-}
-
-fn address(v: &MemberView, server: &str) -> String {
-    format!("{server}.{}.svc.cluster.local:7687", v.namespace)
-}
-
-fn show_servers(v: &MemberView) -> Value {
-    let rows: Vec<Value> = v
-        .peers
-        .iter()
-        .map(|p| {
-            let row = json!([
-                p.server,
-                address(v, &p.server),
-                "Enabled",
-                if p.available {
-                    "Available"
-                } else {
-                    "Unavailable"
-                },
-                ["system", "neo4j"],
-            ]);
-            json!({"row": row, "meta": [null, null, null, null, null]})
-        })
-        .collect();
-    json!({"columns": ["name", "address", "state", "health", "hosting"], "data": rows})
-}
-
-fn show_databases(v: &MemberView) -> Value {
-    let mut rows = Vec::new();
-    for db in ["neo4j", "system"] {
-        for p in &v.peers {
-            let role = match (p.available, p.primary) {
-                (false, _) => "unknown",
-                (true, true) => "primary",
-                (true, false) => "secondary",
-            };
-            let row = json!([
-                db,
-                if db == "system" { "system" } else { "standard" },
-                [],
-                "read-write",
-                if p.available {
-                    json!(address(v, &p.server))
-                } else {
-                    Value::Null
-                },
-                role,
-                p.available && p.leader,
-                "online",
-                if p.available { "online" } else { "unknown" },
-                if p.available {
-                    ""
-                } else {
-                    "Server is unavailable"
-                },
-                db == "neo4j",
-                db == "neo4j",
-                [],
-            ]);
-            rows.push(json!({"row": row, "meta": [null, null, null, null, null, null, null, null, null, null, null, null, null]}));
-        }
-    }
-    json!({
-        "columns": ["name", "type", "aliases", "access", "address", "role", "writer", "requestedStatus", "currentStatus", "statusMessage", "default", "home", "constituents"],
-        "data": rows,
-    })
 }
 
 /// etcd's `POST /v3/maintenance/status` (member ids are decimal u64 strings) and `GET /metrics`
@@ -419,24 +312,26 @@ mod tests {
             millis_since_leader_message: Some(40),
             commands_per_second: 12.0,
             healthy: true,
-            peers: vec![
-                PeerView {
-                    server: "orders-1-0".into(),
-                    member_id: uuid_from("other"),
-                    available: true,
-                    primary: true,
-                    leader: !leader,
-                },
-                PeerView {
-                    server: "orders-2-0".into(),
-                    member_id: uuid_from("me"),
-                    available: true,
-                    primary: core,
-                    leader,
-                },
+            servers: vec![
+                server("orders-1-0", &uuid_from("other"), !leader, true),
+                server("orders-2-0", &uuid_from("me"), leader, core),
             ],
             namespace: "team-a".into(),
             version: "5.26.0".into(),
+        }
+    }
+
+    fn server(pod: &str, name: &str, leader: bool, primary: bool) -> ServerInfo {
+        ServerInfo {
+            name: name.into(),
+            pod: pod.into(),
+            state: neo4j_system::ServerState::Enabled,
+            available: true,
+            hosting: true,
+            requested: true,
+            primary,
+            leader,
+            copying: false,
         }
     }
 
@@ -445,7 +340,7 @@ mod tests {
     }
 
     fn get(v: &MemberView, path: &str) -> HttpReply {
-        neo4j(v, "pw", "GET", path, Some(&auth()), b"")
+        neo4j(v, "pw", "GET", path, Some(&auth()), b"", &|_| Ok(()))
     }
 
     #[test]
@@ -499,7 +394,8 @@ mod tests {
                 "GET",
                 "/dbms/cluster/status",
                 None,
-                b""
+                b"",
+                &|_| Ok(())
             )
             .status,
             200
@@ -511,7 +407,8 @@ mod tests {
                 "POST",
                 "/db/system/tx/commit",
                 None,
-                b"{}"
+                b"{}",
+                &|_| Ok(())
             )
             .status,
             401
@@ -523,13 +420,14 @@ mod tests {
                 "GET",
                 "/dbms/cluster/status",
                 Some("Basic bm9wZQ=="),
-                b""
+                b"",
+                &|_| Ok(())
             )
             .status,
             401
         );
         assert_eq!(
-            neo4j(&view(true, true), "pw", "GET", "/", None, b"").status,
+            neo4j(&view(true, true), "pw", "GET", "/", None, b"", &|_| Ok(())).status,
             200
         );
     }
@@ -546,6 +444,7 @@ mod tests {
                 "/db/system/tx/commit",
                 Some(&auth()),
                 body,
+                &|_| Ok(()),
             )
             .body,
         )

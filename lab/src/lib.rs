@@ -18,6 +18,7 @@ pub mod events;
 pub mod jobs;
 pub mod kubelet;
 pub mod members;
+pub mod neo4j_system;
 pub mod objects;
 pub mod podnet;
 pub mod profile;
@@ -606,6 +607,7 @@ fn seed_orchestra(
                 let revision = controllers::template_revision(&created);
                 let replicas = created["spec"]["replicas"].as_i64().unwrap_or(1);
                 for i in 0..replicas {
+                    controllers::ensure_claims(store, &created, i);
                     let mut pod = controllers::pod_for(&created, i, &revision);
                     let node = &nodes[(i as usize + d.name.len()) % nodes.len()];
                     kubelet::seed_running(&mut pod, node, &ips.next());

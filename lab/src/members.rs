@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::consensus::{Consensus, Process};
-use super::endpoints::{self, MemberView, PeerView};
+use super::endpoints::{self, MemberView};
 use super::kubelet::{
     DefaultWorkloads, HttpReply, HttpRequest, RunContext, Workload, WorkloadFactory,
 };
@@ -99,7 +99,22 @@ impl LabWorkloads {
             namespace: ns.to_string(),
             consensus: self.consensus.clone(),
             key: String::new(),
+            claim: self.claim(pod, ns),
         })
+    }
+
+    /// The uid of the PersistentVolumeClaim the pod mounts (the StatefulSet's claim), if any:
+    /// the member's volume belongs to it.
+    fn claim(&self, pod: &Value, ns: &str) -> Option<String> {
+        let name = pod["spec"]["volumes"]
+            .as_array()?
+            .iter()
+            .find_map(|v| v["persistentVolumeClaim"]["claimName"].as_str())?;
+        let pvc = self
+            .store
+            .get(resources::persistentvolumeclaims(), ns, name)
+            .ok()?;
+        pvc["metadata"]["uid"].as_str().map(str::to_string)
     }
 
     fn etcd(&self, pod: &Value, ns: &str) -> Option<Member> {
@@ -134,6 +149,7 @@ impl LabWorkloads {
             namespace: ns.to_string(),
             consensus: self.consensus.clone(),
             key: String::new(),
+            claim: None,
         })
     }
 }
@@ -192,6 +208,8 @@ pub struct Member {
     version: String,
     namespace: String,
     consensus: Arc<Consensus>,
+    /// The uid of the PersistentVolumeClaim holding its volume.
+    claim: Option<String>,
 }
 
 /// Takes the member down when its process ends for any reason (stop, kill, crash); only this
@@ -205,9 +223,9 @@ impl Drop for Down {
 }
 
 impl Member {
-    fn view(&self) -> Option<MemberView> {
-        let st = self.consensus.status(&self.key)?;
-        let ident = |id: u64| match self.kind {
+    /// How this member's kind names member `id` (Neo4j: a UUID; etcd: a decimal u64).
+    fn ident(&self, id: u64) -> String {
+        match self.kind {
             Kind::Neo4j => endpoints::uuid_from(&format!("{}/{id}", self.group)),
             Kind::Etcd => (u64::from_str_radix(
                 &endpoints::uuid_from(&format!("{}/{id}", self.group)).replace('-', "")[..15],
@@ -215,6 +233,15 @@ impl Member {
             )
             .unwrap_or(id))
             .to_string(),
+        }
+    }
+
+    fn view(&self) -> Option<MemberView> {
+        let st = self.consensus.status(&self.key)?;
+        let ident = |id: u64| self.ident(id);
+        let servers = match self.kind {
+            Kind::Neo4j => self.consensus.servers(&self.key).unwrap_or_default(),
+            Kind::Etcd => Vec::new(),
         };
         Some(MemberView {
             server: self.key.rsplit('/').next().unwrap_or("").to_string(),
@@ -228,15 +255,11 @@ impl Member {
             millis_since_leader_message: st.millis_since_leader_message,
             commands_per_second: (st.commands_per_second * 10.0).round() / 10.0,
             healthy: st.live && st.reachable && st.leader_id != 0,
-            peers: st
-                .peers
-                .iter()
-                .map(|(id, pod, up, voter, leader)| PeerView {
-                    server: pod.clone(),
-                    member_id: ident(*id),
-                    available: *up,
-                    primary: *voter,
-                    leader: *leader,
+            servers: servers
+                .into_iter()
+                .map(|mut s| {
+                    s.name = s.name.parse().map(ident).unwrap_or(s.name);
+                    s
                 })
                 .collect(),
             namespace: self.namespace.clone(),
@@ -281,6 +304,7 @@ impl Workload for Member {
             let process = Process {
                 container_id: ctx.container_id.clone(),
                 started_at: ctx.started_at.clone(),
+                claim: self.claim.clone(),
             };
             let incarnation = match self.consensus.start_member(
                 &self.group,
@@ -358,6 +382,10 @@ impl Workload for Member {
                 &req.path,
                 req.authorization.as_deref(),
                 &req.body,
+                &|cmd| {
+                    self.consensus
+                        .server_command(&self.key, cmd, &|id| self.ident(id))
+                },
             )),
             Kind::Etcd if req.port == 2379 => Some(endpoints::etcd(
                 &view,

@@ -160,6 +160,18 @@ pub static RESOURCES: &[Resource] = &[
         categories: &[],
     },
     Resource {
+        group: "",
+        version: "v1",
+        plural: "persistentvolumeclaims",
+        singular: "persistentvolumeclaim",
+        kind: "PersistentVolumeClaim",
+        namespaced: true,
+        short_names: &["pvc"],
+        verbs: RW,
+        subresources: &["status"],
+        categories: &[],
+    },
+    Resource {
         group: "authorization.k8s.io",
         version: "v1",
         plural: "selfsubjectaccessreviews",
@@ -233,6 +245,9 @@ pub fn jobs() -> &'static Resource {
 }
 pub fn leases() -> &'static Resource {
     &RESOURCES[8]
+}
+pub fn persistentvolumeclaims() -> &'static Resource {
+    &RESOURCES[9]
 }
 
 /// Where objects of `res` live: events.k8s.io/v1 Events are core/v1 Events, as in Kubernetes.

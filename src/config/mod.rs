@@ -87,6 +87,9 @@ pub struct OrchestraConfig {
     /// No operation may be started on this orchestra.
     pub read_only: bool,
     pub transport: Transport,
+    /// The orchestra has room for one extra server per database (nodes, quota): resize and
+    /// upgrade default to the surge strategy here, to in-place elsewhere.
+    pub surge: bool,
 }
 
 /// Which status API a profile's members speak.

@@ -82,6 +82,11 @@ const MEMORY: Param = Param {
     help: "the new memory of every member, a Kubernetes quantity (--set memory=8Gi)",
     required: true,
 };
+const STRATEGY: Param = Param {
+    key: "strategy",
+    help: "in-place (restart each member with the new spec; default) or surge (a new server in, then an old one out: never less redundancy)",
+    required: false,
+};
 const VERSION: Param = Param {
     key: "version",
     help: "the new version: the image tag (--set version=5.27.0)",
@@ -98,6 +103,13 @@ const RESTART_PERMS: &[Permission] = &[
     ("create", "leases", ""),
     ("update", "leases", ""),
     ("create", "events", ""),
+];
+const REPLACE_PERMS: &[Permission] = &[
+    ("delete", "persistentvolumeclaims", ""),
+    ("delete", "pods", ""),
+    LOCK[0],
+    LOCK[1],
+    LOCK[2],
 ];
 const JOB_PERMS: &[Permission] = &[
     ("create", "jobs", ""),
@@ -203,7 +215,7 @@ pub static CATALOG: &[Spec] = &[
         description: "change the members' memory, one StatefulSet at a time, leader last",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[MEMORY, EXPECT_LEADER],
+        params: &[MEMORY, STRATEGY, EXPECT_LEADER],
         permissions: SCALE_PERMS,
         profiles: ALL_KINDS,
         available: true,
@@ -213,20 +225,20 @@ pub static CATALOG: &[Spec] = &[
         description: "change the database version (image tag), one StatefulSet at a time, leader last",
         radius: BlastRadius::Database,
         typed_confirmation: true,
-        params: &[VERSION, EXPECT_LEADER],
+        params: &[VERSION, STRATEGY, EXPECT_LEADER],
         permissions: SCALE_PERMS,
         profiles: ALL_KINDS,
         available: true,
     },
     Spec {
         name: OperationName::ReplaceMember,
-        description: "replace a member with an empty one that catches up",
-        radius: BlastRadius::Database,
-        typed_confirmation: true,
+        description: "give a member a fresh volume; it rejoins as a new server (learner, caught up, voter)",
+        radius: BlastRadius::Member,
+        typed_confirmation: false,
         params: &[MEMBER],
-        permissions: RESTART_PERMS,
+        permissions: REPLACE_PERMS,
         profiles: &["neo4j"],
-        available: false,
+        available: true,
     },
 ];
 
@@ -255,6 +267,9 @@ pub fn check_value(key: &str, value: &str) -> Result<(), String> {
             Err(format!(
                 "version '{value}' is not an image tag: letters, digits, '.', '_' and '-' only"
             ))
+        }
+        "strategy" if value != "in-place" && value != "surge" => {
+            Err(format!("strategy '{value}' is neither in-place nor surge"))
         }
         "from" | "backup" if !value.contains("://") => Err(format!(
             "{key} '{value}' is not an artifact address: write s3://bucket/path (as a backup printed it)"

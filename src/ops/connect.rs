@@ -50,6 +50,12 @@ pub fn settings(config: &Config, read_only: bool, take_over: bool) -> Settings {
         webhook_env: config.operations.webhook_url_env.clone(),
         incident_webhook_env: config.operations.incident_webhook_env.clone(),
         allow_force: config.operations.allow_force,
+        surge_orchestras: config
+            .orchestras
+            .iter()
+            .filter(|(_, o)| o.surge)
+            .map(|(name, _)| name.clone())
+            .collect(),
     }
 }
 

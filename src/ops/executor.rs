@@ -48,6 +48,20 @@ pub trait Executor: Send + Sync {
         pod: &str,
         uid: &str,
     ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Deletes a PersistentVolumeClaim with a UID precondition (pvc-protection keeps it until
+    /// its pod is gone; the StatefulSet then makes a new, empty one).
+    fn delete_claim(
+        &self,
+        claim: &str,
+        uid: &str,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Runs one server-management statement (Neo4j 5 Cypher) on the `system` database of
+    /// member `pod`.
+    fn cypher(
+        &self,
+        pod: &str,
+        statement: &str,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// Sets replicas; `remember` Some writes `baton.io/replicas-before-stop`, None removes it.
     fn scale(
         &self,
@@ -61,6 +75,16 @@ pub trait Executor: Send + Sync {
         sts: &str,
         change: &TemplateChange,
     ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Surge: creates StatefulSet `name` as a copy of `like` (labels naming `like` renamed, one
+    /// replica) with `change` applied to its pod template.
+    fn create_statefulset_like(
+        &self,
+        like: &str,
+        name: &str,
+        change: &TemplateChange,
+    ) -> impl Future<Output = Result<(), ExecError>> + Send;
+    /// Surge: deletes a StatefulSet (its pod goes with it; its claim stays).
+    fn delete_statefulset(&self, sts: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// Creates the Job (its manifest from `job_manifest`).
     fn create_job(&self, job: &JobPlan) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// The Job's manifest, for `--dry-run` and the audit.

@@ -144,6 +144,7 @@ impl FakeState {
                 revision: format!("r{}", m.uid_gen),
                 image: m.image.clone(),
                 memory: Some(m.memory.clone()),
+                claims: Vec::new(),
             });
             probes.push(if m.up {
                 Probe::Ok(ProbeReport {
@@ -168,6 +169,8 @@ impl FakeState {
             probes,
             statefulsets: self.statefulsets.clone(),
             jobs: self.jobs.clone(),
+            claims: Vec::new(),
+            servers: None,
         }
     }
 
@@ -187,6 +190,35 @@ impl FakeState {
 impl Executor for FakeExecutor {
     async fn observe(&self) -> Result<Observed, ExecError> {
         Ok(self.lock().observed_for_tests())
+    }
+
+    async fn delete_claim(&self, claim: &str, _uid: &str) -> Result<(), ExecError> {
+        self.lock().calls.push(format!("delete pvc/{claim}"));
+        Ok(())
+    }
+
+    async fn create_statefulset_like(
+        &self,
+        like: &str,
+        name: &str,
+        _change: &TemplateChange,
+    ) -> Result<(), ExecError> {
+        self.lock()
+            .calls
+            .push(format!("create statefulset/{name} like {like}"));
+        Ok(())
+    }
+
+    async fn delete_statefulset(&self, sts: &str) -> Result<(), ExecError> {
+        self.lock().calls.push(format!("delete statefulset/{sts}"));
+        Ok(())
+    }
+
+    async fn cypher(&self, pod: &str, statement: &str) -> Result<(), ExecError> {
+        self.lock()
+            .calls
+            .push(format!("cypher on {pod}: {statement}"));
+        Ok(())
     }
 
     async fn delete_pod(&self, pod: &str, uid: &str) -> Result<(), ExecError> {

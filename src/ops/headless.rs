@@ -45,6 +45,7 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         OpCommand::Resize(a) => (OperationName::Resize, a),
         OpCommand::Upgrade(a) => (OperationName::Upgrade, a),
         OpCommand::Incident(a) => (OperationName::Incident, a),
+        OpCommand::ReplaceMember(a) => (OperationName::ReplaceMember, a),
     };
     let mut params = BTreeMap::new();
     for kv in &args.set {

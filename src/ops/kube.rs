@@ -10,11 +10,12 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Event as KubeEvent, Pod};
+use k8s_openapi::api::core::v1::{Event as KubeEvent, PersistentVolumeClaim, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use super::executor::{ExecError, Executor};
+use super::neo4j_admin;
 use super::observe::{JobObs, Observed, PodObs, StsObs};
 use super::plan::{JobPlan, TemplateChange};
 use super::record::{LEASE_SECONDS, LeaseObs, Record};
@@ -50,7 +51,7 @@ pub struct KubeExecutor {
     pub object_store: Option<super::backups::S3>,
 }
 
-fn err(e: kube::Error) -> ExecError {
+pub(super) fn err(e: kube::Error) -> ExecError {
     match &e {
         kube::Error::Api(s) if s.code == 409 => ExecError::Conflict(s.message.clone()),
         kube::Error::Api(s) if s.code == 401 || s.code == 403 => {
@@ -226,6 +227,17 @@ fn pod_obs(p: &Pod) -> PodObs {
             .as_ref()
             .and_then(|s| s.containers.first())
             .and_then(|c| memory_of(c.resources.as_ref())),
+        claims: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.volumes.as_ref())
+            .map(|vs| {
+                vs.iter()
+                    .filter_map(|v| v.persistent_volume_claim.as_ref())
+                    .map(|c| c.claim_name.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -338,12 +350,72 @@ impl Executor for KubeExecutor {
         statefulsets.sort_by(|a, b| a.name.cmp(&b.name));
         let mut jobs: Vec<JobObs> = job_list.items.iter().map(job_obs).collect();
         jobs.sort_by(|a, b| a.name.cmp(&b.name));
+        let (claims, servers) = tokio::join!(self.claims(&pods), self.server_table(&pods, &probes));
         Ok(Observed {
             pods,
             probes,
             statefulsets,
             jobs,
+            claims,
+            servers,
         })
+    }
+
+    async fn delete_claim(&self, claim: &str, uid: &str) -> Result<(), ExecError> {
+        self.guard("delete persistentvolumeclaim")?;
+        let api: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &self.namespace);
+        let dp = DeleteParams {
+            preconditions: Some(kube::api::Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match api.delete(claim, &dp).await {
+            Ok(_) => Ok(()),
+            // Already gone or already a new claim: the next observation says which.
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn create_statefulset_like(
+        &self,
+        like: &str,
+        name: &str,
+        change: &TemplateChange,
+    ) -> Result<(), ExecError> {
+        self.guard("create statefulset")?;
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        let source = api.get(like).await.map_err(err)?;
+        let mut v = serde_json::to_value(&source).map_err(|e| ExecError::Other(e.to_string()))?;
+        let new = super::surge::statefulset_like(&mut v, like, name, change);
+        let sts: StatefulSet =
+            serde_json::from_value(new).map_err(|e| ExecError::Other(e.to_string()))?;
+        match api.create(&PostParams::default(), &sts).await {
+            // Made by an earlier attempt (a resume): the next observation goes on from it.
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn delete_statefulset(&self, sts: &str) -> Result<(), ExecError> {
+        self.guard("delete statefulset")?;
+        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        match api.delete(sts, &DeleteParams::default()).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn cypher(&self, pod: &str, statement: &str) -> Result<(), ExecError> {
+        self.guard("server management")?;
+        let answer = self.system_query(pod, &[statement]).await?;
+        neo4j_admin::results(&answer)
+            .map(|_| ())
+            .map_err(ExecError::Other)
     }
 
     async fn delete_pod(&self, pod: &str, uid: &str) -> Result<(), ExecError> {

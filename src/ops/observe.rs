@@ -24,6 +24,17 @@ pub struct PodObs {
     /// The first container's image and memory limit (else request).
     pub image: String,
     pub memory: Option<String>,
+    /// The PersistentVolumeClaims it mounts (its volumes).
+    pub claims: Vec<String>,
+}
+
+/// A PersistentVolumeClaim of a member.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClaimObs {
+    pub name: String,
+    pub uid: String,
+    /// Has a deletion timestamp (held by pvc-protection until its pod is gone).
+    pub deleting: bool,
 }
 
 /// A StatefulSet of the database.
@@ -64,6 +75,11 @@ pub struct Observed {
     pub probes: Vec<Probe>,
     pub statefulsets: Vec<StsObs>,
     pub jobs: Vec<JobObs>,
+    /// The claims the member pods mount, sorted by name.
+    pub claims: Vec<ClaimObs>,
+    /// Neo4j 5 server management (`SHOW SERVERS`, `SHOW DATABASES`) as one member answers it;
+    /// `None` where the profile has none, `Err` with why it could not be read.
+    pub servers: Option<Result<super::neo4j_admin::ServerTable, String>>,
 }
 
 /// What follows from one look: per member its role, lag and whether it is a healthy voter.
@@ -79,6 +95,12 @@ pub struct Derived {
 impl Observed {
     pub fn pod(&self, name: &str) -> Option<&PodObs> {
         self.pods.iter().find(|p| p.name == name)
+    }
+
+    /// The claim pod `pod` mounts (its first), as observed.
+    pub fn claim_of(&self, pod: &str) -> Option<&ClaimObs> {
+        let name = self.pod(pod)?.claims.first()?;
+        self.claims.iter().find(|c| &c.name == name)
     }
 
     pub fn probe(&self, name: &str) -> Option<&Probe> {

@@ -28,6 +28,23 @@ pub enum Action {
     CreateJob(JobPlan),
     /// Change a StatefulSet's pod template; its controller replaces the pod.
     PatchTemplate { sts: String, change: TemplateChange },
+    /// Give a member a fresh volume: delete its claim (if still the old one; name, uid), then
+    /// its pod (UID precondition); the StatefulSet makes a new claim and pod.
+    ReplaceVolume {
+        pod: String,
+        pod_uid: String,
+        claim: Option<(String, String)>,
+    },
+    /// A Neo4j 5 server-management statement, sent to the `system` database on `pod`.
+    Cypher { pod: String, statement: String },
+    /// Surge: a new server StatefulSet `name`, a copy of `like` with `change` applied.
+    CreateStatefulSet {
+        like: String,
+        name: String,
+        change: TemplateChange,
+    },
+    /// Surge: an old server's StatefulSet goes (its server hosts nothing any more).
+    DeleteStatefulSet { sts: String },
 }
 
 /// What a resize or an upgrade changes in a pod template (its first container).
@@ -100,15 +117,31 @@ impl Action {
                     change.describe()
                 )
             }
+            Self::ReplaceVolume {
+                pod,
+                claim: Some((claim, _)),
+                ..
+            } => format!("delete claim {claim} and pod {pod} (a fresh volume)"),
+            Self::ReplaceVolume { pod, .. } => format!("delete pod {pod} (its claim is going)"),
+            Self::Cypher { pod, statement } => format!("{statement} (on {pod})"),
+            Self::CreateStatefulSet { like, name, change } => format!(
+                "create statefulset {name} like {like} with {}",
+                change.describe()
+            ),
+            Self::DeleteStatefulSet { sts } => format!("delete statefulset {sts}"),
         }
     }
 
     /// The member it acts on, for the progress pane.
     pub fn member(&self) -> Option<&str> {
         match self {
-            Self::DeletePod { pod, .. } => Some(pod),
+            Self::DeletePod { pod, .. } | Self::ReplaceVolume { pod, .. } => Some(pod),
             Self::CreateJob(j) => Some(j.member.as_str()).filter(|m| !m.is_empty()),
-            Self::Scale { .. } | Self::PatchTemplate { .. } => None,
+            Self::Scale { .. }
+            | Self::PatchTemplate { .. }
+            | Self::Cypher { .. }
+            | Self::CreateStatefulSet { .. }
+            | Self::DeleteStatefulSet { .. } => None,
         }
     }
 }
@@ -149,6 +182,7 @@ pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
                 _ => template_roll(rec, v),
             }
         }
+        OperationName::ReplaceMember => super::replace::decide(rec, v),
         other => Next::Fail(format!("{} is not in this version", other.as_str())),
     }
 }
@@ -450,6 +484,9 @@ pub fn change_for(rec: &Record, sts: &super::observe::StsObs) -> TemplateChange 
 /// leader last); its controller replaces the pod; the next waits until the new pod runs the new
 /// template (told by the pod's own spec, which cannot lag) and the database has settled.
 fn template_roll(rec: &Record, v: &View) -> Next {
+    if super::surge::strategy(rec) == "surge" {
+        return super::surge::decide(rec, v);
+    }
     if let Some(s) = v.obs.statefulsets.iter().find(|s| s.replicas != 1) {
         return Next::Blocked(Check::fail(
             SETTLED,
@@ -610,6 +647,7 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
                 "wait until every member is Ready and a leader is elected".into(),
             ))
             .collect(),
+        OperationName::ReplaceMember => super::replace::outline(rec),
         OperationName::Incident => {
             vec!["post the database's summary to the incident webhook".into()]
         }
@@ -631,7 +669,15 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             steps.push("wait until every member is Ready and a leader is elected".into());
             steps
         }
+        OperationName::Resize | OperationName::Upgrade
+            if super::surge::strategy(rec) == "surge" =>
+        {
+            super::surge::outline(rec, &v)
+        }
         OperationName::Resize | OperationName::Upgrade => {
+            let why = rec.param("strategy-why").map(|w| {
+                format!("strategy in-place ({w}): each member restarts with the new spec")
+            });
             let mut sts: Vec<(&super::observe::StsObs, u8)> = obs
                 .statefulsets
                 .iter()
@@ -645,22 +691,25 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
                 .collect();
             sts.sort_by_key(|(s, r)| (*r, s.name.as_str()));
             let n = sts.len();
-            sts.iter()
-                .enumerate()
-                .map(|(i, (s, _))| {
-                    let role = pods_of(&v, &s.name)
-                        .next()
-                        .map(|p| d.role(p).word())
-                        .unwrap_or("no pod");
-                    let last = if i + 1 == n && role == "LEADER" { " — the leader, last" } else { "" };
-                    format!(
-                        "set {} on statefulset {} ({role}), wait until its new pod has settled{last}",
-                        change_for(rec, s).describe(),
-                        s.name
-                    )
-                })
-                .collect()
+            let steps = sts.iter().enumerate().map(|(i, (s, _))| {
+                let role = pods_of(&v, &s.name)
+                    .next()
+                    .map(|p| d.role(p).word())
+                    .unwrap_or("no pod");
+                let last = if i + 1 == n && role == "LEADER" {
+                    " — the leader, last"
+                } else {
+                    ""
+                };
+                format!(
+                    "set {} on statefulset {} ({role}), wait until its new pod has settled{last}",
+                    change_for(rec, s).describe(),
+                    s.name
+                )
+            });
+            why.into_iter().chain(steps).collect()
         }
+        #[allow(unreachable_patterns)] // operations added elsewhere have no outline yet
         _ => Vec::new(),
     }
 }

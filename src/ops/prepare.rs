@@ -294,7 +294,9 @@ impl<E: Executor> Runner<'_, E> {
         let forced = self.forced(&req.force)?;
         let member_required = matches!(
             op,
-            OperationName::RestartMember | OperationName::Diagnostics
+            OperationName::RestartMember
+                | OperationName::Diagnostics
+                | OperationName::ReplaceMember
         );
         if let Some(m) = &req.member {
             if obs.pod(m).is_none() {
@@ -352,6 +354,41 @@ impl<E: Executor> Runner<'_, E> {
                 let m = rec.param("member").unwrap_or_default().to_string();
                 let uid = obs.pod(&m).map(|p| p.uid.clone()).unwrap_or_default();
                 rec.original.insert(m, uid);
+            }
+            OperationName::Resize | OperationName::Upgrade => {
+                let id = self.exec.database_id();
+                let orchestra = id.split('/').next().unwrap_or_default();
+                let room = self
+                    .settings
+                    .surge_orchestras
+                    .iter()
+                    .any(|o| o == orchestra);
+                let (strategy, why) = match rec.param("strategy") {
+                    Some(s) => (s.to_string(), "asked with --set strategy".to_string()),
+                    None if room => (
+                        "surge".into(),
+                        format!(
+                            "the default: orchestra {orchestra} has room for an extra server (config: surge = true)"
+                        ),
+                    ),
+                    None => (
+                        "in-place".into(),
+                        format!(
+                            "the default: orchestra {orchestra} declares no room for an extra server (config: [orchestras.\"{orchestra}\"] surge = true)"
+                        ),
+                    ),
+                };
+                if strategy != "in-place" && strategy != "surge" {
+                    return Err(Outcome::Usage(format!(
+                        "strategy '{strategy}' is neither in-place nor surge"
+                    )));
+                }
+                rec.params.insert("strategy".into(), strategy);
+                rec.params.insert("strategy-why".into(), why);
+            }
+            OperationName::ReplaceMember => {
+                super::replace::begin(&mut rec, obs)
+                    .map_err(|why| refuse(safety::SETTLED, rec.param("member"), why))?;
             }
             OperationName::Restore => {
                 rec.job = Some(job_name(
@@ -476,7 +513,7 @@ impl<E: Executor> Runner<'_, E> {
             checks.push(c);
         }
         match &next {
-            Next::Act(Action::DeletePod { pod, .. }) => {
+            Next::Act(Action::DeletePod { pod, .. } | Action::ReplaceVolume { pod, .. }) => {
                 checks.push(v.settled(&[], Some(&record.voters.iter().cloned().collect())));
                 checks.push(v.majority(pod));
                 checks.push(v.no_other_work(None));

@@ -40,6 +40,8 @@ pub struct Settings {
     pub incident_webhook_env: Option<String>,
     /// `operations.allow_force`: `--force RULE` may be used.
     pub allow_force: bool,
+    /// Orchestras whose config says they have room for an extra server (default surge).
+    pub surge_orchestras: Vec<String>,
 }
 
 /// What was asked.
@@ -444,6 +446,41 @@ impl<E: Executor> Runner<'_, E> {
                 "patch",
                 format!("statefulset/{sts} template"),
                 self.exec.patch_template(sts, change).await,
+            ),
+            Action::ReplaceVolume {
+                pod,
+                pod_uid,
+                claim,
+            } => {
+                // The claim first: pvc-protection holds it until the pod is gone, and the
+                // StatefulSet then makes the new pod with a new, empty claim.
+                if let Some((name, uid)) = claim {
+                    let r = self.exec.delete_claim(name, uid).await;
+                    let res = r.as_ref().map_or_else(|e| e.to_string(), |()| "ok".into());
+                    self.audit
+                        .record("delete", &format!("persistentvolumeclaim/{name}"), &res);
+                    r?;
+                }
+                (
+                    "delete",
+                    format!("pod/{pod}"),
+                    self.exec.delete_pod(pod, pod_uid).await,
+                )
+            }
+            Action::CreateStatefulSet { like, name, change } => (
+                "create",
+                format!("statefulset/{name} (like {like}: {})", change.describe()),
+                self.exec.create_statefulset_like(like, name, change).await,
+            ),
+            Action::DeleteStatefulSet { sts } => (
+                "delete",
+                format!("statefulset/{sts}"),
+                self.exec.delete_statefulset(sts).await,
+            ),
+            Action::Cypher { pod, statement } => (
+                "cypher",
+                format!("{statement} on {pod}"),
+                self.exec.cypher(pod, statement).await,
             ),
         };
         let res = match &result {

@@ -255,6 +255,27 @@ impl View<'_> {
                 ),
             );
         }
+        // Neo4j 5: what the upgrade guide checks between servers — no server whose allocation
+        // moves, no database whose current status differs from the requested one. (With a
+        // member exempt, its own rows are expected; an unreadable table is not held against it.)
+        if exempt.is_empty()
+            && let Some(Ok(t)) = &self.obs.servers
+        {
+            if !t.moving.is_empty() {
+                return Check::fail(
+                    SETTLED,
+                    None,
+                    format!("SHOW SERVERS: allocation moving on {}", t.moving.join(", ")),
+                );
+            }
+            if !t.unsettled.is_empty() {
+                return Check::fail(
+                    SETTLED,
+                    None,
+                    format!("SHOW DATABASES: {}", t.unsettled.join("; ")),
+                );
+            }
+        }
         let leader = self.d.state.leader.as_deref().unwrap_or("?");
         Check::pass(
             SETTLED,

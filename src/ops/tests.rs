@@ -24,6 +24,7 @@ fn settings() -> Settings {
         webhook_env: None,
         incident_webhook_env: None,
         allow_force: false,
+        surge_orchestras: Vec::new(),
     }
 }
 

@@ -151,10 +151,7 @@ fn the_menu_lists_the_profiles_operations_greyed_with_reasons() {
     };
     assert_eq!(why(OperationName::RollingRestart), Some(None));
     assert_eq!(why(OperationName::Backup), Some(None));
-    assert_eq!(
-        why(OperationName::ReplaceMember),
-        Some(Some("not in this version".into()))
-    );
+    assert_eq!(why(OperationName::ReplaceMember), Some(None));
     assert_eq!(why(OperationName::Incident), Some(None));
     // The selection starts on the first row that can run.
     assert!(menu.items[menu.sel].why_not.is_none());
@@ -410,7 +407,7 @@ fn the_form_validates_before_anything_runs() {
     };
     assert_eq!(
         f.fields.iter().map(|f| f.key).collect::<Vec<_>>(),
-        ["memory"]
+        ["memory", "strategy"]
     );
     // Empty, then not a quantity: nothing is sent, the error says why.
     let cmds = send(&mut m, [code(KeyCode::Enter)]);
