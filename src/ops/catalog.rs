@@ -234,7 +234,7 @@ pub static CATALOG: &[Spec] = &[
         name: OperationName::ReplaceMember,
         description: "give a member a fresh volume; it rejoins as a new server (learner, caught up, voter)",
         radius: BlastRadius::Member,
-        typed_confirmation: false,
+        typed_confirmation: true, // destructive: the member's volume goes
         params: &[MEMBER],
         permissions: REPLACE_PERMS,
         profiles: &["neo4j"],

@@ -462,15 +462,7 @@ fn render_preflight(model: &Model, theme: &Theme, pf: &Preflight, area: Rect, bu
         id
     );
     let inner = frame(
-        model,
-        theme,
-        &pf.key,
-        &title,
-        hints,
-        box_w,
-        want_h,
-        area,
-        buf,
+        model, theme, &pf.key, &title, hints, box_w, want_h, area, buf,
     );
     if inner.height == 0 {
         return;
