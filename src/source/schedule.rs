@@ -166,14 +166,61 @@ impl Schedule {
             .min()
     }
 
+    /// Probe rounds in flight.
+    pub fn in_flight(&self) -> usize {
+        self.dbs.values().filter(|d| d.in_flight).count()
+    }
+
+    /// When the next round is due that [`Schedule::take_due_at_most`] with `max` would take:
+    /// with no room left, only a database on screen.
+    pub fn next_due_with_room(&self, max: usize) -> Option<Instant> {
+        if max > 0 {
+            return self.next_due();
+        }
+        self.dbs
+            .iter()
+            .filter(|(db, d)| {
+                let key = DbKey::new(&self.orchestra, db);
+                !d.in_flight
+                    && (self.focus.open.as_ref() == Some(&key) || self.focus.visible.contains(&key))
+            })
+            .map(|(_, d)| d.due)
+            .min()
+    }
+
     /// The databases due at `now`, marked in flight until `probed`: off screen and healthy with
     /// a known leader, the leader alone (see the module's doc).
     pub fn take_due(&mut self, now: Instant) -> Vec<Due> {
+        self.take_due_at_most(now, usize::MAX)
+    }
+
+    /// As [`Schedule::take_due`], but at most `max` rounds of databases off screen (the longest
+    /// overdue first); those on screen are always taken. The rest stay due: a round in flight is
+    /// a task and its buffers, and 10 000 at once at startup cost tens of MiB only to wait on the
+    /// probe limits.
+    pub fn take_due_at_most(&mut self, now: Instant, max: usize) -> Vec<Due> {
         let orchestra = self.orchestra.clone();
         let focus = &self.focus;
+        let shown = |db: &DbRef| {
+            let key = DbKey::new(&orchestra, db);
+            focus.open.as_ref() == Some(&key) || focus.visible.contains(&key)
+        };
+        let mut due: Vec<(bool, Instant, DbRef)> = self
+            .dbs
+            .iter()
+            .filter(|(_, d)| !d.in_flight && d.due <= now)
+            .map(|(db, d)| (!shown(db), d.due, db.clone()))
+            .collect();
+        let on_screen = due.iter().filter(|(off, _, _)| !off).count();
+        if due.len() > on_screen.saturating_add(max) {
+            due.sort();
+            due.truncate(on_screen + max);
+        }
+        let picked: std::collections::BTreeSet<DbRef> =
+            due.into_iter().map(|(_, _, db)| db).collect();
         self.dbs
             .iter_mut()
-            .filter(|(_, d)| !d.in_flight && d.due <= now)
+            .filter(|(db, _)| picked.contains(*db))
             .map(|(db, d)| {
                 d.in_flight = true;
                 let key = DbKey::new(&orchestra, db);
@@ -510,5 +557,38 @@ mod tests {
             t + 50 * S,
         );
         assert_eq!(s.next_due(), Some(t + 50 * S));
+    }
+
+    #[test]
+    fn rounds_off_screen_are_bounded_and_the_screen_goes_first() {
+        let t0 = Instant::now();
+        let mut s = schedule(0.0);
+        let eps: Vec<(DbRef, Endpoint)> = (0..10)
+            .map(|i| ep(&format!("d{i}"), &format!("d{i}-0"), &i.to_string()))
+            .collect();
+        s.members(0, &eps, true, t0);
+        let shown = Focus {
+            open: Some(key("d7")),
+            visible: vec![key("d8")],
+        };
+        s.refocus(&shown, t0);
+        // Room for 2 off screen: the two on screen come too.
+        let names: Vec<String> = s
+            .take_due_at_most(t0, 2)
+            .into_iter()
+            .map(|d| d.db.name)
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(names.contains(&"d7".to_string()) && names.contains(&"d8".to_string()));
+        assert_eq!(s.in_flight(), 4);
+        // No room: only a database on screen wakes the loop; the others wait, still due.
+        assert_eq!(
+            s.next_due_with_room(0),
+            None,
+            "both on screen are in flight"
+        );
+        assert_eq!(s.next_due_with_room(1), Some(t0));
+        assert_eq!(s.take_due_at_most(t0, 0).len(), 0);
+        assert_eq!(s.take_due(t0).len(), 6, "the rest are still due");
     }
 }

@@ -21,6 +21,10 @@ use super::schedule::{Intervals, Schedule, random_jitter};
 use super::targets::Origin;
 use super::watch::{Seen, heartbeat};
 use super::{Focus, PROBES_PER_ORCHESTRA, events, now_ms, pods, workloads};
+
+/// Probe rounds of databases off screen in flight per orchestra: a few more than the proxied
+/// probes allowed at once, so the next is ready when one ends; the rest wait in the schedule.
+const ROUNDS_IN_FLIGHT: usize = 2 * PROBES_PER_ORCHESTRA;
 use crate::config::{ProfileConfig, Transport};
 use crate::fleet::{
     Connection, DbKey, DbRef, EventLine, FleetEvent, JobInfo, LeaseInfo, PodInfo, StatefulSetInfo,
@@ -197,7 +201,8 @@ impl Supervisor {
                 .as_ref()
                 .filter(|_| !st.events_in_flight)
                 .map(|_| st.events_due);
-            let wake = match (st.schedule.next_due(), events_wake) {
+            let room = ROUNDS_IN_FLIGHT.saturating_sub(st.schedule.in_flight());
+            let wake = match (st.schedule.next_due_with_room(room), events_wake) {
                 (Some(p), Some(e)) => p.min(e),
                 (p, e) => p
                     .or(e)
@@ -246,7 +251,8 @@ impl Supervisor {
                             let _ = out.send(Inner::Events { key, events }).await;
                         });
                     }
-                    for due in st.schedule.take_due(now) {
+                    let room = ROUNDS_IN_FLIGHT.saturating_sub(st.schedule.in_flight());
+                    for due in st.schedule.take_due_at_most(now, room) {
                         let open = st.focus.open.as_ref().is_some_and(|k| {
                             k.orchestra == self.name && k.namespace == due.db.namespace && k.name == due.db.name
                         });
