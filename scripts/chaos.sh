@@ -6,7 +6,7 @@
 # Operations in turn: rolling-restart, resize (memory 4Gi ↔ 5Gi), upgrade (5.26.0 → 5.26.1 → …,
 # patch releases only, so the upgrade rules allow each), and replace-member once baton has it
 # (the hook below turns it on when `baton op list` shows it available).
-# Usage: scripts/chaos.sh [baton] [N] [seed]    (build first: cargo build [--release])
+# Usage: [CHAOS_SURGE=1] scripts/chaos.sh [baton] [N] [seed]    (build first: cargo build [--release])
 # Prints one line per operation and the totals; the per-operation log is in $CHAOS_LOG if set.
 set -euo pipefail
 baton=${1:-target/release/baton}
@@ -31,6 +31,10 @@ start_lab "$baton" "$work/lab.toml"
 # Restores and replace-member read the lab's object store (its URL is in the kubeconfig).
 store=$(jq -r '.extensions[] | select(.name == "baton-lab") | .extension.object_store' "$kc")
 printf '[operations]\nobject_store_endpoint = "%s"\nstep_timeout = 120\n' "$store" > "$work/baton.toml"
+# CHAOS_SURGE=1: the orchestra has room, so resize and upgrade add a server before removing one.
+if [ -n "${CHAOS_SURGE:-}" ]; then
+  printf '[orchestras.chaos]\nsurge = true\n' >> "$work/baton.toml"
+fi
 b() { "$baton" --kubeconfig "$kc" --config "$work/baton.toml" "$@"; }
 target=(--orchestra chaos --database orders)
 # A fault may miss (its pod is being replaced right then): that is part of the chaos, not an error.
