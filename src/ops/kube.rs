@@ -3,6 +3,9 @@
 //! transport says; credentials only on direct routes), graceful pod deletes with a UID
 //! precondition, StatefulSet merge patches, Jobs and their logs, the Lease, Events. Every
 //! mutating call refuses in read-only mode before a request is built.
+//!
+//! Submodules: `lease` (the Lease object written and read back), `objects` (pods, StatefulSets
+//! and Jobs read into observations).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +21,17 @@ use super::executor::{ExecError, Executor};
 use super::neo4j_admin;
 use super::observe::{JobObs, Observed, PodObs, StsObs};
 use super::plan::{JobPlan, TemplateChange};
-use super::record::{LEASE_SECONDS, LeaseObs, Record};
+use super::record::{LeaseObs, Record};
 use crate::config::{ProfileConfig, Transport};
 use crate::fleet::Probe;
 use crate::probe::credentials::Resolver;
 use crate::probe::{self, Endpoint};
+
+mod lease;
+mod objects;
+
+pub use lease::{lease_name, lease_obs};
+use objects::{job_obs, pod_obs, sts_obs};
 
 /// The annotation on a Lease that holds the operation's record (JSON).
 pub const RECORD_ANNOTATION: &str = "baton.io/operation";
@@ -82,10 +91,6 @@ impl KubeExecutor {
         format!("{}={}", self.profile.grouping_label, self.database)
     }
 
-    fn lease_name(&self) -> String {
-        lease_name(&self.database)
-    }
-
     async fn probe_member(&self, p: &PodObs) -> Probe {
         let ep = Endpoint {
             namespace: self.namespace.clone(),
@@ -121,194 +126,6 @@ impl KubeExecutor {
                 }
             }
         }
-    }
-
-    fn lease_object(
-        &self,
-        holder: &str,
-        record: &Record,
-        rv: Option<&str>,
-    ) -> Result<Lease, ExecError> {
-        let text = serde_json::to_string(record).map_err(|e| ExecError::Other(e.to_string()))?;
-        let mut v = json!({
-            "apiVersion": "coordination.k8s.io/v1",
-            "kind": "Lease",
-            "metadata": {
-                "name": self.lease_name(),
-                "namespace": self.namespace,
-                "labels": {MANAGED_BY.0: MANAGED_BY.1, "baton.io/database": self.database},
-                "annotations": {RECORD_ANNOTATION: text},
-            },
-            "spec": {
-                "holderIdentity": holder,
-                "leaseDurationSeconds": LEASE_SECONDS,
-                "acquireTime": micro_of(record.started_ms),
-                "renewTime": micro_now(),
-            }
-        });
-        if let Some(rv) = rv {
-            v["metadata"]["resourceVersion"] = json!(rv);
-        }
-        serde_json::from_value(v).map_err(|e| ExecError::Other(e.to_string()))
-    }
-}
-
-/// `baton-op-<database>`.
-pub fn lease_name(database: &str) -> String {
-    format!("baton-op-{database}")
-}
-
-fn micro_of(ms: u64) -> String {
-    let secs = i64::try_from(ms / 1000).unwrap_or(0);
-    let nanos = u32::try_from((ms % 1000) * 1_000_000).unwrap_or(0);
-    chrono::DateTime::from_timestamp(secs, nanos)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-}
-
-/// The Lease, trimmed; its record parsed (or why not).
-pub fn lease_obs(l: &Lease) -> LeaseObs {
-    let spec = l.spec.as_ref();
-    LeaseObs {
-        resource_version: l.metadata.resource_version.clone().unwrap_or_default(),
-        holder: spec
-            .and_then(|s| s.holder_identity.clone())
-            .unwrap_or_default(),
-        renew_ms: spec
-            .and_then(|s| s.renew_time.as_ref())
-            .and_then(|t| u64::try_from(t.0.as_millisecond()).ok()),
-        duration_s: spec
-            .and_then(|s| s.lease_duration_seconds)
-            .and_then(|d| u64::try_from(d).ok())
-            .unwrap_or(LEASE_SECONDS),
-        record: l
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(RECORD_ANNOTATION))
-            .map(|t| {
-                serde_json::from_str::<Record>(t).map_err(|e| crate::clip(&e.to_string(), 120))
-            }),
-    }
-}
-
-fn pod_obs(p: &Pod) -> PodObs {
-    let status = p.status.as_ref();
-    PodObs {
-        name: p.metadata.name.clone().unwrap_or_default(),
-        uid: p.metadata.uid.clone().unwrap_or_default(),
-        ready: status
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
-        phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
-        deleting: p.metadata.deletion_timestamp.is_some(),
-        ip: status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
-        owner: p
-            .metadata
-            .owner_references
-            .as_ref()
-            .and_then(|o| o.iter().find(|o| o.kind == "StatefulSet"))
-            .map(|o| o.name.clone()),
-        revision: p
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get("controller-revision-hash"))
-            .cloned()
-            .unwrap_or_default(),
-        image: p
-            .spec
-            .as_ref()
-            .and_then(|s| s.containers.first())
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default(),
-        memory: p
-            .spec
-            .as_ref()
-            .and_then(|s| s.containers.first())
-            .and_then(|c| memory_of(c.resources.as_ref())),
-        claims: p
-            .spec
-            .as_ref()
-            .and_then(|s| s.volumes.as_ref())
-            .map(|vs| {
-                vs.iter()
-                    .filter_map(|v| v.persistent_volume_claim.as_ref())
-                    .map(|c| c.claim_name.clone())
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
-}
-
-/// A container's memory limit, else its request.
-fn memory_of(r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>) -> Option<String> {
-    let get = |m: Option<
-        &std::collections::BTreeMap<
-            String,
-            k8s_openapi::apimachinery::pkg::api::resource::Quantity,
-        >,
-    >| { m.and_then(|m| m.get("memory")).map(|q| q.0.clone()) };
-    r.and_then(|r| get(r.limits.as_ref()).or_else(|| get(r.requests.as_ref())))
-}
-
-fn sts_obs(s: &StatefulSet) -> StsObs {
-    let container = s
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.spec.as_ref())
-        .and_then(|p| p.containers.first());
-    let memory = container.and_then(|c| memory_of(c.resources.as_ref()));
-    StsObs {
-        container: container.map(|c| c.name.clone()).unwrap_or_default(),
-        image: container.and_then(|c| c.image.clone()).unwrap_or_default(),
-        memory,
-        update_revision: s
-            .status
-            .as_ref()
-            .and_then(|s| s.update_revision.clone())
-            .unwrap_or_default(),
-        name: s.metadata.name.clone().unwrap_or_default(),
-        replicas: s.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-        ready_replicas: s
-            .status
-            .as_ref()
-            .and_then(|s| s.ready_replicas)
-            .unwrap_or(0),
-        remembered_replicas: s
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(REPLICAS_ANNOTATION))
-            .and_then(|v| v.parse().ok()),
-    }
-}
-
-fn job_obs(j: &Job) -> JobObs {
-    let status = j.status.as_ref();
-    let labels = j.metadata.labels.clone().unwrap_or_default();
-    let cond = |t: &str| {
-        status
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| cs.iter().any(|c| c.type_ == t && c.status == "True"))
-    };
-    let succeeded = cond("Complete") || status.and_then(|s| s.succeeded).unwrap_or(0) > 0;
-    let failed = cond("Failed");
-    JobObs {
-        name: j.metadata.name.clone().unwrap_or_default(),
-        operation: labels
-            .get("baton.io/operation")
-            .cloned()
-            .unwrap_or_default(),
-        active: !succeeded && !failed,
-        succeeded,
-        failed,
-        artifact: j
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("baton.io/artifact"))
-            .cloned(),
     }
 }
 
