@@ -289,7 +289,18 @@ async fn replace_member_of_a_follower_fresh_volume_membership_through_server_man
         .filter(|(n, _)| *n == old_id.to_string())
         .map(|(_, st)| st.as_str())
         .collect();
-    assert_eq!(new_states, ["Free", "Enabled"], "{:?}", s.states);
+    // The new server ends Enabled, and was Free before: a 50 ms sampler may miss that short
+    // state under load, but baton's ENABLE SERVER step (checked above) is only taken on seeing
+    // the new server Free in SHOW SERVERS, so either proves it.
+    assert_eq!(new_states.last(), Some(&"Enabled"), "{:?}", s.states);
+    assert!(
+        new_states.iter().all(|st| ["Free", "Enabled"].contains(st)),
+        "{:?}",
+        s.states
+    );
+    if !new_states.contains(&"Free") {
+        eprintln!("the sampler missed the new server's Free state; baton saw it (ENABLE SERVER)");
+    }
     // (Deallocated lasts only until baton's next look, which drops it: the DROP step above
     // is only taken on seeing it.)
     assert!(
