@@ -51,6 +51,16 @@ calm() {
 report() { b lab report --json | jq '.databases[] | select(.database == "chaos/team-a/orders")'; }
 pods=(orders-1-0 orders-2-0 orders-3-0 orders-rr-1-0)
 voters=(orders-1-0 orders-2-0 orders-3-0)
+# The members as they are now: surge renames them (orders-4-0 replaces orders-1-0, …).
+members_now() {
+  local names
+  names=$(kubectl --kubeconfig "$kc" --context chaos -n team-a get pods -l helm.neo4j.com/instance \
+    -o jsonpath='{.items[*].metadata.name}' 2>/dev/null) || return 0
+  [ -n "$names" ] || return 0
+  read -r -a pods <<< "$names"
+  voters=()
+  for p in "${pods[@]}"; do [[ $p == *-rr-* ]] || voters+=("$p"); done
+}
 pick() { local a=("$@"); echo "${a[RANDOM % ${#a[@]}]}"; }
 
 # The replace-member hook: on once `baton op list` lists it as available.
@@ -64,6 +74,7 @@ start=$(report)
 memory=4Gi patch=0 paused=0 resumed=0 failed_ops=0 done_ops=0 doubles=0 lost_double=0 lost_single=0
 for i in $(seq 1 "$n"); do
   calm
+  members_now
   op=${ops[$(( (i - 1) % ${#ops[@]} ))]}
   case $op in
     resize) memory=$([ "$memory" = 4Gi ] && echo 5Gi || echo 4Gi); args=(--set "memory=$memory") ;;
