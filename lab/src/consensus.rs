@@ -450,7 +450,6 @@ impl Group {
     }
 }
 
-
 /// What a step of a group's driver is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {

@@ -393,7 +393,12 @@ async fn a_calm_group_ticks_slowly_and_a_fault_wakes_it_to_the_full_rate_at_once
     let (t1, s1, calm) = pace(&c);
     let most = window.elapsed().as_millis() as u64 / 100 + 3;
     assert!(calm, "the group stays calm with nothing happening");
-    assert!(t1 - t0 <= most, "{} ticks in {:?}", t1 - t0, window.elapsed());
+    assert!(
+        t1 - t0 <= most,
+        "{} ticks in {:?}",
+        t1 - t0,
+        window.elapsed()
+    );
     assert!(s1 > s0, "calm ticks came at the calm pace");
     let term = c.status(&key(1)).unwrap().term;
 
