@@ -265,6 +265,15 @@ async fn one_member_down_is_an_election_two_members_down_lose_quorum() {
         d["quorum_lost_events"] == 1 && d["majority"] == false && d["quorum"] == false
     })
     .await;
+    // The lab's truth follows a fault at once: heal only after a write has failed for it, so
+    // the loss lasted a while.
+    let lost = num(&db(&t), "writes_failed");
+    wait_for(
+        "a write fails without quorum",
+        Duration::from_secs(10),
+        || async { num(&db(&t), "writes_failed") > lost },
+    )
+    .await;
     for k in &keys {
         t.lab.consensus.set_partitioned(k, false).expect("heal");
     }

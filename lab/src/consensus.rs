@@ -373,6 +373,8 @@ struct Member {
     process: Process,
     /// The member's server is meant to vote (a primary), not only follow (a secondary).
     voter: bool,
+    /// (leader id or 0, term) as the member last saw them, for its process to wait on.
+    seen: tokio::sync::watch::Sender<(u64, u64)>,
 }
 
 struct GroupState {
@@ -399,6 +401,11 @@ struct GroupState {
     stalled_until: HashMap<u64, Instant>,
     delay: HashMap<u64, Duration>,
     write_credit: f64,
+    /// Ticks so far, and how many of them came at the calm pace.
+    ticks: u64,
+    calm_ticks: u64,
+    /// When the write load was last credited.
+    credited_at: Option<Instant>,
     seq: u64,
     // Truth.
     /// A live, reachable leader with a majority of voters up and connected: writes can commit.
@@ -427,12 +434,31 @@ struct GroupState {
 struct Group {
     name: String,
     state: Mutex<GroupState>,
+    /// Wakes the group's driver at once (a fault, a member starting or stopping, a command):
+    /// a calm group that ticks slowly goes back to the full tick rate from this moment.
+    wake: tokio::sync::Notify,
 }
 
 impl Group {
     fn lock(&self) -> MutexGuard<'_, GroupState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Tells the driver that something changed that it must look at now.
+    fn poke(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// What a step of a group's driver is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// A tick at the full rate.
+    Tick,
+    /// A tick at the calm pace.
+    CalmTick,
+    /// Woken by a change from outside: a step without a tick.
+    Woken,
 }
 
 /// Every Raft group of the lab, the members' volumes, and the network between members.
@@ -483,6 +509,7 @@ impl Consensus {
         }
         let g = Arc::new(Group {
             name: name.to_string(),
+            wake: tokio::sync::Notify::new(),
             state: Mutex::new(GroupState {
                 voters: voters.to_vec(),
                 learners: learners.to_vec(),
@@ -498,6 +525,9 @@ impl Consensus {
                 stalled_until: HashMap::new(),
                 delay: HashMap::new(),
                 write_credit: 0.0,
+                ticks: 0,
+                calm_ticks: 0,
+                credited_at: None,
                 seq: 0,
                 quorum: false,
                 majority: false,
@@ -521,19 +551,43 @@ impl Consensus {
         let me = Arc::downgrade(self);
         let driver = g.clone();
         let tick = self.settings.tick;
+        let calm_tick = (tick * CALM_SLOWDOWN).min(CALM_TICK_MAX).max(tick);
         tokio::spawn(async move {
-            let mut interval = tokio::time::interval(tick);
-            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            // Busy: one tick every `tick`, as a steady clock (missed ticks skipped). Calm: one
+            // every `calm_tick`. Woken: a step without a tick at once, then the busy rate.
+            let mut next = tokio::time::Instant::now() + tick;
+            let mut step = Step::Tick;
+            // The next tick comes at the calm pace.
+            let mut calm_next = false;
             loop {
-                interval.tick().await;
                 let Some(c) = me.upgrade() else { return };
+                let ticking = step != Step::Woken;
                 // raft-rs panics on broken invariants; keep the rest of the lab running.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.drive(&driver)))
-                    .is_err()
-                {
-                    tracing::error!(group = %driver.name, "lab: a Raft member panicked; the group's driver stops");
-                    return;
+                let calm = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    c.drive(&driver, step)
+                })) {
+                    Ok(calm) => calm,
+                    Err(_) => {
+                        tracing::error!(group = %driver.name, "lab: a Raft member panicked; the group's driver stops");
+                        return;
+                    }
+                };
+                drop(c);
+                let now = tokio::time::Instant::now();
+                if ticking {
+                    next += if calm { calm_tick } else { tick };
+                    calm_next = calm;
+                    if next <= now {
+                        next = now + tick;
+                    }
+                } else if !calm && next > now + tick {
+                    next = now + tick;
+                    calm_next = false;
                 }
+                step = tokio::select! {
+                    _ = tokio::time::sleep_until(next) => if calm_next { Step::CalmTick } else { Step::Tick },
+                    _ = driver.wake.notified() => Step::Woken,
+                };
             }
         });
         g
@@ -670,8 +724,10 @@ impl Consensus {
                 incarnation,
                 process,
                 voter: wants_vote,
+                seen: tokio::sync::watch::Sender::new((0, 0)),
             },
         );
+        g.poke();
         self.pods
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -768,6 +824,8 @@ impl Consensus {
         st.mailbox.clear();
         // The restored log starts at the restore point; configuration changes count from there.
         st.conf_index = 0;
+        drop(st);
+        g.poke();
         Ok(restored)
     }
 
@@ -798,6 +856,8 @@ impl Consensus {
             m.node = None;
             m.last_leader_message = None;
         }
+        drop(st);
+        g.poke();
     }
 
     /// Before a graceful stop: if incarnation `incarnation` of the member in `pod_key` leads its
@@ -827,6 +887,8 @@ impl Consensus {
             })
             .max()?;
         n.transfer_leader(to.0);
+        drop(st);
+        g.poke();
         Some(to.0)
     }
 
@@ -870,18 +932,22 @@ impl Consensus {
         } else {
             st.partitioned.remove(&id);
         }
+        drop(st);
+        g.poke();
         Ok(())
     }
 
     pub fn stall_member(&self, pod_key: &str, d: Duration) -> Result<(), String> {
         let (g, id) = self.locate(pod_key)?;
         g.lock().stalled_until.insert(id, Instant::now() + d);
+        g.poke();
         Ok(())
     }
 
     pub fn set_delay(&self, pod_key: &str, d: Duration) -> Result<(), String> {
         let (g, id) = self.locate(pod_key)?;
         g.lock().delay.insert(id, d);
+        g.poke();
         Ok(())
     }
 
@@ -896,6 +962,26 @@ impl Consensus {
         let st = g.lock();
         let n = st.members.get(&id)?.node.as_ref()?;
         Some((id, n.raft.leader_id, n.raft.term))
+    }
+
+    /// Changes of (leader id or 0, term) as incarnation `incarnation` of the member in `pod_key`
+    /// sees them, so its process reacts when they change instead of polling; the channel
+    /// closes when another process takes the member's place.
+    pub fn watch_leader(
+        &self,
+        pod_key: &str,
+        incarnation: u64,
+    ) -> Option<tokio::sync::watch::Receiver<(u64, u64)>> {
+        let (g, id) = self.locate(pod_key).ok()?;
+        let st = g.lock();
+        let m = st
+            .members
+            .get(&id)
+            .filter(|m| m.incarnation == incarnation)?;
+        let mut rx = m.seen.subscribe();
+        // The process looks at once, then on every change.
+        rx.mark_changed();
+        Some(rx)
     }
 
     /// The status of the member in `pod_key`.
@@ -977,27 +1063,36 @@ impl Consensus {
         })
     }
 
-    /// One step of a group: tick, deliver messages, persist, apply, propose the write load,
-    /// and record the truth.
-    fn drive(&self, g: &Group) {
+    /// One step of a group: tick (unless `tick` is false: a step out of turn, when woken),
+    /// deliver messages, persist, apply, propose the write load, and record the truth. Returns
+    /// whether the group is calm afterwards.
+    fn drive(&self, g: &Group, step: Step) -> bool {
         let now = Instant::now();
         let mut st = g.lock();
         let st = &mut *st;
+        let tick = step != Step::Woken;
+        st.ticks += u64::from(tick);
+        st.calm_ticks += u64::from(step == Step::CalmTick);
         let stalled: HashSet<u64> = if st.stalled_until.is_empty() {
             HashSet::new()
         } else {
             st.stalled_until.retain(|_, t| *t > now);
             st.stalled_until.keys().copied().collect()
         };
-        for (id, m) in st.members.iter_mut() {
-            if !stalled.contains(id)
-                && let Some(n) = m.node.as_mut()
-            {
-                n.tick();
+        if tick {
+            for (id, m) in st.members.iter_mut() {
+                if !stalled.contains(id)
+                    && let Some(n) = m.node.as_mut()
+                {
+                    n.tick();
+                }
             }
         }
-        // The write load, on whoever is leader.
-        st.write_credit += self.settings.writes_per_second * self.settings.tick.as_secs_f64();
+        // The write load, on whoever is leader, at its rate in real time (a calm group ticks
+        // less often but takes as many writes).
+        let since = now.duration_since(st.credited_at.unwrap_or(now));
+        st.credited_at = Some(now);
+        st.write_credit += self.settings.writes_per_second * since.as_secs_f64();
         while st.write_credit >= 1.0 {
             st.write_credit -= 1.0;
             st.seq += 1;
@@ -1123,9 +1218,15 @@ impl Consensus {
             }
         }
         Self::manage_membership(st, &stalled);
-        // Applied-rate windows and volume bookkeeping.
+        // Applied-rate windows, volume bookkeeping, and what each member's process sees.
         for m in st.members.values_mut() {
             if let Some(n) = &m.node {
+                let seen = (n.raft.leader_id, n.raft.term);
+                m.seen.send_if_modified(|v| {
+                    let changed = *v != seen;
+                    *v = seen;
+                    changed
+                });
                 let (t0, a0, _) = m.applied_window;
                 let secs = now.duration_since(t0).as_secs_f64();
                 if secs >= 1.0 {
@@ -1198,6 +1299,7 @@ impl Consensus {
             st.majority = majority;
             st.last_leader = leader_now;
         }
+        Self::is_calm(st)
     }
 
     /// Persists, sends and applies what the member has ready. Returns the configurations it
@@ -1501,6 +1603,8 @@ impl super::control::MemberFaults for Consensus {
     }
 }
 
+mod calm;
 mod membership;
+use calm::{CALM_SLOWDOWN, CALM_TICK_MAX};
 #[cfg(test)]
 mod tests;

@@ -231,14 +231,15 @@ impl Controllers {
     }
 
     fn resync(&self) {
-        for sts in self.store.list(resources::statefulsets(), None).0 {
-            self.reconcile_sts(ns_of(&sts), name_of(&sts));
+        // By key: each reconcile reads the object itself (listing copied every object first).
+        for (ns, name) in self.store.keys(resources::statefulsets()) {
+            self.reconcile_sts(&ns, &name);
         }
-        for job in self.store.list(resources::jobs(), None).0 {
-            self.reconcile_job(ns_of(&job), name_of(&job));
+        for (ns, name) in self.store.keys(resources::jobs()) {
+            self.reconcile_job(&ns, &name);
         }
-        for pod in self.store.list(resources::pods(), None).0 {
-            self.kubelet.reconcile(ns_of(&pod), name_of(&pod));
+        for (ns, name) in self.store.keys(resources::pods()) {
+            self.kubelet.reconcile(&ns, &name);
         }
     }
 

@@ -339,7 +339,25 @@ impl Workload for Member {
             let mut ready = false;
             let mut leader = 0;
             let every = self.consensus.poll_interval();
-            while ctx.sleep(every).await {
+            // The process learns of leader changes as its member sees them (polling only if
+            // that channel is gone).
+            let mut seen = self.consensus.watch_leader(&self.key, incarnation);
+            loop {
+                let woke = match seen.as_mut() {
+                    Some(rx) => tokio::select! {
+                        changed = rx.changed() => {
+                            if changed.is_err() {
+                                seen = None;
+                            }
+                            true
+                        }
+                        _ = ctx.stopping() => false,
+                    },
+                    None => ctx.sleep(every).await,
+                };
+                if !woke {
+                    break;
+                }
                 let Some((id, leader_id, term)) = self.consensus.leader_seen(&self.key) else {
                     continue;
                 };

@@ -233,6 +233,28 @@ impl Store {
         self.lock().objects.get(res.plural).map_or(0, BTreeMap::len)
     }
 
+    /// The (namespace, name) of every object of `res` (no copy of any object).
+    pub fn keys(&self, res: &'static Resource) -> Vec<(String, String)> {
+        self.lock()
+            .objects
+            .get(res.plural)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Number of objects of `res` that `keep` accepts, and of all objects of `res`, looked at
+    /// in place (no copy of any object).
+    pub fn count_where(
+        &self,
+        res: &'static Resource,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (usize, usize) {
+        let inner = self.lock();
+        inner.objects.get(res.plural).map_or((0, 0), |m| {
+            (m.values().filter(|v| keep(v)).count(), m.len())
+        })
+    }
+
     /// Creates `obj` (metadata.name or generateName required) and returns it as stored.
     pub fn create(
         &self,

@@ -47,8 +47,8 @@ impl Consensus {
         crate::neo4j_system::requested(&rows, st.topology)
     }
 
-    pub(super) fn manage_membership(st: &mut GroupState, stalled: &HashSet<u64>) {
-        // The steady state, checked without allocating: nothing to change.
+    /// The steady state, checked without allocating: no configuration change to make.
+    pub(super) fn membership_settled(st: &GroupState) -> bool {
         let in_group = |id: &u64| st.voters.contains(id) || st.learners.contains(id);
         let work = !st.retired.is_empty()
             || st.servers.iter().any(|(id, s)| {
@@ -61,7 +61,11 @@ impl Consensus {
                 .learners
                 .iter()
                 .any(|id| st.members.get(id).is_some_and(|m| m.voter));
-        if !work {
+        !work
+    }
+
+    pub(super) fn manage_membership(st: &mut GroupState, stalled: &HashSet<u64>) {
+        if Self::membership_settled(st) {
             return;
         }
         let wanted = Self::wanted(st);
@@ -248,6 +252,8 @@ impl Consensus {
                 st.members.remove(&id);
             }
         }
+        drop(st);
+        g.poke();
         Ok(())
     }
 }

@@ -372,3 +372,56 @@ async fn a_leader_hands_over_without_a_leaderless_gap_and_a_stale_stop_is_ignore
     c.stop_member(&key(to), inc[to as usize - 1] + 100);
     assert!(c.status(&key(to)).unwrap().live);
 }
+
+/// (ticks, ticks at the calm pace, calm now) of the test group.
+fn pace(c: &Consensus) -> (u64, u64, bool) {
+    let g = c.group(GROUP).unwrap();
+    let st = g.lock();
+    (st.ticks, st.calm_ticks, Consensus::is_calm(&st))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calm_group_ticks_slowly_and_a_fault_wakes_it_to_the_full_rate_at_once() {
+    let c = fast(0.0);
+    let inc: Vec<u64> = (1..=3).map(|i| start(&c, i)).collect();
+    until("a calm group", Duration::from_secs(10), || pace(&c).2).await;
+    // Calm: a tick every 100 ms instead of every 10 ms (a measuring window, not a wait: a
+    // slow machine only ticks less).
+    let (t0, s0, _) = pace(&c);
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (t1, s1, calm) = pace(&c);
+    let most = window.elapsed().as_millis() as u64 / 100 + 3;
+    assert!(calm, "the group stays calm with nothing happening");
+    assert!(
+        t1 - t0 <= most,
+        "{} ticks in {:?}",
+        t1 - t0,
+        window.elapsed()
+    );
+    assert!(s1 > s0, "calm ticks came at the calm pace");
+    let term = c.status(&key(1)).unwrap().term;
+
+    // The leader's process dies: the group wakes at once and elects at the full rate (as many
+    // ticks as ever: an election timeout of 10 to 20, more after a split vote).
+    let old = leader(&c).unwrap();
+    let (_, s2, _) = pace(&c);
+    c.stop_member(&key(old), inc[old as usize - 1]);
+    until("a new leader", Duration::from_secs(10), || {
+        leader(&c).is_some_and(|l| l != old)
+    })
+    .await;
+    let (_, s3, calm) = pace(&c);
+    assert!(!calm, "a group with a member down is not calm");
+    // (One calm tick may have been due at the very moment of the fault.)
+    assert!(
+        s3 - s2 <= 1,
+        "{} ticks at the calm pace once woken",
+        s3 - s2
+    );
+    assert!(c.status(&key(leader(&c).unwrap())).unwrap().term > term);
+
+    // The member comes back: calm again.
+    start(&c, old);
+    until("calm again", Duration::from_secs(10), || pace(&c).2).await;
+}
