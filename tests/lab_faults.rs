@@ -13,20 +13,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
 async fn fault(t: &TestLab, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args(["lab", "fault"])
-        .args(args)
-        .env("BATON_DATA_DIR", t.dir.path().join("data"))
-        .output()
-        .await
-        .expect("run baton");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    t.fault(args).await
 }
 
 /// How long a stalled member is watched to apply nothing; shorter than the 3 s stall. A sleep, not

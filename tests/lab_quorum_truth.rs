@@ -17,21 +17,10 @@ const GROUP: &str = "lab-a/team-a/orders";
 const PODS: [&str; 3] = ["orders-1-0", "orders-2-0", "orders-3-0"];
 
 async fn fault(t: &TestLab, what: &[&str], pod: &str) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args(["lab", "fault"])
-        .args(what)
-        .args(["--orchestra", "lab-a", "-n", "team-a", "--pod", pod])
-        .env("BATON_DATA_DIR", t.dir.path().join("data"))
-        .output()
-        .await
-        .expect("run baton lab fault");
-    assert!(
-        out.status.success(),
-        "{what:?} {pod}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = what.to_vec();
+    args.extend(["--orchestra", "lab-a", "-n", "team-a", "--pod", pod]);
+    let (code, _, err) = t.fault(&args).await;
+    assert_eq!(code, 0, "{what:?} {pod}: {err}");
 }
 
 fn db(t: &TestLab) -> Value {

@@ -22,12 +22,8 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
     t.settled(ORCH, "team-b", "catalog").await;
     let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
     // One voter partitioned: restarting another would leave 1 of 3 healthy.
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args([
-            "lab",
-            "fault",
+    let (code, _, err) = t
+        .fault(&[
             "partition",
             "--orchestra",
             ORCH,
@@ -36,9 +32,8 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
             "--pod",
             "catalog-3-0",
         ])
-        .status()
-        .expect("fault");
-    assert!(status.success());
+        .await;
+    assert_eq!(code, 0, "{err}");
     wait_for(
         "the partitioned member unready",
         Duration::from_secs(20),

@@ -83,6 +83,22 @@ async fn open_profile(tm: &Tmux, t: &TestLab, ns: &str, name: &str) {
     .await;
 }
 
+/// From the open profile: the menu, its first row (the rolling restart), the id typed, Enter.
+async fn confirm_rolling_restart(tm: &Tmux, id: &str) {
+    tm.keys(&["o"]);
+    tm.wait("the menu", Duration::from_secs(5), |s| {
+        s.contains(&format!("Operations · {id}"))
+    })
+    .await;
+    tm.keys(&["g", "Enter"]);
+    tm.wait("the confirmation", Duration::from_secs(20), |s| {
+        s.contains("type the database id to confirm")
+    })
+    .await;
+    tm.text(id);
+    tm.keys(&["Enter"]);
+}
+
 /// Deletes per pod in the request log entries `from..`.
 fn deletes_per_pod(log: &[Value]) -> BTreeMap<String, usize> {
     let mut per: BTreeMap<String, usize> = BTreeMap::new();
@@ -213,12 +229,8 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     .await;
 
     // ---- Refused at 80x24: a partitioned member; the rule shows, nothing is sent.
-    let fault = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args([
-            "lab",
-            "fault",
+    let (code, _, err) = t
+        .fault(&[
             "partition",
             "--orchestra",
             ORCH,
@@ -227,10 +239,8 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
             "--pod",
             "catalog-3-0",
         ])
-        .env("BATON_DATA_DIR", t.dir.path().join("data"))
-        .status()
-        .expect("baton lab fault");
-    assert!(fault.success());
+        .await;
+    assert_eq!(code, 0, "{err}");
     let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
     wait_for(
         "the partitioned member unready",
@@ -296,18 +306,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
 
     // ---- Cancel mid-operation (x, then y): the current action finishes, the Lease records it.
     t.settled(ORCH, "team-a", "orders").await;
-    tm.keys(&["o"]);
-    tm.wait("the menu", Duration::from_secs(5), |s| {
-        s.contains(&format!("Operations · {id}"))
-    })
-    .await;
-    tm.keys(&["g", "Enter"]);
-    tm.wait("the confirmation", Duration::from_secs(20), |s| {
-        s.contains("type the database id to confirm")
-    })
-    .await;
-    tm.text(&id);
-    tm.keys(&["Enter"]);
+    confirm_rolling_restart(&tm, &id).await;
     tm.wait("a step under way", Duration::from_secs(30), |s| {
         s.contains("rolling-restart · running") && s.contains("step 1:")
     })
@@ -333,18 +332,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
     // ---- SIGHUP mid-operation, start again, resume from the offer.
     t.settled(ORCH, "team-a", "orders").await;
     let before = t.mutating_requests().len();
-    tm.keys(&["o"]);
-    tm.wait("the menu", Duration::from_secs(5), |s| {
-        s.contains(&format!("Operations · {id}"))
-    })
-    .await;
-    tm.keys(&["g", "Enter"]);
-    tm.wait("the confirmation", Duration::from_secs(20), |s| {
-        s.contains("type the database id to confirm")
-    })
-    .await;
-    tm.text(&id);
-    tm.keys(&["Enter"]);
+    confirm_rolling_restart(&tm, &id).await;
     tm.wait("step 1 done", Duration::from_secs(60), |s| {
         s.contains("✓ 1 ") && s.contains("rolling-restart · running")
     })
@@ -422,27 +410,24 @@ async fn another_operators_operation_is_followed_from_its_lease() {
     t.settled(ORCH, "team-a", "orders").await;
     let tm = Tmux::baton(&t, "follow", 200, 60);
     open_profile(&tm, &t, "team-a", "orders").await;
-    let other_data = t.dir.path().join("other-operator");
-    let mut other = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .arg("--kubeconfig")
-        .arg(t.kubeconfig())
-        .args([
-            "op",
-            "rolling-restart",
-            "--orchestra",
-            ORCH,
-            "-n",
-            "team-a",
-            "--database",
-            "orders",
-            "--yes",
-        ])
-        .env("BATON_DATA_DIR", &other_data)
-        .env("XDG_CONFIG_HOME", t.dir.path().join("other-config"))
-        .env_remove("KUBECONFIG")
-        .stdin(std::process::Stdio::null())
+    // Another operator: its own process and data dir (the dashboard's is `data`).
+    let other_data = t.baton_data();
+    let mut other = t
+        .baton(
+            "",
+            &[
+                "op",
+                "rolling-restart",
+                "--orchestra",
+                ORCH,
+                "-n",
+                "team-a",
+                "--database",
+                "orders",
+                "--yes",
+            ],
+        )
         .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("baton op runs");
     tm.wait("the Lease line", Duration::from_secs(30), |s| {

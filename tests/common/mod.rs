@@ -142,6 +142,24 @@ impl TestLab {
         )
     }
 
+    /// `baton lab fault <args>` against this lab; returns (exit code, stdout, stderr).
+    pub async fn fault(&self, args: &[&str]) -> (i32, String, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["lab", "fault"])
+            .args(args)
+            .env("BATON_DATA_DIR", self.dir.path().join("data"))
+            .output()
+            .await
+            .expect("run baton lab fault");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// The data dir of the `baton` runs of [`TestLab::baton`] (audit.jsonl, logs).
     pub fn baton_data(&self) -> PathBuf {
         self.dir.path().join("baton-data")
