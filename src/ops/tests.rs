@@ -696,63 +696,42 @@ async fn a_rule_is_forced_only_when_the_config_allows_it_and_only_that_rule() {
         force: rules.iter().map(|r| r.to_string()).collect(),
         ..Request::default()
     };
+    // A fresh database, restart-member forcing `rules` with `s`: the outcome, and whether
+    // anything was sent.
+    let attempt = async |rules: &[&str], s: Settings| {
+        let exec = fresh();
+        let out = run_op(&exec, OperationName::RestartMember, forcing(rules), s).await;
+        (out, exec.calls().is_empty())
+    };
     // The config does not allow forcing: a usage error, nothing sent.
-    let exec = fresh();
-    let out = run_op(
-        &exec,
-        OperationName::RestartMember,
-        forcing(&["majority"]),
-        settings(),
-    )
-    .await;
+    let (out, nothing_sent) = attempt(&["majority"], settings()).await;
     assert!(
         matches!(&out, Outcome::Usage(m) if m.contains("operations.allow_force")),
         "{out:?}"
     );
-    assert!(exec.calls().is_empty());
+    assert!(nothing_sent);
     let allowing = Settings {
         allow_force: true,
         ..settings()
     };
     // The lock, the role and read-only are never forceable; unknown names neither.
     for rule in ["lock", "permission", "read-only", "quorum"] {
-        let exec = fresh();
-        let out = run_op(
-            &exec,
-            OperationName::RestartMember,
-            forcing(&[rule]),
-            allowing.clone(),
-        )
-        .await;
+        let (out, nothing_sent) = attempt(&[rule], allowing.clone()).await;
         assert!(
             matches!(&out, Outcome::Usage(m) if m.contains("cannot be forced")),
             "{rule}: {out:?}"
         );
-        assert!(exec.calls().is_empty());
+        assert!(nothing_sent);
     }
     // Forcing another rule does not get past the majority.
-    let exec = fresh();
-    let out = run_op(
-        &exec,
-        OperationName::RestartMember,
-        forcing(&["expected-leader"]),
-        allowing.clone(),
-    )
-    .await;
+    let (out, nothing_sent) = attempt(&["expected-leader"], allowing.clone()).await;
     assert!(
         matches!(&out, Outcome::Refused(c) if c.rule == "majority"),
         "{out:?}"
     );
-    assert!(exec.calls().is_empty());
+    assert!(nothing_sent);
     // Forcing the majority alone: the database has not settled either.
-    let exec = fresh();
-    let out = run_op(
-        &exec,
-        OperationName::RestartMember,
-        forcing(&["majority"]),
-        allowing.clone(),
-    )
-    .await;
+    let (out, _) = attempt(&["majority"], allowing.clone()).await;
     assert!(
         matches!(&out, Outcome::Refused(c) if c.rule == "settled"),
         "{out:?}"
