@@ -89,10 +89,17 @@ async fn settled() -> (TestLab, Engine) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_fleet_matches_the_lab_and_kubectls_pod_count() {
     let (t, mut engine) = lab_and_engine().await;
-    // Pods as kubectl counts them, one leader per database, the lab's leader.
+    // Pods as kubectl counts them, one leader per database, the lab's leader. An orchestra is live
+    // once every profile's pod list completed: a profile with no pods there may answer last.
     assert!(
-        engine.until(SHOWS, |f| matches_truth(&t, f)).await,
-        "every database healthy with the lab's leader"
+        engine
+            .until(SHOWS, |f| {
+                matches_truth(&t, f)
+                    && connection(f, "lab-a") == Connection::Live
+                    && connection(f, "lab-b") == Connection::Live
+            })
+            .await,
+        "every database healthy with the lab's leader, both orchestras live"
     );
     let (_, pods, _) = t.kubectl(&["get", "pods", "-A", "--no-headers"]).await;
     let f = engine.fleet();
