@@ -103,14 +103,18 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
             }),
             Some(id) => {
                 if o.is_down() {
-                    // Answer once on a kept-alive connection and close it; new ones are refused.
+                    // Answer once on a kept-alive HTTP/1 connection and close it; new ones are
+                    // refused. HTTP/2 has no `Connection: close`: its requests get 503, as from a
+                    // load balancer in front of a dead API server.
                     let mut r = error(&ApiError {
                         code: 503,
                         reason: "ServiceUnavailable",
                         message: "the lab's API server is down (fault injected)".into(),
                     });
-                    r.headers_mut()
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    if parts.version < axum::http::Version::HTTP_2 {
+                        r.headers_mut()
+                            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    }
                     r
                 } else {
                     route(&o, id, &parts.method, &path, &query, &parts.headers, body).await

@@ -50,7 +50,9 @@ impl LabTls {
             )
             .map_err(|e| format!("TLS setup: {e}"))?;
         let mut config = config;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // HTTP/2 first, as a real API server offers it (client-go multiplexes every request of a
+        // client on one connection); HTTP/1.1 for clients that ask for it.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Self {
             ca_pem: ca.pem(),
             acceptor: TlsAcceptor::from(Arc::new(config)),
