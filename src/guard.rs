@@ -204,9 +204,58 @@ where
 }
 
 /// The one way baton builds a kube client: from `config`, with the guard in its stack.
+///
+/// The stack is kube-rs' own (`ClientBuilder::try_from`: base URI, auth, extra headers, retry of
+/// 429/503/504, connect/read/write timeouts) with one difference: the connection offers HTTP/2 by
+/// ALPN, as client-go does, so every watch, list and proxied probe of an orchestra shares one
+/// multiplexed connection instead of one HTTP/1.1 connection each (a watch holds its connection
+/// for its whole life). An API server that only speaks HTTP/1.1 gets HTTP/1.1. Through an HTTP
+/// or SOCKS proxy kube-rs' own stack is used as it is.
 pub fn kube_client(config: kube::Config, read_only: bool) -> Result<kube::Client, kube::Error> {
-    let builder = kube::client::ClientBuilder::try_from(config)?;
-    Ok(builder.with_layer(&GuardLayer { read_only }).build())
+    let guard = GuardLayer { read_only };
+    if config.proxy_url.is_some() {
+        let builder = kube::client::ClientBuilder::try_from(config)?;
+        return Ok(builder.with_layer(&guard).build());
+    }
+    use kube::client::ConfigExt;
+    let tls = config.rustls_client_config()?;
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    tcp.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let https = match config.tls_server_name.as_deref() {
+        Some(name) => {
+            let name = rustls::pki_types::ServerName::try_from(name.to_string()).map_err(|e| {
+                kube::Error::Service(format!("tls-server-name {name:?}: {e}").into())
+            })?;
+            https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => https,
+    };
+    let https = https.enable_all_versions().wrap_connector(tcp);
+    let mut connector = hyper_timeout::TimeoutConnector::new(https);
+    connector.set_connect_timeout(config.connect_timeout);
+    connector.set_read_timeout(config.read_timeout);
+    connector.set_write_timeout(config.write_timeout);
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        // A hung connection is found by pings, not only by the read timeout of its streams.
+        .timer(hyper_util::rt::TokioTimer::new())
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .http2_keep_alive_timeout(Duration::from_secs(15))
+        .build(connector);
+    let retry = config
+        .default_retry
+        .then(|| tower::retry::RetryLayer::new(kube::client::retry::RetryPolicy::server_retry()));
+    let service = tower::ServiceBuilder::new()
+        .layer(guard)
+        .layer(config.base_uri_layer())
+        .option_layer(retry)
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(tower::BoxError::from)
+        .service(http);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
 
 /// The HTTP client of direct member probes with the guard: the only way to make a request is

@@ -242,6 +242,26 @@ pub static CATALOG: &[Spec] = &[
     },
 ];
 
+/// What the surge strategy of resize and upgrade needs beyond patching: a new StatefulSet per
+/// member, the old one deleted once its server left.
+const SURGE_PERMS: &[Permission] = &[
+    ("create", "statefulsets", ""),
+    ("delete", "statefulsets", ""),
+    ("patch", "statefulsets", ""),
+    LOCK[0],
+    LOCK[1],
+    LOCK[2],
+];
+
+/// The Kubernetes permissions `op` needs with `strategy` (resize and upgrade by surge create and
+/// delete StatefulSets; every other operation has one list).
+pub fn permissions(op: OperationName, strategy: &str) -> &'static [Permission] {
+    match op {
+        OperationName::Resize | OperationName::Upgrade if strategy == "surge" => SURGE_PERMS,
+        _ => spec(op).permissions,
+    }
+}
+
 /// The catalog entry of an operation.
 pub fn spec(name: OperationName) -> &'static Spec {
     CATALOG

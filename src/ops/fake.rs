@@ -41,6 +41,8 @@ pub struct FakeState {
     pub broken: Vec<String>,
     /// The object store: url → (last modified, bytes).
     pub objects: std::collections::BTreeMap<String, (String, Vec<u8>)>,
+    /// Permissions the identity lacks, as said (`create statefulsets`).
+    pub denied: Vec<String>,
 }
 
 pub struct FakeExecutor {
@@ -190,6 +192,18 @@ impl FakeState {
 impl Executor for FakeExecutor {
     async fn observe(&self) -> Result<Observed, ExecError> {
         Ok(self.lock().observed_for_tests())
+    }
+
+    async fn missing_permissions(
+        &self,
+        needed: &[super::catalog::Permission],
+    ) -> Result<Vec<String>, ExecError> {
+        let denied = &self.lock().denied;
+        Ok(needed
+            .iter()
+            .map(|(verb, resource, _)| format!("{verb} {resource}"))
+            .filter(|p| denied.contains(p))
+            .collect())
     }
 
     async fn delete_claim(&self, claim: &str, _uid: &str) -> Result<(), ExecError> {

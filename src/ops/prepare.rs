@@ -67,7 +67,8 @@ impl<E: Executor> Runner<'_, E> {
                 op.as_str()
             )));
         }
-        self.identity_may(op).await?;
+        let strategy = self.strategy(op, req.params.get("strategy").map(String::as_str));
+        self.identity_may(op, &strategy.0).await?;
         // The lock before the database: the lock is then taken at the version read here, so
         // any operation that ran after this look (and may have changed what the look saw)
         // changed the Lease too, and taking it fails.
@@ -193,7 +194,8 @@ impl<E: Executor> Runner<'_, E> {
                         ),
                     ));
                 }
-                self.identity_may(rec.operation).await?;
+                let strategy = self.strategy(rec.operation, rec.param("strategy"));
+                self.identity_may(rec.operation, &strategy.0).await?;
                 let same_person = holder.split(" pid ").next() == self.holder.split(" pid ").next();
                 if !same_person && !self.settings.take_over {
                     return Err(refuse(
@@ -216,9 +218,9 @@ impl<E: Executor> Runner<'_, E> {
     /// The `permission` rule for the identity: the API server's answer (SelfSubjectAccessReviews)
     /// for every permission `op` needs, before anything is read or written. A review that cannot
     /// be asked does not refuse (the calls themselves would then be refused and said so).
-    async fn identity_may(&self, op: OperationName) -> Result<(), Outcome> {
-        let spec = super::catalog::spec(op);
-        match self.exec.missing_permissions(spec.permissions).await {
+    async fn identity_may(&self, op: OperationName, strategy: &str) -> Result<(), Outcome> {
+        let needed = super::catalog::permissions(op, strategy);
+        match self.exec.missing_permissions(needed).await {
             Ok(missing) if !missing.is_empty() => Err(refuse(
                 safety::PERMISSION,
                 None,
@@ -234,6 +236,36 @@ impl<E: Executor> Runner<'_, E> {
                 tracing::warn!(error = %e, "access reviews unanswered; the calls will tell");
                 Ok(())
             }
+        }
+    }
+
+    /// The strategy of a resize or upgrade and why: `--set strategy=…`, else surge where the
+    /// orchestra has room for an extra server (config), else in-place. Other operations: in-place.
+    fn strategy(&self, op: OperationName, asked: Option<&str>) -> (String, String) {
+        if !matches!(op, OperationName::Resize | OperationName::Upgrade) {
+            return ("in-place".into(), String::new());
+        }
+        let id = self.exec.database_id();
+        let orchestra = id.split('/').next().unwrap_or_default();
+        let room = self
+            .settings
+            .surge_orchestras
+            .iter()
+            .any(|o| o == orchestra);
+        match asked {
+            Some(s) => (s.to_string(), "asked with --set strategy".to_string()),
+            None if room => (
+                "surge".into(),
+                format!(
+                    "the default: orchestra {orchestra} has room for an extra server (config: surge = true)"
+                ),
+            ),
+            None => (
+                "in-place".into(),
+                format!(
+                    "the default: orchestra {orchestra} declares no room for an extra server (config: [orchestras.\"{orchestra}\"] surge = true)"
+                ),
+            ),
         }
     }
 
@@ -356,28 +388,7 @@ impl<E: Executor> Runner<'_, E> {
                 rec.original.insert(m, uid);
             }
             OperationName::Resize | OperationName::Upgrade => {
-                let id = self.exec.database_id();
-                let orchestra = id.split('/').next().unwrap_or_default();
-                let room = self
-                    .settings
-                    .surge_orchestras
-                    .iter()
-                    .any(|o| o == orchestra);
-                let (strategy, why) = match rec.param("strategy") {
-                    Some(s) => (s.to_string(), "asked with --set strategy".to_string()),
-                    None if room => (
-                        "surge".into(),
-                        format!(
-                            "the default: orchestra {orchestra} has room for an extra server (config: surge = true)"
-                        ),
-                    ),
-                    None => (
-                        "in-place".into(),
-                        format!(
-                            "the default: orchestra {orchestra} declares no room for an extra server (config: [orchestras.\"{orchestra}\"] surge = true)"
-                        ),
-                    ),
-                };
+                let (strategy, why) = self.strategy(rec.operation, rec.param("strategy"));
                 if strategy != "in-place" && strategy != "surge" {
                     return Err(Outcome::Usage(format!(
                         "strategy '{strategy}' is neither in-place nor surge"

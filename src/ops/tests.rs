@@ -775,3 +775,38 @@ async fn a_rule_is_forced_only_when_the_config_allows_it_and_only_that_rule() {
     }
     assert!(saw, "the run says which rules it was forced past");
 }
+
+#[tokio::test]
+async fn a_surge_needs_statefulsets_created_and_deleted_and_says_so_before_anything() {
+    // An identity that may patch StatefulSets but not create them: in place it may resize,
+    // by surge it is refused at once, naming what is missing, with nothing sent.
+    let exec = FakeExecutor::new(3, 0);
+    exec.lock().denied = vec!["create statefulsets".into()];
+    let mut req = Request::default();
+    req.params.insert("memory".into(), "8Gi".into());
+    req.params.insert("strategy".into(), "surge".into());
+    let out = run_op(&exec, OperationName::Resize, req.clone(), settings()).await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == super::safety::PERMISSION && c.detail.contains("create statefulsets")),
+        "{out:?}"
+    );
+    assert!(exec.lock().calls.is_empty(), "{:?}", exec.lock().calls);
+    // The orchestra's default (surge = true in the config) asks the same.
+    req.params.remove("strategy");
+    let mut s = settings();
+    s.surge_orchestras = vec![
+        exec.database_id()
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .into(),
+    ];
+    let out = run_op(&exec, OperationName::Resize, req.clone(), s).await;
+    assert!(
+        matches!(&out, Outcome::Refused(c) if c.rule == super::safety::PERMISSION),
+        "{out:?}"
+    );
+    // In place: only the patch, which it may do.
+    let out = run_op(&exec, OperationName::Resize, req, settings()).await;
+    assert!(matches!(out, Outcome::Done(_)), "{out:?}");
+}

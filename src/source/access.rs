@@ -20,6 +20,10 @@ pub fn asked() -> Vec<Permission> {
         .iter()
         .flat_map(|s| s.permissions.iter().copied())
         .collect();
+    out.extend(crate::ops::catalog::permissions(
+        crate::config::OperationName::Resize,
+        "surge",
+    ));
     out.extend([("get", "secrets", ""), ("get", "pods", "proxy")]);
     out.sort_unstable();
     out.dedup();

@@ -58,7 +58,10 @@ pub fn open_menu(m: &mut Model, key: DbKey, member: Option<String>) {
                 ))
             } else if let missing = m.missing_permissions(
                 &key.orchestra,
-                catalog::spec(i.record.operation).permissions,
+                catalog::permissions(
+                    i.record.operation,
+                    i.record.param("strategy").unwrap_or("in-place"),
+                ),
             ) && !missing.is_empty()
             {
                 Some(format!("missing: {}", missing.join(", ")))
