@@ -218,7 +218,10 @@ pub fn kube_client(config: kube::Config, read_only: bool) -> Result<kube::Client
         return Ok(builder.with_layer(&guard).build());
     }
     use kube::client::ConfigExt;
-    let tls = config.rustls_client_config()?;
+    let mut tls = config.rustls_client_config()?;
+    // One API server per client, reached over one connection: a few resumable sessions are
+    // plenty (the default keeps 256, 14 KiB per client).
+    tls.resumption = rustls::client::Resumption::in_memory_sessions(8);
     let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
     tcp.enforce_http(false);
     let https = hyper_rustls::HttpsConnectorBuilder::new()

@@ -40,7 +40,11 @@ pub fn init(dir: &Path) -> Result<WorkerGuard, String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create the log directory {}: {e}", dir.display()))?;
     let appender = tracing_appender::rolling::never(dir, "baton.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The writer's queue is allocated whole at start: 16 384 lines (½ MiB) rather than the
+    // default 128 000 (4 MiB) — a burst beyond it is a storm the file could not keep up with.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(16_384)
+        .finish(appender);
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
