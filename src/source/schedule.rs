@@ -11,7 +11,8 @@
 //! leader can tell changed, and its followers keep their last answers; anything else makes the
 //! whole database due at once. Every [`FULL_EVERY`]th background round
 //! probes every member anyway (a follower can fall behind without the leader changing), and pod
-//! changes from the watches make a database due at once as before.
+//! changes from the watches make a database due at once as before. Only full rounds are shown
+//! (see [`Schedule::answered`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -260,6 +261,11 @@ impl Schedule {
     /// probed) and `healthy` (as the round saw it). A leader-only round that found the same
     /// leader saying the same (see [`Sentinel`]) waits its interval; one that did not makes the
     /// whole database due at once.
+    ///
+    /// Returns whether the answers are to be shown: a full round's are; a leader-only round's
+    /// are not, as the leader's fresh applied index beside its followers' older ones would read
+    /// as lag, and the leader said either what it said before or that something changed, and
+    /// then the full round that follows at once shows everything from one moment.
     pub fn answered(
         &mut self,
         db: &DbRef,
@@ -267,7 +273,7 @@ impl Schedule {
         healthy: bool,
         focus: &Focus,
         now: Instant,
-    ) {
+    ) -> bool {
         let leading = results.iter().find_map(|(pod, p)| match p {
             Probe::Ok(r) if r.is_leader && r.healthy => Some(Sentinel {
                 pod: pod.clone(),
@@ -278,7 +284,7 @@ impl Schedule {
             _ => None,
         });
         let Some(d) = self.dbs.get_mut(db) else {
-            return;
+            return true;
         };
         if d.sentinel {
             d.sentinel = false;
@@ -291,11 +297,12 @@ impl Schedule {
                 d.in_flight = false;
                 d.due = now;
             }
-            return;
+            return false;
         }
         d.quiet_rounds = 0;
         d.leader = if healthy { leading } else { None };
         self.probed(db, healthy, focus, now);
+        true
     }
 
     /// A database's probe came back at `now`: next due after its interval.
@@ -605,13 +612,14 @@ mod tests {
         s.answered(&db("a"), &full, true, &none, t0);
         let due = s.take_due(t0 + 25 * S);
         assert!(due[0].sentinel, "the leader alone");
-        s.answered(
+        let shown = s.answered(
             &db("a"),
             &[neo4j("a-0", true, &voters)],
             true,
             &none,
             t0 + 25 * S,
         );
+        assert!(!shown, "a leader-only round's answers are not shown");
         assert_eq!(s.next_due(), Some(t0 + 50 * S), "nothing changed");
         let due = s.take_due(t0 + 50 * S);
         assert!(due[0].sentinel);
@@ -625,6 +633,10 @@ mod tests {
         let due = s.take_due(t0 + 50 * S);
         assert_eq!((due.len(), due[0].sentinel), (1, false), "voters changed");
         assert_eq!(due[0].members.len(), 2);
+        assert!(
+            s.answered(&db("a"), &full, true, &none, t0 + 50 * S),
+            "a full round's answers are shown"
+        );
     }
 
     #[test]

@@ -551,8 +551,12 @@ impl Supervisor {
                     }
                     st.route = route;
                 }
-                st.schedule
+                let shown = st
+                    .schedule
                     .answered(&p.db, &p.results, p.healthy, &st.focus, now);
+                if !shown {
+                    return Vec::new();
+                }
                 vec![FleetEvent::Probed {
                     orchestra,
                     db: p.db,
