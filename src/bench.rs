@@ -122,6 +122,8 @@ pub async fn engine(
         let _ = painter.paint(t, &model);
         output.first_frame_bytes = written.swap(0, Ordering::SeqCst);
     }
+    // What the screen showed at the last frame, to tell what each idle frame changed.
+    let mut shown = tui::buffer_text(&tui::render_to_buffer(&model, &model.theme, W, H));
     let cpu0 = cpu_time();
     let t0 = Instant::now();
     let until = tokio::time::Instant::now() + idle;
@@ -144,6 +146,11 @@ pub async fn engine(
                     && painter.paint(t, &model).unwrap_or(false)
                 {
                     output.frames += 1;
+                    let now = tui::buffer_text(&tui::render_to_buffer(&model, &model.theme, W, H));
+                    if output.changes.len() < MAX_CHANGES {
+                        output.changes.push(FrameChange::between(t0.elapsed(), &shown, &now));
+                    }
+                    shown = now;
                 }
             }
         }
@@ -191,14 +198,40 @@ fn fixed_terminal<W: Write>(out: W) -> Option<Terminal<CrosstermBackend<W>>> {
     .ok()
 }
 
+/// Idle frames whose changed lines the report shows, at most.
+const MAX_CHANGES: usize = 5;
+
 /// What reached the terminal while the fleet was idle.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct IdleOutput {
     pub seconds: f64,
     pub frames: u64,
     pub bytes: u64,
     /// The first, full frame (for scale).
     pub first_frame_bytes: u64,
+    /// What the first few idle frames changed on screen (why they were drawn).
+    pub changes: Vec<FrameChange>,
+}
+
+/// One idle frame: when it was drawn and the screen lines it changed (before → after).
+#[derive(Debug, Clone)]
+pub struct FrameChange {
+    pub at: Duration,
+    pub lines: Vec<(usize, String, String)>,
+}
+
+impl FrameChange {
+    /// The lines that differ between two screens (as `tui::buffer_text` writes them).
+    pub fn between(at: Duration, before: &str, after: &str) -> Self {
+        let lines = before
+            .lines()
+            .zip(after.lines())
+            .enumerate()
+            .filter(|(_, (b, a))| b != a)
+            .map(|(i, (b, a))| (i, b.trim().to_string(), a.trim().to_string()))
+            .collect();
+        Self { at, lines }
+    }
 }
 
 /// The view's figures: per-frame render time of each main view at 200×60 over a synthetic fleet
@@ -314,7 +347,25 @@ impl EngineFigures {
             self.idle_output.bytes,
             self.idle_output.seconds,
             self.idle_output.first_frame_bytes,
-        )
+        ) + &self.idle_changes()
+    }
+
+    /// Why each idle frame was drawn: the lines it changed (a few frames, a few lines each).
+    fn idle_changes(&self) -> String {
+        let mut out = String::new();
+        for c in &self.idle_output.changes {
+            out.push_str(&format!(
+                "  idle frame at {:.1} s changed {} line(s):\n",
+                c.at.as_secs_f64(),
+                c.lines.len()
+            ));
+            for (row, before, after) in c.lines.iter().take(4) {
+                out.push_str(&format!(
+                    "    row {row}: {before:?}\n         → {after:?}\n"
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -2,7 +2,7 @@
 //! probes) folded into its `Fleet`. Each test starts its own lab of two orchestras and proves one
 //! behaviour: the fleet matches the lab's truth and kubectl; zones come from the node list; a
 //! static inventory of the same members shows the same leader; after the leader's pod is deleted
-//! the new leader shows for the open database; a relist after watch expiry leaves no ghost or
+//! the new leader shows for the open database, and off screen without a pod event; a relist after watch expiry leaves no ghost or
 //! duplicate; an orchestra whose API server is down is stale while the other stays live, and is
 //! live again once it comes back.
 //!
@@ -19,7 +19,7 @@ use std::time::Duration;
 use baton::config::Config;
 use baton::fleet::{Connection, DbKey, Fleet, Health};
 use baton::source::{Engine, Focus, Intervals, inventory, targets};
-use common::{TestLab, two_orchestras_spec, wait_for};
+use common::{TestLab, two_orchestras_spec, wait_for, wait_some};
 
 /// A generous bound for anything the engine should show: far above what it takes, so a slow,
 /// shared machine does not fail the test.
@@ -278,6 +278,52 @@ async fn a_down_api_server_is_stale_while_the_other_stays_live_and_recovers() {
             .until(SHOWS, |f| connection(f, "lab-b") == Connection::Live)
             .await,
         "lab-b live again"
+    );
+    t.lab.shutdown().await;
+}
+
+/// Off screen, with no pod event: the leader of catalog (Neo4j, whose status tells no term)
+/// stalls, another member is elected, and the background rounds — the leader alone while it
+/// says nothing changed, then every member — put the lab's new leader on show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_off_screen_leader_change_without_a_pod_event_shows() {
+    let (t, mut engine) = settled().await;
+    let catalog = DbKey {
+        orchestra: "lab-a".into(),
+        namespace: "team-b".into(),
+        name: "catalog".into(),
+    };
+    let group = catalog.id();
+    let old = t.truth_leader(&group).expect("a leader");
+    let (code, _, err) = t
+        .fault(&[
+            "stall",
+            "--seconds",
+            "6",
+            "--orchestra",
+            "lab-a",
+            "-n",
+            "team-b",
+            "--pod",
+            &old,
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    wait_some("the lab elects another leader", SHOWS, || async {
+        t.truth_leader(&group).filter(|l| *l != old)
+    })
+    .await;
+    assert!(
+        engine
+            .until(SHOWS, |f| {
+                let shown = f
+                    .databases
+                    .get(&catalog)
+                    .and_then(|d| d.state.leader.clone());
+                shown.is_some() && shown != Some(old.clone()) && shown == t.truth_leader(&group)
+            })
+            .await,
+        "the new leader of an off-screen database shows"
     );
     t.lab.shutdown().await;
 }

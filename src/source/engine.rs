@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::first_lists::{FIRST_LISTS, FirstLists};
 use super::schedule::Intervals;
 use super::supervisor::{Shared, Supervisor};
 use super::targets::{Origin, Target};
@@ -76,6 +77,7 @@ impl Engine {
             limit: Arc::new(Semaphore::new(PROBES_IN_FLIGHT)),
             http: crate::probe::http_client(intervals.timeout, false),
             access_reviews,
+            first_lists: FirstLists::new(targets.len(), FIRST_LISTS),
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();

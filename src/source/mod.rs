@@ -9,6 +9,7 @@
 //!   static inventory.
 //! - `inventory`: static members from the config file.
 //! - `supervisor`: one task per orchestra wiring the parts below together.
+//! - `first_lists`: background probes wait until every orchestra answered its first list.
 //! - `access`: SelfSubjectAccessReviews: what the orchestra's identity may do.
 //! - `connection`: the connection state machine (connecting, live, stale, unauthorized,
 //!   unreachable). Pure.
@@ -29,6 +30,7 @@ pub mod access;
 pub mod connection;
 pub mod engine;
 pub mod events;
+pub mod first_lists;
 pub mod inventory;
 pub mod objects;
 pub mod pods;

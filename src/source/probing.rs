@@ -1,13 +1,15 @@
 //! Probes every member of one database over the orchestra's route, with the credential gate of
 //! `route`, bounded (a fleet-wide limit and a per-orchestra limit on proxied probes; the open
-//! database waits for neither), and reports each member's answer, how the route went and
-//! whether the database looks healthy. A slow member delays only its own database.
+//! database waits for neither, nor for the first lists of `first_lists`), and reports each
+//! member's answer, how the route went and whether the database looks healthy. A slow member
+//! delays only its own database.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use super::first_lists::FirstLists;
 use super::now_ms;
 use super::route::{Reached, Route};
 use crate::config::Credentials;
@@ -32,6 +34,8 @@ pub struct ProbeJob {
     pub open: bool,
     pub resolver: Arc<Resolver>,
     pub credentials: Credentials,
+    /// Off screen, the round waits until every orchestra answered its first list.
+    pub first_lists: FirstLists,
 }
 
 /// What a probe round found.
@@ -48,6 +52,9 @@ pub struct Probed {
 }
 
 pub async fn probe_database(job: ProbeJob) -> Probed {
+    if !job.open {
+        job.first_lists.wait().await;
+    }
     let auth = if job.route.sends_credentials() {
         job.resolver.get(&job.credentials, &job.db.namespace).await
     } else {

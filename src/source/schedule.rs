@@ -5,11 +5,14 @@
 //! is unit-tested without a clock (times are `tokio::time::Instant`s passed in).
 //!
 //! Off screen, a healthy database is watched through its leader alone (the sentinel): the
-//! leader's answer says whether it still leads and in which term. The same leader in the same
-//! term means nothing the leader can tell changed, and its followers keep their last answers;
-//! anything else makes the whole database due at once. Every [`FULL_EVERY`]th background round
+//! leader's answer says whether it still leads, in which term where the profile tells it (etcd;
+//! Neo4j's cluster status has no term) and with which voting members where it tells them
+//! (Neo4j). The same leader, healthy, in the same term with the same voters means nothing the
+//! leader can tell changed, and its followers keep their last answers; anything else makes the
+//! whole database due at once. Every [`FULL_EVERY`]th background round
 //! probes every member anyway (a follower can fall behind without the leader changing), and pod
-//! changes from the watches make a database due at once as before.
+//! changes from the watches make a database due at once as before. Only full rounds are shown
+//! (see [`Schedule::answered`]).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -63,12 +66,22 @@ struct DbProbe {
     due: Instant,
     in_flight: bool,
     healthy: bool,
-    /// The leader and its term after the last full round that found the database healthy.
-    leader: Option<(String, u64)>,
+    /// The leader's answer after the last full round that found the database healthy.
+    leader: Option<Sentinel>,
     /// Leader-only rounds since the last full one.
     quiet_rounds: u32,
     /// The round in flight probes the leader only.
     sentinel: bool,
+}
+
+/// What a healthy leader said that a leader-only round compares: its pod, and the term and
+/// the voting members where the profile tells them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sentinel {
+    pod: String,
+    member_id: String,
+    term: Option<u64>,
+    voters: Vec<String>,
 }
 
 /// A database due for a probe of all its members.
@@ -228,7 +241,7 @@ impl Schedule {
                 let leader = d
                     .leader
                     .as_ref()
-                    .and_then(|(pod, _)| d.members.get(pod))
+                    .and_then(|l| d.members.get(&l.pod))
                     .filter(|_| !shown && d.healthy && d.quiet_rounds + 1 < FULL_EVERY);
                 d.sentinel = leader.is_some();
                 Due {
@@ -246,8 +259,13 @@ impl Schedule {
 
     /// A database's probe round came back at `now` with `results` ((pod, answer) of the members
     /// probed) and `healthy` (as the round saw it). A leader-only round that found the same
-    /// leader in the same term waits its interval; one that did not makes the whole database
-    /// due at once.
+    /// leader saying the same (see [`Sentinel`]) waits its interval; one that did not makes the
+    /// whole database due at once.
+    ///
+    /// Returns whether the answers are to be shown: a full round's are; a leader-only round's
+    /// are not, as the leader's fresh applied index beside its followers' older ones would read
+    /// as lag, and the leader said either what it said before or that something changed, and
+    /// then the full round that follows at once shows everything from one moment.
     pub fn answered(
         &mut self,
         db: &DbRef,
@@ -255,13 +273,18 @@ impl Schedule {
         healthy: bool,
         focus: &Focus,
         now: Instant,
-    ) {
+    ) -> bool {
         let leading = results.iter().find_map(|(pod, p)| match p {
-            Probe::Ok(r) if r.is_leader && r.healthy => r.term.map(|t| (pod.clone(), t)),
+            Probe::Ok(r) if r.is_leader && r.healthy => Some(Sentinel {
+                pod: pod.clone(),
+                member_id: r.member_id.clone(),
+                term: r.term,
+                voters: r.voters.clone(),
+            }),
             _ => None,
         });
         let Some(d) = self.dbs.get_mut(db) else {
-            return;
+            return true;
         };
         if d.sentinel {
             d.sentinel = false;
@@ -274,11 +297,12 @@ impl Schedule {
                 d.in_flight = false;
                 d.due = now;
             }
-            return;
+            return false;
         }
         d.quiet_rounds = 0;
         d.leader = if healthy { leading } else { None };
         self.probed(db, healthy, focus, now);
+        true
     }
 
     /// A database's probe came back at `now`: next due after its interval.
@@ -557,6 +581,62 @@ mod tests {
             t + 50 * S,
         );
         assert_eq!(s.next_due(), Some(t + 50 * S));
+    }
+
+    /// A Neo4j member's answer: no term, the voting members' ids.
+    fn neo4j(pod: &str, leader: bool, voters: &[&str]) -> (String, Probe) {
+        (
+            pod.into(),
+            Probe::Ok(crate::fleet::ProbeReport {
+                member_id: format!("id-{pod}"),
+                is_leader: leader,
+                term: None,
+                voters: voters.iter().map(|v| v.to_string()).collect(),
+                healthy: true,
+                ..Default::default()
+            }),
+        )
+    }
+
+    /// Neo4j's cluster status tells no term: the leader still leading with the same voting
+    /// members is the sentinel's "nothing changed"; other voters make the database due at once.
+    #[test]
+    fn a_neo4j_leader_without_a_term_is_a_sentinel_too() {
+        let t0 = Instant::now();
+        let mut s = schedule(0.0);
+        let none = Focus::default();
+        s.members(0, &[ep("a", "a-0", "1"), ep("a", "a-1", "2")], true, t0);
+        s.take_due(t0);
+        let voters = ["id-a-0", "id-a-1"];
+        let full = [neo4j("a-0", true, &voters), neo4j("a-1", false, &voters)];
+        s.answered(&db("a"), &full, true, &none, t0);
+        let due = s.take_due(t0 + 25 * S);
+        assert!(due[0].sentinel, "the leader alone");
+        let shown = s.answered(
+            &db("a"),
+            &[neo4j("a-0", true, &voters)],
+            true,
+            &none,
+            t0 + 25 * S,
+        );
+        assert!(!shown, "a leader-only round's answers are not shown");
+        assert_eq!(s.next_due(), Some(t0 + 50 * S), "nothing changed");
+        let due = s.take_due(t0 + 50 * S);
+        assert!(due[0].sentinel);
+        s.answered(
+            &db("a"),
+            &[neo4j("a-0", true, &["id-a-0", "id-a-2"])],
+            true,
+            &none,
+            t0 + 50 * S,
+        );
+        let due = s.take_due(t0 + 50 * S);
+        assert_eq!((due.len(), due[0].sentinel), (1, false), "voters changed");
+        assert_eq!(due[0].members.len(), 2);
+        assert!(
+            s.answered(&db("a"), &full, true, &none, t0 + 50 * S),
+            "a full round's answers are shown"
+        );
     }
 
     #[test]

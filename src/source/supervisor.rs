@@ -6,6 +6,7 @@
 //! dead orchestra never delays another.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::connection::{ConnectionState, Failure};
+use super::first_lists::FirstLists;
 use super::inventory::StaticMember;
 use super::probing::{self, ProbeJob, Probed};
 use super::route::Route;
@@ -49,6 +51,8 @@ pub struct Shared {
     pub http: crate::guard::ProbeHttp,
     /// Ask each API server what the identity may do (the dashboard does).
     pub access_reviews: bool,
+    /// Background probes wait for every orchestra's first list.
+    pub first_lists: FirstLists,
 }
 
 pub struct Supervisor {
@@ -115,6 +119,13 @@ fn at_server(c: Connection, server: Option<&str>) -> Connection {
     }
 }
 
+/// Runs `task` once the orchestra was first live (its pods listed); never, if it never is.
+async fn after_listed(mut live: watch::Receiver<bool>, task: impl Future<Output = ()>) {
+    if live.wait_for(|l| *l).await.is_ok() {
+        task.await;
+    }
+}
+
 impl Supervisor {
     async fn send(&self, ev: FleetEvent) -> bool {
         self.events.send(ev).await.is_ok()
@@ -141,6 +152,8 @@ impl Supervisor {
     /// Runs until the fleet event channel is closed (or the task is aborted, which ends every
     /// task it started).
     pub async fn run(self, origin: Origin, mut focus: watch::Receiver<Focus>) {
+        // Counts as answered when the connection first leaves Connecting, or when this ends.
+        let mut answered = self.shared.first_lists.orchestra();
         if !self.send(self.connection(Connection::Connecting)).await {
             return;
         }
@@ -187,6 +200,9 @@ impl Supervisor {
                 None
             }
         };
+        if *st.connection.current() != Connection::Connecting {
+            answered.done();
+        }
         let resolver = Arc::new(Resolver::new(client.clone()));
         let local_limit = Arc::new(Semaphore::new(PROBES_PER_ORCHESTRA));
         let mut focus_open = true;
@@ -212,6 +228,9 @@ impl Supervisor {
                 msg = irx.recv() => {
                     let Some(msg) = msg else { return };
                     let out = self.on_inner(msg, &mut st);
+                    if *st.connection.current() != Connection::Connecting {
+                        answered.done();
+                    }
                     live_tx.send_if_modified(|l| {
                         let now_live = st.connection.is_live();
                         std::mem::replace(l, now_live) != now_live
@@ -269,6 +288,7 @@ impl Supervisor {
                             open,
                             resolver: resolver.clone(),
                             credentials: self.shared.profiles[due.profile].1.credentials.clone(),
+                            first_lists: self.shared.first_lists.clone(),
                         };
                         let out = itx.clone();
                         jobs.spawn(async move {
@@ -281,7 +301,9 @@ impl Supervisor {
         }
     }
 
-    /// Starts the watches of a Kubernetes orchestra.
+    /// Starts the watches of a Kubernetes orchestra: the pod lists (what makes it live) and the
+    /// heartbeat at once; StatefulSets, Jobs, Leases, nodes and access reviews once the pods are
+    /// listed, so 200 orchestras' first lists do not queue behind five more requests each.
     fn start_watches(
         &self,
         client: &kube::Client,
@@ -297,29 +319,32 @@ impl Supervisor {
                 move |seen| Inner::Pods { profile: i, seen },
                 itx.clone(),
             ));
-            tasks.spawn(workloads::watch_statefulsets(
-                client.clone(),
-                profile.clone(),
-                move |seen| Inner::StatefulSets { profile: i, seen },
-                itx.clone(),
+            tasks.spawn(after_listed(
+                live.clone(),
+                workloads::watch_statefulsets(
+                    client.clone(),
+                    profile.clone(),
+                    move |seen| Inner::StatefulSets { profile: i, seen },
+                    itx.clone(),
+                ),
             ));
         }
-        tasks.spawn(workloads::watch_jobs(
-            client.clone(),
-            Inner::Jobs,
-            itx.clone(),
+        tasks.spawn(after_listed(
+            live.clone(),
+            workloads::watch_jobs(client.clone(), Inner::Jobs, itx.clone()),
         ));
-        tasks.spawn(workloads::watch_op_leases(
-            client.clone(),
-            Inner::Leases,
-            itx.clone(),
+        tasks.spawn(after_listed(
+            live.clone(),
+            workloads::watch_op_leases(client.clone(), Inner::Leases, itx.clone()),
         ));
-        tasks.spawn(pods::list_zones(client.clone(), Inner::Zones, itx.clone()));
+        tasks.spawn(after_listed(
+            live.clone(),
+            pods::list_zones(client.clone(), Inner::Zones, itx.clone()),
+        ));
         if self.shared.access_reviews {
-            tasks.spawn(super::access::keep_asking(
-                client.clone(),
-                Inner::Access,
-                itx.clone(),
+            tasks.spawn(after_listed(
+                live.clone(),
+                super::access::keep_asking(client.clone(), Inner::Access, itx.clone()),
             ));
         }
         tasks.spawn(heartbeat(
@@ -526,8 +551,12 @@ impl Supervisor {
                     }
                     st.route = route;
                 }
-                st.schedule
+                let shown = st
+                    .schedule
                     .answered(&p.db, &p.results, p.healthy, &st.focus, now);
+                if !shown {
+                    return Vec::new();
+                }
                 vec![FleetEvent::Probed {
                     orchestra,
                     db: p.db,

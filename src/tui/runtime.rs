@@ -360,6 +360,79 @@ mod tests {
         }
     }
 
+    /// The idle fleet as the background probes see it: every member answers again, the
+    /// leaders' and followers' applied indexes moved on (the store takes that as a change, the
+    /// profile would show it), the clock ticks within the minute. The fleet view shows none of
+    /// it: each batch is folded and a frame drawn, and not a byte reaches the terminal.
+    #[tokio::test(flavor = "current_thread")]
+    async fn background_answers_that_change_nothing_shown_write_nothing() {
+        let out = Shared::default();
+        let mut scr = screen(out.clone());
+        let (fx_tx, _fx_rx) = mpsc::channel(1);
+        let (focus, _) = watch::channel(Focus::default());
+        let mut fx = Effects::new(fx_tx, ThemeSet::new(None), focus);
+        let mut model = fixture::demo_model(theme());
+        assert_eq!(model.view, crate::tui::View::Fleet);
+        handle(&mut model, Msg::Resize(80, 24), &mut fx, &mut scr).unwrap();
+        scr.draw(&model).unwrap();
+        assert!(out.text().contains("Orchestras (6)"), "the first frame");
+        out.0.lock().unwrap().clear();
+        let generation = model.fleet.generation;
+        for round in 1..=3u64 {
+            let batch: Vec<FleetEvent> = model
+                .fleet
+                .databases
+                .iter()
+                .map(|(key, d)| FleetEvent::Probed {
+                    orchestra: key.orchestra.clone(),
+                    db: key.db(),
+                    results: d
+                        .members
+                        .iter()
+                        .map(|m| {
+                            let mut p = m.probe.clone();
+                            if let crate::fleet::Probe::Ok(r) = &mut p {
+                                r.applied_index = r.applied_index.map(|i| i + 10 * round);
+                            }
+                            (m.pod.name.clone(), p)
+                        })
+                        .collect(),
+                    at_ms: NOW_MS + round * 1000,
+                })
+                .collect();
+            let now_ms = NOW_MS + round * 1000;
+            for msg in [Msg::FleetBatch(batch), Msg::Tick { now_ms }] {
+                handle(&mut model, msg, &mut fx, &mut scr).unwrap();
+                scr.draw(&model).unwrap();
+            }
+        }
+        assert!(
+            model.fleet.generation > generation,
+            "the answers were folded"
+        );
+        assert_eq!(out.text(), "", "nothing shown changed");
+        // The same path does write when something shown changes: a database's leader is lost.
+        let (key, d) = model.fleet.databases.iter().next().unwrap();
+        let lost = FleetEvent::Probed {
+            orchestra: key.orchestra.clone(),
+            db: key.db(),
+            results: d
+                .members
+                .iter()
+                .map(|m| {
+                    (
+                        m.pod.name.clone(),
+                        crate::fleet::Probe::Error("timed out".into()),
+                    )
+                })
+                .collect(),
+            at_ms: NOW_MS + 4000,
+        };
+        handle(&mut model, Msg::FleetBatch(vec![lost]), &mut fx, &mut scr).unwrap();
+        scr.draw(&model).unwrap();
+        assert!(!out.text().is_empty(), "a database went down on screen");
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn fleet_events_arrive_in_batches_at_most_every_250_ms() {
         let (ev_tx, ev_rx) = mpsc::channel(100);
