@@ -4,11 +4,13 @@
 //! from this one code path; controllers and the HTTP layer sit on top.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::paging::{self, Continue, Page, Paging};
 use super::resources::Resource;
 
 /// What happened to an object.
@@ -226,6 +228,68 @@ impl Store {
             },
         };
         (items, inner.rv)
+    }
+
+    /// One page of the objects of `res` in `ns` (all namespaces when `None`) that `keep` accepts:
+    /// at most `paging.limit`, after `paging.from`'s key. A continued page keeps the first page's
+    /// resourceVersion; a token older than the kept history is 410 Expired (see `paging`).
+    /// `count_remaining` counts what is left (the API server does so only without selectors).
+    pub fn list_page(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        paging: &Paging,
+        count_remaining: bool,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Page<Value>, ApiError> {
+        let inner = self.lock();
+        let rv = match &paging.from {
+            Some(c) if c.rv + 1 < inner.oldest_rv => return Err(paging::too_old()),
+            Some(c) => c.rv,
+            None => inner.rv,
+        };
+        let empty = Objects::new();
+        let all = inner.objects.get(res.plural).unwrap_or(&empty);
+        let lower = match (&paging.from, ns) {
+            (Some(c), Some(ns)) if c.after.0.as_str() < ns => {
+                Bound::Included((ns.to_string(), String::new()))
+            }
+            (Some(c), _) => Bound::Excluded(c.after.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let mut matching = all
+            .range((lower, Bound::Unbounded))
+            .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
+            .filter(|(_, v)| keep(v));
+        let limit = paging.limit.unwrap_or(usize::MAX);
+        let items: Vec<(&(String, String), &Value)> = matching.by_ref().take(limit).collect();
+        let next = match items.last() {
+            Some((key, _)) if items.len() == limit => {
+                let mut rest = matching.peekable();
+                rest.peek().is_some().then(|| {
+                    let remaining = count_remaining.then(|| rest.count());
+                    (
+                        Continue {
+                            rv,
+                            after: (*key).clone(),
+                        },
+                        remaining,
+                    )
+                })
+            }
+            _ => None,
+        };
+        let (next, remaining) = match next {
+            Some((c, n)) => (Some(c), n),
+            None => (None, None),
+        };
+        Ok(Page {
+            items: items.into_iter().map(|(_, v)| v.clone()).collect(),
+            rv,
+            next,
+            remaining,
+        })
     }
 
     /// Number of objects of `res`.
@@ -506,106 +570,4 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::resources::{self, by_plural};
-
-    fn store() -> Store {
-        let s = Store::new(1, 100);
-        let ns = by_plural("namespaces").unwrap();
-        s.create(ns, "", json!({"metadata": {"name": "a"}}))
-            .unwrap();
-        s
-    }
-
-    #[test]
-    fn create_get_update_delete_and_watch_history() {
-        let s = store();
-        let pods = resources::by_plural("pods").unwrap();
-        let start = s.resource_version();
-        let p = s
-            .create(
-                pods,
-                "a",
-                json!({"metadata": {"name": "p"}, "spec": {"x": 1}}),
-            )
-            .unwrap();
-        assert_eq!(p["metadata"]["namespace"], "a");
-        assert_eq!(p["metadata"]["generation"], 1);
-        assert!(
-            s.create(pods, "a", json!({"metadata": {"name": "p"}}))
-                .is_err()
-        );
-        assert_eq!(
-            s.create(pods, "nope", json!({"metadata": {"name": "p"}}))
-                .unwrap_err()
-                .code,
-            404
-        );
-        let rv = p["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let u = s
-            .update(pods, "a", "p", Some(&rv), |o| {
-                o["spec"]["x"] = json!(2);
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(u["metadata"]["generation"], 2);
-        assert_eq!(
-            s.update(pods, "a", "p", Some(&rv), |_| Ok(()))
-                .unwrap_err()
-                .code,
-            409
-        );
-        s.remove(pods, "a", "p").unwrap();
-        assert_eq!(s.get(pods, "a", "p").unwrap_err().code, 404);
-        let (past, _) = s.watch_from(start).unwrap();
-        let kinds: Vec<_> = past
-            .iter()
-            .filter_map(|c| match &**c {
-                Change::Object { kind, .. } => Some(*kind),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Deleted]
-        );
-    }
-
-    #[test]
-    fn expiry_and_bounded_history() {
-        let s = Store::new(1, 3);
-        let ns = by_plural("namespaces").unwrap();
-        for i in 0..10 {
-            s.create(ns, "", json!({"metadata": {"name": format!("n{i}")}}))
-                .unwrap();
-        }
-        assert_eq!(s.watch_from(2).unwrap_err().code, 410);
-        assert!(s.watch_from(s.resource_version() - 2).is_ok());
-        s.expire_watches();
-        assert_eq!(
-            s.watch_from(s.resource_version() - 1).unwrap_err().code,
-            410
-        );
-        assert!(s.watch_from(s.resource_version()).is_ok());
-    }
-
-    #[test]
-    fn generate_name_and_name_rules() {
-        let s = store();
-        let jobs = by_plural("jobs").unwrap();
-        let j = s
-            .create(jobs, "a", json!({"metadata": {"generateName": "backup-"}}))
-            .unwrap();
-        let name = j["metadata"]["name"].as_str().unwrap();
-        assert!(name.starts_with("backup-") && name.len() == 12, "{name}");
-        assert!(!valid_name("Bad_Name"));
-        assert!(
-            s.create(jobs, "a", json!({"metadata": {"name": "UPPER"}}))
-                .is_err()
-        );
-    }
-}
+mod tests;
