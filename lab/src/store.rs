@@ -38,7 +38,8 @@ pub enum Change {
         rv: u64,
         kind: ChangeKind,
         resource: &'static Resource,
-        object: Value,
+        /// Shared with the store's map until the object changes again (no copy per change).
+        object: Arc<Value>,
     },
     /// The history was dropped (forced watch expiry): every open watch ends with 410.
     Expired { rv: u64 },
@@ -114,7 +115,9 @@ impl ApiError {
     }
 }
 
-type Objects = BTreeMap<(String, String), Value>;
+/// Objects are immutable once stored: an update stores a new `Arc`, so the map, the history and
+/// every reader share one copy of each version.
+type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 /// The changes a new watch must replay, and the receiver of the ones after them.
 pub type WatchStart = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
@@ -193,6 +196,16 @@ impl Store {
     }
 
     pub fn get(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.get_shared(res, ns, name).map(|o| (*o).clone())
+    }
+
+    /// The stored object itself, shared (no copy): for readers that only look at it.
+    pub fn get_shared(
+        &self,
+        res: &'static Resource,
+        ns: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
         let inner = self.lock();
         inner
             .objects
@@ -213,6 +226,17 @@ impl Store {
         ns: Option<&str>,
         keep: impl Fn(&Value) -> bool,
     ) -> (Vec<Value>, u64) {
+        let (items, rv) = self.list_shared(res, ns, keep);
+        (items.into_iter().map(|o| (*o).clone()).collect(), rv)
+    }
+
+    /// Like `list_filtered`, sharing the stored objects (no copy).
+    pub fn list_shared(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Arc<Value>>, u64) {
         let inner = self.lock();
         let items = match inner.objects.get(res.plural) {
             None => Vec::new(),
@@ -263,7 +287,7 @@ impl Store {
             .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
             .filter(|(_, v)| keep(v));
         let limit = paging.limit.unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), &Value)> = matching.by_ref().take(limit).collect();
+        let items: Vec<(&(String, String), &Arc<Value>)> = matching.by_ref().take(limit).collect();
         let next = match items.last() {
             Some((key, _)) if items.len() == limit => {
                 let mut rest = matching.peekable();
@@ -285,7 +309,7 @@ impl Store {
             None => (None, None),
         };
         Ok(Page {
-            items: items.into_iter().map(|(_, v)| v.clone()).collect(),
+            items: items.into_iter().map(|(_, v)| (**v).clone()).collect(),
             rv,
             next,
             remaining,
@@ -403,21 +427,22 @@ impl Store {
             o.remove("deletionTimestamp");
         }
         super::resources::apply_defaults(res, &mut obj);
+        let shared = Arc::new(obj);
         inner
             .objects
             .entry(res.plural)
             .or_default()
-            .insert(key, obj.clone());
+            .insert(key, shared.clone());
         self.record(
             &mut inner,
             Change::Object {
                 rv,
                 kind: ChangeKind::Added,
                 resource: res,
-                object: obj.clone(),
+                object: shared.clone(),
             },
         );
-        Ok(obj)
+        Ok((*shared).clone())
     }
 
     /// Changes an object with `f`. `expect_rv` (from the request body) must match when given.
@@ -442,7 +467,7 @@ impl Store {
         {
             return Err(ApiError::conflict(res, name));
         }
-        let mut next = current.clone();
+        let mut next = (**current).clone();
         f(&mut next)?;
         // Identity fields cannot change.
         for field in ["name", "namespace", "uid", "creationTimestamp"] {
@@ -455,7 +480,7 @@ impl Store {
         }
         next["apiVersion"] = json!(res.api_version());
         next["kind"] = json!(res.kind);
-        if next == *current {
+        if next == **current {
             return Ok(next);
         }
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -467,8 +492,9 @@ impl Store {
         inner.rv += 1;
         let rv = inner.rv;
         next["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let shared = Arc::new(next);
         if let Some(m) = inner.objects.get_mut(res.plural) {
-            m.insert(key, next.clone());
+            m.insert(key, shared.clone());
         }
         self.record(
             &mut inner,
@@ -476,34 +502,36 @@ impl Store {
                 rv,
                 kind: ChangeKind::Modified,
                 resource: res,
-                object: next.clone(),
+                object: shared.clone(),
             },
         );
-        Ok(next)
+        Ok((*shared).clone())
     }
 
     /// Removes an object now and returns it (with the deletion's resourceVersion).
     pub fn remove(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
         let mut inner = self.lock();
         let key = key_of(res, ns, name);
-        let mut obj = inner
+        let removed = inner
             .objects
             .get_mut(res.plural)
             .and_then(|m| m.remove(&key))
             .ok_or_else(|| ApiError::not_found(res, name))?;
+        let mut obj = Arc::unwrap_or_clone(removed);
         inner.rv += 1;
         let rv = inner.rv;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let shared = Arc::new(obj);
         self.record(
             &mut inner,
             Change::Object {
                 rv,
                 kind: ChangeKind::Deleted,
                 resource: res,
-                object: obj.clone(),
+                object: shared.clone(),
             },
         );
-        Ok(obj)
+        Ok((*shared).clone())
     }
 
     /// Changes after `from_rv` still in the history, and a receiver for what comes next.
