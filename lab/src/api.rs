@@ -16,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::Orchestra;
 use super::controllers::delete_pod_gracefully;
+use super::paging::Paging;
 use super::resources::{self, Resource};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ApiError, Change};
@@ -425,33 +426,35 @@ fn list(
     let res = resources::stored(view);
     let (labels, fields) = selectors(q)?;
     let ns = if res.namespaced { ns } else { None };
-    let (items, rv) = o.store.list_filtered(res, ns, |v| {
+    let paging = Paging::parse(q.get("limit"), q.get("continue"), q.get("resourceVersion"))?;
+    let unfiltered = labels.is_empty() && fields.is_empty();
+    let page = o.store.list_page(res, ns, &paging, unfiltered, |v| {
         labels.matches_object(v) && fields_match(&fields, view, v)
-    });
+    })?;
+    let meta = page.list_meta();
     if wants_table(headers) {
         let include = include_object(q)?;
-        return Ok(json_response(
-            200,
-            &resources::table(view, &items, Some(rv), true, include),
-            TABLE_CT,
-        ));
+        let mut table = resources::table(view, &page.items, None, true, include);
+        table["metadata"] = meta;
+        return Ok(json_response(200, &table, TABLE_CT));
     }
     if wants_metadata(headers) {
-        let items: Vec<Value> = items.iter().map(partial).collect();
+        let items: Vec<Value> = page.items.iter().map(partial).collect();
         return Ok(json_response(
             200,
-            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+            &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items}),
             "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1",
         ));
     }
-    let items: Vec<Value> = items
+    let items: Vec<Value> = page
+        .items
         .into_iter()
         .map(|v| resources::to_view(view, v))
         .collect();
     Ok(ok(&json!({
         "kind": list_kind(view),
         "apiVersion": view.api_version(),
-        "metadata": {"resourceVersion": rv.to_string()},
+        "metadata": meta,
         "items": items,
     })))
 }

@@ -216,7 +216,10 @@ impl Controllers {
     pub async fn run(self: Arc<Self>) {
         let mut rx = self.store.subscribe();
         self.resync();
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        // Orchestras resync at staggered moments, not all 200 in the same instant.
+        let period = Duration::from_secs(30);
+        let offset = period.mul_f64(rand::random::<f64>());
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -322,7 +325,8 @@ impl Controllers {
     }
 
     pub fn reconcile_sts(&self, ns: &str, name: &str) {
-        let Ok(sts) = self.store.get(resources::statefulsets(), ns, name) else {
+        // Shared reads (no copy): the 30 s resync looks at every StatefulSet and pod.
+        let Ok(sts) = self.store.get_shared(resources::statefulsets(), ns, name) else {
             return;
         };
         if is_terminating(&sts) {
@@ -343,17 +347,14 @@ impl Controllers {
             }
         };
         let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
-        let pods = self
-            .store
-            .list_filtered(resources::pods(), Some(ns), owned)
-            .0;
+        let pods = self.store.list_shared(resources::pods(), Some(ns), owned).0;
         let ordinal = |p: &Value| {
             name_of(p)
                 .strip_prefix(name)
                 .and_then(|s| s.strip_prefix('-'))
                 .and_then(|s| s.parse::<i64>().ok())
         };
-        let by_ordinal = |i: i64| pods.iter().find(|p| ordinal(p) == Some(i));
+        let by_ordinal = |i: i64| pods.iter().map(|p| &**p).find(|p| ordinal(p) == Some(i));
 
         // Create missing pods (Parallel pod management, as the Neo4j charts use).
         for i in 0..replicas {
@@ -381,6 +382,7 @@ impl Controllers {
         // Scale down: the highest ordinals go first, one at a time.
         let mut extra: Vec<&Value> = pods
             .iter()
+            .map(|p| &**p)
             .filter(|p| ordinal(p).is_none_or(|i| i >= replicas))
             .collect();
         extra.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
@@ -427,23 +429,30 @@ impl Controllers {
                 .map(str::to_string)
                 .unwrap_or_else(|| revision.clone())
         };
-        let _ = self.store.update(resources::statefulsets(), ns, name, None, |s| {
-            if uid_of(s) != uid {
-                return Ok(());
-            }
-            s["status"] = json!({
-                "observedGeneration": generation,
-                "replicas": pods.len(),
-                "readyReplicas": ready,
-                "availableReplicas": ready,
-                "currentReplicas": current.iter().filter(|p| rev_of(p) == current_revision).count(),
-                "updatedReplicas": updated,
-                "currentRevision": current_revision,
-                "updateRevision": revision,
-                "collisionCount": 0,
-            });
-            Ok(())
+        let status = json!({
+            "observedGeneration": generation,
+            "replicas": pods.len(),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "currentReplicas": current.iter().filter(|p| rev_of(p) == current_revision).count(),
+            "updatedReplicas": updated,
+            "currentRevision": current_revision,
+            "updateRevision": revision,
+            "collisionCount": 0,
         });
+        if sts["status"] == status {
+            // Nothing to write (the usual case of a resync): no copy of the object.
+            return;
+        }
+        let _ = self
+            .store
+            .update(resources::statefulsets(), ns, name, None, |s| {
+                if uid_of(s) != uid {
+                    return Ok(());
+                }
+                s["status"] = status;
+                Ok(())
+            });
     }
 
     pub fn reconcile_job(&self, ns: &str, name: &str) {

@@ -361,7 +361,7 @@ impl Kubelet {
         let key = (ns.to_string(), name.to_string());
         let mut existing = self.pod(ns, name);
         // The pod object is gone (force deletion) or is a successor: stop at once.
-        let Ok(pod) = self.store.get(resources::pods(), ns, name) else {
+        let Ok(pod) = self.store.get_shared(resources::pods(), ns, name) else {
             if let Some(rt) = existing {
                 rt.terminate(Duration::ZERO);
             }
@@ -398,7 +398,7 @@ impl Kubelet {
         }
     }
 
-    fn start(self: &Arc<Self>, key: PodKey, pod: Value) {
+    fn start(self: &Arc<Self>, key: PodKey, pod: Arc<Value>) {
         let (stop, _) = watch::channel(false);
         let rt = Arc::new(PodRuntime {
             key: key.clone(),
@@ -455,6 +455,16 @@ impl Kubelet {
     }
 
     fn set_ready(&self, rt: &PodRuntime, ready: bool) {
+        // Readiness is re-asserted on every probe: look at the stored pod in place first, so a
+        // pod already in that state costs no copy (30 000 members probe themselves).
+        if let Ok(p) = self
+            .store
+            .get_shared(resources::pods(), &rt.key.0, &rt.key.1)
+            && p["metadata"]["uid"] == rt.uid.as_str()
+            && readiness_is(&p, ready)
+        {
+            return;
+        }
         self.update_pod(rt, |p| {
             if let Some(cs) = p["status"]["containerStatuses"].as_array_mut() {
                 for c in cs {
@@ -466,7 +476,9 @@ impl Kubelet {
         });
     }
 
-    async fn lifecycle(self: Arc<Self>, rt: Arc<PodRuntime>, pod: Value) {
+    /// Runs the pod's containers. Takes from `pod` what it needs and lets it go before it first
+    /// waits (30 000 long-lived tasks must not each hold a copy of their pod).
+    async fn lifecycle(self: Arc<Self>, rt: Arc<PodRuntime>, pod: Arc<Value>) {
         let key = rt.key.clone();
         let mut stop = rt.stop.subscribe();
         let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
@@ -490,6 +502,12 @@ impl Kubelet {
 
         // A pod seeded as already running (lab start at fleet scale) is adopted as it is.
         let adopted = pod["status"]["phase"] == "Running" && pod["spec"]["nodeName"].is_string();
+        let running = &pod["status"]["containerStatuses"][0];
+        let adopted_start = running["state"]["running"]["startedAt"]
+            .as_str()
+            .map(str::to_string);
+        let adopted_id = running["containerID"].as_str().map(str::to_string);
+        drop(pod);
         // Schedule.
         if !adopted {
             tokio::select! { _ = tokio::time::sleep(pick(self.timing.schedule)) => {}, _ = stop.wait_for(|s| *s) => {} }
@@ -534,12 +552,11 @@ impl Kubelet {
             let mut container_id = format!("containerd://{:016x}", rand::rng().random::<u64>());
             if adopted && restarts == 0 {
                 // Already running: no status writes; the process is the one the pod shows.
-                let c = &pod["status"]["containerStatuses"][0];
-                if let Some(t) = c["state"]["running"]["startedAt"].as_str() {
-                    started = t.to_string();
+                if let Some(t) = &adopted_start {
+                    started.clone_from(t);
                 }
-                if let Some(id) = c["containerID"].as_str() {
-                    container_id = id.to_string();
+                if let Some(id) = &adopted_id {
+                    container_id.clone_from(id);
                 }
             } else if let Some(p) = self.update_pod(&rt, |p| {
                 p["status"]["phase"] = json!("Running");
@@ -723,6 +740,21 @@ pub fn seed_running(pod: &mut Value, node: &(String, String), ip: &str) {
 }
 
 /// Sets condition `ty` of a pod to True/False, keeping its transition time when unchanged.
+/// True when every container and the Ready and ContainersReady conditions already say `ready`
+/// (what `set_ready` would write is there).
+fn readiness_is(p: &Value, ready: bool) -> bool {
+    let status = if ready { "True" } else { "False" };
+    let containers_agree = p["status"]["containerStatuses"]
+        .as_array()
+        .is_none_or(|cs| cs.iter().all(|c| c["ready"] == ready));
+    let condition = |ty: &str| {
+        p["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == ty && c["status"] == status))
+    };
+    containers_agree && condition("Ready") && condition("ContainersReady")
+}
+
 pub fn set_condition(p: &mut Value, ty: &str, on: bool) {
     let status = if on { "True" } else { "False" };
     if !p["status"]["conditions"].is_array() {
@@ -865,3 +897,6 @@ impl Workload for Server {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests;

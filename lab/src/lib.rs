@@ -20,6 +20,7 @@ pub mod kubelet;
 pub mod members;
 pub mod neo4j_system;
 pub mod objects;
+pub mod paging;
 pub mod podnet;
 pub mod profile;
 pub mod rbac;

@@ -49,6 +49,11 @@ fn set(values: &str) -> Result<Vec<String>, String> {
 }
 
 impl LabelSelector {
+    /// True when the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut reqs = Vec::new();
         for part in split_top(s) {
@@ -99,6 +104,11 @@ impl LabelSelector {
 pub struct FieldSelector(Vec<(Vec<String>, bool, String)>);
 
 impl FieldSelector {
+    /// True when the selector selects everything.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         let mut reqs = Vec::new();
         for part in split_top(s) {

@@ -4,11 +4,13 @@
 //! from this one code path; controllers and the HTTP layer sit on top.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::paging::{self, Continue, Page, Paging};
 use super::resources::Resource;
 
 /// What happened to an object.
@@ -36,7 +38,8 @@ pub enum Change {
         rv: u64,
         kind: ChangeKind,
         resource: &'static Resource,
-        object: Value,
+        /// Shared with the store's map until the object changes again (no copy per change).
+        object: Arc<Value>,
     },
     /// The history was dropped (forced watch expiry): every open watch ends with 410.
     Expired { rv: u64 },
@@ -112,7 +115,9 @@ impl ApiError {
     }
 }
 
-type Objects = BTreeMap<(String, String), Value>;
+/// Objects are immutable once stored: an update stores a new `Arc`, so the map, the history and
+/// every reader share one copy of each version.
+type Objects = BTreeMap<(String, String), Arc<Value>>;
 
 /// The changes a new watch must replay, and the receiver of the ones after them.
 pub type WatchStart = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
@@ -191,6 +196,16 @@ impl Store {
     }
 
     pub fn get(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.get_shared(res, ns, name).map(|o| (*o).clone())
+    }
+
+    /// The stored object itself, shared (no copy): for readers that only look at it.
+    pub fn get_shared(
+        &self,
+        res: &'static Resource,
+        ns: &str,
+        name: &str,
+    ) -> Result<Arc<Value>, ApiError> {
         let inner = self.lock();
         inner
             .objects
@@ -211,6 +226,17 @@ impl Store {
         ns: Option<&str>,
         keep: impl Fn(&Value) -> bool,
     ) -> (Vec<Value>, u64) {
+        let (items, rv) = self.list_shared(res, ns, keep);
+        (items.into_iter().map(|o| (*o).clone()).collect(), rv)
+    }
+
+    /// Like `list_filtered`, sharing the stored objects (no copy).
+    pub fn list_shared(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        keep: impl Fn(&Value) -> bool,
+    ) -> (Vec<Arc<Value>>, u64) {
         let inner = self.lock();
         let items = match inner.objects.get(res.plural) {
             None => Vec::new(),
@@ -226,6 +252,68 @@ impl Store {
             },
         };
         (items, inner.rv)
+    }
+
+    /// One page of the objects of `res` in `ns` (all namespaces when `None`) that `keep` accepts:
+    /// at most `paging.limit`, after `paging.from`'s key. A continued page keeps the first page's
+    /// resourceVersion; a token older than the kept history is 410 Expired (see `paging`).
+    /// `count_remaining` counts what is left (the API server does so only without selectors).
+    pub fn list_page(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        paging: &Paging,
+        count_remaining: bool,
+        keep: impl Fn(&Value) -> bool,
+    ) -> Result<Page<Value>, ApiError> {
+        let inner = self.lock();
+        let rv = match &paging.from {
+            Some(c) if c.rv + 1 < inner.oldest_rv => return Err(paging::too_old()),
+            Some(c) => c.rv,
+            None => inner.rv,
+        };
+        let empty = Objects::new();
+        let all = inner.objects.get(res.plural).unwrap_or(&empty);
+        let lower = match (&paging.from, ns) {
+            (Some(c), Some(ns)) if c.after.0.as_str() < ns => {
+                Bound::Included((ns.to_string(), String::new()))
+            }
+            (Some(c), _) => Bound::Excluded(c.after.clone()),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let mut matching = all
+            .range((lower, Bound::Unbounded))
+            .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
+            .filter(|(_, v)| keep(v));
+        let limit = paging.limit.unwrap_or(usize::MAX);
+        let items: Vec<(&(String, String), &Arc<Value>)> = matching.by_ref().take(limit).collect();
+        let next = match items.last() {
+            Some((key, _)) if items.len() == limit => {
+                let mut rest = matching.peekable();
+                rest.peek().is_some().then(|| {
+                    let remaining = count_remaining.then(|| rest.count());
+                    (
+                        Continue {
+                            rv,
+                            after: (*key).clone(),
+                        },
+                        remaining,
+                    )
+                })
+            }
+            _ => None,
+        };
+        let (next, remaining) = match next {
+            Some((c, n)) => (Some(c), n),
+            None => (None, None),
+        };
+        Ok(Page {
+            items: items.into_iter().map(|(_, v)| (**v).clone()).collect(),
+            rv,
+            next,
+            remaining,
+        })
     }
 
     /// Number of objects of `res`.
@@ -339,21 +427,22 @@ impl Store {
             o.remove("deletionTimestamp");
         }
         super::resources::apply_defaults(res, &mut obj);
+        let shared = Arc::new(obj);
         inner
             .objects
             .entry(res.plural)
             .or_default()
-            .insert(key, obj.clone());
+            .insert(key, shared.clone());
         self.record(
             &mut inner,
             Change::Object {
                 rv,
                 kind: ChangeKind::Added,
                 resource: res,
-                object: obj.clone(),
+                object: shared.clone(),
             },
         );
-        Ok(obj)
+        Ok((*shared).clone())
     }
 
     /// Changes an object with `f`. `expect_rv` (from the request body) must match when given.
@@ -378,7 +467,7 @@ impl Store {
         {
             return Err(ApiError::conflict(res, name));
         }
-        let mut next = current.clone();
+        let mut next = (**current).clone();
         f(&mut next)?;
         // Identity fields cannot change.
         for field in ["name", "namespace", "uid", "creationTimestamp"] {
@@ -391,7 +480,7 @@ impl Store {
         }
         next["apiVersion"] = json!(res.api_version());
         next["kind"] = json!(res.kind);
-        if next == *current {
+        if next == **current {
             return Ok(next);
         }
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -403,8 +492,9 @@ impl Store {
         inner.rv += 1;
         let rv = inner.rv;
         next["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let shared = Arc::new(next);
         if let Some(m) = inner.objects.get_mut(res.plural) {
-            m.insert(key, next.clone());
+            m.insert(key, shared.clone());
         }
         self.record(
             &mut inner,
@@ -412,34 +502,36 @@ impl Store {
                 rv,
                 kind: ChangeKind::Modified,
                 resource: res,
-                object: next.clone(),
+                object: shared.clone(),
             },
         );
-        Ok(next)
+        Ok((*shared).clone())
     }
 
     /// Removes an object now and returns it (with the deletion's resourceVersion).
     pub fn remove(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
         let mut inner = self.lock();
         let key = key_of(res, ns, name);
-        let mut obj = inner
+        let removed = inner
             .objects
             .get_mut(res.plural)
             .and_then(|m| m.remove(&key))
             .ok_or_else(|| ApiError::not_found(res, name))?;
+        let mut obj = Arc::unwrap_or_clone(removed);
         inner.rv += 1;
         let rv = inner.rv;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
+        let shared = Arc::new(obj);
         self.record(
             &mut inner,
             Change::Object {
                 rv,
                 kind: ChangeKind::Deleted,
                 resource: res,
-                object: obj.clone(),
+                object: shared.clone(),
             },
         );
-        Ok(obj)
+        Ok((*shared).clone())
     }
 
     /// Changes after `from_rv` still in the history, and a receiver for what comes next.
@@ -506,106 +598,4 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::resources::{self, by_plural};
-
-    fn store() -> Store {
-        let s = Store::new(1, 100);
-        let ns = by_plural("namespaces").unwrap();
-        s.create(ns, "", json!({"metadata": {"name": "a"}}))
-            .unwrap();
-        s
-    }
-
-    #[test]
-    fn create_get_update_delete_and_watch_history() {
-        let s = store();
-        let pods = resources::by_plural("pods").unwrap();
-        let start = s.resource_version();
-        let p = s
-            .create(
-                pods,
-                "a",
-                json!({"metadata": {"name": "p"}, "spec": {"x": 1}}),
-            )
-            .unwrap();
-        assert_eq!(p["metadata"]["namespace"], "a");
-        assert_eq!(p["metadata"]["generation"], 1);
-        assert!(
-            s.create(pods, "a", json!({"metadata": {"name": "p"}}))
-                .is_err()
-        );
-        assert_eq!(
-            s.create(pods, "nope", json!({"metadata": {"name": "p"}}))
-                .unwrap_err()
-                .code,
-            404
-        );
-        let rv = p["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let u = s
-            .update(pods, "a", "p", Some(&rv), |o| {
-                o["spec"]["x"] = json!(2);
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(u["metadata"]["generation"], 2);
-        assert_eq!(
-            s.update(pods, "a", "p", Some(&rv), |_| Ok(()))
-                .unwrap_err()
-                .code,
-            409
-        );
-        s.remove(pods, "a", "p").unwrap();
-        assert_eq!(s.get(pods, "a", "p").unwrap_err().code, 404);
-        let (past, _) = s.watch_from(start).unwrap();
-        let kinds: Vec<_> = past
-            .iter()
-            .filter_map(|c| match &**c {
-                Change::Object { kind, .. } => Some(*kind),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            [ChangeKind::Added, ChangeKind::Modified, ChangeKind::Deleted]
-        );
-    }
-
-    #[test]
-    fn expiry_and_bounded_history() {
-        let s = Store::new(1, 3);
-        let ns = by_plural("namespaces").unwrap();
-        for i in 0..10 {
-            s.create(ns, "", json!({"metadata": {"name": format!("n{i}")}}))
-                .unwrap();
-        }
-        assert_eq!(s.watch_from(2).unwrap_err().code, 410);
-        assert!(s.watch_from(s.resource_version() - 2).is_ok());
-        s.expire_watches();
-        assert_eq!(
-            s.watch_from(s.resource_version() - 1).unwrap_err().code,
-            410
-        );
-        assert!(s.watch_from(s.resource_version()).is_ok());
-    }
-
-    #[test]
-    fn generate_name_and_name_rules() {
-        let s = store();
-        let jobs = by_plural("jobs").unwrap();
-        let j = s
-            .create(jobs, "a", json!({"metadata": {"generateName": "backup-"}}))
-            .unwrap();
-        let name = j["metadata"]["name"].as_str().unwrap();
-        assert!(name.starts_with("backup-") && name.len() == 12, "{name}");
-        assert!(!valid_name("Bad_Name"));
-        assert!(
-            s.create(jobs, "a", json!({"metadata": {"name": "UPPER"}}))
-                .is_err()
-        );
-    }
-}
+mod tests;
