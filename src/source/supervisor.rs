@@ -95,7 +95,9 @@ struct State {
     schedule: Schedule,
     route: Route,
     /// StatefulSet names per database, with their profile: the objects whose events matter.
-    statefulsets: BTreeMap<DbRef, BTreeMap<String, usize>>,
+    /// A database's StatefulSets: (name, profile), a few per database (a `Vec`, not a map of
+    /// eleven-slot nodes per database).
+    statefulsets: BTreeMap<DbRef, Vec<(String, usize)>>,
     focus: Focus,
     events_due: Instant,
     events_in_flight: bool,
@@ -384,7 +386,7 @@ impl Supervisor {
             st.statefulsets
                 .get(db)
                 .into_iter()
-                .flat_map(|s| s.keys().cloned()),
+                .flat_map(|s| s.iter().map(|(name, _)| name.clone())),
         );
         names
     }
@@ -453,7 +455,7 @@ impl Supervisor {
                 let (sets, complete) = match seen {
                     Seen::Listed(sets) => {
                         for names in st.statefulsets.values_mut() {
-                            names.retain(|_, p| *p != profile);
+                            names.retain(|(_, p)| *p != profile);
                         }
                         st.statefulsets.retain(|_, names| !names.is_empty());
                         (sets, true)
@@ -461,7 +463,7 @@ impl Supervisor {
                     Seen::Applied(set) => (vec![set], false),
                     Seen::Deleted((db, set)) => {
                         if let Some(names) = st.statefulsets.get_mut(&db) {
-                            names.remove(&set.name);
+                            names.retain(|(name, _)| *name != set.name);
                         }
                         return vec![FleetEvent::StatefulSetGone {
                             orchestra,
@@ -475,10 +477,11 @@ impl Supervisor {
                     }
                 };
                 for (db, s) in &sets {
-                    st.statefulsets
-                        .entry(db.clone())
-                        .or_default()
-                        .insert(s.name.clone(), profile);
+                    let names = st.statefulsets.entry(db.clone()).or_default();
+                    match names.iter_mut().find(|(name, _)| *name == s.name) {
+                        Some(known) => known.1 = profile,
+                        None => names.push((s.name.clone(), profile)),
+                    }
                 }
                 vec![FleetEvent::StatefulSets {
                     orchestra,
