@@ -14,17 +14,6 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, WatchParams};
 
-async fn config(t: &TestLab) -> kube::Config {
-    let kc = kube::config::Kubeconfig::read_from(t.kubeconfig()).expect("kubeconfig");
-    let opts = kube::config::KubeConfigOptions {
-        context: Some("lab-a".into()),
-        ..Default::default()
-    };
-    kube::Config::from_custom_kubeconfig(kc, &opts)
-        .await
-        .expect("config")
-}
-
 async fn version_of(client: &kube::Client) -> http::Version {
     let req = http::Request::get("/version")
         .body(kube::client::Body::empty())
@@ -38,7 +27,7 @@ async fn version_of(client: &kube::Client) -> http::Version {
 async fn batons_client_speaks_http2_and_multiplexes_watches_and_reads() {
     let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
     t.all_ready().await;
-    let client = baton::guard::kube_client(config(&t).await, false).expect("client");
+    let client = baton::guard::kube_client(t.kube_config("lab-a").await, false).expect("client");
     assert_eq!(version_of(&client).await, http::Version::HTTP_2);
 
     // Forty watches held open (each would hold an HTTP/1.1 connection of its own): reads
@@ -66,7 +55,7 @@ async fn batons_client_speaks_http2_and_multiplexes_watches_and_reads() {
     assert_eq!(version_of(&client).await, http::Version::HTTP_2);
 
     // kube-rs' own stack asks for HTTP/1.1 only, and gets it.
-    let plain = kube::Client::try_from(config(&t).await).expect("client");
+    let plain = t.kube_client("lab-a").await;
     assert_eq!(version_of(&plain).await, http::Version::HTTP_11);
     t.lab.shutdown().await;
 }

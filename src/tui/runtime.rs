@@ -364,6 +364,24 @@ mod tests {
     /// leaders' and followers' applied indexes moved on (the store takes that as a change, the
     /// profile would show it), the clock ticks within the minute. The fleet view shows none of
     /// it: each batch is folded and a frame drawn, and not a byte reaches the terminal.
+    /// A probe round of database `d` at `at_ms`: each member answers `answer(member)`.
+    fn answers(
+        d: &crate::fleet::Database,
+        at_ms: u64,
+        answer: impl Fn(&crate::fleet::Member) -> crate::fleet::Probe,
+    ) -> FleetEvent {
+        FleetEvent::Probed {
+            orchestra: d.key.orchestra.clone(),
+            db: d.key.db(),
+            results: d
+                .members
+                .iter()
+                .map(|m| (m.pod.name.clone(), answer(m)))
+                .collect(),
+            at_ms,
+        }
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn background_answers_that_change_nothing_shown_write_nothing() {
         let out = Shared::default();
@@ -382,22 +400,15 @@ mod tests {
             let batch: Vec<FleetEvent> = model
                 .fleet
                 .databases
-                .iter()
-                .map(|(key, d)| FleetEvent::Probed {
-                    orchestra: key.orchestra.clone(),
-                    db: key.db(),
-                    results: d
-                        .members
-                        .iter()
-                        .map(|m| {
-                            let mut p = m.probe.clone();
-                            if let crate::fleet::Probe::Ok(r) = &mut p {
-                                r.applied_index = r.applied_index.map(|i| i + 10 * round);
-                            }
-                            (m.pod.name.clone(), p)
-                        })
-                        .collect(),
-                    at_ms: NOW_MS + round * 1000,
+                .values()
+                .map(|d| {
+                    answers(d, NOW_MS + round * 1000, |m| {
+                        let mut p = m.probe.clone();
+                        if let crate::fleet::Probe::Ok(r) = &mut p {
+                            r.applied_index = r.applied_index.map(|i| i + 10 * round);
+                        }
+                        p
+                    })
                 })
                 .collect();
             let now_ms = NOW_MS + round * 1000;
@@ -412,22 +423,10 @@ mod tests {
         );
         assert_eq!(out.text(), "", "nothing shown changed");
         // The same path does write when something shown changes: a database's leader is lost.
-        let (key, d) = model.fleet.databases.iter().next().unwrap();
-        let lost = FleetEvent::Probed {
-            orchestra: key.orchestra.clone(),
-            db: key.db(),
-            results: d
-                .members
-                .iter()
-                .map(|m| {
-                    (
-                        m.pod.name.clone(),
-                        crate::fleet::Probe::Error("timed out".into()),
-                    )
-                })
-                .collect(),
-            at_ms: NOW_MS + 4000,
-        };
+        let d = model.fleet.databases.values().next().unwrap();
+        let lost = answers(d, NOW_MS + 4000, |_| {
+            crate::fleet::Probe::Error("timed out".into())
+        });
         handle(&mut model, Msg::FleetBatch(vec![lost]), &mut fx, &mut scr).unwrap();
         scr.draw(&model).unwrap();
         assert!(!out.text().is_empty(), "a database went down on screen");

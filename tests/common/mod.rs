@@ -261,16 +261,20 @@ impl TestLab {
         .await;
     }
 
-    pub async fn kube_client(&self, context: &str) -> kube::Client {
+    /// The kube-rs config of `context` in the lab's kubeconfig.
+    pub async fn kube_config(&self, context: &str) -> kube::Config {
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
         let opts = kube::config::KubeConfigOptions {
             context: Some(context.into()),
             ..Default::default()
         };
-        let config = kube::Config::from_custom_kubeconfig(kc, &opts)
+        kube::Config::from_custom_kubeconfig(kc, &opts)
             .await
-            .expect("config");
-        kube::Client::try_from(config).expect("client")
+            .expect("config")
+    }
+
+    pub async fn kube_client(&self, context: &str) -> kube::Client {
+        kube::Client::try_from(self.kube_config(context).await).expect("client")
     }
 }
 
