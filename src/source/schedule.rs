@@ -95,9 +95,19 @@ impl Members {
     }
 }
 
+/// How much a database is looked at, as the focus last said (kept per database so a probe's
+/// bookkeeping compares no keys and allocates nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Eye {
+    Open,
+    Visible,
+    Off,
+}
+
 /// Probe bookkeeping of one database.
 struct DbProbe {
     profile: usize,
+    eye: Eye,
     members: Members,
     due: Instant,
     in_flight: bool,
@@ -164,8 +174,10 @@ impl Schedule {
                 .retain(|db, d| d.profile != profile || members.iter().any(|(r, _)| r == db));
         }
         for (db, ep) in members {
+            let eye = eye_of(&self.focus, &self.orchestra, db);
             let d = self.dbs.entry(db.clone()).or_insert_with(|| DbProbe {
                 profile,
+                eye,
                 members: Members::default(),
                 due: now,
                 in_flight: false,
@@ -227,13 +239,9 @@ impl Schedule {
             return self.next_due();
         }
         self.dbs
-            .iter()
-            .filter(|(db, d)| {
-                let key = DbKey::new(&self.orchestra, db);
-                !d.in_flight
-                    && (self.focus.open.as_ref() == Some(&key) || self.focus.visible.contains(&key))
-            })
-            .map(|(_, d)| d.due)
+            .values()
+            .filter(|d| !d.in_flight && d.eye != Eye::Off)
+            .map(|d| d.due)
             .min()
     }
 
@@ -248,49 +256,41 @@ impl Schedule {
     /// a task and its buffers, and 10 000 at once at startup cost tens of MiB only to wait on the
     /// probe limits.
     pub fn take_due_at_most(&mut self, now: Instant, max: usize) -> Vec<Due> {
-        let orchestra = self.orchestra.clone();
-        let focus = &self.focus;
-        let shown = |db: &DbRef| {
-            let key = DbKey::new(&orchestra, db);
-            focus.open.as_ref() == Some(&key) || focus.visible.contains(&key)
-        };
-        let mut due: Vec<(bool, Instant, DbRef)> = self
+        let mut due: Vec<(bool, Instant, &DbRef)> = self
             .dbs
             .iter()
             .filter(|(_, d)| !d.in_flight && d.due <= now)
-            .map(|(db, d)| (!shown(db), d.due, db.clone()))
+            .map(|(db, d)| (d.eye == Eye::Off, d.due, db))
             .collect();
         let on_screen = due.iter().filter(|(off, _, _)| !off).count();
         if due.len() > on_screen.saturating_add(max) {
             due.sort();
             due.truncate(on_screen + max);
         }
-        let picked: std::collections::BTreeSet<DbRef> =
-            due.into_iter().map(|(_, _, db)| db).collect();
-        self.dbs
-            .iter_mut()
-            .filter(|(db, _)| picked.contains(*db))
-            .map(|(db, d)| {
-                d.in_flight = true;
-                let key = DbKey::new(&orchestra, db);
-                let shown = focus.open.as_ref() == Some(&key) || focus.visible.contains(&key);
-                let leader = d
-                    .leader
-                    .as_ref()
-                    .and_then(|l| d.members.get(&l.pod))
-                    .filter(|_| !shown && d.healthy && d.quiet_rounds + 1 < FULL_EVERY);
-                d.sentinel = leader.is_some();
-                Due {
-                    db: db.clone(),
-                    profile: d.profile,
-                    members: match leader {
-                        Some(ep) => vec![ep.clone()],
-                        None => d.members.0.clone(),
-                    },
-                    sentinel: d.sentinel,
-                }
-            })
-            .collect()
+        let picked: Vec<DbRef> = due.into_iter().map(|(_, _, db)| db.clone()).collect();
+        let mut out = Vec::with_capacity(picked.len());
+        for db in picked {
+            let Some(d) = self.dbs.get_mut(&db) else {
+                continue;
+            };
+            d.in_flight = true;
+            let leader = d
+                .leader
+                .as_ref()
+                .and_then(|l| d.members.get(&l.pod))
+                .filter(|_| d.eye == Eye::Off && d.healthy && d.quiet_rounds + 1 < FULL_EVERY);
+            d.sentinel = leader.is_some();
+            out.push(Due {
+                db,
+                profile: d.profile,
+                members: match leader {
+                    Some(ep) => vec![ep.clone()],
+                    None => d.members.0.clone(),
+                },
+                sentinel: d.sentinel,
+            });
+        }
+        out
     }
 
     /// A database's probe round came back at `now` with `results` ((pod, answer) of the members
@@ -343,15 +343,11 @@ impl Schedule {
 
     /// A database's probe came back at `now`: next due after its interval.
     pub fn probed(&mut self, db: &DbRef, healthy: bool, focus: &Focus, now: Instant) {
-        self.focus = focus.clone();
-        let Some(base) = self
-            .dbs
-            .get(db)
-            .map(|_| self.base_interval(db, healthy, focus))
-        else {
+        self.see(focus);
+        let Some(eye) = self.dbs.get(db).map(|d| d.eye) else {
             return;
         };
-        let next = now + self.jittered(base);
+        let next = now + self.jittered(self.intervals.of(eye, healthy));
         if let Some(d) = self.dbs.get_mut(db) {
             d.in_flight = false;
             d.healthy = healthy;
@@ -361,45 +357,67 @@ impl Schedule {
 
     /// What is shown changed: newly focused databases are probed sooner (never later).
     pub fn refocus(&mut self, focus: &Focus, now: Instant) {
-        self.focus = focus.clone();
-        let dues: Vec<(DbRef, Duration)> = self
-            .dbs
-            .iter()
-            .map(|(db, d)| (db.clone(), self.base_interval(db, d.healthy, focus)))
-            .collect();
-        for (db, base) in dues {
-            let due = now + self.jittered(base);
-            if let Some(d) = self.dbs.get_mut(&db)
-                && due < d.due
-            {
+        self.see(focus);
+        let Self {
+            dbs,
+            intervals,
+            jitter,
+            ..
+        } = self;
+        for d in dbs.values_mut() {
+            let due = now + jittered(jitter, intervals.of(d.eye, d.healthy));
+            if due < d.due {
                 d.due = due;
             }
         }
     }
 
-    fn jittered(&mut self, base: Duration) -> Duration {
-        let j = (self.jitter)().clamp(0.0, 1.0);
-        base + base.mul_f64(j * 0.1)
+    /// Takes `focus` as what is shown, when it is not already (a probe's answer passes the
+    /// focus it was judged under; the common case compares and copies nothing).
+    fn see(&mut self, focus: &Focus) {
+        if self.focus == *focus {
+            return;
+        }
+        self.focus = focus.clone();
+        for (db, d) in self.dbs.iter_mut() {
+            d.eye = eye_of(&self.focus, &self.orchestra, db);
+        }
     }
 
-    /// The interval before jitter.
-    fn base_interval(&self, db: &DbRef, healthy: bool, focus: &Focus) -> Duration {
-        let is = |k: &DbKey| {
-            k.orchestra == self.orchestra && k.namespace == db.namespace && k.name == db.name
-        };
-        let i = &self.intervals;
-        if focus.open.as_ref().is_some_and(is) {
-            if healthy { i.open } else { i.open / 2 }
-        } else if focus.visible.iter().any(is) {
-            if healthy {
-                i.visible
-            } else {
-                i.visible.min(i.unsettled) / 2
-            }
-        } else if healthy {
-            i.background
-        } else {
-            i.unsettled
+    fn jittered(&mut self, base: Duration) -> Duration {
+        jittered(&mut self.jitter, base)
+    }
+}
+
+/// `base` plus up to 10 % of it.
+fn jittered(jitter: &mut Jitter, base: Duration) -> Duration {
+    let j = jitter().clamp(0.0, 1.0);
+    base + base.mul_f64(j * 0.1)
+}
+
+/// How much `focus` looks at `db` of `orchestra`.
+fn eye_of(focus: &Focus, orchestra: &str, db: &DbRef) -> Eye {
+    let is =
+        |k: &DbKey| k.orchestra == orchestra && k.namespace == db.namespace && k.name == db.name;
+    if focus.open.as_ref().is_some_and(is) {
+        Eye::Open
+    } else if focus.visible.iter().any(is) {
+        Eye::Visible
+    } else {
+        Eye::Off
+    }
+}
+
+impl Intervals {
+    /// The interval before jitter of a database looked at so much, healthy or not.
+    fn of(&self, eye: Eye, healthy: bool) -> Duration {
+        match (eye, healthy) {
+            (Eye::Open, true) => self.open,
+            (Eye::Open, false) => self.open / 2,
+            (Eye::Visible, true) => self.visible,
+            (Eye::Visible, false) => self.visible.min(self.unsettled) / 2,
+            (Eye::Off, true) => self.background,
+            (Eye::Off, false) => self.unsettled,
         }
     }
 }
