@@ -25,6 +25,7 @@
 //! - `events`: the Kubernetes Events of the open database.
 //! - `profiles`: which profiles are discovered and which pods a profile claims.
 //! - `objects`: Kubernetes objects trimmed to the fleet's owned types.
+//! - `slim`: the pod as the watches decode it (only the fields baton reads).
 
 pub mod access;
 pub mod connection;
@@ -38,6 +39,7 @@ pub mod probing;
 pub mod profiles;
 pub mod route;
 pub mod schedule;
+pub mod slim;
 pub mod supervisor;
 pub mod targets;
 pub mod watch;

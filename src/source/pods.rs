@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
 use super::objects;
+use super::slim::SlimPod;
 use super::watch::{Follow, Seen, follow};
 use crate::config::ProfileConfig;
 use crate::fleet::{DbRef, PodInfo};
@@ -29,10 +30,10 @@ pub async fn watch_pods<M>(
         what: "pods",
         // The pods are what the connection state is made of: keep asking quickly.
         forbidden_pause: None,
-        trim: |p: &Pod| objects::pod(p, &profile),
+        trim: |p: &SlimPod| objects::pod(&p.0, &profile),
         wrap,
     };
-    follow(Api::all(client), cfg, how, out).await;
+    follow(Api::<SlimPod>::all(client), cfg, how, out).await;
 }
 
 /// Node → zone, every minute.
