@@ -78,6 +78,7 @@ impl Engine {
             http: crate::probe::http_client(intervals.timeout, false),
             access_reviews,
             first_lists: FirstLists::new(targets.len(), FIRST_LISTS),
+            origin: tokio::time::Instant::now(),
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();

@@ -232,17 +232,20 @@ impl Schedule {
         self.dbs.values().filter(|d| d.in_flight).count()
     }
 
-    /// When the next round is due that [`Schedule::take_due_at_most`] with `max` would take:
-    /// with no room left, only a database on screen.
-    pub fn next_due_with_room(&self, max: usize) -> Option<Instant> {
-        if max > 0 {
-            return self.next_due();
+    /// When the next round is due of a database on screen, and of one off screen (none when
+    /// `max`, the room for rounds off screen, is 0): the supervisor wakes at once for the first
+    /// and on its grid for the second.
+    pub fn next_due_split(&self, max: usize) -> (Option<Instant>, Option<Instant>) {
+        let (mut shown, mut off) = (None::<Instant>, None::<Instant>);
+        for d in self.dbs.values().filter(|d| !d.in_flight) {
+            let slot = if d.eye == Eye::Off {
+                &mut off
+            } else {
+                &mut shown
+            };
+            *slot = Some(slot.map_or(d.due, |t| t.min(d.due)));
         }
-        self.dbs
-            .values()
-            .filter(|d| !d.in_flight && d.eye != Eye::Off)
-            .map(|d| d.due)
-            .min()
+        (shown, off.filter(|_| max > 0))
     }
 
     /// The databases due at `now`, marked in flight until `probed`: off screen and healthy with
@@ -717,11 +720,19 @@ mod tests {
         assert_eq!(s.in_flight(), 4);
         // No room: only a database on screen wakes the loop; the others wait, still due.
         assert_eq!(
-            s.next_due_with_room(0),
-            None,
+            s.next_due_split(0),
+            (None, None),
             "both on screen are in flight"
         );
-        assert_eq!(s.next_due_with_room(1), Some(t0));
+        assert_eq!(s.next_due_split(1), (None, Some(t0)));
+        let mut again = schedule(0.0);
+        again.members(0, &eps, true, t0);
+        again.refocus(&shown, t0);
+        assert_eq!(
+            again.next_due_split(0),
+            (Some(t0), None),
+            "on screen wakes without room"
+        );
         assert_eq!(s.take_due_at_most(t0, 0).len(), 0);
         assert_eq!(s.take_due(t0).len(), 6, "the rest are still due");
     }

@@ -53,6 +53,23 @@ pub struct Shared {
     pub access_reviews: bool,
     /// Background probes wait for every orchestra's first list.
     pub first_lists: FirstLists,
+    /// The start of the [`GRID`] every supervisor wakes on for probes off screen.
+    pub origin: Instant,
+}
+
+/// Probes of databases off screen start on this grid, shared by every supervisor: 10 000
+/// databases spread evenly over 25 s woke the runtime ~400 times a second, one probe each (and
+/// parking and waking the worker threads cost more than the probes); on the grid they leave in
+/// a few bursts a second. It adds at most this much to the fleet-wide leader-change bound.
+pub const GRID: Duration = Duration::from_millis(500);
+
+/// The first instant of the grid from `origin` at or after `t`.
+pub fn on_grid(origin: Instant, t: Instant) -> Instant {
+    let since = t.saturating_duration_since(origin);
+    let step = GRID.as_nanos();
+    let steps = since.as_nanos().div_ceil(step);
+    let nanos = u64::try_from(steps.saturating_mul(step)).unwrap_or(u64::MAX);
+    origin + Duration::from_nanos(nanos)
 }
 
 pub struct Supervisor {
@@ -220,12 +237,13 @@ impl Supervisor {
                 .filter(|_| !st.events_in_flight)
                 .map(|_| st.events_due);
             let room = ROUNDS_IN_FLIGHT.saturating_sub(st.schedule.in_flight());
-            let wake = match (st.schedule.next_due_with_room(room), events_wake) {
-                (Some(p), Some(e)) => p.min(e),
-                (p, e) => p
-                    .or(e)
-                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600)),
-            };
+            let (shown_due, off_due) = st.schedule.next_due_split(room);
+            let origin = self.shared.origin;
+            let wake = [shown_due, off_due.map(|t| on_grid(origin, t)), events_wake]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 msg = irx.recv() => {
                     let Some(msg) = msg else { return };
@@ -576,5 +594,25 @@ impl Supervisor {
                     .collect()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_off_screen_wait_for_the_next_instant_of_the_grid() {
+        let origin = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(on_grid(origin, origin), origin);
+        assert_eq!(on_grid(origin, origin + ms(1)), origin + GRID);
+        assert_eq!(on_grid(origin, origin + GRID), origin + GRID);
+        assert_eq!(
+            on_grid(origin, origin + GRID * 7 + ms(3)),
+            origin + GRID * 8
+        );
+        // Before the origin (a due time from before the engine started): the origin.
+        assert_eq!(on_grid(origin + ms(10), origin), origin + ms(10));
     }
 }
