@@ -25,7 +25,7 @@
 //! - `events`: the Kubernetes Events of the open database.
 //! - `profiles`: which profiles are discovered and which pods a profile claims.
 //! - `objects`: Kubernetes objects trimmed to the fleet's owned types.
-//! - `slim`: the pod as the watches decode it (only the fields baton reads).
+//! - `slim`: pods and StatefulSets as the watches decode them (only the fields baton reads).
 
 pub mod access;
 pub mod connection;

@@ -1,22 +1,27 @@
-//! The pod as the watches decode it: only the fields baton reads (`objects::trim_pod`), into a
-//! k8s-openapi `Pod` so the trimming code is the one for full pods. A pod from an API server is
-//! a few KiB of JSON (env, volumes, ports, probes, `managedFields`…); decoding all of it into
-//! k8s-openapi's types allocated every field of 30 000 pods at start only to drop them, which
-//! made the start slower and its peak larger. Unknown fields are skipped without allocating.
+//! Pods and StatefulSets as the watches decode them: only the fields baton reads
+//! (`objects::trim_pod`, `objects::statefulset`), into k8s-openapi's types so the trimming code
+//! is the one for full objects. A pod from an API server is a few KiB of JSON (env, volumes,
+//! ports, probes, `managedFields`…); decoding all of it into k8s-openapi's types allocated every
+//! field of 30 000 pods and 10 000 StatefulSets at start only to drop them, which made the start
+//! slower and its peak larger. Unknown fields are skipped without allocating.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{
-    Container, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus,
+    Container, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
+    ResourceRequirements,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Deserializer};
 
-/// A pod with only what baton reads of it (see the module's doc).
+/// A pod with only what baton reads of it (see the module's doc). Boxed: a k8s-openapi `Pod`
+/// is ~2.5 KiB inline, and a list's `Vec` of them was copied whole at every growth.
 #[derive(Debug, Clone, Default)]
-pub struct SlimPod(pub Pod);
+pub struct SlimPod(pub Box<Pod>);
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
@@ -26,8 +31,26 @@ struct Meta {
     uid: Option<String>,
     resource_version: Option<String>,
     labels: Option<BTreeMap<String, String>>,
+    annotations: Option<BTreeMap<String, String>>,
     creation_timestamp: Option<Time>,
     deletion_timestamp: Option<Time>,
+}
+
+impl Meta {
+    /// The metadata baton reads; annotations only where `annotations` (a pod's are not read).
+    fn into_meta(self, annotations: bool) -> ObjectMeta {
+        ObjectMeta {
+            name: self.name,
+            namespace: self.namespace,
+            uid: self.uid,
+            resource_version: self.resource_version,
+            labels: self.labels,
+            annotations: self.annotations.filter(|_| annotations),
+            creation_timestamp: self.creation_timestamp,
+            deletion_timestamp: self.deletion_timestamp,
+            ..ObjectMeta::default()
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -84,17 +107,8 @@ impl<'de> Deserialize<'de> for SlimPod {
             spec,
             status,
         } = Repr::deserialize(d)?;
-        Ok(SlimPod(Pod {
-            metadata: ObjectMeta {
-                name: m.name,
-                namespace: m.namespace,
-                uid: m.uid,
-                resource_version: m.resource_version,
-                labels: m.labels,
-                creation_timestamp: m.creation_timestamp,
-                deletion_timestamp: m.deletion_timestamp,
-                ..ObjectMeta::default()
-            },
+        Ok(SlimPod(Box::new(Pod {
+            metadata: m.into_meta(false),
             spec: spec.map(|s| PodSpec {
                 node_name: s.node_name,
                 containers: s
@@ -131,7 +145,128 @@ impl<'de> Deserialize<'de> for SlimPod {
                 }),
                 ..PodStatus::default()
             }),
-        }))
+        })))
+    }
+}
+
+/// A StatefulSet with only what baton reads of it (see the module's doc).
+#[derive(Debug, Clone, Default)]
+pub struct SlimStatefulSet(pub Box<StatefulSet>);
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SetSpec {
+    replicas: Option<i32>,
+    template: SetTemplate,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SetTemplate {
+    spec: Option<SetPodSpec>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SetPodSpec {
+    containers: Vec<SetContainer>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SetContainer {
+    name: String,
+    image: Option<String>,
+    resources: Option<Resources>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Resources {
+    requests: Option<BTreeMap<String, Quantity>>,
+    limits: Option<BTreeMap<String, Quantity>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct SetStatus {
+    ready_replicas: Option<i32>,
+    update_revision: Option<String>,
+    current_revision: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SetRepr {
+    metadata: Meta,
+    spec: Option<SetSpec>,
+    status: Option<SetStatus>,
+}
+
+impl<'de> Deserialize<'de> for SlimStatefulSet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let SetRepr {
+            metadata,
+            spec,
+            status,
+        } = SetRepr::deserialize(d)?;
+        Ok(SlimStatefulSet(Box::new(StatefulSet {
+            metadata: metadata.into_meta(true),
+            spec: spec.map(|s| StatefulSetSpec {
+                replicas: s.replicas,
+                template: PodTemplateSpec {
+                    spec: s.template.spec.map(|p| PodSpec {
+                        containers: p
+                            .containers
+                            .into_iter()
+                            .map(|c| Container {
+                                name: c.name,
+                                image: c.image,
+                                resources: c.resources.map(|r| ResourceRequirements {
+                                    requests: r.requests,
+                                    limits: r.limits,
+                                    ..ResourceRequirements::default()
+                                }),
+                                ..Container::default()
+                            })
+                            .collect(),
+                        ..PodSpec::default()
+                    }),
+                    ..PodTemplateSpec::default()
+                },
+                ..StatefulSetSpec::default()
+            }),
+            status: status.map(|s| StatefulSetStatus {
+                ready_replicas: s.ready_replicas,
+                update_revision: s.update_revision,
+                current_revision: s.current_revision,
+                ..StatefulSetStatus::default()
+            }),
+        })))
+    }
+}
+
+impl kube::Resource for SlimStatefulSet {
+    type DynamicType = ();
+    type Scope = NamespaceResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("StatefulSet")
+    }
+    fn group(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("apps")
+    }
+    fn version(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("v1")
+    }
+    fn plural(_: &()) -> Cow<'_, str> {
+        Cow::Borrowed("statefulsets")
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.0.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.0.metadata
     }
 }
 
@@ -188,6 +323,33 @@ mod tests {
         );
         assert_eq!(slim.0.metadata.resource_version.as_deref(), Some("29"));
         assert!(slim.0.metadata.managed_fields.is_none(), "not decoded");
+    }
+
+    /// A StatefulSet as an API server sends it, with what baton does not read.
+    const SET: &str = r#"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db-0-1",
+      "namespace":"tenant-00","labels":{"helm.neo4j.com/neo4j.name":"db-0"},"resourceVersion":"7",
+      "annotations":{"baton.io/op":"x","other":"y"},"managedFields":[{"manager":"helm"}]},
+      "spec":{"replicas":1,"selector":{"matchLabels":{"app":"db-0"}},"serviceName":"db-0",
+      "template":{"metadata":{"labels":{"app":"db-0"}},"spec":{"containers":[{"name":"neo4j",
+      "image":"neo4j:5.26.0-enterprise","env":[{"name":"A","value":"b"}],
+      "resources":{"requests":{"memory":"4Gi","cpu":"1"},"limits":{"memory":"4Gi"}}}]}},
+      "volumeClaimTemplates":[{"metadata":{"name":"data"}}]},
+      "status":{"replicas":1,"readyReplicas":1,"currentRevision":"db-0-1-a","updateRevision":"db-0-1-b"}}"#;
+
+    #[test]
+    fn a_slim_statefulset_trims_as_the_full_one_does() {
+        let profile = crate::config::builtin_profile("neo4j").unwrap();
+        let slim: SlimStatefulSet = serde_json::from_str(SET).unwrap();
+        let full: StatefulSet = serde_json::from_str(SET).unwrap();
+        let trimmed = crate::source::objects::statefulset(&slim.0, &profile);
+        assert_eq!(
+            trimmed,
+            crate::source::objects::statefulset(&full, &profile)
+        );
+        let (_, info) = trimmed.unwrap();
+        assert_eq!(info.memory_limit.as_deref(), Some("4Gi"));
+        assert_eq!(info.update_revision.as_deref(), Some("db-0-1-b"));
+        assert_eq!(info.annotations.len(), 1, "baton's annotations only");
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
@@ -14,6 +13,7 @@ use kube::runtime::watcher;
 use tokio::sync::mpsc;
 
 use super::objects::{self, MANAGED_BY_BATON};
+use super::slim::SlimStatefulSet;
 use super::watch::{Follow, Seen, follow};
 use crate::config::ProfileConfig;
 use crate::fleet::{DbRef, JobInfo, LeaseInfo, StatefulSetInfo};
@@ -34,10 +34,10 @@ pub async fn watch_statefulsets<M>(
     let how = Follow {
         what: "statefulsets",
         forbidden_pause: Some(FORBIDDEN_PAUSE),
-        trim: |s: &StatefulSet| objects::statefulset(s, &profile),
+        trim: |s: &SlimStatefulSet| objects::statefulset(&s.0, &profile),
         wrap,
     };
-    follow(Api::all(client), cfg, how, out).await;
+    follow(Api::<SlimStatefulSet>::all(client), cfg, how, out).await;
 }
 
 /// Follows the Jobs baton started.
