@@ -13,7 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::events::EventRecorder;
 use super::kubelet::Kubelet;
 use super::resources::{self, Resource};
-use super::store::{Change, ChangeKind, Store, now};
+use super::store::{Change, ChangeKind, Frozen, Json, Store, now};
 
 /// Everything the controllers of one orchestra need.
 pub struct Controllers {
@@ -24,18 +24,18 @@ pub struct Controllers {
     pub revisions: std::sync::Mutex<std::collections::HashMap<String, (i64, String)>>,
 }
 
-fn name_of(o: &Value) -> &str {
+fn name_of<J: Json>(o: &J) -> &str {
     o["metadata"]["name"].as_str().unwrap_or("")
 }
-fn ns_of(o: &Value) -> &str {
+fn ns_of<J: Json>(o: &J) -> &str {
     o["metadata"]["namespace"].as_str().unwrap_or("")
 }
-fn uid_of(o: &Value) -> &str {
+fn uid_of<J: Json>(o: &J) -> &str {
     o["metadata"]["uid"].as_str().unwrap_or("")
 }
 
 /// The controller that owns `o`, as (kind, name).
-fn owner(o: &Value) -> Option<(&str, &str)> {
+fn owner<J: Json>(o: &J) -> Option<(&str, &str)> {
     o["metadata"]["ownerReferences"]
         .as_array()?
         .iter()
@@ -55,14 +55,14 @@ fn owner_ref(o: &Value) -> Value {
     }])
 }
 
-fn is_ready(pod: &Value) -> bool {
+fn is_ready<J: Json>(pod: &J) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            .any(|c| c["type"].is_str("Ready") && c["status"].is_str("True"))
     })
 }
 
-fn is_terminating(o: &Value) -> bool {
+fn is_terminating<J: Json>(o: &J) -> bool {
     o["metadata"]
         .get("deletionTimestamp")
         .is_some_and(|v| !v.is_null())
@@ -204,8 +204,9 @@ pub fn delete_claim(store: &Store, ns: &str, claim: &str) -> Result<Value, super
 }
 
 /// The revision name of a pod template: `<sts>-<hash>`.
-pub fn template_revision(sts: &Value) -> String {
-    let digest = Sha256::digest(sts["spec"]["template"].to_string().as_bytes());
+pub fn template_revision<J: Json>(sts: &J) -> String {
+    let template = serde_json::to_string(&sts["spec"]["template"]).unwrap_or_default();
+    let digest = Sha256::digest(template.as_bytes());
     let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     format!("{}-{}", name_of(sts), &hex[..10])
 }
@@ -256,6 +257,7 @@ impl Controllers {
         else {
             return;
         };
+        let object = &**object;
         let (ns, name) = (ns_of(object), name_of(object));
         match resource.plural {
             "pods" => {
@@ -293,7 +295,7 @@ impl Controllers {
     }
 
     /// pvc-protection: claims marked for deletion go once the pod that mounted them is gone.
-    fn release_claims(&self, pod: &Value) {
+    fn release_claims<J: Json>(&self, pod: &J) {
         let ns = ns_of(pod);
         for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
             let Some(claim) = v["persistentVolumeClaim"]["claimName"].as_str() else {
@@ -329,10 +331,14 @@ impl Controllers {
         let Ok(sts) = self.store.get_shared(resources::statefulsets(), ns, name) else {
             return;
         };
-        if is_terminating(&sts) {
+        let sts: &Frozen = &sts;
+        // Decoded only when a pod or claim is made from it, or an event names it.
+        let decoded = std::cell::OnceCell::new();
+        let sts_value = || decoded.get_or_init(|| sts.to_value());
+        if is_terminating(sts) {
             return;
         }
-        let uid = uid_of(&sts).to_string();
+        let uid = uid_of(sts).to_string();
         let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
         let generation_now = sts["metadata"]["generation"].as_i64().unwrap_or(0);
         let revision = {
@@ -340,15 +346,15 @@ impl Controllers {
             match cache.get(&uid) {
                 Some((g, r)) if *g == generation_now => r.clone(),
                 _ => {
-                    let r = template_revision(&sts);
+                    let r = template_revision(sts);
                     cache.insert(uid.clone(), (generation_now, r.clone()));
                     r
                 }
             }
         };
-        let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
+        let owned = |p: &Frozen| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
         let pods = self.store.list_shared(resources::pods(), Some(ns), owned).0;
-        let ordinal = |p: &Value| {
+        let ordinal = |p: &Frozen| {
             name_of(p)
                 .strip_prefix(name)
                 .and_then(|s| s.strip_prefix('-'))
@@ -359,14 +365,14 @@ impl Controllers {
         // Create missing pods (Parallel pod management, as the Neo4j charts use).
         for i in 0..replicas {
             if by_ordinal(i).is_none() {
-                if !ensure_claims(&self.store, &sts, i) {
+                if !ensure_claims(&self.store, sts_value(), i) {
                     continue;
                 }
                 let pod_name = format!("{name}-{i}");
-                let pod = pod_for(&sts, i, &revision);
+                let pod = pod_for(sts_value(), i, &revision);
                 match self.store.create(resources::pods(), ns, pod) {
                     Ok(_) => self.events.record(
-                        &sts,
+                        sts_value(),
                         "Normal",
                         "SuccessfulCreate",
                         &format!("create Pod {pod_name} in StatefulSet {name} successful"),
@@ -380,28 +386,31 @@ impl Controllers {
             }
         }
         // Scale down: the highest ordinals go first, one at a time.
-        let mut extra: Vec<&Value> = pods
+        let mut extra: Vec<&Frozen> = pods
             .iter()
             .map(|p| &**p)
             .filter(|p| ordinal(p).is_none_or(|i| i >= replicas))
             .collect();
         extra.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
         if let Some(p) = extra.first()
-            && !extra.iter().any(|p| is_terminating(p))
+            && !extra.iter().any(|p| is_terminating(*p))
         {
-            delete_pod_gracefully(&self.store, ns, name_of(p), 30);
+            delete_pod_gracefully(&self.store, ns, name_of(*p), 30);
             self.events.record(
-                &sts,
+                sts_value(),
                 "Normal",
                 "SuccessfulDelete",
-                &format!("delete Pod {} in StatefulSet {name} successful", name_of(p)),
+                &format!(
+                    "delete Pod {} in StatefulSet {name} successful",
+                    name_of(*p)
+                ),
                 "statefulset-controller",
             );
         }
         // Rolling update: when every pod is up and Ready, replace the highest outdated one.
         let on_delete = sts["spec"]["updateStrategy"]["type"] == "OnDelete";
-        let current: Vec<&Value> = (0..replicas).filter_map(by_ordinal).collect();
-        let rev_of = |p: &Value| {
+        let current: Vec<&Frozen> = (0..replicas).filter_map(by_ordinal).collect();
+        let rev_of = |p: &Frozen| {
             p["metadata"]["labels"]["controller-revision-hash"]
                 .as_str()
                 .unwrap_or("")
@@ -409,15 +418,15 @@ impl Controllers {
         };
         if !on_delete
             && current.len() as i64 == replicas
-            && current.iter().all(|p| is_ready(p) && !is_terminating(p))
+            && current.iter().all(|p| is_ready(*p) && !is_terminating(*p))
             && let Some(p) = current.iter().rev().find(|p| rev_of(p) != revision)
         {
-            delete_pod_gracefully(&self.store, ns, name_of(p), 30);
+            delete_pod_gracefully(&self.store, ns, name_of(*p), 30);
         }
         // Status.
         let ready = current
             .iter()
-            .filter(|p| is_ready(p) && !is_terminating(p))
+            .filter(|p| is_ready(**p) && !is_terminating(**p))
             .count() as i64;
         let updated = current.iter().filter(|p| rev_of(p) == revision).count() as i64;
         let generation = sts["metadata"]["generation"].clone();
@@ -477,9 +486,9 @@ impl Controllers {
         let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
         let active = pods
             .iter()
-            .filter(|p| !is_terminating(p) && phase(p) != "Succeeded" && phase(p) != "Failed")
+            .filter(|p| !is_terminating(*p) && phase(p) != "Succeeded" && phase(p) != "Failed")
             .count() as i64;
-        let ready = pods.iter().filter(|p| is_ready(p)).count() as i64;
+        let ready = pods.iter().filter(|p| is_ready(*p)).count() as i64;
         let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
         let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
         let t = now();
