@@ -395,7 +395,9 @@ struct GroupState {
     servers: BTreeMap<u64, ServerState>,
     /// How many servers the database's topology wants hosting it (primaries + secondaries).
     topology: usize,
-    members: BTreeMap<u64, Member>,
+    /// Boxed: a `Member` (its `RawNode`) is over a kilobyte, and a map node has room for
+    /// eleven whatever the group's size.
+    members: BTreeMap<u64, Box<Member>>,
     mailbox: Vec<(Instant, Message)>,
     partitioned: HashSet<u64>,
     stalled_until: HashMap<u64, Instant>,
@@ -716,7 +718,7 @@ impl Consensus {
         let pod = pod_key.rsplit('/').next().unwrap_or(pod_key).to_string();
         g.lock().members.insert(
             id,
-            Member {
+            Box::new(Member {
                 pod,
                 node: Some(node),
                 last_leader_message: None,
@@ -725,7 +727,7 @@ impl Consensus {
                 process,
                 voter: wants_vote,
                 seen: tokio::sync::watch::Sender::new((0, 0)),
-            },
+            }),
         );
         g.poke();
         self.pods
