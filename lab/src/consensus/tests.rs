@@ -1,8 +1,12 @@
 //! Unit tests of the lab's Raft groups: digests, snapshots, membership changes, restore,
 //! leadership hand-over.
 
+use super::apply::{apply_entries, decode_conf_change, install_snapshot};
+use super::storage::{Applied, RECENT_DIGESTS, StateMachine};
 use super::*;
+use raft::GetEntriesContext;
 use raft::Storage;
+use raft::storage::MemStorage;
 
 fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
     Entry {
