@@ -341,8 +341,8 @@ impl Consensus {
                     st.retired.insert(old);
                     st.servers.insert(old, ServerState::Deallocating);
                 }
-                let bootstrap =
-                    founding && st.members.is_empty() && st.founding.0.first() == Some(&id);
+                // A founding voter's first start (see `forms_now` below).
+                let bootstrap = founding && st.founding.0.contains(&id);
                 vols.insert(pod_key.to_string(), v.clone());
                 (v, bootstrap)
             }
@@ -362,16 +362,12 @@ impl Consensus {
             max_inflight_msgs: 256,
             ..Default::default()
         };
-        let mut node = RawNode::new(&cfg, volume.storage.clone(), &self.logger)
+        let node = RawNode::new(&cfg, volume.storage.clone(), &self.logger)
             .map_err(|e| format!("raft member {id} of {group}: {e}"))?;
-        // A brand-new database: its first voter stands for election at once, as a bootstrapping
-        // server does, instead of every group waiting out an election timeout.
-        if bootstrap {
-            let _ = node.campaign();
-        }
         let incarnation = INCARNATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         let pod = pod_key.rsplit('/').next().unwrap_or(pod_key).to_string();
-        g.lock().members.insert(
+        let mut st = g.lock();
+        st.members.insert(
             id,
             Box::new(Member {
                 pod,
@@ -384,6 +380,18 @@ impl Consensus {
                 seen: tokio::sync::watch::Sender::new((0, 0)),
             }),
         );
+        // A brand-new database forms once a majority of its founding voters runs, as a Neo4j
+        // cluster forms once enough primaries have found each other: the voter whose start makes
+        // that majority stands for election at once (its peers are there to answer), instead of
+        // the group waiting out an election timeout (a candidate alone gets no answer).
+        if bootstrap
+            && !st.ever_quorum
+            && Self::forms_now(&st)
+            && let Some(n) = st.members.get_mut(&id).and_then(|m| m.node.as_mut())
+        {
+            let _ = n.campaign();
+        }
+        drop(st);
         g.poke();
         self.pods
             .lock()
@@ -391,6 +399,16 @@ impl Consensus {
             .insert(pod_key.to_string(), (group.to_string(), id));
         drop(vols);
         Ok(incarnation)
+    }
+
+    /// Whether the founding voters running now are a majority that the last one to start made.
+    fn forms_now(st: &GroupState) -> bool {
+        let voters = &st.founding.0;
+        let up = voters
+            .iter()
+            .filter(|v| st.members.get(v).is_some_and(|m| m.node.is_some()))
+            .count();
+        up * 2 > voters.len() && (up - 1) * 2 <= voters.len()
     }
 
     /// The pods (with member ids) that have run a member of `group`, and which of them run one
