@@ -448,9 +448,10 @@ async fn a_new_database_forms_once_a_majority_of_its_voters_runs() {
     // The first voter starts last. Alone, the third one does not stand for election.
     start(&c, 3);
     assert_eq!(role_of(&c, 3), Some(StateRole::Follower));
-    // The second one makes a majority: it stands for election at once...
+    // The second one makes a majority: it stands for election at once (the driver may have
+    // taken the election further already)...
     start(&c, 2);
-    assert_eq!(role_of(&c, 2), Some(StateRole::PreCandidate));
+    assert_ne!(role_of(&c, 2), Some(StateRole::Follower));
     // ...and wins before any election timeout could have elected anyone (10 s at the earliest).
     until("a leader", Duration::from_secs(5), || leader(&c).is_some()).await;
     // Past the majority, a starting voter just follows.
