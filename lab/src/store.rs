@@ -478,12 +478,13 @@ impl Store {
         {
             return Err(ApiError::conflict(res, name));
         }
-        let current = current.to_value();
-        let mut next = current.clone();
+        // One decoded copy, compared with the stored version in place.
+        let current = current.clone();
+        let mut next = current.to_value();
         f(&mut next)?;
         // Identity fields cannot change.
         for field in ["name", "namespace", "uid", "creationTimestamp"] {
-            next["metadata"][field] = current["metadata"][field].clone();
+            next["metadata"][field] = current["metadata"][field].to_value();
         }
         if !res.namespaced
             && let Some(o) = next["metadata"].as_object_mut()
@@ -492,14 +493,18 @@ impl Store {
         }
         next["apiVersion"] = json!(res.api_version());
         next["kind"] = json!(res.kind);
-        if next == current {
+        if *current == next {
             return Ok(next);
         }
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
-        next["metadata"]["generation"] = json!(if next.get("spec") != current.get("spec") {
-            generation + 1
-        } else {
+        let same_spec = match (current.get("spec"), next.get("spec")) {
+            (Some(a), Some(b)) => a == b,
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        next["metadata"]["generation"] = json!(if same_spec {
             generation
+        } else {
+            generation + 1
         });
         inner.rv += 1;
         let rv = inner.rv;
