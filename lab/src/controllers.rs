@@ -3,6 +3,7 @@
 //! limit), garbage collection of owned objects, and the loop that feeds them and the kubelet from
 //! the store's changes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use super::events::EventRecorder;
 use super::kubelet::Kubelet;
 use super::resources::{self, Resource};
-use super::store::{Change, ChangeKind, Store, now};
+use super::store::{Change, ChangeKind, Frozen, Json, Store, now};
 
 /// Everything the controllers of one orchestra need.
 pub struct Controllers {
@@ -24,18 +25,18 @@ pub struct Controllers {
     pub revisions: std::sync::Mutex<std::collections::HashMap<String, (i64, String)>>,
 }
 
-fn name_of(o: &Value) -> &str {
+fn name_of<J: Json>(o: &J) -> &str {
     o["metadata"]["name"].as_str().unwrap_or("")
 }
-fn ns_of(o: &Value) -> &str {
+fn ns_of<J: Json>(o: &J) -> &str {
     o["metadata"]["namespace"].as_str().unwrap_or("")
 }
-fn uid_of(o: &Value) -> &str {
+fn uid_of<J: Json>(o: &J) -> &str {
     o["metadata"]["uid"].as_str().unwrap_or("")
 }
 
 /// The controller that owns `o`, as (kind, name).
-fn owner(o: &Value) -> Option<(&str, &str)> {
+fn owner<J: Json>(o: &J) -> Option<(&str, &str)> {
     o["metadata"]["ownerReferences"]
         .as_array()?
         .iter()
@@ -55,14 +56,14 @@ fn owner_ref(o: &Value) -> Value {
     }])
 }
 
-fn is_ready(pod: &Value) -> bool {
+fn is_ready<J: Json>(pod: &J) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|cs| {
         cs.iter()
-            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            .any(|c| c["type"].is_str("Ready") && c["status"].is_str("True"))
     })
 }
 
-fn is_terminating(o: &Value) -> bool {
+fn is_terminating<J: Json>(o: &J) -> bool {
     o["metadata"]
         .get("deletionTimestamp")
         .is_some_and(|v| !v.is_null())
@@ -204,8 +205,9 @@ pub fn delete_claim(store: &Store, ns: &str, claim: &str) -> Result<Value, super
 }
 
 /// The revision name of a pod template: `<sts>-<hash>`.
-pub fn template_revision(sts: &Value) -> String {
-    let digest = Sha256::digest(sts["spec"]["template"].to_string().as_bytes());
+pub fn template_revision<J: Json>(sts: &J) -> String {
+    let template = serde_json::to_string(&sts["spec"]["template"]).unwrap_or_default();
+    let digest = Sha256::digest(template.as_bytes());
     let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
     format!("{}-{}", name_of(sts), &hex[..10])
 }
@@ -234,9 +236,16 @@ impl Controllers {
     }
 
     fn resync(&self) {
-        // By key: each reconcile reads the object itself (listing copied every object first).
+        // By key: each reconcile reads the object itself. The pods of a namespace are sorted
+        // by their controller once for all of its StatefulSets (each one filtering every pod
+        // of the namespace was most of the lab's idle CPU).
+        let mut owned: (String, HashMap<String, Vec<Arc<Frozen>>>) = Default::default();
         for (ns, name) in self.store.keys(resources::statefulsets()) {
-            self.reconcile_sts(&ns, &name);
+            if owned.0 != ns {
+                owned = (ns.clone(), self.pods_by_statefulset(&ns));
+            }
+            let pods = owned.1.remove(&name).unwrap_or_default();
+            self.reconcile_sts_with(&ns, &name, pods);
         }
         for (ns, name) in self.store.keys(resources::jobs()) {
             self.reconcile_job(&ns, &name);
@@ -256,6 +265,7 @@ impl Controllers {
         else {
             return;
         };
+        let object = &**object;
         let (ns, name) = (ns_of(object), name_of(object));
         match resource.plural {
             "pods" => {
@@ -293,7 +303,7 @@ impl Controllers {
     }
 
     /// pvc-protection: claims marked for deletion go once the pod that mounted them is gone.
-    fn release_claims(&self, pod: &Value) {
+    fn release_claims<J: Json>(&self, pod: &J) {
         let ns = ns_of(pod);
         for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
             let Some(claim) = v["persistentVolumeClaim"]["claimName"].as_str() else {
@@ -324,15 +334,42 @@ impl Controllers {
         }
     }
 
+    /// The pods of namespace `ns` that a StatefulSet controls, by its name.
+    fn pods_by_statefulset(&self, ns: &str) -> HashMap<String, Vec<Arc<Frozen>>> {
+        let mut by: HashMap<String, Vec<Arc<Frozen>>> = HashMap::new();
+        for p in self
+            .store
+            .list_shared(resources::pods(), Some(ns), |_| true)
+            .0
+        {
+            if let Some(("StatefulSet", sts)) = owner(&*p) {
+                let sts = sts.to_string();
+                by.entry(sts).or_default().push(p);
+            }
+        }
+        by
+    }
+
     pub fn reconcile_sts(&self, ns: &str, name: &str) {
+        self.reconcile_sts_with(ns, name, None);
+    }
+
+    /// Reconciles StatefulSet `ns/name`, with the pods it controls when the caller listed them
+    /// (`None`: list them now).
+    fn reconcile_sts_with(&self, ns: &str, name: &str, pods: impl Into<Option<Vec<Arc<Frozen>>>>) {
+        let pods: Option<Vec<Arc<Frozen>>> = pods.into();
         // Shared reads (no copy): the 30 s resync looks at every StatefulSet and pod.
         let Ok(sts) = self.store.get_shared(resources::statefulsets(), ns, name) else {
             return;
         };
-        if is_terminating(&sts) {
+        let sts: &Frozen = &sts;
+        // Decoded only when a pod or claim is made from it, or an event names it.
+        let decoded = std::cell::OnceCell::new();
+        let sts_value = || decoded.get_or_init(|| sts.to_value());
+        if is_terminating(sts) {
             return;
         }
-        let uid = uid_of(&sts).to_string();
+        let uid = uid_of(sts).to_string();
         let replicas = sts["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
         let generation_now = sts["metadata"]["generation"].as_i64().unwrap_or(0);
         let revision = {
@@ -340,15 +377,17 @@ impl Controllers {
             match cache.get(&uid) {
                 Some((g, r)) if *g == generation_now => r.clone(),
                 _ => {
-                    let r = template_revision(&sts);
+                    let r = template_revision(sts);
                     cache.insert(uid.clone(), (generation_now, r.clone()));
                     r
                 }
             }
         };
-        let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
-        let pods = self.store.list_shared(resources::pods(), Some(ns), owned).0;
-        let ordinal = |p: &Value| {
+        let pods = pods.unwrap_or_else(|| {
+            let owned = |p: &Frozen| owner(p).is_some_and(|(k, n)| k == "StatefulSet" && n == name);
+            self.store.list_shared(resources::pods(), Some(ns), owned).0
+        });
+        let ordinal = |p: &Frozen| {
             name_of(p)
                 .strip_prefix(name)
                 .and_then(|s| s.strip_prefix('-'))
@@ -359,14 +398,14 @@ impl Controllers {
         // Create missing pods (Parallel pod management, as the Neo4j charts use).
         for i in 0..replicas {
             if by_ordinal(i).is_none() {
-                if !ensure_claims(&self.store, &sts, i) {
+                if !ensure_claims(&self.store, sts_value(), i) {
                     continue;
                 }
                 let pod_name = format!("{name}-{i}");
-                let pod = pod_for(&sts, i, &revision);
+                let pod = pod_for(sts_value(), i, &revision);
                 match self.store.create(resources::pods(), ns, pod) {
                     Ok(_) => self.events.record(
-                        &sts,
+                        sts_value(),
                         "Normal",
                         "SuccessfulCreate",
                         &format!("create Pod {pod_name} in StatefulSet {name} successful"),
@@ -380,28 +419,31 @@ impl Controllers {
             }
         }
         // Scale down: the highest ordinals go first, one at a time.
-        let mut extra: Vec<&Value> = pods
+        let mut extra: Vec<&Frozen> = pods
             .iter()
             .map(|p| &**p)
             .filter(|p| ordinal(p).is_none_or(|i| i >= replicas))
             .collect();
         extra.sort_by_key(|p| std::cmp::Reverse(ordinal(p)));
         if let Some(p) = extra.first()
-            && !extra.iter().any(|p| is_terminating(p))
+            && !extra.iter().any(|p| is_terminating(*p))
         {
-            delete_pod_gracefully(&self.store, ns, name_of(p), 30);
+            delete_pod_gracefully(&self.store, ns, name_of(*p), 30);
             self.events.record(
-                &sts,
+                sts_value(),
                 "Normal",
                 "SuccessfulDelete",
-                &format!("delete Pod {} in StatefulSet {name} successful", name_of(p)),
+                &format!(
+                    "delete Pod {} in StatefulSet {name} successful",
+                    name_of(*p)
+                ),
                 "statefulset-controller",
             );
         }
         // Rolling update: when every pod is up and Ready, replace the highest outdated one.
         let on_delete = sts["spec"]["updateStrategy"]["type"] == "OnDelete";
-        let current: Vec<&Value> = (0..replicas).filter_map(by_ordinal).collect();
-        let rev_of = |p: &Value| {
+        let current: Vec<&Frozen> = (0..replicas).filter_map(by_ordinal).collect();
+        let rev_of = |p: &Frozen| {
             p["metadata"]["labels"]["controller-revision-hash"]
                 .as_str()
                 .unwrap_or("")
@@ -409,15 +451,15 @@ impl Controllers {
         };
         if !on_delete
             && current.len() as i64 == replicas
-            && current.iter().all(|p| is_ready(p) && !is_terminating(p))
+            && current.iter().all(|p| is_ready(*p) && !is_terminating(*p))
             && let Some(p) = current.iter().rev().find(|p| rev_of(p) != revision)
         {
-            delete_pod_gracefully(&self.store, ns, name_of(p), 30);
+            delete_pod_gracefully(&self.store, ns, name_of(*p), 30);
         }
         // Status.
         let ready = current
             .iter()
-            .filter(|p| is_ready(p) && !is_terminating(p))
+            .filter(|p| is_ready(**p) && !is_terminating(**p))
             .count() as i64;
         let updated = current.iter().filter(|p| rev_of(p) == revision).count() as i64;
         let generation = sts["metadata"]["generation"].clone();
@@ -477,9 +519,9 @@ impl Controllers {
         let failed = pods.iter().filter(|p| phase(p) == "Failed").count() as i64;
         let active = pods
             .iter()
-            .filter(|p| !is_terminating(p) && phase(p) != "Succeeded" && phase(p) != "Failed")
+            .filter(|p| !is_terminating(*p) && phase(p) != "Succeeded" && phase(p) != "Failed")
             .count() as i64;
-        let ready = pods.iter().filter(|p| is_ready(p)).count() as i64;
+        let ready = pods.iter().filter(|p| is_ready(*p)).count() as i64;
         let completions = job["spec"]["completions"].as_i64().unwrap_or(1);
         let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
         let t = now();

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 
 use super::events::EventRecorder;
 use super::resources;
-use super::store::{Store, now};
+use super::store::{Json, Store, now};
 
 /// (namespace, name) of a pod.
 pub type PodKey = (String, String);
@@ -114,7 +114,9 @@ impl Kubelet {
                     let _ = store.remove(resources::pods(), &key.0, &key.1);
                 });
             }
-            (false, None) if phase != "Succeeded" && phase != "Failed" => self.start(key, pod),
+            (false, None) if phase != "Succeeded" && phase != "Failed" => {
+                self.start(key, Arc::new(pod.to_value()))
+            }
             (false, _) => {}
         }
     }
@@ -182,7 +184,7 @@ impl Kubelet {
             .store
             .get_shared(resources::pods(), &rt.key.0, &rt.key.1)
             && p["metadata"]["uid"] == rt.uid.as_str()
-            && readiness_is(&p, ready)
+            && readiness_is(&*p, ready)
         {
             return;
         }
@@ -463,15 +465,16 @@ pub fn seed_running(pod: &mut Value, node: &(String, String), ip: &str) {
 /// Sets condition `ty` of a pod to True/False, keeping its transition time when unchanged.
 /// True when every container and the Ready and ContainersReady conditions already say `ready`
 /// (what `set_ready` would write is there).
-fn readiness_is(p: &Value, ready: bool) -> bool {
+fn readiness_is<J: Json>(p: &J, ready: bool) -> bool {
     let status = if ready { "True" } else { "False" };
     let containers_agree = p["status"]["containerStatuses"]
         .as_array()
-        .is_none_or(|cs| cs.iter().all(|c| c["ready"] == ready));
+        .is_none_or(|cs| cs.iter().all(|c| c["ready"] == Value::Bool(ready)));
     let condition = |ty: &str| {
-        p["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == ty && c["status"] == status))
+        p["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"].is_str(ty) && c["status"].is_str(status))
+        })
     };
     containers_agree && condition("Ready") && condition("ContainersReady")
 }

@@ -16,7 +16,7 @@ use super::kubelet::{
     DefaultWorkloads, HttpReply, HttpRequest, RunContext, Workload, WorkloadFactory,
 };
 use super::resources;
-use super::store::Store;
+use super::store::{Frozen, Store};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -68,10 +68,11 @@ impl LabWorkloads {
         let db = label(pod, "helm.neo4j.com/neo4j.name")?;
         let release = label(pod, "helm.neo4j.com/instance")?;
         let (id, _) = neo4j_id(db, release)?;
-        let sel = |s: &Value| s["metadata"]["labels"]["helm.neo4j.com/neo4j.name"] == db;
+        // Read in place: every member's start looks at the StatefulSets of its namespace.
+        let sel = |s: &Frozen| s["metadata"]["labels"]["helm.neo4j.com/neo4j.name"] == db;
         let (sts, _) = self
             .store
-            .list_filtered(resources::statefulsets(), Some(ns), sel);
+            .list_shared(resources::statefulsets(), Some(ns), sel);
         let mut voters = Vec::new();
         let mut learners = Vec::new();
         for s in &sts {

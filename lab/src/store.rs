@@ -13,6 +13,9 @@ use tokio::sync::broadcast;
 use super::paging::{self, Continue, Page, Paging};
 use super::resources::Resource;
 
+mod frozen;
+pub use frozen::{Frozen, Json};
+
 /// What happened to an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -39,7 +42,7 @@ pub enum Change {
         kind: ChangeKind,
         resource: &'static Resource,
         /// Shared with the store's map until the object changes again (no copy per change).
-        object: Arc<Value>,
+        object: Arc<Frozen>,
     },
     /// The history was dropped (forced watch expiry): every open watch ends with 410.
     Expired { rv: u64 },
@@ -115,9 +118,9 @@ impl ApiError {
     }
 }
 
-/// Objects are immutable once stored: an update stores a new `Arc`, so the map, the history and
-/// every reader share one copy of each version.
-type Objects = BTreeMap<(String, String), Arc<Value>>;
+/// Objects are immutable once stored, compactly (see [`Frozen`]): an update stores a new `Arc`,
+/// so the map, the history and every reader share one copy of each version.
+type Objects = BTreeMap<(String, String), Arc<Frozen>>;
 
 /// The changes a new watch must replay, and the receiver of the ones after them.
 pub type WatchStart = (Vec<Arc<Change>>, broadcast::Receiver<Arc<Change>>);
@@ -145,7 +148,7 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn meta(obj: &Value, field: &str) -> Option<String> {
+fn meta<J: Json>(obj: &J, field: &str) -> Option<String> {
     obj.get("metadata")?
         .get(field)?
         .as_str()
@@ -196,7 +199,7 @@ impl Store {
     }
 
     pub fn get(&self, res: &'static Resource, ns: &str, name: &str) -> Result<Value, ApiError> {
-        self.get_shared(res, ns, name).map(|o| (*o).clone())
+        self.get_shared(res, ns, name).map(|o| o.to_value())
     }
 
     /// The stored object itself, shared (no copy): for readers that only look at it.
@@ -205,7 +208,7 @@ impl Store {
         res: &'static Resource,
         ns: &str,
         name: &str,
-    ) -> Result<Arc<Value>, ApiError> {
+    ) -> Result<Arc<Frozen>, ApiError> {
         let inner = self.lock();
         inner
             .objects
@@ -220,23 +223,29 @@ impl Store {
         self.list_filtered(res, ns, |_| true)
     }
 
+    /// The objects `keep` accepts, as `Value`s (each one decoded once, before `keep` sees it).
     pub fn list_filtered(
         &self,
         res: &'static Resource,
         ns: Option<&str>,
         keep: impl Fn(&Value) -> bool,
     ) -> (Vec<Value>, u64) {
-        let (items, rv) = self.list_shared(res, ns, keep);
-        (items.into_iter().map(|o| (*o).clone()).collect(), rv)
+        let (items, rv) = self.list_shared(res, ns, |_| true);
+        let items = items
+            .iter()
+            .map(|o| o.to_value())
+            .filter(|v| keep(v))
+            .collect();
+        (items, rv)
     }
 
-    /// Like `list_filtered`, sharing the stored objects (no copy).
+    /// Like `list_filtered`, sharing the stored objects (no copy): `keep` reads them in place.
     pub fn list_shared(
         &self,
         res: &'static Resource,
         ns: Option<&str>,
-        keep: impl Fn(&Value) -> bool,
-    ) -> (Vec<Arc<Value>>, u64) {
+        keep: impl Fn(&Frozen) -> bool,
+    ) -> (Vec<Arc<Frozen>>, u64) {
         let inner = self.lock();
         let items = match inner.objects.get(res.plural) {
             None => Vec::new(),
@@ -282,12 +291,14 @@ impl Store {
             (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
             (None, None) => Bound::Unbounded,
         };
+        // Each candidate is decoded once; `keep` sees the `Value` the page would hold.
         let mut matching = all
             .range((lower, Bound::Unbounded))
             .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
+            .map(|(k, v)| (k, v.to_value()))
             .filter(|(_, v)| keep(v));
         let limit = paging.limit.unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), &Arc<Value>)> = matching.by_ref().take(limit).collect();
+        let items: Vec<(&(String, String), Value)> = matching.by_ref().take(limit).collect();
         let next = match items.last() {
             Some((key, _)) if items.len() == limit => {
                 let mut rest = matching.peekable();
@@ -309,7 +320,7 @@ impl Store {
             None => (None, None),
         };
         Ok(Page {
-            items: items.into_iter().map(|(_, v)| (**v).clone()).collect(),
+            items: items.into_iter().map(|(_, v)| v).collect(),
             rv,
             next,
             remaining,
@@ -335,7 +346,7 @@ impl Store {
     pub fn count_where(
         &self,
         res: &'static Resource,
-        keep: impl Fn(&Value) -> bool,
+        keep: impl Fn(&Frozen) -> bool,
     ) -> (usize, usize) {
         let inner = self.lock();
         inner.objects.get(res.plural).map_or((0, 0), |m| {
@@ -427,7 +438,7 @@ impl Store {
             o.remove("deletionTimestamp");
         }
         super::resources::apply_defaults(res, &mut obj);
-        let shared = Arc::new(obj);
+        let shared = Arc::new(Frozen::from(&obj));
         inner
             .objects
             .entry(res.plural)
@@ -439,10 +450,10 @@ impl Store {
                 rv,
                 kind: ChangeKind::Added,
                 resource: res,
-                object: shared.clone(),
+                object: shared,
             },
         );
-        Ok((*shared).clone())
+        Ok(obj)
     }
 
     /// Changes an object with `f`. `expect_rv` (from the request body) must match when given.
@@ -463,15 +474,17 @@ impl Store {
             .and_then(|m| m.get(&key))
             .ok_or_else(|| ApiError::not_found(res, name))?;
         if let Some(want) = expect_rv.filter(|r| !r.is_empty())
-            && meta(current, "resourceVersion").as_deref() != Some(want)
+            && meta(&**current, "resourceVersion").as_deref() != Some(want)
         {
             return Err(ApiError::conflict(res, name));
         }
-        let mut next = (**current).clone();
+        // One decoded copy, compared with the stored version in place.
+        let current = current.clone();
+        let mut next = current.to_value();
         f(&mut next)?;
         // Identity fields cannot change.
         for field in ["name", "namespace", "uid", "creationTimestamp"] {
-            next["metadata"][field] = current["metadata"][field].clone();
+            next["metadata"][field] = current["metadata"][field].to_value();
         }
         if !res.namespaced
             && let Some(o) = next["metadata"].as_object_mut()
@@ -480,19 +493,23 @@ impl Store {
         }
         next["apiVersion"] = json!(res.api_version());
         next["kind"] = json!(res.kind);
-        if next == **current {
+        if *current == next {
             return Ok(next);
         }
         let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
-        next["metadata"]["generation"] = json!(if next.get("spec") != current.get("spec") {
-            generation + 1
-        } else {
+        let same_spec = match (current.get("spec"), next.get("spec")) {
+            (Some(a), Some(b)) => a == b,
+            (a, b) => a.is_none() && b.is_none(),
+        };
+        next["metadata"]["generation"] = json!(if same_spec {
             generation
+        } else {
+            generation + 1
         });
         inner.rv += 1;
         let rv = inner.rv;
         next["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let shared = Arc::new(next);
+        let shared = Arc::new(Frozen::from(&next));
         if let Some(m) = inner.objects.get_mut(res.plural) {
             m.insert(key, shared.clone());
         }
@@ -502,10 +519,10 @@ impl Store {
                 rv,
                 kind: ChangeKind::Modified,
                 resource: res,
-                object: shared.clone(),
+                object: shared,
             },
         );
-        Ok((*shared).clone())
+        Ok(next)
     }
 
     /// Removes an object now and returns it (with the deletion's resourceVersion).
@@ -517,21 +534,21 @@ impl Store {
             .get_mut(res.plural)
             .and_then(|m| m.remove(&key))
             .ok_or_else(|| ApiError::not_found(res, name))?;
-        let mut obj = Arc::unwrap_or_clone(removed);
+        let mut obj = removed.to_value();
         inner.rv += 1;
         let rv = inner.rv;
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
-        let shared = Arc::new(obj);
+        let shared = Arc::new(Frozen::from(&obj));
         self.record(
             &mut inner,
             Change::Object {
                 rv,
                 kind: ChangeKind::Deleted,
                 resource: res,
-                object: shared.clone(),
+                object: shared,
             },
         );
-        Ok((*shared).clone())
+        Ok(obj)
     }
 
     /// Changes after `from_rv` still in the history, and a receiver for what comes next.

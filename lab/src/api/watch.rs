@@ -136,9 +136,12 @@ pub(super) fn watch(
             ..
         } = &**c
             && std::ptr::eq(*resource, res)
-            && matches(object)
         {
-            prelude.push(line(kind.as_str(), object));
+            // The store keeps objects compact: each event's object is decoded once here.
+            let object = object.to_value();
+            if matches(&object) {
+                prelude.push(line(kind.as_str(), &object));
+            }
         }
     }
     let bookmark_every = o.bookmark_every;
@@ -171,9 +174,12 @@ pub(super) fn watch(
                 msg = live.recv() => match msg {
                     Ok(c) => match &*c {
                         Change::Object { rv, kind, resource, object } => {
-                            if std::ptr::eq(*resource, res) && matches(object) {
-                                let l = line(kind.as_str(), object);
-                                if tx.send(l).await.is_err() { return; }
+                            if std::ptr::eq(*resource, res) {
+                                let object = object.to_value();
+                                if matches(&object) {
+                                    let l = line(kind.as_str(), &object);
+                                    if tx.send(l).await.is_err() { return; }
+                                }
                             }
                             last_rv = *rv;
                         }

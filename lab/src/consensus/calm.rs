@@ -15,7 +15,7 @@ use super::{Consensus, GroupState};
 /// [`CALM_TICK_MAX`] between ticks: its Raft clock runs slower (heartbeats and election timeouts
 /// stretch alike, so nothing times out), and any change wakes it to the full rate at once.
 pub(super) const CALM_SLOWDOWN: u32 = 10;
-pub(super) const CALM_TICK_MAX: Duration = Duration::from_secs(5);
+pub(super) const CALM_TICK_MAX: Duration = Duration::from_secs(10);
 
 impl Consensus {
     /// A calm group: no fault (nobody partitioned, stalled or delayed, no message in flight),

@@ -1,8 +1,12 @@
 //! Unit tests of the lab's Raft groups: digests, snapshots, membership changes, restore,
 //! leadership hand-over.
 
+use super::apply::{apply_entries, decode_conf_change, install_snapshot};
+use super::storage::{Applied, RECENT_DIGESTS, StateMachine};
 use super::*;
+use raft::GetEntriesContext;
 use raft::Storage;
+use raft::storage::MemStorage;
 
 fn entry(index: u64, term: u64, data: &[u8]) -> Entry {
     Entry {
@@ -424,4 +428,47 @@ async fn a_calm_group_ticks_slowly_and_a_fault_wakes_it_to_the_full_rate_at_once
     // The member comes back: calm again.
     start(&c, old);
     until("calm again", Duration::from_secs(10), || pace(&c).2).await;
+}
+
+/// The Raft role of member `id` of the test group, if it runs.
+fn role_of(c: &Consensus, id: u64) -> Option<StateRole> {
+    let g = c.group(GROUP)?;
+    let st = g.lock();
+    st.members.get(&id)?.node.as_ref().map(|n| n.raft.state)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_database_forms_once_a_majority_of_its_voters_runs() {
+    // A slow clock: an election timeout (10 to 20 ticks of 1 s) cannot elect anyone in time.
+    let c = Consensus::new(RaftSettings {
+        tick: Duration::from_secs(1),
+        writes_per_second: 0.0,
+        ..Default::default()
+    });
+    // The first voter starts last. Alone, the third one does not stand for election.
+    start(&c, 3);
+    assert_eq!(role_of(&c, 3), Some(StateRole::Follower));
+    // The second one makes a majority: it stands for election at once (the driver may have
+    // taken the election further already)...
+    start(&c, 2);
+    assert_ne!(role_of(&c, 2), Some(StateRole::Follower));
+    // ...and wins before any election timeout could have elected anyone (10 s at the earliest).
+    until("a leader", Duration::from_secs(5), || leader(&c).is_some()).await;
+    // Past the majority, a starting voter just follows.
+    start(&c, 1);
+    assert_ne!(role_of(&c, 1), Some(StateRole::PreCandidate));
+    until(
+        "all three in the leader's term",
+        Duration::from_secs(5),
+        || {
+            let l = leader(&c).and_then(|l| c.status(&key(l)));
+            l.is_some_and(|l| {
+                (1..=3).all(|i| {
+                    c.status(&key(i))
+                        .is_some_and(|s| s.term == l.term && s.leader_id == l.id)
+                })
+            })
+        },
+    )
+    .await;
 }
