@@ -1,0 +1,311 @@
+//! Unit tests of the probe schedule: intervals by focus and health, sentinel rounds, bounds.
+
+use super::*;
+use crate::config::ProbeKind;
+
+fn db(name: &str) -> DbRef {
+    DbRef {
+        namespace: "ns".into(),
+        name: name.into(),
+    }
+}
+
+fn ep(db: &str, pod: &str, ip: &str) -> (DbRef, Endpoint) {
+    (
+        self::db(db),
+        Endpoint {
+            namespace: "ns".into(),
+            pod: pod.into(),
+            address: ip.into(),
+            port: 7474,
+            kind: ProbeKind::Neo4j,
+        },
+    )
+}
+
+fn key(name: &str) -> DbKey {
+    DbKey::new("o1", &db(name))
+}
+
+fn schedule(jitter: f64) -> Schedule {
+    Schedule::new("o1", Intervals::default(), Box::new(move || jitter))
+}
+
+const S: Duration = Duration::from_secs(1);
+
+#[test]
+fn intervals_follow_the_eyes_and_health() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    s.members(0, &[ep("a", "a-0", "1"), ep("b", "b-0", "2")], true, t0);
+    assert_eq!(s.take_due(t0).len(), 2, "new databases are due at once");
+    assert_eq!(s.next_due(), None, "both in flight");
+    let open = Focus {
+        open: Some(key("a")),
+        visible: vec![key("b")],
+    };
+    s.probed(&db("a"), true, &open, t0);
+    s.probed(&db("b"), true, &open, t0);
+    assert_eq!(s.next_due(), Some(t0 + S), "the open database every second");
+    assert_eq!(s.take_due(t0 + S).len(), 1);
+    // Unhealthy: the open one twice as often; visible at most every 2 s; background 4 s.
+    s.probed(&db("a"), false, &open, t0);
+    assert_eq!(s.next_due(), Some(t0 + S / 2));
+    let none = Focus::default();
+    s.take_due(t0 + 4 * S);
+    s.probed(&db("a"), false, &none, t0);
+    s.probed(&db("b"), true, &none, t0);
+    let mut dues = vec![s.take_due(t0 + 4 * S), s.take_due(t0 + 25 * S)];
+    assert_eq!(dues[0][0].db, db("a"), "unsettled after 4 s");
+    assert_eq!(
+        dues.pop().map(|d| d[0].db.clone()),
+        Some(db("b")),
+        "healthy after 25 s"
+    );
+    // Jitter adds up to 10 %.
+    let mut s = schedule(1.0);
+    s.members(0, &[ep("a", "a-0", "1")], true, t0);
+    s.take_due(t0);
+    s.probed(&db("a"), true, &open, t0);
+    assert_eq!(s.next_due(), Some(t0 + S + S / 10));
+}
+
+#[test]
+fn changed_pods_are_due_at_once_and_relists_forget() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    s.members(0, &[ep("a", "a-0", "1"), ep("a", "a-1", "2")], true, t0);
+    s.take_due(t0);
+    s.probed(&db("a"), true, &Focus::default(), t0);
+    let later = t0 + 3 * S;
+    // The same pods again: no change.
+    s.members(0, &[ep("a", "a-0", "1")], false, later);
+    assert_eq!(s.next_due(), Some(t0 + 25 * S));
+    // A new IP: due now.
+    s.members(0, &[ep("a", "a-0", "9")], false, later);
+    assert_eq!(s.next_due(), Some(later));
+    s.gone(&db("a"), "a-1", later);
+    assert_eq!(s.member_names(&db("a")), ["a-0"]);
+    // A relist of profile 0 without a, but with b: a is forgotten; profile 1 untouched.
+    s.members(1, &[ep("c", "c-0", "3")], true, later);
+    s.members(0, &[ep("b", "b-0", "4")], true, later);
+    assert!(s.member_names(&db("a")).is_empty());
+    let due: Vec<String> = s.take_due(later).into_iter().map(|d| d.db.name).collect();
+    assert_eq!(due, ["b", "c"]);
+    s.gone(&db("b"), "b-0", later);
+    assert!(s.member_names(&db("b")).is_empty());
+}
+
+#[test]
+fn focus_pulls_probes_earlier_never_later() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    s.members(0, &[ep("a", "a-0", "1")], true, t0);
+    s.take_due(t0);
+    s.probed(&db("a"), true, &Focus::default(), t0);
+    assert_eq!(s.next_due(), Some(t0 + 25 * S));
+    let open = Focus {
+        open: Some(key("a")),
+        visible: vec![],
+    };
+    s.refocus(&open, t0 + S);
+    assert_eq!(s.next_due(), Some(t0 + 2 * S));
+    s.refocus(&Focus::default(), t0 + S);
+    assert_eq!(s.next_due(), Some(t0 + 2 * S), "not pushed back");
+}
+
+fn answer(pod: &str, leader: bool, term: u64) -> (String, Probe) {
+    (
+        pod.into(),
+        Probe::Ok(crate::fleet::ProbeReport {
+            is_leader: leader,
+            term: Some(term),
+            healthy: true,
+            ..Default::default()
+        }),
+    )
+}
+
+#[test]
+fn off_screen_the_leader_alone_is_probed_until_its_answer_changes() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    let none = Focus::default();
+    s.members(
+        0,
+        &[
+            ep("a", "a-0", "1"),
+            ep("a", "a-1", "2"),
+            ep("a", "a-2", "3"),
+        ],
+        true,
+        t0,
+    );
+    let first = s.take_due(t0);
+    assert_eq!((first[0].members.len(), first[0].sentinel), (3, false));
+    let full = [
+        answer("a-0", false, 4),
+        answer("a-1", true, 4),
+        answer("a-2", false, 4),
+    ];
+    s.answered(&db("a"), &full, true, &none, t0);
+    // Healthy, off screen: the next round asks the leader only.
+    let due = s.take_due(t0 + 25 * S);
+    assert!(due[0].sentinel);
+    let pods: Vec<&str> = due[0].members.iter().map(|e| e.pod.as_str()).collect();
+    assert_eq!(pods, ["a-1"]);
+    // Same leader, same term: nothing changed; it waits its interval.
+    s.answered(
+        &db("a"),
+        &[answer("a-1", true, 4)],
+        false,
+        &none,
+        t0 + 25 * S,
+    );
+    assert_eq!(s.next_due(), Some(t0 + 50 * S));
+    // A new term: every member at once.
+    s.take_due(t0 + 50 * S);
+    s.answered(
+        &db("a"),
+        &[answer("a-1", true, 5)],
+        true,
+        &none,
+        t0 + 50 * S,
+    );
+    assert_eq!(s.next_due(), Some(t0 + 50 * S));
+    let due = s.take_due(t0 + 50 * S);
+    assert_eq!((due[0].members.len(), due[0].sentinel), (3, false));
+    // Every FULL_EVERY-th background round is a full one anyway.
+    s.answered(&db("a"), &full, true, &none, t0 + 50 * S);
+    let mut kinds = Vec::new();
+    let mut t = t0 + 50 * S;
+    for _ in 0..FULL_EVERY {
+        t += 25 * S;
+        let due = s.take_due(t);
+        kinds.push(due[0].sentinel);
+        let results = if due[0].sentinel {
+            vec![answer("a-1", true, 4)]
+        } else {
+            full.to_vec()
+        };
+        s.answered(&db("a"), &results, true, &none, t);
+    }
+    assert_eq!(kinds.iter().filter(|k| !**k).count(), 1, "{kinds:?}");
+    // On screen: every member, every round.
+    let shown = Focus {
+        open: None,
+        visible: vec![key("a")],
+    };
+    s.refocus(&shown, t);
+    let due = s.take_due(t + 25 * S);
+    assert_eq!((due[0].members.len(), due[0].sentinel), (3, false));
+    // A leader that stopped answering as leader: every member at once.
+    s.answered(&db("a"), &full, true, &none, t + 25 * S);
+    let due = s.take_due(t + 50 * S);
+    assert!(due[0].sentinel);
+    s.answered(
+        &db("a"),
+        &[("a-1".into(), Probe::Error("timed out".into()))],
+        false,
+        &none,
+        t + 50 * S,
+    );
+    assert_eq!(s.next_due(), Some(t + 50 * S));
+}
+
+/// A Neo4j member's answer: no term, the voting members' ids.
+fn neo4j(pod: &str, leader: bool, voters: &[&str]) -> (String, Probe) {
+    (
+        pod.into(),
+        Probe::Ok(crate::fleet::ProbeReport {
+            member_id: format!("id-{pod}"),
+            is_leader: leader,
+            term: None,
+            voters: voters.iter().map(|v| v.to_string()).collect(),
+            healthy: true,
+            ..Default::default()
+        }),
+    )
+}
+
+/// Neo4j's cluster status tells no term: the leader still leading with the same voting
+/// members is the sentinel's "nothing changed"; other voters make the database due at once.
+#[test]
+fn a_neo4j_leader_without_a_term_is_a_sentinel_too() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    let none = Focus::default();
+    s.members(0, &[ep("a", "a-0", "1"), ep("a", "a-1", "2")], true, t0);
+    s.take_due(t0);
+    let voters = ["id-a-0", "id-a-1"];
+    let full = [neo4j("a-0", true, &voters), neo4j("a-1", false, &voters)];
+    s.answered(&db("a"), &full, true, &none, t0);
+    let due = s.take_due(t0 + 25 * S);
+    assert!(due[0].sentinel, "the leader alone");
+    let shown = s.answered(
+        &db("a"),
+        &[neo4j("a-0", true, &voters)],
+        true,
+        &none,
+        t0 + 25 * S,
+    );
+    assert!(!shown, "a leader-only round's answers are not shown");
+    assert_eq!(s.next_due(), Some(t0 + 50 * S), "nothing changed");
+    let due = s.take_due(t0 + 50 * S);
+    assert!(due[0].sentinel);
+    s.answered(
+        &db("a"),
+        &[neo4j("a-0", true, &["id-a-0", "id-a-2"])],
+        true,
+        &none,
+        t0 + 50 * S,
+    );
+    let due = s.take_due(t0 + 50 * S);
+    assert_eq!((due.len(), due[0].sentinel), (1, false), "voters changed");
+    assert_eq!(due[0].members.len(), 2);
+    assert!(
+        s.answered(&db("a"), &full, true, &none, t0 + 50 * S),
+        "a full round's answers are shown"
+    );
+}
+
+#[test]
+fn rounds_off_screen_are_bounded_and_the_screen_goes_first() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    let eps: Vec<(DbRef, Endpoint)> = (0..10)
+        .map(|i| ep(&format!("d{i}"), &format!("d{i}-0"), &i.to_string()))
+        .collect();
+    s.members(0, &eps, true, t0);
+    let shown = Focus {
+        open: Some(key("d7")),
+        visible: vec![key("d8")],
+    };
+    s.refocus(&shown, t0);
+    // Room for 2 off screen: the two on screen come too.
+    let names: Vec<String> = s
+        .take_due_at_most(t0, 2)
+        .into_iter()
+        .map(|d| d.db.name)
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&"d7".to_string()) && names.contains(&"d8".to_string()));
+    assert_eq!(s.in_flight(), 4);
+    // No room: only a database on screen wakes the loop; the others wait, still due.
+    assert_eq!(
+        s.next_due_split(0),
+        (None, None),
+        "both on screen are in flight"
+    );
+    assert_eq!(s.next_due_split(1), (None, Some(t0)));
+    let mut again = schedule(0.0);
+    again.members(0, &eps, true, t0);
+    again.refocus(&shown, t0);
+    assert_eq!(
+        again.next_due_split(0),
+        (Some(t0), None),
+        "on screen wakes without room"
+    );
+    assert_eq!(s.take_due_at_most(t0, 0).len(), 0);
+    assert_eq!(s.take_due(t0).len(), 6, "the rest are still due");
+}
