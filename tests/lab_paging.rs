@@ -240,3 +240,37 @@ async fn an_expired_continue_token_is_410_and_a_malformed_one_400() {
         other => panic!("expected 400, got {other:?}"),
     }
 }
+
+/// A plain list is served from the store's objects without decoding them; it must say exactly
+/// what the decoding path says (a field selector that excludes nothing takes that path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_list_says_what_the_decoded_list_says() {
+    let t = TestLab::start(spec()).await;
+    t.all_ready().await;
+    let client = t.kube_client("lab-a").await;
+    let get = |query: &'static str| {
+        let client = client.clone();
+        async move {
+            let req = http::Request::get(format!("/api/v1/pods?{query}"))
+                .body(Vec::new())
+                .unwrap();
+            let text = client.request_text(req).await.unwrap();
+            serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        }
+    };
+    let selector = "labelSelector=helm.neo4j.com%2Fneo4j.name";
+    let plain = get(selector).await;
+    let decoded =
+        get("labelSelector=helm.neo4j.com%2Fneo4j.name&fieldSelector=metadata.name%21%3Dnone")
+            .await;
+    assert_eq!(plain["kind"], "PodList");
+    assert!(!plain["items"].as_array().unwrap().is_empty());
+    assert_eq!(plain["items"], decoded["items"]);
+    assert_eq!(plain["apiVersion"], decoded["apiVersion"]);
+    // Paged, and with a selector that matches nothing.
+    let first = get("labelSelector=helm.neo4j.com%2Fneo4j.name&limit=2").await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert!(first["metadata"]["continue"].is_string());
+    let none = get("labelSelector=app%3Dnothing").await;
+    assert_eq!(none["items"], serde_json::json!([]));
+}

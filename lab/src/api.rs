@@ -57,14 +57,36 @@ impl Query {
 }
 
 fn json_response(code: u16, v: &Value, content_type: &'static str) -> Response {
-    let mut r = (
-        StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
-        v.to_string(),
-    )
-        .into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
+    serialized(code, v, content_type)
+}
+
+/// A list served from the store's objects; fields in the order `json!` gives them (sorted), so
+/// the bytes are the ones a `Value` list would have.
+#[derive(serde::Serialize)]
+struct PlainList<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    items: Vec<&'a super::store::Frozen>,
+    kind: String,
+    metadata: Value,
+}
+
+/// Any serializable body as JSON (a body that cannot be serialized is a 500, never a panic).
+fn serialized(code: u16, v: &impl serde::Serialize, content_type: &'static str) -> Response {
+    match serde_json::to_string(v) {
+        Ok(text) => {
+            let mut r =
+                (StatusCode::from_u16(code).unwrap_or(StatusCode::OK), text).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            r
+        }
+        Err(e) => error(&ApiError {
+            code: 500,
+            reason: "InternalError",
+            message: format!("cannot serialize the list: {e}"),
+        }),
+    }
 }
 
 fn ok(v: &Value) -> Response {
@@ -434,6 +456,24 @@ fn list(
     let ns = if res.namespaced { ns } else { None };
     let paging = Paging::parse(q.get("limit"), q.get("continue"), q.get("resourceVersion"))?;
     let unfiltered = labels.is_empty() && fields.is_empty();
+    // A plain list of objects as stored (no Table, no metadata only, no renamed view, no field
+    // selector): served straight from the store's objects, with the same JSON.
+    if fields.is_empty()
+        && std::ptr::eq(view, res)
+        && !wants_table(headers)
+        && !wants_metadata(headers)
+    {
+        let page = o
+            .store
+            .list_page_shared(res, ns, &paging, unfiltered, |f| labels.matches_frozen(f))?;
+        let list = PlainList {
+            api_version: view.api_version(),
+            items: page.items.iter().map(|i| &**i).collect(),
+            kind: list_kind(view),
+            metadata: page.list_meta(),
+        };
+        return Ok(serialized(200, &list, "application/json"));
+    }
     let page = o.store.list_page(res, ns, &paging, unfiltered, |v| {
         labels.matches_object(v) && fields_match(&fields, view, v)
     })?;

@@ -275,6 +275,34 @@ impl Store {
         count_remaining: bool,
         keep: impl Fn(&Value) -> bool,
     ) -> Result<Page<Value>, ApiError> {
+        self.list_page_as(res, ns, paging, count_remaining, |o| o.to_value(), keep)
+    }
+
+    /// As [`Store::list_page`], the objects shared as the store keeps them (no decoding): for a
+    /// plain list whose selector reads them in place (a list of 200 orchestras' pods decoded
+    /// every pod to a `Value` only to serialize and drop it).
+    pub fn list_page_shared(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        paging: &Paging,
+        count_remaining: bool,
+        keep: impl Fn(&Frozen) -> bool,
+    ) -> Result<Page<Arc<Frozen>>, ApiError> {
+        self.list_page_as(res, ns, paging, count_remaining, Arc::clone, |o| keep(o))
+    }
+
+    /// A page of the objects `keep` accepts, each made a `T` by `as_item` once, before `keep`
+    /// sees it.
+    fn list_page_as<T>(
+        &self,
+        res: &'static Resource,
+        ns: Option<&str>,
+        paging: &Paging,
+        count_remaining: bool,
+        as_item: impl Fn(&Arc<Frozen>) -> T,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<Page<T>, ApiError> {
         let inner = self.lock();
         let rv = match &paging.from {
             Some(c) if c.rv + 1 < inner.oldest_rv => return Err(paging::too_old()),
@@ -295,10 +323,10 @@ impl Store {
         let mut matching = all
             .range((lower, Bound::Unbounded))
             .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
-            .map(|(k, v)| (k, v.to_value()))
+            .map(|(k, v)| (k, as_item(v)))
             .filter(|(_, v)| keep(v));
         let limit = paging.limit.unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), Value)> = matching.by_ref().take(limit).collect();
+        let items: Vec<(&(String, String), T)> = matching.by_ref().take(limit).collect();
         let next = match items.last() {
             Some((key, _)) if items.len() == limit => {
                 let mut rest = matching.peekable();
