@@ -319,7 +319,7 @@ impl Store {
             (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
             (None, None) => Bound::Unbounded,
         };
-        // Each candidate is decoded once; `keep` sees the `Value` the page would hold.
+        // Each candidate is made an item once; `keep` sees the item the page would hold.
         let mut matching = all
             .range((lower, Bound::Unbounded))
             .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))

@@ -39,8 +39,12 @@ impl FirstLists {
         *self.pending.borrow() == 0
     }
 
-    /// Waits until every orchestra answered or the deadline passed.
+    /// Waits until every orchestra answered or the deadline passed. Once open, it costs a
+    /// look (every background probe round asks).
     pub async fn wait(&self) {
+        if self.all_answered() || Instant::now() >= self.deadline {
+            return;
+        }
         let mut rx = self.pending.subscribe();
         let _ = tokio::time::timeout_at(self.deadline, rx.wait_for(|n| *n == 0)).await;
     }

@@ -174,10 +174,10 @@ impl Schedule {
                 .retain(|db, d| d.profile != profile || members.iter().any(|(r, _)| r == db));
         }
         for (db, ep) in members {
-            let eye = eye_of(&self.focus, &self.orchestra, db);
+            let (focus, orchestra) = (&self.focus, &self.orchestra);
             let d = self.dbs.entry(db.clone()).or_insert_with(|| DbProbe {
                 profile,
-                eye,
+                eye: eye_of(focus, orchestra, db),
                 members: Members::default(),
                 due: now,
                 in_flight: false,
