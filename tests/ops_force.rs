@@ -21,7 +21,13 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
     let t = TestLab::start(small_spec(&[("team-b", "catalog", 3, 0)])).await;
     t.settled(ORCH, "team-b", "catalog").await;
     let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
-    // One voter partitioned: restarting another would leave 1 of 3 healthy.
+    // One follower partitioned: restarting the other would leave 1 of 3 healthy. (Not the
+    // leader: while the rest elect another, every operation waits for the election.)
+    let followers = t.followers(
+        "lab-a/team-b/catalog",
+        &["catalog-1-0", "catalog-2-0", "catalog-3-0"],
+    );
+    let (target, victim) = (followers[0], followers[followers.len() - 1]);
     let (code, _, err) = t
         .fault(&[
             "partition",
@@ -30,7 +36,7 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
             "-n",
             "team-b",
             "--pod",
-            "catalog-3-0",
+            victim,
         ])
         .await;
     assert_eq!(code, 0, "{err}");
@@ -38,7 +44,7 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
         "the partitioned member unready",
         Duration::from_secs(20),
         || async {
-            pods.get("catalog-3-0")
+            pods.get(victim)
                 .await
                 .ok()
                 .and_then(|p| p.status?.conditions)
@@ -55,7 +61,7 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
             "--database",
             "catalog",
             "--member",
-            "catalog-2-0",
+            target,
             "--yes",
         ];
         v.extend_from_slice(extra);
@@ -77,7 +83,7 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
     assert_eq!(t.mutating_requests().len(), before, "refusals send nothing");
 
     // Allowed, both failing rules named: it goes ahead.
-    let uid = pods.get("catalog-2-0").await.unwrap().metadata.uid.unwrap();
+    let uid = pods.get(target).await.unwrap().metadata.uid.unwrap();
     let (code, out, err) = t
         .run_baton(
             allow,
@@ -86,8 +92,8 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
         .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("FORCED past"), "the checks say it:\n{out}");
-    let now = pods.get("catalog-2-0").await.unwrap().metadata.uid.unwrap();
-    assert_ne!(uid, now, "catalog-2-0 was restarted");
+    let now = pods.get(target).await.unwrap().metadata.uid.unwrap();
+    assert_ne!(uid, now, "{target} was restarted");
     let audit = std::fs::read_to_string(t.baton_data().join("audit.jsonl")).unwrap();
     assert!(
         audit

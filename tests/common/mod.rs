@@ -113,6 +113,18 @@ impl TestLab {
             .map(str::to_string)
     }
 
+    /// The members of `group` other than the lab's leader, in name order. A test that breaks a
+    /// follower takes one from here: which voter wins the first election is the lab's to decide
+    /// (the voter whose start completes a majority campaigns), so no member is the leader by name.
+    pub fn followers<'a>(&self, group: &str, members: &[&'a str]) -> Vec<&'a str> {
+        let leader = self.truth_leader(group);
+        members
+            .iter()
+            .copied()
+            .filter(|m| leader.as_deref() != Some(*m))
+            .collect()
+    }
+
     /// Deletes the pod of `group`'s leader `old` (in `namespace`) with kubectl and waits up to
     /// `within` for the lab to elect another member; returns the new leader as soon as it is.
     pub async fn replace_leader(

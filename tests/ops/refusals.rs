@@ -70,8 +70,15 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         .await
         .expect("delete job");
 
-    // A partitioned member: a restart would not mend it, and the majority would not survive
-    // restarting another.
+    // A partitioned follower: a restart would not mend it, and the majority would not survive
+    // restarting another. (The last follower by name, so the other goes first.)
+    let victim = *t
+        .followers(
+            "lab-a/team-b/catalog",
+            &["catalog-1-0", "catalog-2-0", "catalog-3-0"],
+        )
+        .last()
+        .expect("followers");
     let status = fault(vec![
         "partition",
         "--orchestra",
@@ -79,7 +86,7 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         "-n",
         "team-b",
         "--pod",
-        "catalog-3-0",
+        victim,
     ])
     .status()
     .expect("fault");
@@ -89,7 +96,7 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         Duration::from_secs(20),
         || async {
             let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
-            pods.get("catalog-3-0")
+            pods.get(victim)
                 .await
                 .ok()
                 .and_then(|p| p.status?.conditions)
@@ -100,10 +107,7 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
     let before_partition = t.mutating_requests().len();
     let (code, _, err) = run(&t, "", &op("rolling-restart", "catalog", &["--yes"])).await;
     assert_eq!(code, 3, "{err}");
-    assert!(
-        err.contains("majority") && err.contains("catalog-3-0"),
-        "{err}"
-    );
+    assert!(err.contains("majority") && err.contains(victim), "{err}");
     assert_eq!(
         t.mutating_requests().len(),
         before_partition,
