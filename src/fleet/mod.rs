@@ -6,6 +6,7 @@
 //! inputs, so it is unit-tested without a cluster.
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 pub mod access;
 pub mod snapshot;
@@ -60,8 +61,9 @@ pub struct ProbeReport {
     pub applied_index: Option<u64>,
     /// A voting member (primary / core) rather than a learner (secondary / read replica).
     pub voter: bool,
-    /// Ids of the voting members, where the profile reports them.
-    pub voters: Vec<String>,
+    /// Ids of the voting members, where the profile reports them. Shared: the members of a
+    /// database report the same set, and the store keeps one copy of it (`Fleet::apply`).
+    pub voters: Arc<[String]>,
     pub healthy: bool,
     pub millis_since_leader_message: Option<u64>,
     pub errors: Vec<String>,
@@ -520,7 +522,7 @@ mod tests {
             term: Some(4),
             applied_index: Some(applied),
             voter,
-            voters: vec!["a".into(), "b".into(), "c".into()],
+            voters: ["a".into(), "b".into(), "c".into()].into(),
             healthy: true,
             millis_since_leader_message: Some(20),
             errors: vec![],

@@ -80,7 +80,7 @@ impl FleetSnapshot {
             .databases
             .values()
             .filter(|d| keep(d))
-            .map(database)
+            .map(|d| database(d))
             .collect();
         Self {
             orchestras,

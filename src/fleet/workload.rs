@@ -74,6 +74,8 @@ fn put_sorted<T: PartialEq>(list: &mut Vec<T>, item: T, name: impl Fn(&T) -> &st
             true
         }
         Err(i) => {
+            // Exactly one more: a database has a few of each, kept for the whole session.
+            list.reserve_exact(1);
             list.insert(i, item);
             true
         }

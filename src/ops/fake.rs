@@ -113,7 +113,7 @@ impl FakeExecutor {
 impl FakeState {
     /// What an observation sees now.
     pub fn observed_for_tests(&self) -> Observed {
-        let voters: Vec<String> = self
+        let voters: std::sync::Arc<[String]> = self
             .members
             .iter()
             .filter(|m| m.voter)

@@ -288,7 +288,7 @@ mod tests {
                     applied_index: Some(100),
                     voter: true,
                     healthy: true,
-                    voters: vec!["s1".into(), "s2".into(), "s3".into()],
+                    voters: ["s1".into(), "s2".into(), "s3".into()].into(),
                     ..Default::default()
                 })
             })
@@ -407,7 +407,7 @@ mod tests {
         }
         for p in done.probes.iter_mut() {
             if let Probe::Ok(r) = p {
-                r.voters = vec!["s1".into(), "n2".into(), "s3".into()];
+                r.voters = ["s1".into(), "n2".into(), "s3".into()].into();
             }
         }
         assert!(

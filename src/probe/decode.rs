@@ -41,7 +41,7 @@ fn neo4j_report(s: Neo4jDbStatus) -> ProbeReport {
             .filter(|i| *i >= 0)
             .map(|i| i as u64),
         voter: core,
-        voters: s.voting_members,
+        voters: s.voting_members.into(),
         healthy: s.healthy.or(s.is_healthy).unwrap_or(false),
         millis_since_leader_message: s
             .millis_since_last_leader_message
@@ -107,7 +107,7 @@ pub fn etcd_status(body: &[u8]) -> Result<ProbeReport, String> {
         term: Some(u64_str(&v["raftTerm"], "raftTerm")?),
         applied_index: Some(u64_str(&v["raftAppliedIndex"], "raftAppliedIndex")?),
         voter: !learner,
-        voters: Vec::new(),
+        voters: Default::default(),
         healthy: errors.is_empty() && leader != 0,
         millis_since_leader_message: None,
         errors,
@@ -153,7 +153,7 @@ pub fn etcd_metrics(body: &[u8]) -> Result<ProbeReport, String> {
         term: None,
         applied_index: applied.filter(|a| *a >= 0.0).map(|a| a as u64),
         voter: !learner,
-        voters: Vec::new(),
+        voters: Default::default(),
         healthy: has_leader,
         millis_since_leader_message: None,
         errors: Vec::new(),
@@ -214,7 +214,7 @@ pub fn dynomite_status(body: &[u8]) -> Result<ProbeReport, String> {
         term: None,
         applied_index: None,
         voter: false,
-        voters: Vec::new(),
+        voters: Default::default(),
         healthy: overall,
         millis_since_leader_message: None,
         errors,

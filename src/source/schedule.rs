@@ -76,7 +76,11 @@ impl Members {
     fn insert(&mut self, ep: Endpoint) {
         match self.find(&ep.pod) {
             Ok(i) => self.0[i] = ep,
-            Err(i) => self.0.insert(i, ep),
+            Err(i) => {
+                // Exactly one more: a database's members, kept for the whole session.
+                self.0.reserve_exact(1);
+                self.0.insert(i, ep);
+            }
         }
     }
 
@@ -113,7 +117,7 @@ struct DbProbe {
     in_flight: bool,
     healthy: bool,
     /// The leader's answer after the last full round that found the database healthy.
-    leader: Option<Sentinel>,
+    leader: Option<Box<Sentinel>>,
     /// Leader-only rounds since the last full one.
     quiet_rounds: u32,
     /// The round in flight probes the leader only.
@@ -127,7 +131,7 @@ struct Sentinel {
     pod: String,
     member_id: String,
     term: Option<u64>,
-    voters: Vec<String>,
+    voters: std::sync::Arc<[String]>,
 }
 
 /// A database due for a probe of all its members.
@@ -314,12 +318,7 @@ impl Schedule {
         now: Instant,
     ) -> bool {
         let leading = results.iter().find_map(|(pod, p)| match p {
-            Probe::Ok(r) if r.is_leader && r.healthy => Some(Sentinel {
-                pod: pod.clone(),
-                member_id: r.member_id.clone(),
-                term: r.term,
-                voters: r.voters.clone(),
-            }),
+            Probe::Ok(r) if r.is_leader && r.healthy => Some((pod, r)),
             _ => None,
         });
         let Some(d) = self.dbs.get_mut(db) else {
@@ -327,7 +326,16 @@ impl Schedule {
         };
         if d.sentinel {
             d.sentinel = false;
-            if leading.is_some() && leading == d.leader {
+            let same = match (&leading, &d.leader) {
+                (Some((pod, r)), Some(s)) => {
+                    s.pod == **pod
+                        && s.member_id == r.member_id
+                        && s.term == r.term
+                        && s.voters == r.voters
+                }
+                _ => false,
+            };
+            if same {
                 d.quiet_rounds += 1;
                 self.probed(db, true, focus, now);
             } else {
@@ -339,7 +347,14 @@ impl Schedule {
             return false;
         }
         d.quiet_rounds = 0;
-        d.leader = if healthy { leading } else { None };
+        d.leader = leading.filter(|_| healthy).map(|(pod, r)| {
+            Box::new(Sentinel {
+                pod: pod.clone(),
+                member_id: r.member_id.clone(),
+                term: r.term,
+                voters: r.voters.clone(),
+            })
+        });
         self.probed(db, healthy, focus, now);
         true
     }

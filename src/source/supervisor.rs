@@ -498,7 +498,10 @@ impl Supervisor {
                     let names = st.statefulsets.entry(db.clone()).or_default();
                     match names.iter_mut().find(|(name, _)| *name == s.name) {
                         Some(known) => known.1 = profile,
-                        None => names.push((s.name.clone(), profile)),
+                        None => {
+                            names.reserve_exact(1);
+                            names.push((s.name.clone(), profile));
+                        }
                     }
                 }
                 vec![FleetEvent::StatefulSets {

@@ -58,7 +58,7 @@ fn report(member: &str, leader: Option<&str>, term: u64, applied: u64, voter: bo
         term: Some(term),
         applied_index: Some(applied),
         voter,
-        voters: Vec::new(),
+        voters: Default::default(),
         healthy: true,
         millis_since_leader_message: Some(12),
         errors: Vec::new(),

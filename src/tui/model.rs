@@ -379,7 +379,7 @@ impl Model {
     /// The database whose profile is open.
     pub fn open_database(&self) -> Option<&Database> {
         match &self.view {
-            View::Profile { key, .. } => self.fleet.databases.get(key),
+            View::Profile { key, .. } => self.fleet.databases.get(key).map(|d| &**d),
             _ => None,
         }
     }

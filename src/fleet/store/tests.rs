@@ -1,5 +1,7 @@
 //! Unit tests of the fleet store: folding pods, probes, workloads and connections.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::fleet::{Health, ProbeReport, Role};
 
@@ -140,6 +142,55 @@ fn probes_derive_roles_and_leader_history() {
     assert!(!f.apply(again));
     assert_eq!(f.generation, g);
     assert!(f.apply(probed("a", "a-1")), "a new leader is a change");
+}
+
+#[test]
+fn a_databases_members_share_one_copy_of_their_voting_set() {
+    let mut f = Fleet::new(100);
+    f.apply(pods(
+        "o1",
+        &[("a", "a-0"), ("a", "a-1"), ("a", "a-2")],
+        true,
+    ));
+    let with_voters = |p: &str, voters: &[&str]| {
+        let Probe::Ok(mut r) = report(p, "a-0", 10) else {
+            unreachable!()
+        };
+        r.voters = voters.iter().map(|v| v.to_string()).collect();
+        (p.to_string(), Probe::Ok(r))
+    };
+    let round = |voters_of_a2: &[&str]| FleetEvent::Probed {
+        orchestra: "o1".into(),
+        db: db("a"),
+        results: vec![
+            with_voters("a-0", &["a-0", "a-1", "a-2"]),
+            with_voters("a-1", &["a-0", "a-1", "a-2"]),
+            with_voters("a-2", voters_of_a2),
+        ],
+        at_ms: 1,
+    };
+    let voters = |f: &Fleet| -> Vec<Arc<[String]>> {
+        f.databases[&DbKey::new("o1", &db("a"))]
+            .members
+            .iter()
+            .map(|m| match &m.probe {
+                Probe::Ok(r) => r.voters.clone(),
+                _ => panic!("probed"),
+            })
+            .collect()
+    };
+    f.apply(round(&["a-0", "a-1", "a-2"]));
+    let v = voters(&f);
+    assert!(Arc::ptr_eq(&v[0], &v[1]) && Arc::ptr_eq(&v[1], &v[2]));
+    // The next round's equal sets are the held copy too.
+    f.apply(round(&["a-0", "a-1", "a-2"]));
+    let again = voters(&f);
+    assert!(Arc::ptr_eq(&v[0], &again[0]) && Arc::ptr_eq(&v[0], &again[2]));
+    // A member that reports another set keeps its own.
+    f.apply(round(&["a-0", "a-1", "a-3"]));
+    let split = voters(&f);
+    assert!(Arc::ptr_eq(&split[0], &split[1]));
+    assert_eq!(&*split[2], ["a-0", "a-1", "a-3"]);
 }
 
 #[test]

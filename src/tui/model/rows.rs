@@ -212,7 +212,7 @@ impl Model {
                             .map_or("", String::as_str),
                     )
             })
-            .map(|(i, d)| (i as u32, d))
+            .map(|(i, d)| (i as u32, &**d))
             .collect();
         let r = self.reverse;
         match self.sort {

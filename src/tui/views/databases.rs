@@ -101,7 +101,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         .skip(offset)
         .take(rows)
         .filter_map(|k| model.keys.get(*k as usize))
-        .filter_map(|k| model.fleet.databases.get(k))
+        .filter_map(|k| model.fleet.databases.get(k).map(|d| &**d))
         .collect();
     // Column widths follow what is on screen (bounded), not the whole fleet.
     let widest = |f: &dyn Fn(&Database) -> usize, lo: usize, hi: usize| {
