@@ -18,26 +18,6 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc v3's `mimalloc.h` (the sys crate exports no constant for
-/// it), and its default there: freed memory goes back to the OS after this many milliseconds.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-const MI_PURGE_DELAY_DEFAULT: std::ffi::c_long = 1000;
-
-/// Freed memory goes back to the OS at once rather than a second later. The dashboard frees in
-/// bursts (a probe round, a page of a list) and the delay kept about 12 MiB of the fleet
-/// dashboard's freed pages resident for good (164 -> 151 MiB, idle CPU unchanged). Set only
-/// when the option still has mimalloc's default (which also proves the index right), so
-/// `MIMALLOC_PURGE_DELAY` in the environment wins.
-fn return_freed_memory_at_once() {
-    // SAFETY: reading and setting an allocator option; main runs before any other thread of
-    // ours exists, and mimalloc keeps the options in plain words.
-    unsafe {
-        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == MI_PURGE_DELAY_DEFAULT {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
-        }
-    }
-}
-
 fn main() -> ExitCode {
     // No transparent huge pages: a 2 MiB page that is partly used counts whole in RSS, and the
     // allocator asks for them by default (the fleet dashboard: 172 -> 162 MiB). Nothing baton
@@ -45,7 +25,6 @@ fn main() -> ExitCode {
     // A kernel without the switch (before 3.15) keeps them: nothing to tell the user.
     #[cfg(target_os = "linux")]
     let _ = nix::sys::prctl::set_thp_disable(true);
-    return_freed_memory_at_once();
     if let Err(e) = color_eyre::install() {
         eprintln!("baton: cannot install the error reporter: {e}");
     }
