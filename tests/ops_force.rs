@@ -8,9 +8,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{TestLab, small_spec, wait_for};
+use common::{TestLab, small_spec};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 
@@ -23,35 +21,7 @@ async fn a_rule_is_forced_only_as_the_config_allows_and_the_audit_says_so() {
     let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
     // One follower partitioned: restarting the other would leave 1 of 3 healthy. (Not the
     // leader: while the rest elect another, every operation waits for the election.)
-    let followers = t.followers(
-        "lab-a/team-b/catalog",
-        &["catalog-1-0", "catalog-2-0", "catalog-3-0"],
-    );
-    let (target, victim) = (followers[0], followers[followers.len() - 1]);
-    let (code, _, err) = t
-        .fault(&[
-            "partition",
-            "--orchestra",
-            ORCH,
-            "-n",
-            "team-b",
-            "--pod",
-            victim,
-        ])
-        .await;
-    assert_eq!(code, 0, "{err}");
-    wait_for(
-        "the partitioned member unready",
-        Duration::from_secs(20),
-        || async {
-            pods.get(victim)
-                .await
-                .ok()
-                .and_then(|p| p.status?.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
-        },
-    )
-    .await;
+    let (target, _) = t.partition_a_catalog_follower().await;
     let restart = |extra: &'static [&'static str]| {
         let mut v = vec![
             "op",

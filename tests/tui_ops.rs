@@ -18,9 +18,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{TestLab, small_spec, wait_for};
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
+use common::{TestLab, small_spec};
 use serde_json::Value;
 
 const ORCH: &str = "lab-a";
@@ -230,38 +228,7 @@ async fn launch_confirm_follow_refuse_and_resume_from_the_dashboard() {
 
     // ---- Refused at 80x24: a partitioned follower; the rule shows, nothing is sent.
     t.settled(ORCH, "team-b", "catalog").await;
-    let victim = *t
-        .followers(
-            "lab-a/team-b/catalog",
-            &["catalog-1-0", "catalog-2-0", "catalog-3-0"],
-        )
-        .last()
-        .expect("followers");
-    let (code, _, err) = t
-        .fault(&[
-            "partition",
-            "--orchestra",
-            ORCH,
-            "-n",
-            "team-b",
-            "--pod",
-            victim,
-        ])
-        .await;
-    assert_eq!(code, 0, "{err}");
-    let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
-    wait_for(
-        "the partitioned member unready",
-        Duration::from_secs(20),
-        || async {
-            pods.get(victim)
-                .await
-                .ok()
-                .and_then(|p| p.status?.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
-        },
-    )
-    .await;
+    let (_, victim) = t.partition_a_catalog_follower().await;
     let narrow = Tmux::baton(&t, "narrow", 80, 24);
     narrow
         .wait("lab-a live", Duration::from_secs(30), |s| {

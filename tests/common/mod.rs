@@ -125,6 +125,45 @@ impl TestLab {
             .collect()
     }
 
+    /// Partitions the last follower by name of the 3-member catalog in team-b of lab-a (so the
+    /// other follower goes first in a restart) and waits for its pod to turn unready; returns
+    /// (the other follower, the partitioned one).
+    pub async fn partition_a_catalog_follower(&self) -> (&'static str, &'static str) {
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::api::Api;
+        let followers = self.followers(
+            "lab-a/team-b/catalog",
+            &["catalog-1-0", "catalog-2-0", "catalog-3-0"],
+        );
+        let (other, victim) = (followers[0], followers[followers.len() - 1]);
+        let (code, _, err) = self
+            .fault(&[
+                "partition",
+                "--orchestra",
+                "lab-a",
+                "-n",
+                "team-b",
+                "--pod",
+                victim,
+            ])
+            .await;
+        assert_eq!(code, 0, "{err}");
+        let pods: Api<Pod> = Api::namespaced(self.kube_client("lab-a").await, "team-b");
+        wait_for(
+            "the partitioned member unready",
+            Duration::from_secs(20),
+            || async {
+                pods.get(victim)
+                    .await
+                    .ok()
+                    .and_then(|p| p.status?.conditions)
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
+            },
+        )
+        .await;
+        (other, victim)
+    }
+
     /// Deletes the pod of `group`'s leader `old` (in `namespace`) with kubectl and waits up to
     /// `within` for the lab to elect another member; returns the new leader as soon as it is.
     pub async fn replace_leader(

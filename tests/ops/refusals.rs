@@ -10,13 +10,6 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
     .await;
     t.settled(ORCH, "team-a", "orders").await;
     t.settled(ORCH, "team-b", "catalog").await;
-    let kc = t.kubeconfig();
-    let kc = kc.to_str().expect("path");
-    let fault = |args: Vec<&str>| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_baton"));
-        cmd.args(["--kubeconfig", kc, "lab", "fault"]).args(args);
-        cmd
-    };
     // Wrong expected leader.
     let (code, _, err) = run(
         &t,
@@ -71,39 +64,8 @@ async fn refusals_name_the_rule_and_send_no_mutating_request() {
         .expect("delete job");
 
     // A partitioned follower: a restart would not mend it, and the majority would not survive
-    // restarting another. (The last follower by name, so the other goes first.)
-    let victim = *t
-        .followers(
-            "lab-a/team-b/catalog",
-            &["catalog-1-0", "catalog-2-0", "catalog-3-0"],
-        )
-        .last()
-        .expect("followers");
-    let status = fault(vec![
-        "partition",
-        "--orchestra",
-        ORCH,
-        "-n",
-        "team-b",
-        "--pod",
-        victim,
-    ])
-    .status()
-    .expect("fault");
-    assert!(status.success());
-    wait_for(
-        "the partitioned member unready",
-        Duration::from_secs(20),
-        || async {
-            let pods: Api<Pod> = Api::namespaced(t.kube_client(ORCH).await, "team-b");
-            pods.get(victim)
-                .await
-                .ok()
-                .and_then(|p| p.status?.conditions)
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "False"))
-        },
-    )
-    .await;
+    // restarting another.
+    let (_, victim) = t.partition_a_catalog_follower().await;
     let before_partition = t.mutating_requests().len();
     let (code, _, err) = run(&t, "", &op("rolling-restart", "catalog", &["--yes"])).await;
     assert_eq!(code, 3, "{err}");
