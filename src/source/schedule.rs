@@ -362,14 +362,16 @@ impl Schedule {
     /// A database's probe came back at `now`: next due after its interval.
     pub fn probed(&mut self, db: &DbRef, healthy: bool, focus: &Focus, now: Instant) {
         self.see(focus);
-        let Some(eye) = self.dbs.get(db).map(|d| d.eye) else {
-            return;
-        };
-        let next = now + self.jittered(self.intervals.of(eye, healthy));
-        if let Some(d) = self.dbs.get_mut(db) {
+        let Self {
+            dbs,
+            intervals,
+            jitter,
+            ..
+        } = self;
+        if let Some(d) = dbs.get_mut(db) {
             d.in_flight = false;
             d.healthy = healthy;
-            d.due = next;
+            d.due = now + jittered(jitter, intervals.of(d.eye, healthy));
         }
     }
 
@@ -400,10 +402,6 @@ impl Schedule {
         for (db, d) in self.dbs.iter_mut() {
             d.eye = eye_of(&self.focus, &self.orchestra, db);
         }
-    }
-
-    fn jittered(&mut self, base: Duration) -> Duration {
-        jittered(&mut self.jitter, base)
     }
 }
 

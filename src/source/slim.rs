@@ -8,7 +8,6 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetStatus};
 use k8s_openapi::api::core::v1::{
     Container, ContainerStatus, Pod, PodCondition, PodSpec, PodStatus, PodTemplateSpec,
@@ -92,12 +91,13 @@ struct Restarts {
     restart_count: i32,
 }
 
+/// An object's three parts, each decoded as the slim kind says.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Repr {
+struct Repr<S, T> {
     metadata: Meta,
-    spec: Option<Spec>,
-    status: Option<Status>,
+    spec: Option<S>,
+    status: Option<T>,
 }
 
 impl<'de> Deserialize<'de> for SlimPod {
@@ -106,7 +106,7 @@ impl<'de> Deserialize<'de> for SlimPod {
             metadata: m,
             spec,
             status,
-        } = Repr::deserialize(d)?;
+        } = Repr::<Spec, Status>::deserialize(d)?;
         Ok(SlimPod(Box::new(Pod {
             metadata: m.into_meta(false),
             spec: spec.map(|s| PodSpec {
@@ -195,21 +195,13 @@ struct SetStatus {
     current_revision: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct SetRepr {
-    metadata: Meta,
-    spec: Option<SetSpec>,
-    status: Option<SetStatus>,
-}
-
 impl<'de> Deserialize<'de> for SlimStatefulSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let SetRepr {
+        let Repr {
             metadata,
             spec,
             status,
-        } = SetRepr::deserialize(d)?;
+        } = Repr::<SetSpec, SetStatus>::deserialize(d)?;
         Ok(SlimStatefulSet(Box::new(StatefulSet {
             metadata: metadata.into_meta(true),
             spec: spec.map(|s| StatefulSetSpec {
@@ -247,24 +239,25 @@ impl<'de> Deserialize<'de> for SlimStatefulSet {
 }
 
 /// `kube::Resource` for a slim wrapper of a k8s-openapi object (a `Box` of it in `.0`), so
-/// kube-runtime's watcher lists and watches it like the full type.
+/// kube-runtime's watcher lists and watches it like the full type: kind, group, version and
+/// plural are the full type's.
 macro_rules! slim_resource {
-    ($slim:ident, $kind:literal, $group:literal, $plural:literal) => {
+    ($slim:ident, $full:ty) => {
         impl kube::Resource for $slim {
             type DynamicType = ();
-            type Scope = NamespaceResourceScope;
+            type Scope = <$full as k8s_openapi::Resource>::Scope;
 
             fn kind(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($kind)
+                Cow::Borrowed(<$full as k8s_openapi::Resource>::KIND)
             }
             fn group(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($group)
+                Cow::Borrowed(<$full as k8s_openapi::Resource>::GROUP)
             }
             fn version(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed("v1")
+                Cow::Borrowed(<$full as k8s_openapi::Resource>::VERSION)
             }
             fn plural(_: &()) -> Cow<'_, str> {
-                Cow::Borrowed($plural)
+                Cow::Borrowed(<$full as k8s_openapi::Resource>::URL_PATH_SEGMENT)
             }
             fn meta(&self) -> &ObjectMeta {
                 &self.0.metadata
@@ -276,8 +269,8 @@ macro_rules! slim_resource {
     };
 }
 
-slim_resource!(SlimPod, "Pod", "", "pods");
-slim_resource!(SlimStatefulSet, "StatefulSet", "apps", "statefulsets");
+slim_resource!(SlimPod, Pod);
+slim_resource!(SlimStatefulSet, StatefulSet);
 
 #[cfg(test)]
 mod tests {
