@@ -19,7 +19,7 @@ use super::controllers::delete_pod_gracefully;
 use super::paging::Paging;
 use super::resources::{self, Resource};
 use super::selector::{FieldSelector, LabelSelector};
-use super::store::{ApiError, Change};
+use super::store::{ApiError, Change, Frozen};
 
 mod pods;
 mod watch;
@@ -66,7 +66,7 @@ fn json_response(code: u16, v: &Value, content_type: &'static str) -> Response {
 struct PlainList<'a> {
     #[serde(rename = "apiVersion")]
     api_version: String,
-    items: Vec<&'a super::store::Frozen>,
+    items: Vec<&'a Frozen>,
     kind: String,
     metadata: Value,
 }
@@ -84,7 +84,7 @@ fn serialized(code: u16, v: &impl serde::Serialize, content_type: &'static str) 
         Err(e) => error(&ApiError {
             code: 500,
             reason: "InternalError",
-            message: format!("cannot serialize the list: {e}"),
+            message: format!("cannot serialize the body: {e}"),
         }),
     }
 }
@@ -275,6 +275,17 @@ fn include_object(q: &Query) -> Result<resources::Include, ApiError> {
 
 /// A field selector applies to the object as the client sees it (`regarding.name` for an
 /// events.k8s.io Event, `involvedObject.name` for a core one).
+/// Whether a stored object passes both selectors: the labels are read in place, and the object
+/// is decoded only for a field selector.
+fn selected(
+    labels: &LabelSelector,
+    fields: &FieldSelector,
+    view: &'static Resource,
+    obj: &Frozen,
+) -> bool {
+    labels.matches_frozen(obj) && (fields.is_empty() || fields_match(fields, view, &obj.to_value()))
+}
+
 fn fields_match(fields: &FieldSelector, view: &'static Resource, obj: &Value) -> bool {
     if std::ptr::eq(view, resources::stored(view)) {
         fields.matches(obj)
@@ -407,7 +418,7 @@ async fn resource_request(
             (Method::PATCH, _, sub) => patch(o, view, ns_str, name, sub, headers, &body),
             (Method::DELETE, "", None) => {
                 let sel = LabelSelector::parse(q.get("labelSelector").unwrap_or("")).map_err(ApiError::bad_request)?;
-                let (items, _) = o.store.list_filtered(res, ns, |v| sel.matches_object(v));
+                let (items, _) = o.store.list_filtered(res, ns, |f| sel.matches_frozen(f));
                 for it in &items {
                     delete_one(o, res, ns_str, it["metadata"]["name"].as_str().unwrap_or(""), q, &body)?;
                 }
@@ -474,8 +485,8 @@ fn list(
         };
         return Ok(serialized(200, &list, "application/json"));
     }
-    let page = o.store.list_page(res, ns, &paging, unfiltered, |v| {
-        labels.matches_object(v) && fields_match(&fields, view, v)
+    let page = o.store.list_page(res, ns, &paging, unfiltered, |f| {
+        selected(&labels, &fields, view, f)
     })?;
     let meta = page.list_meta();
     if wants_table(headers) {

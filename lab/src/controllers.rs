@@ -128,7 +128,7 @@ pub fn pod_for(sts: &Value, i: i64, revision: &str) -> Value {
 
 /// Whether a pod (not yet gone) mounts claim `claim`.
 pub fn claim_in_use(store: &Store, ns: &str, claim: &str) -> bool {
-    let uses = |p: &Value| {
+    let uses = |p: &Frozen| {
         p["spec"]["volumes"].as_array().is_some_and(|vs| {
             vs.iter()
                 .any(|v| v["persistentVolumeClaim"]["claimName"] == claim)
@@ -245,7 +245,7 @@ impl Controllers {
                 owned = (ns.clone(), self.pods_by_statefulset(&ns));
             }
             let pods = owned.1.remove(&name).unwrap_or_default();
-            self.reconcile_sts_with(&ns, &name, pods);
+            self.reconcile_sts_with(&ns, &name, Some(pods));
         }
         for (ns, name) in self.store.keys(resources::jobs()) {
             self.reconcile_job(&ns, &name);
@@ -324,7 +324,7 @@ impl Controllers {
 
     /// Deletes objects owned by a deleted owner (background propagation).
     fn collect_garbage(&self, res: &'static Resource, ns: &str, owner_uid: &str) {
-        let owned = |o: &Value| {
+        let owned = |o: &Frozen| {
             o["metadata"]["ownerReferences"]
                 .as_array()
                 .is_some_and(|rs| rs.iter().any(|r| r["uid"] == owner_uid))
@@ -356,8 +356,7 @@ impl Controllers {
 
     /// Reconciles StatefulSet `ns/name`, with the pods it controls when the caller listed them
     /// (`None`: list them now).
-    fn reconcile_sts_with(&self, ns: &str, name: &str, pods: impl Into<Option<Vec<Arc<Frozen>>>>) {
-        let pods: Option<Vec<Arc<Frozen>>> = pods.into();
+    fn reconcile_sts_with(&self, ns: &str, name: &str, pods: Option<Vec<Arc<Frozen>>>) {
         // Shared reads (no copy): the 30 s resync looks at every StatefulSet and pod.
         let Ok(sts) = self.store.get_shared(resources::statefulsets(), ns, name) else {
             return;
@@ -509,7 +508,7 @@ impl Controllers {
         if done || is_terminating(&job) {
             return;
         }
-        let owned = |p: &Value| owner(p).is_some_and(|(k, n)| k == "Job" && n == name);
+        let owned = |p: &Frozen| owner(p).is_some_and(|(k, n)| k == "Job" && n == name);
         let pods = self
             .store
             .list_filtered(resources::pods(), Some(ns), owned)

@@ -82,12 +82,8 @@ impl LabelSelector {
         Ok(Self(reqs))
     }
 
-    pub fn matches(&self, labels: Option<&serde_json::Map<String, Value>>) -> bool {
-        self.matches_by(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str))
-    }
-
     /// Whether the labels `get` looks up match.
-    pub fn matches_by<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
+    fn matches_by<'a>(&self, get: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.0.iter().all(|r| match r {
             Req::Eq(k, v) => get(k) == Some(v.as_str()),
             Req::Ne(k, v) => get(k) != Some(v.as_str()),
@@ -98,11 +94,7 @@ impl LabelSelector {
         })
     }
 
-    pub fn matches_object(&self, obj: &Value) -> bool {
-        self.matches(obj["metadata"]["labels"].as_object())
-    }
-
-    /// As [`LabelSelector::matches_object`], for an object as the store keeps it.
+    /// Whether an object, as the store keeps it, has labels that match (read in place).
     pub fn matches_frozen(&self, obj: &crate::store::Frozen) -> bool {
         let labels = &obj["metadata"]["labels"];
         self.matches_by(|k| labels.get(k).and_then(|v| v.as_str()))
@@ -181,7 +173,9 @@ mod tests {
             ("app=other", false),
         ] {
             assert_eq!(
-                LabelSelector::parse(sel).unwrap().matches_object(&o),
+                LabelSelector::parse(sel)
+                    .unwrap()
+                    .matches_frozen(&crate::store::Frozen::from(&o)),
                 want,
                 "{sel}"
             );

@@ -223,20 +223,15 @@ impl Store {
         self.list_filtered(res, ns, |_| true)
     }
 
-    /// The objects `keep` accepts, as `Value`s (each one decoded once, before `keep` sees it).
+    /// The objects `keep` accepts (it reads them in place), each decoded to a `Value`.
     pub fn list_filtered(
         &self,
         res: &'static Resource,
         ns: Option<&str>,
-        keep: impl Fn(&Value) -> bool,
+        keep: impl Fn(&Frozen) -> bool,
     ) -> (Vec<Value>, u64) {
-        let (items, rv) = self.list_shared(res, ns, |_| true);
-        let items = items
-            .iter()
-            .map(|o| o.to_value())
-            .filter(|v| keep(v))
-            .collect();
-        (items, rv)
+        let (items, rv) = self.list_shared(res, ns, keep);
+        (items.iter().map(|o| o.to_value()).collect(), rv)
     }
 
     /// Like `list_filtered`, sharing the stored objects (no copy): `keep` reads them in place.
@@ -273,7 +268,7 @@ impl Store {
         ns: Option<&str>,
         paging: &Paging,
         count_remaining: bool,
-        keep: impl Fn(&Value) -> bool,
+        keep: impl Fn(&Frozen) -> bool,
     ) -> Result<Page<Value>, ApiError> {
         self.list_page_as(res, ns, paging, count_remaining, |o| o.to_value(), keep)
     }
@@ -289,11 +284,11 @@ impl Store {
         count_remaining: bool,
         keep: impl Fn(&Frozen) -> bool,
     ) -> Result<Page<Arc<Frozen>>, ApiError> {
-        self.list_page_as(res, ns, paging, count_remaining, Arc::clone, |o| keep(o))
+        self.list_page_as(res, ns, paging, count_remaining, Arc::clone, keep)
     }
 
-    /// A page of the objects `keep` accepts, each made a `T` by `as_item` once, before `keep`
-    /// sees it.
+    /// A page of the objects `keep` accepts (it reads them in place), each made a `T` by
+    /// `as_item`; what is only counted is never converted.
     fn list_page_as<T>(
         &self,
         res: &'static Resource,
@@ -301,7 +296,7 @@ impl Store {
         paging: &Paging,
         count_remaining: bool,
         as_item: impl Fn(&Arc<Frozen>) -> T,
-        keep: impl Fn(&T) -> bool,
+        keep: impl Fn(&Frozen) -> bool,
     ) -> Result<Page<T>, ApiError> {
         let inner = self.lock();
         let rv = match &paging.from {
@@ -319,14 +314,16 @@ impl Store {
             (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
             (None, None) => Bound::Unbounded,
         };
-        // Each candidate is made an item once; `keep` sees the item the page would hold.
         let mut matching = all
             .range((lower, Bound::Unbounded))
             .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
-            .map(|(k, v)| (k, as_item(v)))
             .filter(|(_, v)| keep(v));
         let limit = paging.limit.unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), T)> = matching.by_ref().take(limit).collect();
+        let items: Vec<(&(String, String), T)> = matching
+            .by_ref()
+            .take(limit)
+            .map(|(k, v)| (k, as_item(v)))
+            .collect();
         let next = match items.last() {
             Some((key, _)) if items.len() == limit => {
                 let mut rest = matching.peekable();

@@ -88,11 +88,11 @@ pub(super) fn watch(
     let bookmarks = q.flag("allowWatchBookmarks");
     let initial = q.flag("sendInitialEvents");
     let asked_rv = q.get("resourceVersion").unwrap_or("");
-    let matches = move |obj: &Value| {
+    // Read in place: an event's object is decoded only for a watcher it is sent to.
+    let matches = move |obj: &Frozen| {
         ns.as_deref()
             .is_none_or(|n| obj["metadata"]["namespace"] == n)
-            && labels.matches_object(obj)
-            && fields_match(&fields, view, obj)
+            && selected(&labels, &fields, view, obj)
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(256);
@@ -136,12 +136,9 @@ pub(super) fn watch(
             ..
         } = &**c
             && std::ptr::eq(*resource, res)
+            && matches(object)
         {
-            // The store keeps objects compact: each event's object is decoded once here.
-            let object = object.to_value();
-            if matches(&object) {
-                prelude.push(line(kind.as_str(), &object));
-            }
+            prelude.push(line(kind.as_str(), &object.to_value()));
         }
     }
     let bookmark_every = o.bookmark_every;
@@ -174,12 +171,9 @@ pub(super) fn watch(
                 msg = live.recv() => match msg {
                     Ok(c) => match &*c {
                         Change::Object { rv, kind, resource, object } => {
-                            if std::ptr::eq(*resource, res) {
-                                let object = object.to_value();
-                                if matches(&object) {
-                                    let l = line(kind.as_str(), &object);
-                                    if tx.send(l).await.is_err() { return; }
-                                }
+                            if std::ptr::eq(*resource, res) && matches(object) {
+                                let l = line(kind.as_str(), &object.to_value());
+                                if tx.send(l).await.is_err() { return; }
                             }
                             last_rv = *rv;
                         }

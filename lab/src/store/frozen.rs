@@ -219,12 +219,7 @@ impl PartialEq for Frozen {
             (Self::Bool(a), Self::Bool(b)) => a == b,
             (Self::Number(a), Self::Number(b)) => a == b,
             (Self::Array(a), Self::Array(b)) => a == b,
-            (Self::Object(a), Self::Object(b)) => {
-                a.len() == b.len()
-                    && a.iter()
-                        .zip(b.iter())
-                        .all(|((ka, va), (kb, vb))| ka == kb && va == vb)
-            }
+            (Self::Object(a), Self::Object(b)) => a == b,
             _ => match (self.as_str(), other.as_str()) {
                 (Some(a), Some(b)) => a == b,
                 _ => false,
@@ -309,8 +304,6 @@ impl fmt::Display for Frozen {
 pub trait Json: Index<&'static str, Output = Self> + PartialEq<Value> + Serialize {
     fn get(&self, key: &str) -> Option<&Self>;
     fn as_str(&self) -> Option<&str>;
-    fn as_i64(&self) -> Option<i64>;
-    fn as_u64(&self) -> Option<u64>;
     fn as_array(&self) -> Option<&[Self]>
     where
         Self: Sized;
@@ -319,7 +312,6 @@ pub trait Json: Index<&'static str, Output = Self> + PartialEq<Value> + Serializ
     fn is_str(&self, s: &str) -> bool {
         self.as_str() == Some(s)
     }
-    fn to_value(&self) -> Value;
 }
 
 impl Json for Value {
@@ -329,20 +321,11 @@ impl Json for Value {
     fn as_str(&self) -> Option<&str> {
         Value::as_str(self)
     }
-    fn as_i64(&self) -> Option<i64> {
-        Value::as_i64(self)
-    }
-    fn as_u64(&self) -> Option<u64> {
-        Value::as_u64(self)
-    }
     fn as_array(&self) -> Option<&[Self]> {
         Value::as_array(self).map(Vec::as_slice)
     }
     fn is_null(&self) -> bool {
         Value::is_null(self)
-    }
-    fn to_value(&self) -> Value {
-        self.clone()
     }
 }
 
@@ -353,20 +336,11 @@ impl Json for Frozen {
     fn as_str(&self) -> Option<&str> {
         Frozen::as_str(self)
     }
-    fn as_i64(&self) -> Option<i64> {
-        Frozen::as_i64(self)
-    }
-    fn as_u64(&self) -> Option<u64> {
-        Frozen::as_u64(self)
-    }
     fn as_array(&self) -> Option<&[Self]> {
         Frozen::as_array(self)
     }
     fn is_null(&self) -> bool {
         Frozen::is_null(self)
-    }
-    fn to_value(&self) -> Value {
-        Frozen::to_value(self)
     }
 }
 
