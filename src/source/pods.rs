@@ -44,24 +44,35 @@ pub async fn list_zones<M>(
 ) {
     let nodes: Api<Node> = Api::all(client);
     loop {
-        if let Ok(list) = nodes.list_metadata(&ListParams::default()).await {
-            let zones = list
-                .items
-                .into_iter()
-                .filter_map(|n| {
-                    let zone = n
-                        .metadata
-                        .labels
-                        .as_ref()?
-                        .get("topology.kubernetes.io/zone")?
-                        .clone();
-                    Some((n.metadata.name?, zone))
-                })
-                .collect();
-            if out.send(wrap(zones)).await.is_err() {
-                return;
-            }
+        // The request boxed and the list turned into the map by a plain function: neither stays
+        // in this task between lists (it lives as long as the orchestra is watched).
+        let zones = zones_of(Box::pin(nodes.list_metadata(&ListParams::default())).await);
+        if let Some(zones) = zones
+            && out.send(wrap(zones)).await.is_err()
+        {
+            return;
         }
         tokio::time::sleep(Duration::from_secs(60)).await;
     }
+}
+
+/// Node → zone from a node list (None when it could not be listed).
+fn zones_of(
+    list: kube::Result<kube::api::ObjectList<kube::core::PartialObjectMeta<Node>>>,
+) -> Option<HashMap<String, String>> {
+    let list = list.ok()?;
+    Some(
+        list.items
+            .into_iter()
+            .filter_map(|n| {
+                let zone = n
+                    .metadata
+                    .labels
+                    .as_ref()?
+                    .get("topology.kubernetes.io/zone")?
+                    .clone();
+                Some((n.metadata.name?, zone))
+            })
+            .collect(),
+    )
 }

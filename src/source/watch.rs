@@ -111,40 +111,15 @@ pub async fn follow<K, T, M, F, W>(
         .backoff(QuickBackoff::new())
         .boxed();
     let mut listing: Vec<T> = Vec::new();
-    while let Some(item) = stream.next().await {
-        let mut pause = None;
-        let seen = match item {
-            Ok(Event::Init) => {
-                listing.clear();
-                continue;
-            }
-            Ok(Event::InitApply(k)) => {
-                listing.extend((how.trim)(&k));
-                continue;
-            }
-            Ok(Event::InitDone) => Seen::Listed(std::mem::take(&mut listing)),
-            Ok(Event::Apply(k)) => match (how.trim)(&k) {
-                Some(t) => Seen::Applied(t),
-                None => continue,
-            },
-            Ok(Event::Delete(k)) => match (how.trim)(&k) {
-                Some(t) => Seen::Deleted(t),
-                None => continue,
-            },
-            // The watch outlived the server's history: the watcher relists at once; the
-            // connection is fine.
-            Err(watcher::Error::WatchError(s)) if s.code == 410 => {
-                tracing::debug!(what = how.what, "watch expired; relisting");
-                continue;
-            }
-            Err(e) => {
-                tracing::debug!(what = how.what, error = %e, "watch");
-                let f = failure(&e);
-                if matches!(f, Failure::Unauthorized(_)) {
-                    pause = how.forbidden_pause;
-                }
-                Seen::Failed(f)
-            }
+    loop {
+        // The event is moved into a plain function at once: an object borrowed here, or the
+        // `while let` scrutinee, would be kept in this task across the send below (a Job inline
+        // is kilobytes, in each of 200 orchestras' tasks).
+        let Some(item) = stream.next().await else {
+            return;
+        };
+        let Some((seen, pause)) = judge(item, &how, &mut listing) else {
+            continue;
         };
         if out.send((how.wrap)(seen)).await.is_err() {
             return;
@@ -153,6 +128,47 @@ pub async fn follow<K, T, M, F, W>(
             tokio::time::sleep(p).await;
         }
     }
+}
+
+/// What one watcher event means for the supervisor (None: nothing yet, or not one of ours),
+/// and how long to pause after a refusal.
+fn judge<K, T, F, W>(
+    item: Result<Event<K>, watcher::Error>,
+    how: &Follow<F, W>,
+    listing: &mut Vec<T>,
+) -> Option<(Seen<T>, Option<Duration>)>
+where
+    F: Fn(&K) -> Option<T>,
+{
+    let mut pause = None;
+    let seen = match item {
+        Ok(Event::Init) => {
+            listing.clear();
+            return None;
+        }
+        Ok(Event::InitApply(k)) => {
+            listing.extend((how.trim)(&k));
+            return None;
+        }
+        Ok(Event::InitDone) => Seen::Listed(std::mem::take(listing)),
+        Ok(Event::Apply(k)) => Seen::Applied((how.trim)(&k)?),
+        Ok(Event::Delete(k)) => Seen::Deleted((how.trim)(&k)?),
+        // The watch outlived the server's history: the watcher relists at once; the
+        // connection is fine.
+        Err(watcher::Error::WatchError(s)) if s.code == 410 => {
+            tracing::debug!(what = how.what, "watch expired; relisting");
+            return None;
+        }
+        Err(e) => {
+            tracing::debug!(what = how.what, error = %e, "watch");
+            let f = failure(&e);
+            if matches!(f, Failure::Unauthorized(_)) {
+                pause = how.forbidden_pause;
+            }
+            Seen::Failed(f)
+        }
+    };
+    Some((seen, pause))
 }
 
 /// Asks the API server `/version`: every 15 s while live (a hung connection is noticed), every
@@ -179,15 +195,19 @@ pub async fn heartbeat<M>(
                 continue;
             }
         }
-        let answer =
-            match tokio::time::timeout(Duration::from_secs(5), client.apiserver_version()).await {
-                Err(_) => Err(Failure::Other("no answer within 5s".into())),
-                Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => {
-                    Err(Failure::Unauthorized(crate::clip(&s.message, 120)))
-                }
-                Ok(Err(e)) => Err(Failure::Other(crate::probe::kube_reason(&e))),
-                Ok(Ok(_)) => Ok(()),
-            };
+        let answer = match tokio::time::timeout(
+            Duration::from_secs(5),
+            Box::pin(client.apiserver_version()),
+        )
+        .await
+        {
+            Err(_) => Err(Failure::Other("no answer within 5s".into())),
+            Ok(Err(kube::Error::Api(s))) if s.code == 401 || s.code == 403 => {
+                Err(Failure::Unauthorized(crate::clip(&s.message, 120)))
+            }
+            Ok(Err(e)) => Err(Failure::Other(crate::probe::kube_reason(&e))),
+            Ok(Ok(_)) => Ok(()),
+        };
         if out.send(wrap(answer)).await.is_err() {
             return;
         }

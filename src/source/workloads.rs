@@ -73,3 +73,77 @@ pub async fn watch_op_leases<M>(
     };
     follow(Api::<Lease>::all(client), cfg, how, out).await;
 }
+#[cfg(test)]
+mod tests {
+    /// Every orchestra keeps these tasks for its whole life: 200 orchestras, a dozen each. An
+    /// object kept inline across an await (a Job was ~5 KiB of its watch task) or a request's
+    /// future held between requests shows here.
+    #[tokio::test]
+    async fn the_tasks_each_orchestra_keeps_stay_small() {
+        const MOST: usize = 2048;
+        let cfg = kube::Config::new(http::Uri::from_static("https://127.0.0.1:1"));
+        let client = kube::Client::try_from(cfg).unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::channel::<u8>(1);
+        let profile = crate::config::builtin_profile("neo4j").unwrap();
+        let (_live_tx, live) = tokio::sync::watch::channel(false);
+        let sizes = [
+            (
+                "jobs",
+                std::mem::size_of_val(&super::watch_jobs(client.clone(), |_| 0, tx.clone())),
+            ),
+            (
+                "leases",
+                std::mem::size_of_val(&super::watch_op_leases(client.clone(), |_| 0, tx.clone())),
+            ),
+            (
+                "statefulsets",
+                std::mem::size_of_val(&super::watch_statefulsets(
+                    client.clone(),
+                    profile.clone(),
+                    |_| 0,
+                    tx.clone(),
+                )),
+            ),
+            (
+                "pods",
+                std::mem::size_of_val(&crate::source::pods::watch_pods(
+                    client.clone(),
+                    profile.clone(),
+                    |_| 0,
+                    tx.clone(),
+                )),
+            ),
+            (
+                "zones",
+                std::mem::size_of_val(&crate::source::pods::list_zones(
+                    client.clone(),
+                    |_| 0,
+                    tx.clone(),
+                )),
+            ),
+            (
+                "heartbeat",
+                std::mem::size_of_val(&crate::source::watch::heartbeat(
+                    client.clone(),
+                    live,
+                    |_| 0,
+                    tx.clone(),
+                )),
+            ),
+            (
+                "access",
+                std::mem::size_of_val(&crate::source::access::keep_asking(
+                    client.clone(),
+                    |_| 0,
+                    tx.clone(),
+                )),
+            ),
+        ];
+        for (task, size) in sizes {
+            assert!(
+                size <= MOST,
+                "the {task} task is {size} bytes (at most {MOST})"
+            );
+        }
+    }
+}
