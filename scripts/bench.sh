@@ -5,7 +5,7 @@
 # BENCH_RUNS=N: runs of `baton bench`, default 3; each figure of several runs as min and median)
 # Figures: the lab's start time, RSS and idle CPU; `baton status`'s time to a complete snapshot
 # and peak RSS; then `baton bench`: the dashboard engine's time to list and probe the whole fleet,
-# its RSS and idle CPU, and the TUI's frame render time and idle terminal output.
+# its RSS and idle CPU (measured after one settling background cycle), and the TUI's frame render time and idle terminal output.
 set -euo pipefail
 baton=${1:-target/release/baton}
 work=$(mktemp -d)

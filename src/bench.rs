@@ -62,15 +62,19 @@ pub struct EngineFigures {
     pub rss_mib: Option<u64>,
     pub idle_cpu_percent: Option<f64>,
     pub idle_output: IdleOutput,
+    /// How long the fleet view ran before idle was measured.
+    pub settle: Duration,
 }
 
 /// Runs the engine over `targets` until every database was probed once (or `limit` passed),
-/// then measures `idle` seconds of steady state. Returns the figures and the fleet.
+/// then lets the fleet view run `settle` seconds and measures `idle` seconds of steady state.
+/// Returns the figures and the fleet.
 pub async fn engine(
     targets: Vec<Target>,
     config: &Config,
     theme: Theme,
     limit: Duration,
+    settle: Duration,
     idle: Duration,
 ) -> (EngineFigures, Fleet) {
     let started = Instant::now();
@@ -145,33 +149,43 @@ pub async fn engine(
     }
     // What the screen showed at the last frame, to tell what each idle frame changed.
     let mut shown = tui::buffer_text(&tui::render_to_buffer(&model, &model.theme, W, H));
-    let cpu0 = cpu_time();
-    let t0 = Instant::now();
-    let until = tokio::time::Instant::now() + idle;
     let mut flush = tokio::time::interval(Duration::from_millis(250));
     let mut pending = Vec::new();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(until) => break,
-            ev = rx.recv() => match ev {
-                Some(ev) => pending.push(ev),
-                None => break,
-            },
-            _ = flush.tick() => {
-                if !pending.is_empty() {
-                    focus(update(&mut model, Msg::FleetBatch(std::mem::take(&mut pending))));
-                }
-                focus(update(&mut model, Msg::Tick { now_ms: now_ms() }));
-                if model.take_dirty()
-                    && let Some(t) = terminal.as_mut()
-                    && painter.paint(t, &model).unwrap_or(false)
-                {
-                    output.frames += 1;
-                    let now = tui::buffer_text(&tui::render_to_buffer(&model, &model.theme, W, H));
-                    if output.changes.len() < MAX_CHANGES {
-                        output.changes.push(FrameChange::between(t0.elapsed(), &shown, &now));
+    let (mut cpu0, mut t0) = (None, Instant::now());
+    // First the settling cycle (every database moves onto its orchestra's beat: one extra round
+    // each), measured from its end: the steady state is what the figures are about.
+    for (measured, length) in [(false, settle), (true, idle)] {
+        if measured {
+            cpu0 = cpu_time();
+            t0 = Instant::now();
+            written.store(0, Ordering::SeqCst);
+            output.frames = 0;
+            output.changes.clear();
+        }
+        let until = tokio::time::Instant::now() + length;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => break,
+                ev = rx.recv() => match ev {
+                    Some(ev) => pending.push(ev),
+                    None => break,
+                },
+                _ = flush.tick() => {
+                    if !pending.is_empty() {
+                        focus(update(&mut model, Msg::FleetBatch(std::mem::take(&mut pending))));
                     }
-                    shown = now;
+                    focus(update(&mut model, Msg::Tick { now_ms: now_ms() }));
+                    if model.take_dirty()
+                        && let Some(t) = terminal.as_mut()
+                        && painter.paint(t, &model).unwrap_or(false)
+                    {
+                        output.frames += 1;
+                        let now = tui::buffer_text(&tui::render_to_buffer(&model, &model.theme, W, H));
+                        if output.changes.len() < MAX_CHANGES {
+                            output.changes.push(FrameChange::between(t0.elapsed(), &shown, &now));
+                        }
+                        shown = now;
+                    }
                 }
             }
         }
@@ -195,6 +209,7 @@ pub async fn engine(
         rss_mib: rss_mib(),
         idle_cpu_percent,
         idle_output: output,
+        settle,
     };
     (figures, model.fleet)
 }
@@ -357,7 +372,7 @@ impl EngineFigures {
              every orchestra listed (first complete frame) after {}   budget 1.5 s (first {}, half {}; CPU {})\n\
              every member probed once (complete snapshot) after {}   budget 8 s (CPU {})\n\
              RSS {} MiB   budget 100 MiB\n\
-             idle CPU {} of one core (supervisors and fleet view running, background probes)   budget 1 %\n\
+             idle CPU {} of one core (supervisors and fleet view running, background probes; measured after {:.0} s of settling)   budget 1 %\n\
              idle terminal output: {} frames, {} bytes in {:.0} s on the fleet view (first frame {} bytes)   budget 0 while nothing changes\n",
             self.orchestras,
             self.databases,
@@ -372,6 +387,7 @@ impl EngineFigures {
             self.idle_cpu_percent
                 .map(|c| format!("{c:.1} %"))
                 .unwrap_or("?".into()),
+            self.settle.as_secs_f64(),
             self.idle_output.frames,
             self.idle_output.bytes,
             self.idle_output.seconds,

@@ -314,6 +314,10 @@ pub struct BenchArgs {
     /// Give up waiting for a complete snapshot after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub limit: u64,
+    /// Seconds the fleet view runs before idle is measured: the first background cycle, in which
+    /// every database moves onto its orchestra's beat (one extra probe round each).
+    #[arg(long, default_value_t = 25)]
+    pub settle: u64,
     /// Seconds of steady state to measure idle CPU and terminal output over (the default spans a
     /// whole background probe cycle of 25 s).
     #[arg(long, default_value_t = 40)]

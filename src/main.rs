@@ -427,6 +427,7 @@ fn bench(
             config,
             theme.clone(),
             Duration::from_secs(args.limit),
+            Duration::from_secs(args.settle),
             Duration::from_secs(args.idle),
         )
         .await;

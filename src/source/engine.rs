@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use super::first_lists::{FIRST_LISTS, FirstLists};
 use super::schedule::Intervals;
-use super::supervisor::{Shared, Supervisor};
+use super::supervisor::{Shared, Supervisor, beat_of};
 use super::targets::{Origin, Target};
 use super::{Focus, PROBES_IN_FLIGHT, profiles};
 use crate::config::{Config, Transport};
@@ -82,7 +82,8 @@ impl Engine {
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();
-        for t in targets {
+        let n = targets.len();
+        for (i, t) in targets.into_iter().enumerate() {
             fleet.apply(FleetEvent::Connection {
                 orchestra: t.name.clone(),
                 state: Connection::Connecting,
@@ -99,6 +100,7 @@ impl Engine {
                 read_only: crate::guard::read_only_for(config, &t.name),
                 name: t.name,
                 transport,
+                beat: beat_of(shared.origin, intervals.background, i, n),
                 shared: shared.clone(),
                 events: tx.clone(),
             };

@@ -13,6 +13,12 @@
 //! probes every member anyway (a follower can fall behind without the leader changing), and pod
 //! changes from the watches make a database due at once as before. Only full rounds are shown
 //! (see [`Schedule::answered`]).
+//!
+//! An orchestra's healthy databases off screen are due together, on its beat (one instant per
+//! background interval, a different phase per orchestra, see [`Schedule::with_beat`]): fifty
+//! leader probes leave on one HTTP/2 connection in one burst, where each alone woke the
+//! runtime, wrote and read the socket and parked again. No database waits longer than the
+//! background interval for it: the beat is the first one after its answer.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -151,6 +157,9 @@ pub struct Schedule {
     jitter: Jitter,
     /// What is on screen, as last told ([`Schedule::refocus`], [`Schedule::probed`]).
     focus: Focus,
+    /// One instant of the orchestra's beat, if it has one (else background rounds are jittered
+    /// like the others).
+    beat: Option<Instant>,
 }
 
 impl Schedule {
@@ -161,6 +170,29 @@ impl Schedule {
             dbs: BTreeMap::new(),
             jitter,
             focus: Focus::default(),
+            beat: None,
+        }
+    }
+
+    /// Background rounds of healthy databases off screen fall on the beat through `at`: every
+    /// background interval from it (before or after `at`).
+    pub fn with_beat(mut self, at: Instant) -> Self {
+        self.beat = Some(at);
+        self
+    }
+
+    /// When a healthy database off screen that answered at `now` is due next: the first beat
+    /// after `now` (within one background interval), or the jittered interval without a beat.
+    fn background_due(
+        beat: Option<Instant>,
+        intervals: &Intervals,
+        jitter: &mut Jitter,
+        now: Instant,
+    ) -> Instant {
+        let period = intervals.background;
+        match beat {
+            Some(at) if !period.is_zero() => next_beat(at, period, now),
+            _ => now + jittered(jitter, period),
         }
     }
 
@@ -366,12 +398,17 @@ impl Schedule {
             dbs,
             intervals,
             jitter,
+            beat,
             ..
         } = self;
         if let Some(d) = dbs.get_mut(db) {
             d.in_flight = false;
             d.healthy = healthy;
-            d.due = now + jittered(jitter, intervals.of(d.eye, healthy));
+            d.due = if d.eye == Eye::Off && healthy {
+                Self::background_due(*beat, intervals, jitter, now)
+            } else {
+                now + jittered(jitter, intervals.of(d.eye, healthy))
+            };
         }
     }
 
@@ -382,10 +419,15 @@ impl Schedule {
             dbs,
             intervals,
             jitter,
+            beat,
             ..
         } = self;
         for d in dbs.values_mut() {
-            let due = now + jittered(jitter, intervals.of(d.eye, d.healthy));
+            let due = if d.eye == Eye::Off && d.healthy {
+                Self::background_due(*beat, intervals, jitter, now)
+            } else {
+                now + jittered(jitter, intervals.of(d.eye, d.healthy))
+            };
             if due < d.due {
                 d.due = due;
             }
@@ -402,6 +444,19 @@ impl Schedule {
         for (db, d) in self.dbs.iter_mut() {
             d.eye = eye_of(&self.focus, &self.orchestra, db);
         }
+    }
+}
+
+/// The first instant after `now` of the beat through `at` every `period` (not zero).
+fn next_beat(at: Instant, period: Duration, now: Instant) -> Instant {
+    let p = period.as_nanos();
+    if now >= at {
+        let steps = (now - at).as_nanos() / p + 1;
+        at + Duration::from_nanos(u64::try_from(steps.saturating_mul(p)).unwrap_or(u64::MAX))
+    } else {
+        // `at` is ahead: step back while a beat before it is still after `now`.
+        let back = (at - now).as_nanos().saturating_sub(1) / p;
+        at - Duration::from_nanos(u64::try_from(back.saturating_mul(p)).unwrap_or(0))
     }
 }
 

@@ -79,6 +79,17 @@ pub struct Supervisor {
     pub read_only: bool,
     pub shared: Shared,
     pub events: mpsc::Sender<FleetEvent>,
+    /// When this orchestra's healthy databases off screen are probed, once per background
+    /// interval (see `schedule`): orchestras' beats are spread over the interval.
+    pub beat: Instant,
+}
+
+/// The beat of orchestra `i` of `n`: spread evenly over the background interval from `origin`,
+/// on the grid.
+pub fn beat_of(origin: Instant, background: Duration, i: usize, n: usize) -> Instant {
+    let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+    let i = u32::try_from(i).unwrap_or(0) % n;
+    on_grid(origin, origin + background / n * i)
 }
 
 /// What the watch, probe and event tasks tell their supervisor.
@@ -185,7 +196,8 @@ impl Supervisor {
         let now = Instant::now();
         let mut st = State {
             connection: ConnectionState::new(self.shared.watched),
-            schedule: Schedule::new(&self.name, self.shared.intervals, random_jitter()),
+            schedule: Schedule::new(&self.name, self.shared.intervals, random_jitter())
+                .with_beat(self.beat),
             route: Route::of(self.transport),
             statefulsets: BTreeMap::new(),
             focus: focus.borrow().clone(),

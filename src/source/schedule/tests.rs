@@ -309,3 +309,60 @@ fn rounds_off_screen_are_bounded_and_the_screen_goes_first() {
     assert_eq!(s.take_due_at_most(t0, 0).len(), 0);
     assert_eq!(s.take_due(t0).len(), 6, "the rest are still due");
 }
+
+#[test]
+fn the_beat_is_the_first_after_now_within_one_period() {
+    let at = Instant::now() + 100 * S;
+    let p = 25 * S;
+    assert_eq!(next_beat(at, p, at), at + p, "on the beat: the next one");
+    assert_eq!(next_beat(at, p, at + S), at + p);
+    assert_eq!(next_beat(at, p, at + 60 * S), at + 75 * S);
+    assert_eq!(next_beat(at, p, at - S), at, "the beat ahead");
+    assert_eq!(next_beat(at, p, at - p), at, "a period ahead: that beat");
+    assert_eq!(next_beat(at, p, at - 30 * S), at - p);
+}
+
+#[test]
+fn healthy_databases_off_screen_answer_on_their_orchestras_beat() {
+    let t0 = Instant::now();
+    let beat = t0 + 7 * S;
+    let mut s = schedule(1.0).with_beat(beat);
+    s.members(
+        0,
+        &[
+            ep("a", "a-0", "1"),
+            ep("b", "b-0", "2"),
+            ep("c", "c-0", "3"),
+        ],
+        true,
+        t0,
+    );
+    assert_eq!(s.take_due(t0).len(), 3);
+    let none = Focus::default();
+    // Answers at different moments all wait for the same beat, without jitter.
+    s.probed(&db("a"), true, &none, t0 + S);
+    s.probed(&db("b"), true, &none, t0 + 3 * S);
+    // Not healthy: its own interval (4 s and jitter), as without a beat.
+    s.probed(&db("c"), false, &none, t0 + 3 * S);
+    let due = s.take_due(beat);
+    assert_eq!(
+        due.iter().map(|d| d.db.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(s.next_due(), Some(t0 + 3 * S + 4 * S + 4 * S / 10));
+    assert_eq!(s.take_due(beat + S).len(), 1);
+    // On the beat, a database is next due one background interval later: never longer.
+    s.probed(&db("a"), true, &none, beat + S / 10);
+    s.probed(&db("b"), true, &none, beat + S / 10);
+    s.probed(&db("c"), true, &none, beat + S / 10);
+    let next = beat + Intervals::default().background;
+    assert!(s.take_due(next - S / 100).is_empty());
+    assert_eq!(s.take_due(next).len(), 3, "all three on the next beat");
+    // Shown: the database's own interval again.
+    let shown = Focus {
+        open: None,
+        visible: vec![key("a")],
+    };
+    s.probed(&db("a"), true, &shown, next + S);
+    assert_eq!(s.next_due(), Some(next + S + 4 * S + 4 * S / 10));
+}
