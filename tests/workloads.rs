@@ -58,7 +58,7 @@ async fn statefulsets_jobs_leases_and_events_of_a_database() {
                         && d.statefulsets.iter().all(|s| {
                             s.replicas == 1
                                 && s.ready_replicas == 1
-                                && s.image == "neo4j:5.26.0-enterprise"
+                                && &*s.image == "neo4j:5.26.0-enterprise"
                                 && s.memory_request.as_deref() == Some("4Gi")
                         })
                 })

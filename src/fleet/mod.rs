@@ -9,10 +9,12 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 pub mod access;
+pub mod intern;
 pub mod snapshot;
 pub mod store;
 pub mod workload;
 pub use access::Access;
+pub use intern::intern;
 pub use store::{
     Connection, Database, DbKey, DbRef, EventLine, Fleet, FleetEvent, Member, Orchestra, PodInfo,
 };

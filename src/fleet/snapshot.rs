@@ -144,11 +144,11 @@ fn database(d: &Database) -> DatabaseSnapshot {
         .map(|(m, derived)| MemberSnapshot {
             pod: m.pod.name.clone(),
             ready: m.pod.ready,
-            phase: m.pod.phase.clone(),
+            phase: m.pod.phase.to_string(),
             restarts: m.pod.restarts,
-            node: m.pod.node.clone(),
+            node: m.pod.node.to_string(),
             ip: m.pod.ip.clone(),
-            image: m.pod.image.clone(),
+            image: m.pod.image.to_string(),
             role: derived.role.word().into(),
             lag: derived.lag,
             applied_index: match &m.probe {

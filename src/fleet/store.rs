@@ -6,6 +6,7 @@
 //! every time comes in with an event.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::workload::{JobInfo, LeaseInfo, Part, StatefulSetInfo};
 use super::{DatabaseState, HealthCounts, LeaderHistory, MemberInput, Probe, derive};
@@ -66,13 +67,14 @@ pub fn clock(ms: u64) -> String {
 pub struct PodInfo {
     pub name: String,
     pub ready: bool,
-    pub phase: String,
+    /// Phase, node, zone and image: a few values fleet-wide, one copy of each (`intern`).
+    pub phase: Arc<str>,
     pub restarts: u32,
-    pub node: String,
-    pub zone: String,
+    pub node: Arc<str>,
+    pub zone: Arc<str>,
     /// Pod IP, or for a static inventory member its base URL.
     pub ip: String,
-    pub image: String,
+    pub image: Arc<str>,
     /// Creation time, Unix ms.
     pub created_ms: Option<u64>,
     /// Has a deletion timestamp.
@@ -137,7 +139,7 @@ pub struct Member {
 impl Member {
     /// A member of the static inventory (a status URL, no pod behind it).
     pub fn is_static(&self) -> bool {
-        self.pod.phase == STATIC_PHASE
+        *self.pod.phase == *STATIC_PHASE
     }
 
     /// The version its latest answer reported, if the profile's status says it.
@@ -496,10 +498,10 @@ impl Fleet {
                     .map(|(_, d)| d)
                 {
                     for m in &mut d.members {
-                        if let Some(z) = zones.get(&m.pod.node)
-                            && *z != m.pod.zone
+                        if let Some(z) = zones.get(&*m.pod.node)
+                            && **z != *m.pod.zone
                         {
-                            m.pod.zone = z.clone();
+                            m.pod.zone = super::intern(z);
                             changed = true;
                         }
                     }
@@ -669,8 +671,8 @@ impl Fleet {
         let mut touched: BTreeMap<DbKey, Vec<PodInfo>> = BTreeMap::new();
         let zones = self.zones.get(orchestra);
         for (db, mut pod) in pods {
-            if let Some(z) = zones.and_then(|z| z.get(&pod.node)) {
-                pod.zone = z.clone();
+            if let Some(z) = zones.and_then(|z| z.get(&*pod.node)) {
+                pod.zone = super::intern(z);
             }
             touched
                 .entry(DbKey::new(orchestra, &db))

@@ -4,6 +4,7 @@
 //! most one Lease), so the store folds all three with one piece of code. Pure data, no I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -16,14 +17,15 @@ pub struct StatefulSetInfo {
     /// `spec.replicas` (1 when unset, as Kubernetes defaults it).
     pub replicas: u32,
     pub ready_replicas: u32,
-    /// The first container's image.
-    pub image: String,
-    /// The first container's memory request and limit, as written (`4Gi`).
-    pub memory_request: Option<String>,
-    pub memory_limit: Option<String>,
-    /// The revision pods are rolled to, and the one they run; equal once a roll is done.
-    pub update_revision: Option<String>,
-    pub current_revision: Option<String>,
+    /// The first container's image (shared: `intern`).
+    pub image: Arc<str>,
+    /// The first container's memory request and limit, as written (`4Gi`; shared).
+    pub memory_request: Option<Arc<str>>,
+    pub memory_limit: Option<Arc<str>>,
+    /// The revision pods are rolled to, and the one they run; equal once a roll is done (one
+    /// copy then).
+    pub update_revision: Option<Arc<str>>,
+    pub current_revision: Option<Arc<str>>,
     /// Annotations whose key starts with `baton.io/`.
     pub annotations: BTreeMap<String, String>,
 }

@@ -3,6 +3,8 @@
 //! baton's Jobs (`baton.io/database` or the Neo4j chart's label), operation Leases (by name,
 //! `baton-op-<database>`), and Events. A full Pod is ~10 KiB; what is kept is a few hundred bytes.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
@@ -11,7 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::profiles::claims;
 use crate::config::ProfileConfig;
-use crate::fleet::{DbRef, EventLine, JobInfo, LeaseInfo, PodInfo, StatefulSetInfo};
+use crate::fleet::{DbRef, EventLine, JobInfo, LeaseInfo, PodInfo, StatefulSetInfo, intern};
 
 /// The label that names a database on the objects baton itself creates.
 pub const DATABASE_LABEL: &str = "baton.io/database";
@@ -56,18 +58,22 @@ pub fn trim_pod(p: &Pod) -> PodInfo {
         ready: status
             .and_then(|s| s.conditions.as_ref())
             .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
-        phase: status.and_then(|s| s.phase.clone()).unwrap_or_default(),
+        phase: intern(status.and_then(|s| s.phase.as_deref()).unwrap_or_default()),
         restarts: status
             .and_then(|s| s.container_statuses.as_ref())
             .map(|cs| cs.iter().map(|c| count(Some(c.restart_count))).sum())
             .unwrap_or(0),
-        node: spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        zone: String::new(),
+        node: intern(
+            spec.and_then(|s| s.node_name.as_deref())
+                .unwrap_or_default(),
+        ),
+        zone: intern(""),
         ip: status.and_then(|s| s.pod_ip.clone()).unwrap_or_default(),
-        image: spec
-            .and_then(|s| s.containers.first())
-            .and_then(|c| c.image.clone())
-            .unwrap_or_default(),
+        image: intern(
+            spec.and_then(|s| s.containers.first())
+                .and_then(|c| c.image.as_deref())
+                .unwrap_or_default(),
+        ),
         created_ms: p
             .metadata
             .creation_timestamp
@@ -77,10 +83,10 @@ pub fn trim_pod(p: &Pod) -> PodInfo {
     }
 }
 
-fn memory(c: Option<&Container>, limits: bool) -> Option<String> {
+fn memory(c: Option<&Container>, limits: bool) -> Option<Arc<str>> {
     let r = c?.resources.as_ref()?;
     let map = if limits { &r.limits } else { &r.requests };
-    map.as_ref()?.get("memory").map(|q| q.0.clone())
+    map.as_ref()?.get("memory").map(|q| intern(&q.0))
 }
 
 /// A StatefulSet of `profile`'s databases, trimmed, with its database.
@@ -96,6 +102,8 @@ pub fn statefulset(s: &StatefulSet, profile: &ProfileConfig) -> Option<(DbRef, S
         return None;
     }
     let status = s.status.as_ref();
+    let update_revision: Option<Arc<str>> =
+        status.and_then(|s| s.update_revision.as_deref().map(Arc::from));
     let info = StatefulSetInfo {
         name: s.metadata.name.clone()?,
         replicas: s
@@ -104,11 +112,15 @@ pub fn statefulset(s: &StatefulSet, profile: &ProfileConfig) -> Option<(DbRef, S
             .and_then(|s| s.replicas)
             .map_or(1, |r| count(Some(r))),
         ready_replicas: count(status.and_then(|s| s.ready_replicas)),
-        image,
+        image: intern(&image),
         memory_request: memory(container, false),
         memory_limit: memory(container, true),
-        update_revision: status.and_then(|s| s.update_revision.clone()),
-        current_revision: status.and_then(|s| s.current_revision.clone()),
+        update_revision: update_revision.clone(),
+        // One copy when equal, as it is once a roll is done.
+        current_revision: match status.and_then(|s| s.current_revision.as_deref()) {
+            Some(c) if update_revision.as_deref() == Some(c) => update_revision,
+            other => other.map(Arc::from),
+        },
         annotations: s
             .metadata
             .annotations

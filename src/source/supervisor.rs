@@ -92,26 +92,28 @@ pub fn beat_of(origin: Instant, background: Duration, i: usize, n: usize) -> Ins
     on_grid(origin, origin + background / n * i)
 }
 
-/// What the watch, probe and event tasks tell their supervisor.
+/// What the watch, probe and event tasks tell their supervisor. Payloads are boxed: the
+/// channel allocates its slots 32 at a time, each the size of the largest variant (a pod
+/// inline made every slot 240 bytes, in each of 200 orchestras' channels).
 enum Inner {
     Pods {
         profile: usize,
-        seen: Seen<(DbRef, PodInfo)>,
+        seen: Box<Seen<(DbRef, PodInfo)>>,
     },
     StatefulSets {
         profile: usize,
-        seen: Seen<(DbRef, StatefulSetInfo)>,
+        seen: Box<Seen<(DbRef, StatefulSetInfo)>>,
     },
-    Jobs(Seen<(DbRef, JobInfo)>),
-    Leases(Seen<(DbRef, LeaseInfo)>),
+    Jobs(Box<Seen<(DbRef, JobInfo)>>),
+    Leases(Box<Seen<(DbRef, LeaseInfo)>>),
     Zones(HashMap<String, String>),
     /// What the identity may do (SelfSubjectAccessReviews).
     Access(crate::fleet::Access),
     /// The API server answered `/version` (or why not).
     Heartbeat(Result<(), Failure>),
-    Probed(Probed),
+    Probed(Box<Probed>),
     Events {
-        key: DbKey,
+        key: Box<DbKey>,
         /// None when they could not be read (what was shown stays).
         events: Option<Vec<EventLine>>,
     },
@@ -299,7 +301,7 @@ impl Supervisor {
                         let (client, out) = (client.clone(), itx.clone());
                         jobs.spawn(async move {
                             let events = events::of_objects(&client, &key.namespace, &names).await;
-                            let _ = out.send(Inner::Events { key, events }).await;
+                            let _ = out.send(Inner::Events { key: Box::new(key), events }).await;
                         });
                     }
                     let room = ROUNDS_IN_FLIGHT.saturating_sub(st.schedule.in_flight());
@@ -325,7 +327,7 @@ impl Supervisor {
                         let out = itx.clone();
                         jobs.spawn(async move {
                             let probed = probing::probe_database(job).await;
-                            let _ = out.send(Inner::Probed(probed)).await;
+                            let _ = out.send(Inner::Probed(Box::new(probed))).await;
                         });
                     }
                 }
@@ -348,7 +350,10 @@ impl Supervisor {
             tasks.spawn(pods::watch_pods(
                 client.clone(),
                 profile.clone(),
-                move |seen| Inner::Pods { profile: i, seen },
+                move |seen| Inner::Pods {
+                    profile: i,
+                    seen: Box::new(seen),
+                },
                 itx.clone(),
             ));
             tasks.spawn(after_listed(
@@ -356,18 +361,21 @@ impl Supervisor {
                 workloads::watch_statefulsets(
                     client.clone(),
                     profile.clone(),
-                    move |seen| Inner::StatefulSets { profile: i, seen },
+                    move |seen| Inner::StatefulSets {
+                        profile: i,
+                        seen: Box::new(seen),
+                    },
                     itx.clone(),
                 ),
             ));
         }
         tasks.spawn(after_listed(
             live.clone(),
-            workloads::watch_jobs(client.clone(), Inner::Jobs, itx.clone()),
+            workloads::watch_jobs(client.clone(), |s| Inner::Jobs(Box::new(s)), itx.clone()),
         ));
         tasks.spawn(after_listed(
             live.clone(),
-            workloads::watch_op_leases(client.clone(), Inner::Leases, itx.clone()),
+            workloads::watch_op_leases(client.clone(), |s| Inner::Leases(Box::new(s)), itx.clone()),
         ));
         tasks.spawn(after_listed(
             live.clone(),
@@ -479,10 +487,10 @@ impl Supervisor {
         let now = Instant::now();
         let orchestra = self.name.clone();
         match msg {
-            Inner::Pods { profile, seen } => self.on_pods(profile, seen, st, now),
+            Inner::Pods { profile, seen } => self.on_pods(profile, *seen, st, now),
             Inner::StatefulSets { profile, seen } => {
                 let profile_name = self.shared.profiles[profile].0.clone();
-                let (sets, complete) = match seen {
+                let (sets, complete) = match *seen {
                     Seen::Listed(sets) => {
                         for names in st.statefulsets.values_mut() {
                             names.retain(|(_, p)| *p != profile);
@@ -523,7 +531,7 @@ impl Supervisor {
                     complete,
                 }]
             }
-            Inner::Jobs(seen) => match seen {
+            Inner::Jobs(seen) => match *seen {
                 Seen::Listed(jobs) => vec![FleetEvent::Jobs {
                     orchestra,
                     jobs,
@@ -544,7 +552,7 @@ impl Supervisor {
                     Vec::new()
                 }
             },
-            Inner::Leases(seen) => match seen {
+            Inner::Leases(seen) => match *seen {
                 Seen::Listed(leases) => vec![FleetEvent::OpLeases {
                     orchestra,
                     leases,
@@ -604,7 +612,7 @@ impl Supervisor {
                 st.events_in_flight = false;
                 st.events_due = now + EVENTS_EVERY;
                 events
-                    .map(|events| FleetEvent::Events { key, events })
+                    .map(|events| FleetEvent::Events { key: *key, events })
                     .into_iter()
                     .collect()
             }

@@ -199,14 +199,14 @@ fn zones_reach_members_listed_before_the_nodes() {
     f.apply(pods("o1", &[("a", "a-0")], true));
     let k = DbKey::new("o1", &db("a"));
     let node = f.databases[&k].members[0].pod.node.clone();
-    let zones = std::collections::HashMap::from([(node, "zone-a".to_string())]);
+    let zones = std::collections::HashMap::from([(node.to_string(), "zone-a".to_string())]);
     let ev = |o: &str| FleetEvent::Zones {
         orchestra: o.into(),
         zones: zones.clone(),
     };
     assert!(!f.apply(ev("o2")), "another orchestra's nodes");
     assert!(f.apply(ev("o1")));
-    assert_eq!(f.databases[&k].members[0].pod.zone, "zone-a");
+    assert_eq!(&*f.databases[&k].members[0].pod.zone, "zone-a");
     assert!(!f.apply(ev("o1")), "same zones again");
     // Pods listed after the nodes get their zone too.
     f.apply(pods("o1", &[("a", "a-0"), ("a", "a-1")], true));
@@ -214,7 +214,7 @@ fn zones_reach_members_listed_before_the_nodes() {
         f.databases[&k]
             .members
             .iter()
-            .all(|m| m.pod.zone == "zone-a")
+            .all(|m| &*m.pod.zone == "zone-a")
     );
 }
 

@@ -23,7 +23,7 @@ use crate::tui::widgets::{panel, put, wrap};
 pub fn member_status(theme: &Theme, m: &Member) -> (Cow<'static, str>, Style) {
     if m.pod.terminating {
         ("terminating".into(), theme.warning)
-    } else if m.pod.phase != "Running" && !m.pod.phase.is_empty() && !m.is_static() {
+    } else if &*m.pod.phase != "Running" && !m.pod.phase.is_empty() && !m.is_static() {
         (format!("pod {}", m.pod.phase).into(), theme.warning)
     } else {
         match &m.probe {
@@ -238,11 +238,11 @@ pub fn member_detail(model: &Model, theme: &Theme, d: &Database, area: Rect, buf
                 age(model.now_ms, m.pod.created_ms).into(),
                 theme.text,
             ),
-            ("phase", m.pod.phase.clone().into(), theme.text),
-            ("node", m.pod.node.clone().into(), theme.text),
-            ("zone", m.pod.zone.clone().into(), theme.text),
+            ("phase", m.pod.phase.to_string().into(), theme.text),
+            ("node", m.pod.node.to_string().into(), theme.text),
+            ("zone", m.pod.zone.to_string().into(), theme.text),
             ("pod ip", m.pod.ip.clone().into(), theme.text),
-            ("image", m.pod.image.clone().into(), theme.text),
+            ("image", m.pod.image.to_string().into(), theme.text),
         ]);
     }
     let label_w = 12u16;
