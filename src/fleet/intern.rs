@@ -1,7 +1,8 @@
 //! One copy of each of the strings that repeat across the fleet — pod phases, images, node
-//! and zone names, memory sizes: 30 000 members each holding their own copies of the same few
-//! values were megabytes of the dashboard. Interned strings live as long as the process; only
-//! values from a small set belong here (never names or ids).
+//! and zone names, memory sizes, namespaces: 30 000 members each holding their own copies of
+//! the same few values were megabytes of the dashboard. Interned strings live as long as the
+//! process; only values that many objects share and that rarely come and go belong here (never
+//! pod names or member ids).
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};

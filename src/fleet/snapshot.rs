@@ -177,7 +177,7 @@ fn database(d: &Database) -> DatabaseSnapshot {
         member_details,
         statefulsets: d.statefulsets.clone(),
         jobs: d.jobs.clone(),
-        op_lease: d.op_lease.clone(),
+        op_lease: d.op_lease.as_deref().cloned(),
     }
 }
 

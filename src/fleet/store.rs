@@ -210,7 +210,8 @@ pub struct Database {
     /// baton's Jobs for this database, sorted by name.
     pub jobs: Vec<JobInfo>,
     /// The Lease `baton-op-<database>`: an operation holds or held the database.
-    pub op_lease: Option<LeaseInfo>,
+    /// (Boxed: most databases have none, and 10 000 held room for one inline.)
+    pub op_lease: Option<Box<LeaseInfo>>,
 }
 
 impl Database {

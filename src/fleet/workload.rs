@@ -128,10 +128,10 @@ impl Part for JobInfo {
 
 impl Part for LeaseInfo {
     fn put(self, d: &mut Database) -> bool {
-        if d.op_lease.as_ref() == Some(&self) {
+        if d.op_lease.as_deref() == Some(&self) {
             return false;
         }
-        d.op_lease = Some(self);
+        d.op_lease = Some(Box::new(self));
         true
     }
     fn keep(d: &mut Database, names: &BTreeSet<&str>) -> bool {

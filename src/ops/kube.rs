@@ -93,7 +93,7 @@ impl KubeExecutor {
 
     async fn probe_member(&self, p: &PodObs) -> Probe {
         let ep = Endpoint {
-            namespace: self.namespace.clone(),
+            namespace: self.namespace.as_str().into(),
             pod: p.name.clone(),
             address: p.ip.clone(),
             port: self.profile.port,

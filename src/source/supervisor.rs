@@ -173,7 +173,7 @@ impl Supervisor {
     fn endpoint(&self, profile: usize, db: &DbRef, pod: &PodInfo) -> Endpoint {
         let p = &self.shared.profiles[profile].1;
         Endpoint {
-            namespace: db.namespace.clone(),
+            namespace: crate::fleet::intern(&db.namespace),
             pod: pod.name.clone(),
             address: pod.ip.clone(),
             port: p.port,
