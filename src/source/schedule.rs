@@ -1,8 +1,9 @@
 //! When each database of one orchestra is probed next, and which of its members: the open
 //! database about every second, visible rows every few seconds, the rest of the fleet slower, a
 //! database that is not healthy sooner, and a database whose pods changed at once. Up to 10 %
-//! jitter keeps databases from moving in lockstep; the jitter source is injected, so the schedule
-//! is unit-tested without a clock (times are `tokio::time::Instant`s passed in).
+//! jitter keeps databases on screen or unsettled from moving in lockstep (healthy ones off screen
+//! keep their orchestra's beat, below); the jitter source is injected, so the schedule is
+//! unit-tested without a clock (times are `tokio::time::Instant`s passed in).
 //!
 //! Off screen, a healthy database is watched through its leader alone (the sentinel): the
 //! leader's answer says whether it still leads, in which term where the profile tells it (etcd;
