@@ -303,9 +303,13 @@ impl Schedule {
             .map(|(db, d)| (d.eye == Eye::Off, d.due, db))
             .collect();
         let on_screen = due.iter().filter(|(off, _, _)| !off).count();
-        if due.len() > on_screen.saturating_add(max) {
-            due.sort();
-            due.truncate(on_screen + max);
+        let keep = on_screen.saturating_add(max);
+        if due.len() > keep {
+            // Those on screen, then the longest overdue: selected, not sorted, and never by
+            // name (an orchestra's beat makes fifty databases due at one instant, and this
+            // runs again each time a round ends).
+            due.select_nth_unstable_by_key(keep, |&(off, at, _)| (off, at));
+            due.truncate(keep);
         }
         let picked: Vec<DbRef> = due.into_iter().map(|(_, _, db)| db.clone()).collect();
         let mut out = Vec::with_capacity(picked.len());
