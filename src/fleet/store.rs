@@ -386,7 +386,7 @@ pub struct Fleet {
     pub generation: u64,
     lag_gate: u64,
     /// Node → zone per orchestra, stamped on members whenever either side arrives.
-    zones: BTreeMap<String, HashMap<String, String>>,
+    zones: BTreeMap<String, HashMap<String, Arc<str>>>,
     /// Databases known only from baton's Jobs or an operation Lease (no pods, no StatefulSets):
     /// not listed; what is known waits here until the database shows up.
     unlisted: BTreeMap<DbKey, Box<Database>>,
@@ -489,6 +489,11 @@ impl Fleet {
                 _ => false,
             },
             FleetEvent::Zones { orchestra, zones } => {
+                // Interned once per node here; each member then takes a shared copy.
+                let zones: HashMap<String, Arc<str>> = zones
+                    .into_iter()
+                    .map(|(node, zone)| (node, super::intern(&zone)))
+                    .collect();
                 if self.zones.get(&orchestra) == Some(&zones) {
                     return false;
                 }
@@ -500,9 +505,9 @@ impl Fleet {
                 {
                     for m in &mut d.members {
                         if let Some(z) = zones.get(&*m.pod.node)
-                            && **z != *m.pod.zone
+                            && *z != m.pod.zone
                         {
-                            m.pod.zone = super::intern(z);
+                            m.pod.zone = z.clone();
                             changed = true;
                         }
                     }
@@ -673,7 +678,7 @@ impl Fleet {
         let zones = self.zones.get(orchestra);
         for (db, mut pod) in pods {
             if let Some(z) = zones.and_then(|z| z.get(&*pod.node)) {
-                pod.zone = super::intern(z);
+                pod.zone = z.clone();
             }
             touched
                 .entry(DbKey::new(orchestra, &db))

@@ -182,18 +182,22 @@ impl Schedule {
         self
     }
 
-    /// When a healthy database off screen that answered at `now` is due next: the first beat
-    /// after `now` (within one background interval), or the jittered interval without a beat.
-    fn background_due(
+    /// When a database looked at by `eye` (healthy or not) is due next, from `now`: a healthy
+    /// one off screen on the first beat after `now` (within one background interval), any
+    /// other after its jittered interval.
+    fn due_after(
         beat: Option<Instant>,
         intervals: &Intervals,
         jitter: &mut Jitter,
+        (eye, healthy): (Eye, bool),
         now: Instant,
     ) -> Instant {
         let period = intervals.background;
         match beat {
-            Some(at) if !period.is_zero() => next_beat(at, period, now),
-            _ => now + jittered(jitter, period),
+            Some(at) if eye == Eye::Off && healthy && !period.is_zero() => {
+                next_beat(at, period, now)
+            }
+            _ => now + jittered(jitter, intervals.of(eye, healthy)),
         }
     }
 
@@ -409,11 +413,7 @@ impl Schedule {
         if let Some(d) = dbs.get_mut(db) {
             d.in_flight = false;
             d.healthy = healthy;
-            d.due = if d.eye == Eye::Off && healthy {
-                Self::background_due(*beat, intervals, jitter, now)
-            } else {
-                now + jittered(jitter, intervals.of(d.eye, healthy))
-            };
+            d.due = Self::due_after(*beat, intervals, jitter, (d.eye, healthy), now);
         }
     }
 
@@ -428,11 +428,7 @@ impl Schedule {
             ..
         } = self;
         for d in dbs.values_mut() {
-            let due = if d.eye == Eye::Off && d.healthy {
-                Self::background_due(*beat, intervals, jitter, now)
-            } else {
-                now + jittered(jitter, intervals.of(d.eye, d.healthy))
-            };
+            let due = Self::due_after(*beat, intervals, jitter, (d.eye, d.healthy), now);
             if due < d.due {
                 d.due = due;
             }
