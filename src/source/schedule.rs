@@ -11,7 +11,8 @@
 //! (Neo4j). The same leader, healthy, in the same term with the same voters means nothing the
 //! leader can tell changed, and its followers keep their last answers; anything else makes the
 //! whole database due at once. Every [`FULL_EVERY`]th background round
-//! probes every member anyway (a follower can fall behind without the leader changing), and pod
+//! probes every member anyway (a follower can fall behind without the leader changing) — every
+//! [`QUIET_FULL_EVERY`]th while the leader applies nothing (no write, no falling behind) — and pod
 //! changes from the watches make a database due at once as before. Only full rounds are shown
 //! (see [`Schedule::answered`]).
 //!
@@ -32,6 +33,11 @@ use crate::probe::Endpoint;
 
 /// Background rounds of a healthy database: every this many, all members; else the leader only.
 pub const FULL_EVERY: u32 = 6;
+/// The same for a quiet database: one whose leader has applied nothing since the last full round
+/// found every member healthy and caught up. Nothing was written, so no follower can have fallen
+/// further behind; the full round is then only there for a follower that went wrong without its
+/// pod or the leader showing it (10 minutes at the default 25 s).
+pub const QUIET_FULL_EVERY: u32 = 24;
 
 /// Probe intervals by how much the database is looked at.
 #[derive(Debug, Clone, Copy)]
@@ -127,6 +133,9 @@ struct DbProbe {
     leader: Option<Box<Sentinel>>,
     /// Leader-only rounds since the last full one.
     quiet_rounds: u32,
+    /// Since the last full round the leader applied something, or its answer does not tell
+    /// (then the full rounds come every [`FULL_EVERY`], else every [`QUIET_FULL_EVERY`]).
+    wrote: bool,
     /// The round in flight probes the leader only.
     sentinel: bool,
 }
@@ -139,6 +148,9 @@ struct Sentinel {
     member_id: String,
     term: Option<u64>,
     voters: std::sync::Arc<[String]>,
+    /// Its applied index then (not compared for sameness: it only says whether the database is
+    /// quiet).
+    applied: Option<u64>,
 }
 
 /// A database due for a probe of all its members.
@@ -225,6 +237,7 @@ impl Schedule {
                 healthy: false,
                 leader: None,
                 quiet_rounds: 0,
+                wrote: true,
                 sentinel: false,
             });
             if d.members.get(&ep.pod) != Some(ep) {
@@ -322,11 +335,16 @@ impl Schedule {
                 continue;
             };
             d.in_flight = true;
+            let every = if d.wrote {
+                FULL_EVERY
+            } else {
+                QUIET_FULL_EVERY
+            };
             let leader = d
                 .leader
                 .as_ref()
                 .and_then(|l| d.members.get(&l.pod))
-                .filter(|_| d.eye == Eye::Off && d.healthy && d.quiet_rounds + 1 < FULL_EVERY);
+                .filter(|_| d.eye == Eye::Off && d.healthy && d.quiet_rounds + 1 < every);
             d.sentinel = leader.is_some();
             out.push(Due {
                 db,
@@ -378,6 +396,10 @@ impl Schedule {
             };
             if same {
                 d.quiet_rounds += 1;
+                let applied = leading.and_then(|(_, r)| r.applied_index);
+                if applied.is_none() || d.leader.as_ref().is_none_or(|s| s.applied != applied) {
+                    d.wrote = true;
+                }
                 self.probed(db, true, focus, now);
             } else {
                 tracing::debug!(orchestra = %self.orchestra, database = %db.name, "the leader's answer changed: probing every member");
@@ -394,8 +416,10 @@ impl Schedule {
                 member_id: r.member_id.clone(),
                 term: r.term,
                 voters: r.voters.clone(),
+                applied: r.applied_index,
             })
         });
+        d.wrote = d.leader.as_ref().is_none_or(|s| s.applied.is_none());
         self.probed(db, healthy, focus, now);
         true
     }

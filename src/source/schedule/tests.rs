@@ -366,3 +366,98 @@ fn healthy_databases_off_screen_answer_on_their_orchestras_beat() {
     s.probed(&db("a"), true, &shown, next + S);
     assert_eq!(s.next_due(), Some(next + S + 4 * S + 4 * S / 10));
 }
+
+/// The answer of a healthy member that has applied `applied` entries.
+fn at_index(pod: &str, leader: bool, applied: u64) -> (String, Probe) {
+    let (pod, probe) = answer(pod, leader, 4);
+    let probe = match probe {
+        Probe::Ok(r) => Probe::Ok(crate::fleet::ProbeReport {
+            applied_index: Some(applied),
+            ..r
+        }),
+        other => other,
+    };
+    (pod, probe)
+}
+
+/// Which background rounds of `rounds` are full ones, the leader answering `leader_at(round)`.
+fn full_rounds(
+    s: &mut Schedule,
+    start: Instant,
+    rounds: u32,
+    leader_at: impl Fn(u32) -> u64,
+) -> Vec<u32> {
+    let none = Focus::default();
+    let mut full = Vec::new();
+    for i in 0..rounds {
+        let t = start + 25 * S * (i + 1);
+        let due = s.take_due(t);
+        let applied = leader_at(i);
+        let results = if due[0].sentinel {
+            vec![at_index("a-1", true, applied)]
+        } else {
+            full.push(i);
+            vec![
+                at_index("a-0", false, applied),
+                at_index("a-1", true, applied),
+                at_index("a-2", false, applied),
+            ]
+        };
+        s.answered(&db("a"), &results, true, &none, t);
+    }
+    full
+}
+
+#[test]
+fn a_quiet_database_gets_its_full_round_four_times_less_often() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0);
+    let none = Focus::default();
+    let members = [
+        ep("a", "a-0", "1"),
+        ep("a", "a-1", "2"),
+        ep("a", "a-2", "3"),
+    ];
+    s.members(0, &members, true, t0);
+    s.take_due(t0);
+    let caught_up = [
+        at_index("a-0", false, 40),
+        at_index("a-1", true, 40),
+        at_index("a-2", false, 40),
+    ];
+    s.answered(&db("a"), &caught_up, true, &none, t0);
+    // Nothing applied since the followers were seen caught up: a full round every 24th.
+    let quiet = full_rounds(&mut s, t0, 2 * QUIET_FULL_EVERY, |_| 40);
+    assert_eq!(
+        quiet,
+        [QUIET_FULL_EVERY - 1, 2 * QUIET_FULL_EVERY - 1],
+        "quiet"
+    );
+    // Writes: the leader's index moves, so followers may fall behind: every 6th again.
+    let t = t0 + 25 * S * (2 * QUIET_FULL_EVERY);
+    let busy = full_rounds(&mut s, t, 2 * FULL_EVERY, |i| 41 + u64::from(i));
+    assert_eq!(busy, [FULL_EVERY - 1, 2 * FULL_EVERY - 1], "writing");
+    // A leader whose answer has no index cannot tell: every 6th.
+    let mut s = schedule(0.0);
+    s.members(0, &members, true, t0);
+    s.take_due(t0);
+    let full = [
+        answer("a-0", false, 4),
+        answer("a-1", true, 4),
+        answer("a-2", false, 4),
+    ];
+    s.answered(&db("a"), &full, true, &none, t0);
+    let mut kinds = Vec::new();
+    for i in 1..=FULL_EVERY {
+        let t = t0 + 25 * S * i;
+        let due = s.take_due(t);
+        kinds.push(due[0].sentinel);
+        let results = if due[0].sentinel {
+            vec![answer("a-1", true, 4)]
+        } else {
+            full.to_vec()
+        };
+        s.answered(&db("a"), &results, true, &none, t);
+    }
+    assert_eq!(kinds.iter().filter(|k| !**k).count(), 1, "{kinds:?}");
+}
