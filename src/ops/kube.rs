@@ -99,7 +99,8 @@ impl KubeExecutor {
             port: self.profile.port,
             kind: self.profile.probe,
         };
-        let proxy = || probe::via_proxy(&self.client, &ep, self.probe_timeout);
+        let via = crate::guard::ProxyHttp::from(self.client.clone());
+        let proxy = || probe::via_proxy(&via, &ep, self.probe_timeout);
         match self.transport {
             Transport::Proxy => proxy().await,
             Transport::Direct | Transport::Auto => {

@@ -22,7 +22,7 @@ use http::Method;
 
 use crate::config::ProbeKind;
 use crate::fleet::Probe;
-use crate::guard::ProbeHttp;
+use crate::guard::{ProbeHttp, ProxyHttp};
 
 /// How a probe error that is a refusal by the API server begins; `fleet` treats such a member
 /// as unknown, not as failed.
@@ -196,21 +196,13 @@ pub fn cause_reason(e: &dyn std::error::Error) -> String {
 
 /// Probes one member through the API server's pod proxy: always a GET (`get pods/proxy`), so
 /// etcd is read from its metrics here (see the module doc).
-pub async fn via_proxy(client: &kube::Client, ep: &Endpoint, timeout: Duration) -> Probe {
-    let (method, path) = request_of(ep.kind, true);
+pub async fn via_proxy(proxy: &ProxyHttp, ep: &Endpoint, timeout: Duration) -> Probe {
+    let (_, path) = request_of(ep.kind, true);
     let uri = format!(
         "/api/v1/namespaces/{}/pods/{}:{}/proxy/{path}",
         ep.namespace, ep.pod, ep.port
     );
-    let req = match http::Request::builder()
-        .method(method)
-        .uri(&uri)
-        .body(Vec::new())
-    {
-        Ok(r) => r,
-        Err(e) => return Probe::Error(format!("bad request: {e}")),
-    };
-    match tokio::time::timeout(timeout, client.request_text(req)).await {
+    match tokio::time::timeout(timeout, proxy.get_text(&uri)).await {
         Err(_) => Probe::Error(format!("timed out after {}s", timeout.as_secs_f32())),
         Ok(Err(kube::Error::Api(s))) if s.code == 403 => Probe::Error(format!(
             "{FORBIDDEN} get pods/proxy ({})",

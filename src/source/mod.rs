@@ -69,7 +69,7 @@ pub fn now_ms() -> u64 {
 
 /// Member probes running at once across the fleet.
 pub const PROBES_IN_FLIGHT: usize = 64;
-/// Member probes running at once in one orchestra: each is an HTTP/1 request to its API server
-/// (proxy) and the client keeps every connection it ever needed at once, so this bounds the
-/// sockets per API server (and the load baton puts on it).
+/// Member probes running at once in one orchestra through its API server (the pod proxy): a
+/// stream each on the one HTTP/2 connection (a connection each where the server speaks only
+/// HTTP/1.1, which the client then keeps), so this bounds the load baton puts on it.
 pub const PROBES_PER_ORCHESTRA: usize = 6;

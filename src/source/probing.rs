@@ -19,8 +19,8 @@ use crate::probe::{self, Endpoint};
 
 /// One database's probe round.
 pub struct ProbeJob {
-    /// The API server, for the pod proxy and Secrets (none for a static inventory).
-    pub client: Option<kube::Client>,
+    /// The API server's pod proxy (none for a static inventory).
+    pub proxy: Option<crate::guard::ProxyHttp>,
     pub http: crate::guard::ProbeHttp,
     pub route: Route,
     pub db: DbRef,
@@ -64,10 +64,10 @@ pub async fn probe_database(job: ProbeJob) -> Probed {
     let outcomes = futures::future::join_all(job.members.iter().map(|ep| {
         let job = &job;
         async move {
-            // Proxied probes (and tries that may fall back to the proxy) are HTTP/1 requests to
-            // the API server, whose client keeps every connection it ever needed at once: this
-            // orchestra's share bounds them. Taken before a fleet permit, so a big orchestra's
-            // queue never sits on fleet permits.
+            // Proxied probes (and tries that may fall back to the proxy) are requests to the
+            // API server (streams of its one HTTP/2 connection, or connections of their own
+            // over HTTP/1.1): this orchestra's share bounds them. Taken before a fleet permit,
+            // so a big orchestra's queue never sits on fleet permits.
             let _local = if job.open || job.route == Route::Direct {
                 None
             } else {
@@ -128,8 +128,8 @@ pub async fn probe_database(job: ProbeJob) -> Probed {
 }
 
 async fn via_proxy(job: &ProbeJob, ep: &Endpoint) -> Probe {
-    match &job.client {
-        Some(client) => probe::via_proxy(client, ep, job.timeout).await,
+    match &job.proxy {
+        Some(proxy) => probe::via_proxy(proxy, ep, job.timeout).await,
         None => Probe::Error("unreachable directly, and no API server to proxy through".into()),
     }
 }

@@ -210,11 +210,11 @@ impl Supervisor {
                 Origin::Static(_) => None,
             },
         };
-        let client = match origin {
-            Origin::Kube(config) => match crate::guard::kube_client(*config, self.read_only) {
-                Ok(client) => {
+        let (client, proxy) = match origin {
+            Origin::Kube(config) => match crate::guard::kube_clients(*config, self.read_only) {
+                Ok((client, proxy)) => {
                     self.start_watches(&client, live_rx, &itx, &mut watches);
-                    Some(client)
+                    (Some(client), Some(proxy))
                 }
                 Err(e) => {
                     let why = crate::probe::kube_reason(&e);
@@ -230,7 +230,7 @@ impl Supervisor {
                         return;
                     }
                 }
-                None
+                (None, None)
             }
         };
         if *st.connection.current() != Connection::Connecting {
@@ -310,7 +310,7 @@ impl Supervisor {
                             k.orchestra == self.name && k.namespace == due.db.namespace && k.name == due.db.name
                         });
                         let job = ProbeJob {
-                            client: client.clone(),
+                            proxy: proxy.clone(),
                             http: self.shared.http.for_orchestra(self.read_only),
                             route: st.route,
                             db: due.db,
