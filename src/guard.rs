@@ -29,6 +29,7 @@ use std::time::Duration;
 use http::{Method, Request};
 
 use crate::config::Config;
+use crate::probe::proxy::ProxyHttp;
 
 /// The paths of the reviews that ask and change nothing (create is their only verb).
 pub const REVIEWS: [&str; 3] = [
@@ -215,7 +216,8 @@ pub fn kube_client(config: kube::Config, read_only: bool) -> Result<kube::Client
     kube_clients(config, read_only).map(|(client, _)| client)
 }
 
-/// [`kube_client`], and beside it the [`ProxyHttp`] of member probes on the same connection.
+/// [`kube_client`], and beside it the [`ProxyHttp`] of member probes: the same stack on the same
+/// connection, without kube-rs' request queue and retry (see `probe::proxy`).
 pub fn kube_clients(
     config: kube::Config,
     read_only: bool,
@@ -224,7 +226,7 @@ pub fn kube_clients(
     if config.proxy_url.is_some() {
         let builder = kube::client::ClientBuilder::try_from(config)?;
         let client = builder.with_layer(&guard).build();
-        return Ok((client.clone(), ProxyHttp(ProxyVia::Kube(client))));
+        return Ok((client.clone(), ProxyHttp::from(client)));
     }
     use kube::client::ConfigExt;
     let mut tls = config.rustls_client_config()?;
@@ -277,84 +279,8 @@ pub fn kube_clients(
     let client = kube::Client::new(service, config.default_namespace);
     Ok((
         client,
-        ProxyHttp(ProxyVia::Stack(tower::util::BoxCloneSyncService::new(
-            probes,
-        ))),
+        ProxyHttp::stack(tower::util::BoxCloneSyncService::new(probes)),
     ))
-}
-
-/// The pod-proxy GETs of member probes, guarded like every Kubernetes request: the kube
-/// client's own stack (the guard, base URI, credentials, extra headers) on the client's
-/// connection, without kube-rs' request queue, a task every request hops through, and without
-/// its retry (a probe is asked again on its own schedule). 400 probes a second spent a tenth of
-/// their CPU in those two. Through an HTTP proxy, or for a client built elsewhere, the kube
-/// client itself.
-#[derive(Clone)]
-pub struct ProxyHttp(ProxyVia);
-
-type ProbeService = tower::util::BoxCloneSyncService<
-    Request<kube::client::Body>,
-    http::Response<hyper::body::Incoming>,
-    tower::BoxError,
->;
-
-#[derive(Clone)]
-enum ProxyVia {
-    Stack(ProbeService),
-    Kube(kube::Client),
-}
-
-impl From<kube::Client> for ProxyHttp {
-    fn from(client: kube::Client) -> Self {
-        Self(ProxyVia::Kube(client))
-    }
-}
-
-impl ProxyHttp {
-    /// GET `path` (from the API server's root) and the body as text; a 4xx or 5xx is
-    /// `kube::Error::Api` with the server's Status (or its text), as kube-rs says it.
-    pub async fn get_text(&self, path: &str) -> Result<String, kube::Error> {
-        let req = Request::get(path)
-            .body(Vec::new())
-            .map_err(kube::Error::HttpError)?;
-        let svc = match &self.0 {
-            ProxyVia::Kube(client) => return client.request_text(req).await,
-            ProxyVia::Stack(svc) => svc.clone(),
-        };
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        let res = svc
-            .oneshot(req.map(kube::client::Body::from))
-            .await
-            .map_err(kube_error)?;
-        let status = res.status();
-        let body = res
-            .into_body()
-            .collect()
-            .await
-            .map_err(kube::Error::HyperError)?
-            .to_bytes();
-        let text = String::from_utf8(body.to_vec()).map_err(kube::Error::FromUtf8)?;
-        if status.is_client_error() || status.is_server_error() {
-            let status = serde_json::from_str::<kube::core::Status>(&text).unwrap_or_else(|_| {
-                kube::core::Status::failure(text.trim(), "Failed to parse error data")
-                    .with_code(status.as_u16())
-            });
-            return Err(kube::Error::Api(status.boxed()));
-        }
-        Ok(text)
-    }
-}
-
-/// A stack's error as kube-rs' `Client::send` says it.
-fn kube_error(err: tower::BoxError) -> kube::Error {
-    match err.downcast::<kube::Error>() {
-        Ok(e) => *e,
-        Err(err) => match err.downcast::<hyper::Error>() {
-            Ok(e) => kube::Error::HyperError(*e),
-            Err(err) => kube::Error::Service(err),
-        },
-    }
 }
 
 /// The HTTP client of direct member probes with the guard: the only way to make a request is

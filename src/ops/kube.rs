@@ -99,7 +99,7 @@ impl KubeExecutor {
             port: self.profile.port,
             kind: self.profile.probe,
         };
-        let via = crate::guard::ProxyHttp::from(self.client.clone());
+        let via = crate::probe::proxy::ProxyHttp::from(self.client.clone());
         let proxy = || probe::via_proxy(&via, &ep, self.probe_timeout);
         match self.transport {
             Transport::Proxy => proxy().await,

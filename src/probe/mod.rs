@@ -15,6 +15,7 @@
 
 pub mod credentials;
 pub mod decode;
+pub mod proxy;
 
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ use http::Method;
 
 use crate::config::ProbeKind;
 use crate::fleet::Probe;
-use crate::guard::{ProbeHttp, ProxyHttp};
+use crate::guard::ProbeHttp;
+use proxy::ProxyHttp;
 
 /// How a probe error that is a refusal by the API server begins; `fleet` treats such a member
 /// as unknown, not as failed.
