@@ -396,8 +396,9 @@ impl Schedule {
             };
             if same {
                 d.quiet_rounds += 1;
+                // An index that moved, or none to tell by (then `wrote` is set already).
                 let applied = leading.and_then(|(_, r)| r.applied_index);
-                if applied.is_none() || d.leader.as_ref().is_none_or(|s| s.applied != applied) {
+                if d.leader.as_ref().map(|s| s.applied) != Some(applied) {
                     d.wrote = true;
                 }
                 self.probed(db, true, focus, now);

@@ -177,20 +177,15 @@ fn off_screen_the_leader_alone_is_probed_until_its_answer_changes() {
     assert_eq!((due[0].members.len(), due[0].sentinel), (3, false));
     // Every FULL_EVERY-th background round is a full one anyway.
     s.answered(&db("a"), &full, true, &none, t0 + 50 * S);
-    let mut kinds = Vec::new();
-    let mut t = t0 + 50 * S;
-    for _ in 0..FULL_EVERY {
-        t += 25 * S;
-        let due = s.take_due(t);
-        kinds.push(due[0].sentinel);
-        let results = if due[0].sentinel {
+    let kinds = full_rounds(&mut s, t0 + 50 * S, FULL_EVERY, |_, sentinel| {
+        if sentinel {
             vec![answer("a-1", true, 4)]
         } else {
             full.to_vec()
-        };
-        s.answered(&db("a"), &results, true, &none, t);
-    }
-    assert_eq!(kinds.iter().filter(|k| !**k).count(), 1, "{kinds:?}");
+        }
+    });
+    assert_eq!(kinds.len(), 1, "{kinds:?}");
+    let t = t0 + 50 * S + 25 * S * FULL_EVERY;
     // On screen: every member, every round.
     let shown = Focus {
         open: None,
@@ -380,32 +375,41 @@ fn at_index(pod: &str, leader: bool, applied: u64) -> (String, Probe) {
     (pod, probe)
 }
 
-/// Which background rounds of `rounds` are full ones, the leader answering `leader_at(round)`.
+/// Which of `rounds` background rounds, 25 s apart after `start`, were full ones (counted from
+/// 0); `answers(round, leader_only)` is what the round's members answer.
 fn full_rounds(
     s: &mut Schedule,
     start: Instant,
     rounds: u32,
-    leader_at: impl Fn(u32) -> u64,
+    answers: impl Fn(u32, bool) -> Vec<(String, Probe)>,
 ) -> Vec<u32> {
     let none = Focus::default();
     let mut full = Vec::new();
     for i in 0..rounds {
         let t = start + 25 * S * (i + 1);
-        let due = s.take_due(t);
-        let applied = leader_at(i);
-        let results = if due[0].sentinel {
-            vec![at_index("a-1", true, applied)]
-        } else {
+        let sentinel = s.take_due(t)[0].sentinel;
+        if !sentinel {
             full.push(i);
-            vec![
-                at_index("a-0", false, applied),
-                at_index("a-1", true, applied),
-                at_index("a-2", false, applied),
-            ]
-        };
-        s.answered(&db("a"), &results, true, &none, t);
+        }
+        s.answered(&db("a"), &answers(i, sentinel), true, &none, t);
     }
     full
+}
+
+/// A healthy three-member database whose members have all applied `applied`, `a-1` leading.
+fn at(applied: u64) -> impl Fn(bool) -> Vec<(String, Probe)> {
+    move |leader_only| {
+        let leader = at_index("a-1", true, applied);
+        if leader_only {
+            vec![leader]
+        } else {
+            vec![
+                at_index("a-0", false, applied),
+                leader,
+                at_index("a-2", false, applied),
+            ]
+        }
+    }
 }
 
 #[test]
@@ -420,14 +424,9 @@ fn a_quiet_database_gets_its_full_round_four_times_less_often() {
     ];
     s.members(0, &members, true, t0);
     s.take_due(t0);
-    let caught_up = [
-        at_index("a-0", false, 40),
-        at_index("a-1", true, 40),
-        at_index("a-2", false, 40),
-    ];
-    s.answered(&db("a"), &caught_up, true, &none, t0);
+    s.answered(&db("a"), &at(40)(false), true, &none, t0);
     // Nothing applied since the followers were seen caught up: a full round every 24th.
-    let quiet = full_rounds(&mut s, t0, 2 * QUIET_FULL_EVERY, |_| 40);
+    let quiet = full_rounds(&mut s, t0, 2 * QUIET_FULL_EVERY, |_, l| at(40)(l));
     assert_eq!(
         quiet,
         [QUIET_FULL_EVERY - 1, 2 * QUIET_FULL_EVERY - 1],
@@ -435,7 +434,7 @@ fn a_quiet_database_gets_its_full_round_four_times_less_often() {
     );
     // Writes: the leader's index moves, so followers may fall behind: every 6th again.
     let t = t0 + 25 * S * (2 * QUIET_FULL_EVERY);
-    let busy = full_rounds(&mut s, t, 2 * FULL_EVERY, |i| 41 + u64::from(i));
+    let busy = full_rounds(&mut s, t, 2 * FULL_EVERY, |i, l| at(41 + u64::from(i))(l));
     assert_eq!(busy, [FULL_EVERY - 1, 2 * FULL_EVERY - 1], "writing");
     // A leader whose answer has no index cannot tell: every 6th.
     let mut s = schedule(0.0);
@@ -447,17 +446,12 @@ fn a_quiet_database_gets_its_full_round_four_times_less_often() {
         answer("a-2", false, 4),
     ];
     s.answered(&db("a"), &full, true, &none, t0);
-    let mut kinds = Vec::new();
-    for i in 1..=FULL_EVERY {
-        let t = t0 + 25 * S * i;
-        let due = s.take_due(t);
-        kinds.push(due[0].sentinel);
-        let results = if due[0].sentinel {
+    let kinds = full_rounds(&mut s, t0, FULL_EVERY, |_, sentinel| {
+        if sentinel {
             vec![answer("a-1", true, 4)]
         } else {
             full.to_vec()
-        };
-        s.answered(&db("a"), &results, true, &none, t);
-    }
-    assert_eq!(kinds.iter().filter(|k| !**k).count(), 1, "{kinds:?}");
+        }
+    });
+    assert_eq!(kinds.len(), 1, "{kinds:?}");
 }
