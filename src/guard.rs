@@ -13,7 +13,8 @@
 //! may do; nothing is stored and nothing changes, and it is how baton learns the identity's
 //! permissions in every mode. A direct member probe is not a Kubernetes request, but the guard
 //! holds it to the same rule: in read-only mode only GET leaves (so etcd is read from its
-//! `/metrics`, see `probe`).
+//! `/metrics`, see `probe`). The pod-proxy transport of member probes (`proxy`: the kube
+//! client's stack without its request queue) is the guard's too, built beside the kube client.
 //!
 //! The proof that nothing bypasses it is `tests/guard_paths.rs`: it reads every file under `src/`
 //! and fails on any other construction of a kube or reqwest client (`Client::try_from`,
@@ -29,7 +30,9 @@ use std::time::Duration;
 use http::{Method, Request};
 
 use crate::config::Config;
-use crate::probe::proxy::ProxyHttp;
+
+pub mod proxy;
+use proxy::ProxyHttp;
 
 /// The paths of the reviews that ask and change nothing (create is their only verb).
 pub const REVIEWS: [&str; 3] = [
@@ -217,7 +220,7 @@ pub fn kube_client(config: kube::Config, read_only: bool) -> Result<kube::Client
 }
 
 /// [`kube_client`], and beside it the [`ProxyHttp`] of member probes: the same stack on the same
-/// connection, without kube-rs' request queue and retry (see `probe::proxy`).
+/// connection, without kube-rs' request queue and retry (see `proxy`).
 pub fn kube_clients(
     config: kube::Config,
     read_only: bool,

@@ -1,11 +1,12 @@
 //! The config file: orchestras, database profiles, operations settings, roles and key bindings,
 //! read from TOML with `deny_unknown_fields`, plus where baton's files live (`paths`) and the
-//! themes (`theme`). The `[keys]` table is parsed and checked against the dashboard's table of
-//! actions (`tui::keymap`, which owns the actions and their default keys).
+//! themes (`theme`) and the key bindings (`keymap`: the dashboard's table of actions and their
+//! default keys, which the `[keys]` table is checked against).
 //!
 //! A missing file means defaults. A broken file is a [`ConfigError`] that names the file, the line,
 //! the key and how to fix it; the binary turns it into exit code 2.
 
+pub mod keymap;
 pub mod paths;
 pub mod theme;
 
@@ -33,7 +34,7 @@ pub struct Config {
     pub inventory: BTreeMap<String, BTreeMap<String, InventoryDatabase>>,
     /// Key bindings: action name → the keys that replace its defaults (`quit = "ctrl-q"`,
     /// `back = ["esc", "h"]`).
-    pub keys: BTreeMap<String, crate::tui::keymap::KeyList>,
+    pub keys: BTreeMap<String, crate::config::keymap::KeyList>,
 }
 
 /// A database of the static inventory: its profile and the base URL of each member's status
@@ -387,7 +388,7 @@ impl Config {
                     .into(),
             ));
         }
-        if let Err(e) = crate::tui::keymap::Keymap::new(&self.keys) {
+        if let Err(e) = crate::config::keymap::Keymap::new(&self.keys) {
             return Err(ConfigError {
                 line: line_in_table(text, "keys", &e.action)
                     .or_else(|| line_of_key(text, &format!("keys.{}", e.action))),
@@ -527,7 +528,7 @@ fn fix_for(message: &str) -> String {
     } else if message.starts_with("invalid type") {
         "give the value the type the message names (quote strings, no quotes around numbers and booleans)".into()
     } else if message.ends_with("is not a key") {
-        crate::tui::keymap::KEY_SYNTAX.into()
+        crate::config::keymap::KEY_SYNTAX.into()
     } else if message.starts_with("an empty list leaves the action") {
         "give it at least one key, or remove the line to keep its default keys".into()
     } else if message.contains("duplicate key") {

@@ -1,5 +1,5 @@
 //! What an orchestra's identity may do, as its API server answered SelfSubjectAccessReviews for
-//! the permissions operations need (`ops::catalog`), and what follows: the permissions an
+//! the permissions operations need (`fleet::catalog`), and what follows: the permissions an
 //! operation is missing, and whether the identity is an observer (it may change nothing). Pure;
 //! the reviews are sent by `source::access`.
 

@@ -2,13 +2,15 @@
 //! each member, the leader, term, lag behind the leader, a health roll-up per database with its
 //! reasons, and a leader-change history per database with a churn flag (`mod.rs`); the fleet
 //! store folding source events (`store`); what operations create, per database (`workload`); the
-//! fleet as `baton status` prints it (`snapshot`). Everything here is a pure function of its
-//! inputs, so it is unit-tested without a cluster.
+//! fleet as `baton status` prints it (`snapshot`); the operations catalog's static facts
+//! (`catalog`), which the sources (access reviews) and the operations both read. Everything
+//! here is a pure function of its inputs, so it is unit-tested without a cluster.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 pub mod access;
+pub mod catalog;
 pub mod intern;
 pub mod snapshot;
 pub mod store;

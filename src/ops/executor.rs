@@ -143,7 +143,7 @@ pub trait Executor: Send + Sync {
     /// allowed — and by default, for executors that have no API server to ask.
     fn missing_permissions(
         &self,
-        needed: &[super::catalog::Permission],
+        needed: &[crate::fleet::catalog::Permission],
     ) -> impl Future<Output = Result<Vec<String>, ExecError>> + Send {
         let _ = needed;
         async { Ok(Vec::new()) }

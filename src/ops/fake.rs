@@ -196,7 +196,7 @@ impl Executor for FakeExecutor {
 
     async fn missing_permissions(
         &self,
-        needed: &[super::catalog::Permission],
+        needed: &[crate::fleet::catalog::Permission],
     ) -> Result<Vec<String>, ExecError> {
         let denied = &self.lock().denied;
         Ok(needed

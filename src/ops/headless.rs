@@ -14,7 +14,6 @@ use kube::api::{Api, ListParams};
 use tokio::sync::{mpsc, watch};
 
 use super::audit::Audit;
-use super::catalog;
 use super::connect;
 use super::executor::Executor;
 use super::kube::{KubeExecutor, MANAGED_BY, lease_obs};
@@ -23,6 +22,7 @@ use super::runner::{OpEvent, Outcome, Request, Runner, Settings};
 use crate::Exit;
 use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs, OpStatusArgs};
 use crate::config::{Config, OperationName};
+use crate::fleet::catalog;
 use crate::source::now_ms;
 use crate::source::targets::Origin;
 

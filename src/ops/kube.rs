@@ -99,7 +99,7 @@ impl KubeExecutor {
             port: self.profile.port,
             kind: self.profile.probe,
         };
-        let via = crate::probe::proxy::ProxyHttp::from(self.client.clone());
+        let via = crate::guard::proxy::ProxyHttp::from(self.client.clone());
         let proxy = || probe::via_proxy(&via, &ep, self.probe_timeout);
         match self.transport {
             Transport::Proxy => proxy().await,
@@ -481,7 +481,7 @@ impl Executor for KubeExecutor {
 
     async fn missing_permissions(
         &self,
-        needed: &[super::catalog::Permission],
+        needed: &[crate::fleet::catalog::Permission],
     ) -> Result<Vec<String>, ExecError> {
         let access = crate::source::access::review(&self.client, needed, Some(&self.namespace))
             .await

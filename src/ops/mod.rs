@@ -1,6 +1,6 @@
 //! Operations: a named, parameterised, confirmed change to one database, run as a reconcile
 //! loop over observed state (DESIGN.md, Operations).
-//! - `catalog`: what exists, blast radius, parameters, permissions.
+//! - (what exists, blast radius, parameters, permissions: `fleet::catalog`, which the sources read too)
 //! - `observe`: one look at a database; `safety`: the rules; `plan`: each operation's goal, the
 //!   next action from an observation (all three pure).
 //! - `record`: the Lease record and the lock's states.
@@ -17,7 +17,6 @@
 
 pub mod audit;
 pub mod backups;
-pub mod catalog;
 pub mod connect;
 pub mod executor;
 pub mod fake;

@@ -14,6 +14,7 @@ use super::runner::{Prepared, Request, Runner};
 use super::safety::{self, Check, View};
 use crate::config::OperationName;
 use crate::fleet::Role;
+use crate::fleet::catalog::valid_quantity;
 use crate::source::now_ms;
 
 pub(super) fn refuse(
@@ -46,7 +47,7 @@ fn job_name(kind: &str, database: &str, started_ms: u64) -> String {
 impl<E: Executor> Runner<'_, E> {
     /// Observe, read the lock, build the record and run the preflight. Sends nothing mutating.
     pub async fn prepare(&self, op: OperationName, req: &Request) -> Result<Prepared, Outcome> {
-        let spec = super::catalog::spec(op);
+        let spec = crate::fleet::catalog::spec(op);
         if self.settings.read_only {
             return Err(refuse(
                 "read-only",
@@ -219,7 +220,7 @@ impl<E: Executor> Runner<'_, E> {
     /// for every permission `op` needs, before anything is read or written. A review that cannot
     /// be asked does not refuse (the calls themselves would then be refused and said so).
     async fn identity_may(&self, op: OperationName, strategy: &str) -> Result<(), Outcome> {
-        let needed = super::catalog::permissions(op, strategy);
+        let needed = crate::fleet::catalog::permissions(op, strategy);
         match self.exec.missing_permissions(needed).await {
             Ok(missing) if !missing.is_empty() => Err(refuse(
                 safety::PERMISSION,
@@ -292,7 +293,7 @@ impl<E: Executor> Runner<'_, E> {
         if let Some(l) = &req.expect_leader {
             params.insert("expect-leader".into(), l.clone());
         }
-        for p in super::catalog::spec(op)
+        for p in crate::fleet::catalog::spec(op)
             .params
             .iter()
             .filter(|p| p.required && p.key != "member")
@@ -600,34 +601,8 @@ impl<E: Executor> Runner<'_, E> {
     }
 }
 
-/// `8Gi`, `512Mi`, `8G`, `1e9`, `1073741824`: digits (with at most one point) and an optional
-/// Kubernetes unit. The dashboard's parameter form checks with it too.
-pub fn valid_quantity(q: &str) -> bool {
-    let digits_end = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(q.len());
-    let (num, unit) = q.split_at(digits_end);
-    !num.is_empty()
-        && num.matches('.').count() <= 1
-        && num != "."
-        && [
-            "", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "K", "M", "G", "T", "P",
-        ]
-        .contains(&unit)
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn memory_quantities() {
-        for ok in ["8Gi", "512Mi", "8G", "1073741824", "1.5Gi"] {
-            assert!(super::valid_quantity(ok), "{ok}");
-        }
-        for bad in ["", "Gi", "8 Gi", "8GB", "eight", "1.2.3Gi", "-1Gi"] {
-            assert!(!super::valid_quantity(bad), "{bad}");
-        }
-    }
-
     #[test]
     fn job_names_fit_kubernetes() {
         let n = super::job_name("diagnostics", &"x".repeat(80), 1_764_000_000_000);

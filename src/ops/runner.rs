@@ -18,7 +18,6 @@ use super::safety::{self, Check, View};
 use crate::config::OperationName;
 
 use super::prepare::refuse;
-pub use super::prepare::valid_quantity;
 pub use super::progress::{OpEvent, Outcome, incident_text};
 
 /// Knobs of one run.

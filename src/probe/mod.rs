@@ -15,7 +15,6 @@
 
 pub mod credentials;
 pub mod decode;
-pub mod proxy;
 
 use std::time::Duration;
 
@@ -24,7 +23,7 @@ use http::Method;
 use crate::config::ProbeKind;
 use crate::fleet::Probe;
 use crate::guard::ProbeHttp;
-use proxy::ProxyHttp;
+use crate::guard::proxy::ProxyHttp;
 
 /// How a probe error that is a refusal by the API server begins; `fleet` treats such a member
 /// as unknown, not as failed.

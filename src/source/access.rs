@@ -1,5 +1,5 @@
 //! Asking an orchestra's API server what its identity may do: one SelfSubjectAccessReview per
-//! permission an operation needs (`ops::catalog`), plus reading Secrets (probe credentials) and
+//! permission an operation needs (`fleet::catalog`), plus reading Secrets (probe credentials) and
 //! the pod proxy (probes). A review is a create that stores and changes nothing, so the guard
 //! lets it through in read-only mode too (see `guard`). The answers become a `fleet::Access`.
 
@@ -16,11 +16,11 @@ use crate::fleet::access::Permission;
 
 /// What is asked: every permission of the catalog, Secrets and the pod proxy.
 pub fn asked() -> Vec<Permission> {
-    let mut out: Vec<Permission> = crate::ops::catalog::CATALOG
+    let mut out: Vec<Permission> = crate::fleet::catalog::CATALOG
         .iter()
         .flat_map(|s| s.permissions.iter().copied())
         .collect();
-    out.extend(crate::ops::catalog::permissions(
+    out.extend(crate::fleet::catalog::permissions(
         crate::config::OperationName::Resize,
         "surge",
     ));

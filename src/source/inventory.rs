@@ -2,20 +2,12 @@
 //! tables, whose members are status URLs probed directly (no Kubernetes). Each becomes a
 //! `Target` like a kubeconfig context; its members look like pods named after their host.
 
-use super::targets::{Origin, Target};
+use super::targets::{Origin, StaticMember, Target};
 use crate::config::Config;
 use crate::fleet::{DbRef, PodInfo};
 
 /// The namespace every static database is in.
 pub const NAMESPACE: &str = "static";
-
-/// One member of a static database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StaticMember {
-    pub profile: String,
-    pub db: DbRef,
-    pub pod: PodInfo,
-}
 
 /// One target per inventory orchestra.
 pub fn targets(config: &Config) -> Vec<Target> {

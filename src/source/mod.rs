@@ -5,9 +5,9 @@
 //!
 //! - `engine`: starts the supervisors; hands their events to the dashboard, or folds them into
 //!   a `Fleet` until a condition holds (headless).
-//! - `targets`: the orchestras to look at: kubeconfig contexts (read as kubectl does) and the
-//!   static inventory.
-//! - `inventory`: static members from the config file.
+//! - `targets` (the function here): every orchestra to look at, from `targets` (kubeconfig
+//!   contexts, read as kubectl does; what a target is) and `inventory` (static members from the
+//!   config file).
 //! - `supervisor`: one task per orchestra wiring the parts below together.
 //! - `first_lists`: background probes wait until every orchestra answered its first list.
 //! - `access`: SelfSubjectAccessReviews: what the orchestra's identity may do.
@@ -47,8 +47,11 @@ pub mod workloads;
 
 pub use engine::{Engine, Parts, Supervisors};
 pub use schedule::Intervals;
-pub use targets::{SourceError, Target, targets};
+pub use targets::{SourceError, Target};
 
+use std::path::Path;
+
+use crate::config::Config;
 use crate::fleet::DbKey;
 
 /// What the dashboard shows right now: the open database is probed about every second, visible
@@ -57,6 +60,31 @@ use crate::fleet::DbKey;
 pub struct Focus {
     pub open: Option<DbKey>,
     pub visible: Vec<DbKey>,
+}
+
+/// Every orchestra: the chosen kubeconfig contexts (see `kube_targets`), then the inventory's.
+/// Without `--kubeconfig` and `--context`, a config with an inventory works without any
+/// kubeconfig file.
+pub async fn targets(
+    kubeconfig: Option<&Path>,
+    contexts: &[String],
+    config: &Config,
+) -> Result<Vec<Target>, SourceError> {
+    let mut out = match targets::kube_targets(kubeconfig, contexts, config).await {
+        Ok(t) => t,
+        Err(SourceError::Kubeconfig(why))
+            if kubeconfig.is_none() && contexts.is_empty() && !config.inventory.is_empty() =>
+        {
+            tracing::info!(%why, "no kubeconfig: the static inventory only");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    out.extend(inventory::targets(config));
+    if out.is_empty() {
+        return Err(SourceError::NoOrchestras);
+    }
+    Ok(out)
 }
 
 /// Now, in milliseconds since the Unix epoch (the unit of every time in the fleet). Sources

@@ -20,7 +20,7 @@ use crate::probe::{self, Endpoint};
 /// One database's probe round.
 pub struct ProbeJob {
     /// The API server's pod proxy (none for a static inventory).
-    pub proxy: Option<crate::probe::proxy::ProxyHttp>,
+    pub proxy: Option<crate::guard::proxy::ProxyHttp>,
     pub http: crate::guard::ProbeHttp,
     pub route: Route,
     pub db: DbRef,

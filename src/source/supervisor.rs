@@ -16,11 +16,11 @@ use tokio::time::Instant;
 
 use super::connection::{ConnectionState, Failure};
 use super::first_lists::FirstLists;
-use super::inventory::StaticMember;
 use super::probing::{self, ProbeJob, Probed};
 use super::route::Route;
 use super::schedule::{Intervals, Schedule, random_jitter};
 use super::targets::Origin;
+use super::targets::StaticMember;
 use super::watch::{Seen, heartbeat};
 use super::{Focus, PROBES_PER_ORCHESTRA, events, now_ms, pods, workloads};
 

@@ -1,13 +1,14 @@
-//! The orchestras to look at: kubeconfig contexts, read as kubectl reads them (`--kubeconfig`,
-//! else `KUBECONFIG` with several files, else `~/.kube/config`), and the static inventory of the
-//! config file. A config with only an inventory needs no kubeconfig at all.
+//! What an orchestra to look at is (a [`Target`]: a kubeconfig context or a static inventory's
+//! members), and the kubeconfig's: contexts read as kubectl reads them (`--kubeconfig`, else
+//! `KUBECONFIG` with several files, else `~/.kube/config`). `source::targets` adds the static
+//! inventory's; a config with only an inventory needs no kubeconfig at all.
 
 use std::path::Path;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use super::inventory::{self, StaticMember};
 use crate::config::Config;
+use crate::fleet::{DbRef, PodInfo};
 
 /// Why the orchestras could not be chosen (bad usage or config: exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -32,29 +33,12 @@ pub enum Origin {
     Static(Vec<StaticMember>),
 }
 
-/// Every orchestra: the chosen kubeconfig contexts (see `kube_targets`), then the inventory's.
-/// Without `--kubeconfig` and `--context`, a config with an inventory works without any
-/// kubeconfig file.
-pub async fn targets(
-    kubeconfig: Option<&Path>,
-    contexts: &[String],
-    config: &Config,
-) -> Result<Vec<Target>, SourceError> {
-    let mut out = match kube_targets(kubeconfig, contexts, config).await {
-        Ok(t) => t,
-        Err(SourceError::Kubeconfig(why))
-            if kubeconfig.is_none() && contexts.is_empty() && !config.inventory.is_empty() =>
-        {
-            tracing::info!(%why, "no kubeconfig: the static inventory only");
-            Vec::new()
-        }
-        Err(e) => return Err(e),
-    };
-    out.extend(inventory::targets(config));
-    if out.is_empty() {
-        return Err(SourceError::NoOrchestras);
-    }
-    Ok(out)
+/// One member of a static database (see `inventory`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticMember {
+    pub profile: String,
+    pub db: DbRef,
+    pub pod: PodInfo,
 }
 
 /// What to do when there is no kubeconfig to read.

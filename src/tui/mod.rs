@@ -7,7 +7,7 @@
 //! - `model` — the state: fleet, open view, selection, filter, sort, derived caches.
 //! - `filter` — the `/` filter's syntax and match.
 //! - `update` — the pure fold: keys per mode, navigation, `:` commands, focus for the sources.
-//! - `keymap` — the one table of actions and keys behind dispatch, help and hint lines.
+//! (The key bindings behind dispatch, help and hint lines are `config::keymap`.)
 //! - `runtime` — the event loop and its sources (keys, fleet batches, clock); [`run`].
 //! - `effects` — runs each `Cmd`: in place, or as a task answering on the channel.
 //! - `terminal` — raw mode and alternate screen, restored in one place; the [`Painter`].
@@ -18,7 +18,6 @@
 pub mod effects;
 pub mod filter;
 pub mod fixture;
-pub mod keymap;
 pub mod model;
 pub mod msg;
 pub mod ops;

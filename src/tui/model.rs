@@ -12,8 +12,8 @@ use ratatui::style::Color;
 use tui_input::Input;
 
 pub use super::filter::{Filter, Term};
-use super::keymap::Keymap;
 use super::ops::{Ops, lease};
+use crate::config::keymap::{Context, Keymap};
 use crate::config::{Config, OperationName, Theme};
 use crate::fleet::{Database, DbKey, Fleet, HealthCounts};
 use crate::source::Focus;
@@ -29,6 +29,18 @@ pub enum View {
     Profile { key: DbKey, list: Option<String> },
     /// `:ops`: the operations in flight fleet-wide, from the Leases (anyone's).
     Operations,
+}
+
+impl View {
+    /// Where its keys are looked up in the keymap.
+    pub fn keys(&self) -> Context {
+        match self {
+            View::Fleet => Context::Fleet,
+            View::Databases { .. } => Context::Databases,
+            View::Profile { .. } => Context::Profile,
+            View::Operations => Context::Operations,
+        }
+    }
 }
 
 /// What keys go to.

@@ -6,10 +6,10 @@
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use tui_input::backend::crossterm::EventHandler;
 
-use super::keymap::{Action, Context};
 use super::model::{Filter, Mode, Model, Note, Pane, View};
 use super::msg::{Cmd, Msg};
 use super::ops::flow;
+use crate::config::keymap::Action;
 use crate::fleet::{DbKey, FleetEvent};
 
 /// Applies `msg` to `model`; returns the commands for the runtime.
@@ -161,7 +161,7 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
         m.note = None;
         m.dirty = true;
     }
-    let Some(action) = m.keymap.action(Context::of(&m.view), &k) else {
+    let Some(action) = m.keymap.action(m.view.keys(), &k) else {
         return;
     };
     let page = m.page_rows() as isize;

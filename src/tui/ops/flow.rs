@@ -15,10 +15,10 @@ use super::{
     lease, member_level, validate,
 };
 use crate::config::OperationName;
+use crate::config::keymap::{Action, Context};
 use crate::fleet::DbKey;
-use crate::ops::catalog;
+use crate::fleet::catalog;
 use crate::ops::runner::{Outcome, Request};
-use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Mode, Model, Note, View};
 use crate::tui::msg::{Cmd, OpCmd, OpMsg, OpStart, Refusal};
 

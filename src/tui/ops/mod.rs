@@ -24,8 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use tui_input::Input;
 
 use crate::config::{OperationName, ProbeKind};
+use crate::fleet::catalog::{self, BlastRadius, Spec};
 use crate::fleet::{Database, DbKey};
-use crate::ops::catalog::{self, BlastRadius, Spec};
 use crate::ops::runner::{Prepared, Request};
 use crate::ops::safety::Check;
 use crate::tui::msg::OpStart;

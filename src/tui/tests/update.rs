@@ -220,7 +220,7 @@ fn a_clash_in_a_config_built_in_code_falls_back_to_the_defaults() {
     let mut config = fixture::demo_config();
     config.keys.insert(
         "filter".into(),
-        crate::tui::keymap::KeyList(vec!["d".parse().unwrap()]),
+        crate::config::keymap::KeyList(vec!["d".parse().unwrap()]),
     );
     let mut m = fixture::demo_model_with(config, theme());
     assert!(matches!(&m.note, Some(Note::Error(e)) if e.contains("all_databases")));

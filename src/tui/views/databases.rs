@@ -9,8 +9,8 @@ use unicode_width::UnicodeWidthStr;
 
 use super::{connection_of, first_reason, health_word};
 use crate::config::Theme;
+use crate::config::keymap::{Action, Context};
 use crate::fleet::{Connection, Database, Health, Role};
-use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Mode, Model, SortCol};
 use crate::tui::ops::lease;
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style};

@@ -13,7 +13,7 @@ use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
 use crate::fleet::DbKey;
-use crate::ops::catalog;
+use crate::fleet::catalog;
 use crate::tui::model::Model;
 use crate::tui::ops::{Ask, Choice, Dialog, Form, Menu, Preflight, ResumeOffer, lease};
 use crate::tui::widgets::styles::accent_style;

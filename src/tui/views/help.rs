@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
-use crate::tui::keymap::{self, Action};
+use crate::config::keymap::{self, Action};
 use crate::tui::model::Model;
 use crate::tui::widgets::{panel, put};
 

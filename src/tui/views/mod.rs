@@ -22,10 +22,10 @@ use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
-use super::keymap::Action;
 use super::model::{Mode, Model, View};
 use super::widgets::{panel, put};
 use crate::config::Theme;
+use crate::config::keymap::Action;
 use crate::fleet::{Connection, Database, Health};
 
 /// Draws the whole screen.

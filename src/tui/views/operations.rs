@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
-use crate::tui::keymap::Context;
+use crate::config::keymap::Context;
 use crate::tui::model::Model;
 use crate::tui::ops::lease;
 use crate::tui::widgets::styles::accent_style;

@@ -9,8 +9,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use crate::config::Theme;
+use crate::config::keymap::Action;
 use crate::ops::runner::Outcome;
-use crate::tui::keymap::Action;
 use crate::tui::model::Model;
 use crate::tui::ops::progress::{outcome_detail, outcome_word};
 use crate::tui::ops::{Run, StepState, step_lines};

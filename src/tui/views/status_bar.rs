@@ -7,7 +7,7 @@ use ratatui::layout::Rect;
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
-use crate::tui::keymap::Action;
+use crate::config::keymap::Action;
 use crate::tui::model::{Model, Note, clock_hm};
 use crate::tui::widgets::put;
 

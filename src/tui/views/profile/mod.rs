@@ -14,9 +14,9 @@ mod panes;
 
 use super::{connection_of, progress};
 use crate::config::Theme;
+use crate::config::keymap::{Action, Context};
 use crate::fleet::store::clock;
 use crate::fleet::{Connection, Database, Member, Probe, Role};
-use crate::tui::keymap::{Action, Context};
 use crate::tui::model::{Model, Pane, age};
 use crate::tui::ops::lease;
 use crate::tui::widgets::styles::{accent_style, health_style, lag_style, role_style};

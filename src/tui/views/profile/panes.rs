@@ -12,9 +12,9 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
+use crate::config::keymap::Action;
 use crate::fleet::store::clock;
 use crate::fleet::{Database, Member, Probe, Role};
-use crate::tui::keymap::Action;
 use crate::tui::model::{Model, Pane, age};
 use crate::tui::widgets::styles::{lag_style, role_style};
 use crate::tui::widgets::{panel, put, wrap};

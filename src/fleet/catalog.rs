@@ -275,7 +275,7 @@ pub fn spec(name: OperationName) -> &'static Spec {
 /// (member, target, expect-leader) are checked against the database by the runner.
 pub fn check_value(key: &str, value: &str) -> Result<(), String> {
     match key {
-        "memory" if !super::runner::valid_quantity(value) => Err(format!(
+        "memory" if !valid_quantity(value) => Err(format!(
             "memory '{value}' is not a Kubernetes quantity: write e.g. 8Gi, 512Mi or 8G"
         )),
         "version"
@@ -338,9 +338,35 @@ pub fn list_text() -> String {
     out
 }
 
+/// `8Gi`, `512Mi`, `8G`, `1e9`, `1073741824`: digits (with at most one point) and an optional
+/// Kubernetes unit. The dashboard's parameter form checks with it too.
+pub fn valid_quantity(q: &str) -> bool {
+    let digits_end = q
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(q.len());
+    let (num, unit) = q.split_at(digits_end);
+    !num.is_empty()
+        && num.matches('.').count() <= 1
+        && num != "."
+        && [
+            "", "Ki", "Mi", "Gi", "Ti", "Pi", "k", "K", "M", "G", "T", "P",
+        ]
+        .contains(&unit)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_quantities() {
+        for ok in ["8Gi", "512Mi", "8G", "1073741824", "1.5Gi"] {
+            assert!(valid_quantity(ok), "{ok}");
+        }
+        for bad in ["", "Gi", "8 Gi", "8GB", "eight", "1.2.3Gi", "-1Gi"] {
+            assert!(!valid_quantity(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn every_operation_name_has_one_entry() {

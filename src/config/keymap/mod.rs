@@ -21,8 +21,6 @@ use crossterm::event::KeyEvent;
 pub use key::{KEY_SYNTAX, Key, KeyList};
 pub use show::{HELP, HelpRow, Layout};
 
-use super::model::View;
-
 /// What a key does in the normal mode (not while typing a filter or a command).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
@@ -67,15 +65,6 @@ impl Context {
         Self::Profile,
         Self::Operations,
     ];
-
-    pub fn of(view: &View) -> Self {
-        match view {
-            View::Fleet => Self::Fleet,
-            View::Databases { .. } => Self::Databases,
-            View::Profile { .. } => Self::Profile,
-            View::Operations => Self::Operations,
-        }
-    }
 
     fn words(self) -> &'static str {
         match self {
