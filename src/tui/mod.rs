@@ -6,8 +6,8 @@
 //! - `msg` — [`Msg`] (everything that happens), [`Cmd`] (what `update` asks for), OSC52.
 //! - `model` — the state: fleet, open view, selection, filter, sort, derived caches.
 //! - `filter` — the `/` filter's syntax and match.
-//! - `update` — the pure fold: keys per mode, navigation, `:` commands, focus for the sources.
-//! (The key bindings behind dispatch, help and hint lines are `config::keymap`.)
+//! - `update` — the pure fold: keys per mode, navigation, `:` commands, focus for the sources
+//!   (the key bindings behind dispatch, help and hint lines are `config::keymap`).
 //! - `runtime` — the event loop and its sources (keys, fleet batches, clock); [`run`].
 //! - `effects` — runs each `Cmd`: in place, or as a task answering on the channel.
 //! - `terminal` — raw mode and alternate screen, restored in one place; the [`Painter`].
