@@ -418,15 +418,38 @@ fn graph(src: &Path) -> Graph {
     Graph { files, edges }
 }
 
-/// The import circles (strongly connected components of more than one module), Tarjan's.
+/// An import seen from the level where it crosses: `ops::plan::template → ops::surge` is
+/// `ops::plan → ops::surge` (siblings under `ops`), `tui::ops::flow → tui::update` is
+/// `tui::ops → tui::update`. So a circle through a parent's children and a sibling of that
+/// parent is still a circle. `None` when one module contains the other (ownership).
+fn crossing(from: &str, to: &str) -> Option<(String, String)> {
+    let a: Vec<&str> = from.split("::").collect();
+    let b: Vec<&str> = to.split("::").collect();
+    if from == "crate" || to == "crate" {
+        return None;
+    }
+    let k = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if k >= a.len() || k >= b.len() {
+        return None;
+    }
+    Some((a[..=k].join("::"), b[..=k].join("::")))
+}
+
+/// The import circles (strongly connected components of more than one module, the imports
+/// taken where they cross), Tarjan's.
 fn circles(g: &Graph) -> Vec<Vec<String>> {
     let nodes: Vec<&String> = g.files.keys().collect();
     let index_of: BTreeMap<&String, usize> =
         nodes.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut next: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
     for (from, to) in g.edges.keys() {
-        if let (Some(&a), Some(&b)) = (index_of.get(from), index_of.get(to)) {
-            next[a].push(b);
+        let Some((from, to)) = crossing(from, to) else {
+            continue;
+        };
+        if let (Some(&a), Some(&b)) = (index_of.get(&from), index_of.get(&to)) {
+            if !next[a].contains(&b) {
+                next[a].push(b);
+            }
         }
     }
     struct T<'a> {
@@ -505,7 +528,9 @@ fn describe_circles(g: &Graph) -> Vec<String> {
             let arrows: Vec<String> = g
                 .edges
                 .iter()
-                .filter(|((a, b), _)| inside.contains(a) && inside.contains(b))
+                .filter(|((a, b), _)| {
+                    crossing(a, b).is_some_and(|(a, b)| inside.contains(&a) && inside.contains(&b))
+                })
                 .map(|((a, b), at)| format!("    {a} → {b} ({at})"))
                 .collect();
             format!(
