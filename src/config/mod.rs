@@ -1,21 +1,23 @@
 //! The config file: orchestras, database profiles, operations settings, roles and key bindings,
-//! read from TOML with `deny_unknown_fields`, plus where baton's files live (`paths`) and the
+//! read from TOML with `deny_unknown_fields`, plus where baton's files live (`paths`), the
 //! themes (`theme`) and the key bindings (`keymap`: the dashboard's table of actions and their
 //! default keys, which the `[keys]` table is checked against).
 //!
-//! A missing file means defaults. A broken file is a [`ConfigError`] that names the file, the line,
-//! the key and how to fix it; the binary turns it into exit code 2.
+//! A missing file means defaults. A broken file is a [`ConfigError`] (`error`) that names the
+//! file, the line, the key and how to fix it; the binary turns it into exit code 2.
 
+mod error;
 pub mod keymap;
 pub mod paths;
 pub mod theme;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use error::ConfigError;
+use error::{line_in_table, line_of_key};
 pub use theme::{Theme, ThemeError};
 
 /// Everything the config file can say. Every table rejects keys it does not know.
@@ -455,235 +457,5 @@ fn list_suffix<'a>(names: impl Iterator<Item = &'a String>) -> String {
     }
 }
 
-/// A config file that cannot be used, said so a person can fix it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// Dotted key path, e.g. `orchestras.prod.accent`; empty when the file as a whole is wrong.
-    pub key: String,
-    pub message: String,
-    pub fix: String,
-}
-
-impl std::error::Error for ConfigError {}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        write!(f, ": ")?;
-        if !self.key.is_empty() && self.key != "." {
-            write!(f, "key '{}': ", self.key)?;
-        }
-        write!(f, "{}", self.message)?;
-        if !self.fix.is_empty() {
-            write!(f, "\n  fix: {}", self.fix)?;
-        }
-        Ok(())
-    }
-}
-
-impl ConfigError {
-    fn from_toml(file: &Path, text: &str, e: toml::de::Error, key: String, syntax: bool) -> Self {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .or_else(|| line_of_key(text, &key));
-        let message = e.message().trim().to_string();
-        let fix = if syntax {
-            "correct the TOML syntax at this line (see https://toml.io)".into()
-        } else {
-            fix_for(&message)
-        };
-        // serde reports a missing field at its table; name the field itself.
-        let key = match message
-            .strip_prefix("missing field `")
-            .and_then(|m| m.split('`').next())
-        {
-            Some(field) if key.is_empty() || key == "." => field.to_string(),
-            Some(field) => format!("{key}.{field}"),
-            None => key,
-        };
-        Self {
-            file: file.to_path_buf(),
-            line,
-            key,
-            message,
-            fix,
-        }
-    }
-}
-
-fn fix_for(message: &str) -> String {
-    if message.starts_with("unknown field") {
-        "remove this key or correct its spelling (the message lists the keys allowed here)".into()
-    } else if message.starts_with("unknown variant") {
-        "use one of the values the message lists".into()
-    } else if message.starts_with("missing field") {
-        "add the missing key to this table".into()
-    } else if message.starts_with("invalid type") {
-        "give the value the type the message names (quote strings, no quotes around numbers and booleans)".into()
-    } else if message.ends_with("is not a key") {
-        crate::config::keymap::KEY_SYNTAX.into()
-    } else if message.starts_with("an empty list leaves the action") {
-        "give it at least one key, or remove the line to keep its default keys".into()
-    } else if message.contains("duplicate key") {
-        "keep only one of the two entries".into()
-    } else {
-        "correct the value on this line as the message says".into()
-    }
-}
-
-/// The line that sets `key` in the table headed `[table]` (a name, not a dotted path).
-fn line_in_table(text: &str, table: &str, key: &str) -> Option<usize> {
-    let header = format!("[{table}]");
-    let start = text.lines().position(|l| l.trim() == header)?;
-    text.lines()
-        .enumerate()
-        .skip(start + 1)
-        .take_while(|(_, l)| !l.trim_start().starts_with('['))
-        .find_map(|(i, l)| {
-            let t = l.trim_start();
-            let t = t.strip_prefix('"').unwrap_or(t);
-            (t.starts_with(key) && t[key.len()..].trim_start().starts_with(['=', '"']))
-                .then_some(i + 1)
-        })
-}
-
-/// Best-effort line of a dotted key: the line that sets its last segment after its table header.
-fn line_of_key(text: &str, key: &str) -> Option<usize> {
-    let last = key.rsplit('.').next()?;
-    if last.is_empty() {
-        return None;
-    }
-    text.lines().enumerate().find_map(|(i, l)| {
-        let t = l.trim_start();
-        let t = t.trim_start_matches('"');
-        (t.starts_with(last) && t[last.len()..].trim_start().starts_with(['=', '"']))
-            .then_some(i + 1)
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(s: &str) -> Result<Config, ConfigError> {
-        Config::parse(s, Path::new("test.toml"))
-    }
-
-    #[test]
-    fn empty_file_is_defaults() {
-        assert_eq!(parse("").unwrap(), Config::default());
-    }
-
-    #[test]
-    fn full_file_parses() {
-        let c = parse(
-            r##"
-[general]
-theme = "light"
-role = "sre"
-
-[orchestras.aws-eu-west-1]
-display_name = "AWS eu-west-1 (prod)"
-accent = "red"
-transport = "proxy"
-
-[orchestras.dev]
-read_only = true
-accent = "#00aaff"
-
-[profiles.neo4j]
-grouping_label = "helm.neo4j.com/neo4j.name"
-probe = "neo4j"
-port = 7474
-credentials = { from = "env", user = "neo4j", variable = "NEO4J_PASSWORD" }
-
-[operations]
-webhook_url_env = "BATON_SLACK_WEBHOOK"
-lag_gate = 50
-job_image = { neo4j = "neo4j:5.26-enterprise" }
-
-[roles.sre]
-operations = ["backup", "diagnostics", "rolling-restart"]
-"##,
-        )
-        .unwrap();
-        assert_eq!(c.orchestras.len(), 2);
-        assert_eq!(c.orchestras["aws-eu-west-1"].transport, Transport::Proxy);
-        assert_eq!(
-            c.role_operations("sre").unwrap(),
-            vec![
-                OperationName::Backup,
-                OperationName::Diagnostics,
-                OperationName::RollingRestart
-            ]
-        );
-        assert_eq!(c.operations.lag_gate, 50);
-    }
-
-    #[test]
-    fn unknown_key_names_line_and_key() {
-        let e = parse("[general]\nthem = \"x\"\n").unwrap_err();
-        assert_eq!(e.line, Some(2));
-        assert_eq!(e.key, "general.them");
-        assert!(e.message.contains("unknown field"), "{e}");
-        assert!(
-            e.to_string().starts_with("test.toml:2: key 'general.them'"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn bad_accent_is_an_error_on_its_line() {
-        let e = parse("[orchestras.prod]\n\naccent = \"reddish\"\n").unwrap_err();
-        assert_eq!(e.line, Some(3));
-        assert_eq!(e.key, "orchestras.prod.accent");
-    }
-
-    #[test]
-    fn webhook_url_in_file_is_refused() {
-        let e =
-            parse("[operations]\nwebhook_url_env = \"https://hooks.slack.com/x\"\n").unwrap_err();
-        assert_eq!(e.key, "operations.webhook_url_env");
-        assert_eq!(e.line, Some(2));
-    }
-
-    #[test]
-    fn keys_table_overrides_and_errors() {
-        let c = parse("[keys]\nquit = \"ctrl-q\"\nback = [\"esc\", \"h\"]\n").unwrap();
-        assert_eq!(c.keys.len(), 2);
-        assert_eq!(c.keys["back"].0.len(), 2);
-        // An unknown action, on its line, with the actions listed.
-        let e = parse("[general]\nrole = \"operator\"\n\n[keys]\nquit = \"q\"\nqiut = \"x\"\n")
-            .unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (Some(6), "keys.qiut"));
-        assert!(e.fix.contains("quit"), "{e}");
-        // A key that is not one.
-        let e = parse("[keys]\nfilter = \"ctrl-shoft-f\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (Some(2), "keys.filter"));
-        assert!(e.message.contains("is not a key"), "{e}");
-        let e = parse("[keys]\nback = [\"esc\", \"hh\"]\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (Some(2), "keys.back[1]"));
-        // Two actions on one key in one view.
-        let e = parse("[keys]\n\nfilter = \"d\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_str()), (Some(3), "keys.filter"));
-        assert!(e.message.contains("all_databases"), "{e}");
-    }
-
-    #[test]
-    fn builtin_roles() {
-        let c = Config::default();
-        assert_eq!(c.role_operations("observer"), Some(vec![]));
-        assert_eq!(
-            c.role_operations("operator").map(|v| v.len()),
-            Some(OperationName::ALL.len())
-        );
-        assert_eq!(c.role_operations("nobody"), None);
-    }
-}
+mod tests;

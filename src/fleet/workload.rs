@@ -1,14 +1,11 @@
 //! What operations create and change, per database, trimmed to what baton shows and decides on:
 //! the database's StatefulSets, baton's Jobs, and the operation Lease `baton-op-<database>`.
-//! `Part` says how each kind is kept on a `Database` (StatefulSets and Jobs sorted by name, at
-//! most one Lease), so the store folds all three with one piece of code. Pure data, no I/O.
+//! Pure data, no I/O; how the store keeps each kind on a database is `store::parts`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
-
-use super::store::Database;
 
 /// One StatefulSet of a database (Neo4j's Helm charts: one per server).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -54,105 +51,4 @@ pub struct LeaseInfo {
     pub duration_s: Option<u32>,
     /// Annotation `baton.io/operation`: the operation's record (JSON), kept as written.
     pub operation: Option<String>,
-}
-
-/// A kind of object kept per database.
-pub(crate) trait Part: Sized {
-    /// Adds or replaces `self` on `d`; whether anything changed.
-    fn put(self, d: &mut Database) -> bool;
-    /// Drops every object of this kind not named in `names`; whether any went.
-    fn keep(d: &mut Database, names: &BTreeSet<&str>) -> bool;
-    /// Drops the object `name`; whether it was there.
-    fn remove(d: &mut Database, name: &str) -> bool;
-    fn name(&self) -> &str;
-}
-
-/// Inserts or replaces `item` in `list` (sorted by name); whether anything changed.
-fn put_sorted<T: PartialEq>(list: &mut Vec<T>, item: T, name: impl Fn(&T) -> &str) -> bool {
-    match list.binary_search_by(|x| name(x).cmp(name(&item))) {
-        Ok(i) if list[i] == item => false,
-        Ok(i) => {
-            list[i] = item;
-            true
-        }
-        Err(i) => {
-            // Exactly one more: a database has a few of each, kept for the whole session.
-            list.reserve_exact(1);
-            list.insert(i, item);
-            true
-        }
-    }
-}
-
-fn keep_named<T>(list: &mut Vec<T>, names: &BTreeSet<&str>, name: impl Fn(&T) -> &str) -> bool {
-    let before = list.len();
-    list.retain(|x| names.contains(name(x)));
-    list.len() != before
-}
-
-fn remove_named<T>(list: &mut Vec<T>, gone: &str, name: impl Fn(&T) -> &str) -> bool {
-    let before = list.len();
-    list.retain(|x| name(x) != gone);
-    list.len() != before
-}
-
-impl Part for StatefulSetInfo {
-    fn put(self, d: &mut Database) -> bool {
-        put_sorted(&mut d.statefulsets, self, |s| &s.name)
-    }
-    fn keep(d: &mut Database, names: &BTreeSet<&str>) -> bool {
-        keep_named(&mut d.statefulsets, names, |s| &s.name)
-    }
-    fn remove(d: &mut Database, name: &str) -> bool {
-        remove_named(&mut d.statefulsets, name, |s| &s.name)
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Part for JobInfo {
-    fn put(self, d: &mut Database) -> bool {
-        put_sorted(&mut d.jobs, self, |j| &j.name)
-    }
-    fn keep(d: &mut Database, names: &BTreeSet<&str>) -> bool {
-        keep_named(&mut d.jobs, names, |j| &j.name)
-    }
-    fn remove(d: &mut Database, name: &str) -> bool {
-        remove_named(&mut d.jobs, name, |j| &j.name)
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Part for LeaseInfo {
-    fn put(self, d: &mut Database) -> bool {
-        if d.op_lease.as_deref() == Some(&self) {
-            return false;
-        }
-        d.op_lease = Some(Box::new(self));
-        true
-    }
-    fn keep(d: &mut Database, names: &BTreeSet<&str>) -> bool {
-        match &d.op_lease {
-            Some(l) if !names.contains(l.name.as_str()) => {
-                d.op_lease = None;
-                true
-            }
-            _ => false,
-        }
-    }
-    fn remove(d: &mut Database, name: &str) -> bool {
-        match &d.op_lease {
-            Some(l) if l.name == name => {
-                d.op_lease = None;
-                true
-            }
-            _ => false,
-        }
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
 }

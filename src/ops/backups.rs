@@ -13,26 +13,13 @@
 
 use std::collections::BTreeMap;
 
-use super::executor::{ExecError, Executor};
+use super::executor::{ExecError, Executor, ObjectInfo};
 use super::progress::Outcome;
 use super::safety::Check;
-
-pub const NO_ENDPOINT: &str =
-    "no object store endpoint is configured (operations.object_store_endpoint in the config)";
 
 pub const EXISTS: &str = "backup-exists";
 pub const READABLE: &str = "backup-readable";
 pub const SAME_DATABASE: &str = "backup-of-this-database";
-
-/// One object of a listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectInfo {
-    /// `s3://bucket/key`.
-    pub url: String,
-    /// ISO 8601, as S3 gives it.
-    pub modified: String,
-    pub size: u64,
-}
 
 /// `s3://bucket/key` → (bucket, key).
 pub fn split_url(url: &str) -> Option<(&str, &str)> {

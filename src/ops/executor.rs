@@ -6,12 +6,23 @@
 
 use std::future::Future;
 
-use super::backups::ObjectInfo;
 use super::observe::Observed;
 use super::plan::{JobPlan, TemplateChange};
 use super::record::{LeaseObs, Record};
 
-use super::backups::NO_ENDPOINT as NO_OBJECT_STORE;
+/// What the object store calls answer when no endpoint is configured.
+pub const NO_ENDPOINT: &str =
+    "no object store endpoint is configured (operations.object_store_endpoint in the config)";
+
+/// One object of an object store listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// `s3://bucket/key`.
+    pub url: String,
+    /// ISO 8601, as S3 gives it.
+    pub modified: String,
+    pub size: u64,
+}
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,7 +135,7 @@ pub trait Executor: Send + Sync {
         prefix_url: &str,
     ) -> impl Future<Output = Result<Vec<ObjectInfo>, ExecError>> + Send {
         let _ = prefix_url;
-        async { Err(ExecError::Other(NO_OBJECT_STORE.into())) }
+        async { Err(ExecError::Other(NO_ENDPOINT.into())) }
     }
     /// One object's bytes (None: it does not exist), to check an artifact before using it.
     fn get_object(
@@ -132,7 +143,7 @@ pub trait Executor: Send + Sync {
         url: &str,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, ExecError>> + Send {
         let _ = url;
-        async { Err(ExecError::Other(NO_OBJECT_STORE.into())) }
+        async { Err(ExecError::Other(NO_ENDPOINT.into())) }
     }
     /// `orchestra/namespace/name`.
     fn database_id(&self) -> String;

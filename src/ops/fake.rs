@@ -394,13 +394,13 @@ impl Executor for FakeExecutor {
     async fn list_objects(
         &self,
         prefix_url: &str,
-    ) -> Result<Vec<super::backups::ObjectInfo>, ExecError> {
+    ) -> Result<Vec<super::executor::ObjectInfo>, ExecError> {
         Ok(self
             .lock()
             .objects
             .iter()
             .filter(|(url, _)| url.starts_with(prefix_url))
-            .map(|(url, (modified, bytes))| super::backups::ObjectInfo {
+            .map(|(url, (modified, bytes))| super::executor::ObjectInfo {
                 url: url.clone(),
                 modified: modified.clone(),
                 size: bytes.len() as u64,

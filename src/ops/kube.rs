@@ -28,6 +28,7 @@ use crate::probe::credentials::Resolver;
 use crate::probe::{self, Endpoint};
 
 mod lease;
+mod neo4j;
 mod objects;
 
 pub use lease::{lease_name, lease_obs};
@@ -207,7 +208,7 @@ impl Executor for KubeExecutor {
         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
         let source = api.get(like).await.map_err(err)?;
         let mut v = serde_json::to_value(&source).map_err(|e| ExecError::Other(e.to_string()))?;
-        let new = super::surge::statefulset_like(&mut v, like, name, change);
+        let new = super::plan::template::surge::statefulset_like(&mut v, like, name, change);
         let sts: StatefulSet =
             serde_json::from_value(new).map_err(|e| ExecError::Other(e.to_string()))?;
         match api.create(&PostParams::default(), &sts).await {
@@ -465,17 +466,17 @@ impl Executor for KubeExecutor {
     async fn list_objects(
         &self,
         prefix_url: &str,
-    ) -> Result<Vec<super::backups::ObjectInfo>, ExecError> {
+    ) -> Result<Vec<super::executor::ObjectInfo>, ExecError> {
         match &self.object_store {
             Some(s3) => s3.list(prefix_url).await,
-            None => Err(ExecError::Other(super::backups::NO_ENDPOINT.into())),
+            None => Err(ExecError::Other(super::executor::NO_ENDPOINT.into())),
         }
     }
 
     async fn get_object(&self, url: &str) -> Result<Option<Vec<u8>>, ExecError> {
         match &self.object_store {
             Some(s3) => s3.get(url).await,
-            None => Err(ExecError::Other(super::backups::NO_ENDPOINT.into())),
+            None => Err(ExecError::Other(super::executor::NO_ENDPOINT.into())),
         }
     }
 

@@ -7,11 +7,11 @@
 //! - `executor`: the trait every outside call goes through; `kube`: it on Kubernetes;
 //!   `connect`: an executor for one database from the kubeconfig (`baton op` and the dashboard);
 //!   `fake`: an in-memory database for tests.
-//! - `replace`: replace-member (a fresh volume, membership through Neo4j's server
-//!   management); `neo4j_admin`: the Cypher it sends and the rows it reads.
-//! - `prepare`: lock, record, preflight; `runner`: the loop; `progress`: events and outcomes;
-//!   `audit`: audit.jsonl and webhooks; `incident`: the summary to the incident webhook;
-//!   `headless`: `baton op …`.
+//! - `plan::replace`: replace-member (a fresh volume, membership through Neo4j's server
+//!   management); `neo4j_admin`: the Cypher it sends and the rows it reads (sent by `kube`).
+//! - `runner`: the loop, and before it `runner::prepare` (lock, record, preflight);
+//!   `progress`: events and outcomes; `audit`: audit.jsonl and webhooks; `incident`: the
+//!   summary to the incident webhook; `headless`: `baton op …`.
 //! - `backups`: the object store's backups of a database, chosen and checked before a restore.
 //! - `upgrade_rules`: which version changes an upgrade may make, per profile (data).
 
@@ -26,13 +26,10 @@ pub mod kube;
 pub mod neo4j_admin;
 pub mod observe;
 pub mod plan;
-pub mod prepare;
 pub mod progress;
 pub mod record;
-pub mod replace;
 pub mod runner;
 pub mod safety;
-pub mod surge;
 pub mod upgrade_rules;
 
 pub use executor::{ExecError, Executor};

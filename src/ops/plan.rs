@@ -5,8 +5,9 @@
 //! already done, so a retry or a resume never repeats or skips work.
 //!
 //! The goals live in submodules: `restart` (rolling restart, restart-member), `job` (backup,
-//! diagnostics, restore), `stop_start`, `template` (resize and upgrade in place); `action` holds
-//! the changes they ask for and `outline` the plan shown before confirming.
+//! diagnostics, restore), `stop_start`, `template` (resize and upgrade, in place or by
+//! `template::surge`), `replace` (replace-member); `action` holds the changes they ask for and
+//! `outline` the plan shown before confirming.
 
 use std::collections::BTreeSet;
 
@@ -18,9 +19,10 @@ use crate::fleet::Role;
 mod action;
 mod job;
 mod outline;
+pub mod replace;
 mod restart;
 mod stop_start;
-mod template;
+pub mod template;
 
 pub use action::{Action, JobPlan, TemplateChange};
 pub use outline::outline;
@@ -62,7 +64,7 @@ pub fn decide(rec: &Record, v: &View, first: bool) -> Next {
                 _ => template::template_roll(rec, v),
             }
         }
-        OperationName::ReplaceMember => super::replace::decide(rec, v),
+        OperationName::ReplaceMember => replace::decide(rec, v),
         other => Next::Fail(format!("{} is not in this version", other.as_str())),
     }
 }

@@ -83,7 +83,7 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
                 "wait until every member is Ready and a leader is elected".into(),
             ))
             .collect(),
-        OperationName::ReplaceMember => crate::ops::replace::outline(rec),
+        OperationName::ReplaceMember => super::replace::outline(rec),
         OperationName::Incident => {
             vec!["post the database's summary to the incident webhook".into()]
         }
@@ -106,9 +106,9 @@ pub fn outline(rec: &Record, obs: &Observed, lag_gate: u64) -> Vec<String> {
             steps
         }
         OperationName::Resize | OperationName::Upgrade
-            if crate::ops::surge::strategy(rec) == "surge" =>
+            if super::template::surge::strategy(rec) == "surge" =>
         {
-            crate::ops::surge::outline(rec, &v)
+            super::template::surge::outline(rec, &v)
         }
         OperationName::Resize | OperationName::Upgrade => {
             let why = rec.param("strategy-why").map(|w| {

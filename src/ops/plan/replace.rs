@@ -12,12 +12,12 @@
 //! for the last healthy voter (the majority rule), and for the leader of a 3-voter database
 //! with another member down.
 
-use super::neo4j_admin::{ServerObs, ServerTable, quote};
-use super::observe::Observed;
-use super::plan::{Action, Next};
-use super::record::Record;
-use super::safety::{Check, MAJORITY, SETTLED, View};
+use super::{Action, Next};
 use crate::fleet::{Probe, Role};
+use crate::ops::neo4j_admin::{ServerObs, ServerTable, quote};
+use crate::ops::observe::Observed;
+use crate::ops::record::Record;
+use crate::ops::safety::{Check, MAJORITY, SETTLED, View};
 
 /// Record parameters set at the start: the member's server name (its id) and its claim.
 pub const SERVER: &str = "server";

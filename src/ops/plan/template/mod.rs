@@ -1,5 +1,7 @@
 //! Resize and upgrade in place: the template change each StatefulSet wants, rolled one
-//! StatefulSet at a time (surge is `ops::surge`).
+//! StatefulSet at a time (or by surge: `surge`).
+
+pub mod surge;
 
 use super::{Action, Next, TemplateChange, plural, pods_of, rank, voters_before};
 use crate::ops::record::Record;
@@ -32,8 +34,8 @@ pub fn change_for(rec: &Record, sts: &crate::ops::observe::StsObs) -> TemplateCh
 /// leader last); its controller replaces the pod; the next waits until the new pod runs the new
 /// template (told by the pod's own spec, which cannot lag) and the database has settled.
 pub(super) fn template_roll(rec: &Record, v: &View) -> Next {
-    if crate::ops::surge::strategy(rec) == "surge" {
-        return crate::ops::surge::decide(rec, v);
+    if surge::strategy(rec) == "surge" {
+        return surge::decide(rec, v);
     }
     if let Some(s) = v.obs.statefulsets.iter().find(|s| s.replicas != 1) {
         return Next::Blocked(Check::fail(

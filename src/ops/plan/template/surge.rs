@@ -9,12 +9,13 @@
 
 use serde_json::{Value, json};
 
-use super::neo4j_admin::{ServerObs, quote};
-use super::observe::StsObs;
-use super::plan::{Action, Next, TemplateChange, change_for};
-use super::record::Record;
-use super::safety::View;
+use super::change_for;
 use crate::fleet::Role;
+use crate::ops::neo4j_admin::{ServerObs, quote};
+use crate::ops::observe::StsObs;
+use crate::ops::plan::{Action, Next, TemplateChange};
+use crate::ops::record::Record;
+use crate::ops::safety::View;
 
 /// The strategy a resize or upgrade runs with: `--set strategy=…`, else in-place.
 pub fn strategy(rec: &Record) -> &str {

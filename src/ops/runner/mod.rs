@@ -1,4 +1,4 @@
-//! The runner: takes a prepared operation (see `prepare`) and runs it as a loop — observe,
+//! The runner: takes a prepared operation (`prepare`, with `start` and `preflight`) and runs it as a loop — observe,
 //! check the safety rules, take the next action toward the goal, wait until settled, record
 //! progress on the Lease (taken first, renewed every few seconds), repeat until the goal holds.
 //! A wait longer than the step timeout pauses the operation with its reason; it never proceeds
@@ -17,8 +17,20 @@ use super::record::{self, OpState, RENEW_EVERY_MS, Record};
 use super::safety::{self, Check, View};
 use crate::config::OperationName;
 
-use super::prepare::refuse;
 pub use super::progress::{OpEvent, Outcome, incident_text};
+
+mod preflight;
+mod prepare;
+mod start;
+
+/// The outcome of an operation refused by `rule` before or while it ran.
+pub(super) fn refuse(
+    rule: &'static str,
+    member: Option<&str>,
+    detail: impl Into<String>,
+) -> Outcome {
+    Outcome::Refused(Check::fail(rule, member, detail))
+}
 
 /// Knobs of one run.
 #[derive(Debug, Clone)]
