@@ -21,7 +21,6 @@ pub mod members;
 pub mod neo4j_system;
 pub mod objects;
 pub mod paging;
-pub mod podnet;
 pub mod profile;
 pub mod rbac;
 pub mod resources;
