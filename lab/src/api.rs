@@ -19,7 +19,8 @@ use super::controllers::delete_pod_gracefully;
 use super::paging::Paging;
 use super::resources::{self, Resource};
 use super::selector::{FieldSelector, LabelSelector};
-use super::store::{ApiError, Change, Frozen};
+use super::error::ApiError;
+use super::store::{Change, Frozen};
 
 mod pods;
 mod watch;

@@ -190,7 +190,7 @@ pub fn ensure_claims(store: &Store, sts: &Value, i: i64) -> bool {
 
 /// Deletes claim `claim`: at once when no pod mounts it, else it is only marked (deletion
 /// timestamp; `kubernetes.io/pvc-protection` holds it) and goes once its pod has gone.
-pub fn delete_claim(store: &Store, ns: &str, claim: &str) -> Result<Value, super::store::ApiError> {
+pub fn delete_claim(store: &Store, ns: &str, claim: &str) -> Result<Value, super::error::ApiError> {
     let pvcs = resources::persistentvolumeclaims();
     if !claim_in_use(store, ns, claim) {
         return store.remove(pvcs, ns, claim);

@@ -167,7 +167,7 @@ impl Kubelet {
         self.store
             .update(resources::pods(), &rt.key.0, &rt.key.1, None, |p| {
                 if p["metadata"]["uid"] != rt.uid.as_str() {
-                    return Err(super::store::ApiError::conflict(
+                    return Err(super::error::ApiError::conflict(
                         resources::pods(),
                         &rt.key.1,
                     ));

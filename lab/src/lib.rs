@@ -14,6 +14,7 @@ pub mod consensus;
 pub mod control;
 pub mod controllers;
 pub mod endpoints;
+pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod kubelet;
@@ -549,7 +550,7 @@ fn seed_orchestra(
     running: Option<&IpAllocator>,
     rng: &mut rand::rngs::StdRng,
 ) -> Result<(), LabError> {
-    let fail = |e: store::ApiError| LabError::Input(format!("orchestra {}: {}", o.name, e.message));
+    let fail = |e: error::ApiError| LabError::Input(format!("orchestra {}: {}", o.name, e.message));
     for (i, (node, ip)) in nodes.iter().enumerate() {
         let zone = format!("{zone_base}-{}", ["a", "b", "c"][i % 3]);
         store
