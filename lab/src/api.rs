@@ -16,10 +16,10 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::Orchestra;
 use super::controllers::delete_pod_gracefully;
+use super::error::ApiError;
 use super::paging::Paging;
 use super::resources::{self, Resource};
 use super::selector::{FieldSelector, LabelSelector};
-use super::error::ApiError;
 use super::store::{Change, Frozen};
 
 mod pods;
