@@ -19,6 +19,7 @@ use super::store::{Json, Store, now};
 /// (namespace, name) of a pod.
 pub type PodKey = (String, String);
 
+mod podnet;
 mod runtime;
 
 pub use runtime::*;
@@ -155,7 +156,7 @@ impl Kubelet {
                         .collect()
                 })
                 .unwrap_or_default();
-            tokio::spawn(super::podnet::serve(rt.clone(), ports, rt.stop.subscribe()));
+            tokio::spawn(podnet::serve(rt.clone(), ports, rt.stop.subscribe()));
         }
         let me = self.clone();
         tokio::spawn(async move { me.lifecycle(rt, pod).await });
@@ -166,7 +167,7 @@ impl Kubelet {
         self.store
             .update(resources::pods(), &rt.key.0, &rt.key.1, None, |p| {
                 if p["metadata"]["uid"] != rt.uid.as_str() {
-                    return Err(super::store::ApiError::conflict(
+                    return Err(super::error::ApiError::conflict(
                         resources::pods(),
                         &rt.key.1,
                     ));

@@ -6,7 +6,9 @@
 //!
 //! Inside: `store` (objects, resourceVersions, watch history), `resources` (discovery, Table
 //! columns), `selector`, `api` (HTTP), `controllers` (StatefulSet, Job, GC), `kubelet` (pod
-//! lifecycle, workloads, logs), `events`, `profile` (demo / fleet / file).
+//! lifecycle, workloads, logs), `events`, `profile` (demo / fleet / file), `seed` (an
+//! orchestra's first objects), `serve` (the servers' listeners). Here: a lab's start and its
+//! kubeconfig.
 
 pub mod api;
 pub mod client;
@@ -14,6 +16,7 @@ pub mod consensus;
 pub mod control;
 pub mod controllers;
 pub mod endpoints;
+pub mod error;
 pub mod events;
 pub mod jobs;
 pub mod kubelet;
@@ -21,11 +24,12 @@ pub mod members;
 pub mod neo4j_system;
 pub mod objects;
 pub mod paging;
-pub mod podnet;
 pub mod profile;
 pub mod rbac;
 pub mod resources;
+mod seed;
 pub mod selector;
+mod serve;
 pub mod store;
 pub mod tls;
 
@@ -44,6 +48,8 @@ use self::controllers::Controllers;
 use self::events::EventRecorder;
 use self::kubelet::{DefaultWorkloads, IpAllocator, Kubelet, Timing, WorkloadFactory};
 use self::profile::LabSpec;
+use self::seed::seed_orchestra;
+use self::serve::{serve_plain, serve_tls};
 use self::store::Store;
 
 /// The kubeconfig extension that says where a lab's control server is.
@@ -479,58 +485,6 @@ impl Lab {
     }
 }
 
-/// Binds a loopback port and serves `router` over the lab's TLS until shutdown.
-async fn serve_tls(
-    tls: &tls::LabTls,
-    router: axum::Router,
-    down: Option<Arc<AtomicBool>>,
-    shutdown: &watch::Sender<bool>,
-    what: &str,
-) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LabError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| LabError::Io(format!("cannot bind a port for {what}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| LabError::Io(e.to_string()))?;
-    let listener = tls
-        .listener(listener, down)
-        .map_err(|e| LabError::Io(e.to_string()))?;
-    let mut stop = shutdown.subscribe();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
-    Ok((addr, server))
-}
-
-/// Binds a loopback port and serves `router` over plain HTTP until shutdown (the object store,
-/// as a MinIO on a private network).
-async fn serve_plain(
-    router: axum::Router,
-    shutdown: &watch::Sender<bool>,
-    what: &str,
-) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), LabError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| LabError::Io(format!("cannot bind a port for {what}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| LabError::Io(e.to_string()))?;
-    let mut stop = shutdown.subscribe();
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
-    Ok((addr, server))
-}
-
 /// An HTTPS GET that reports whether the answer was 200.
 async fn https_get_ok(client: &reqwest::Client, addr: SocketAddr, path: &str) -> bool {
     let url = format!("https://{addr}{path}");
@@ -539,85 +493,6 @@ async fn https_get_ok(client: &reqwest::Client, addr: SocketAddr, path: &str) ->
         .send()
         .await
         .is_ok_and(|r| r.status().is_success())
-}
-
-fn seed_orchestra(
-    store: &Store,
-    o: &profile::OrchestraSpec,
-    nodes: &[(String, String)],
-    zone_base: &str,
-    services: bool,
-    running: Option<&IpAllocator>,
-    rng: &mut rand::rngs::StdRng,
-) -> Result<(), LabError> {
-    let fail = |e: store::ApiError| LabError::Input(format!("orchestra {}: {}", o.name, e.message));
-    for (i, (node, ip)) in nodes.iter().enumerate() {
-        let zone = format!("{zone_base}-{}", ["a", "b", "c"][i % 3]);
-        store
-            .create(
-                resources::nodes(),
-                "",
-                json!({
-                    "metadata": {"name": node, "labels": {"kubernetes.io/hostname": node, "topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": zone_base, "node.kubernetes.io/instance-type": "m6i.2xlarge"}},
-                    "spec": {},
-                    "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": node}],
-                               "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
-                               "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-                               "allocatable": {"cpu": "7910m", "memory": "30Gi", "pods": "110"},
-                               "nodeInfo": {"kubeletVersion": "v1.32.4", "containerRuntimeVersion": "containerd://1.7.27", "osImage": "baton lab", "architecture": "amd64", "operatingSystem": "linux"}},
-                }),
-            )
-            .map_err(fail)?;
-    }
-    let mut namespaces: Vec<&str> = o.databases.iter().map(|d| d.namespace.as_str()).collect();
-    namespaces.sort_unstable();
-    namespaces.dedup();
-    for ns in ["default", "kube-system"]
-        .into_iter()
-        .chain(namespaces.iter().copied())
-    {
-        if store.get(resources::namespaces(), "", ns).is_ok() {
-            continue;
-        }
-        store
-            .create(
-                resources::namespaces(),
-                "",
-                json!({"metadata": {"name": ns}}),
-            )
-            .map_err(fail)?;
-    }
-    for ns in namespaces {
-        store
-            .create(
-                resources::secrets(),
-                ns,
-                profile::auth_secret(&profile::password(rng)),
-            )
-            .map_err(fail)?;
-    }
-    for d in &o.databases {
-        for (plural, obj) in profile::database_objects(d, services) {
-            let res = resources::by_plural(plural)
-                .ok_or_else(|| LabError::Io(format!("no resource {plural}")))?;
-            let created = store.create(res, &d.namespace, obj).map_err(fail)?;
-            // At fleet scale, pods start out Running and Ready instead of walking the lifecycle.
-            if let (Some(ips), "statefulsets") = (running, plural) {
-                let revision = controllers::template_revision(&created);
-                let replicas = created["spec"]["replicas"].as_i64().unwrap_or(1);
-                for i in 0..replicas {
-                    controllers::ensure_claims(store, &created, i);
-                    let mut pod = controllers::pod_for(&created, i, &revision);
-                    let node = &nodes[(i as usize + d.name.len()) % nodes.len()];
-                    kubelet::seed_running(&mut pod, node, &ips.next());
-                    store
-                        .create(resources::pods(), &d.namespace, pod)
-                        .map_err(fail)?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A short text form of the control server's report.

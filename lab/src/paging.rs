@@ -17,7 +17,7 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::store::ApiError;
+use super::error::ApiError;
 
 const TOKEN_VERSION: &str = "meta.k8s.io/v1";
 

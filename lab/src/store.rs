@@ -4,16 +4,16 @@
 //! from this one code path; controllers and the HTTP layer sit on top.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use super::paging::{self, Continue, Page, Paging};
+use super::error::ApiError;
 use super::resources::Resource;
 
 mod frozen;
+mod list;
 pub use frozen::{Frozen, Json};
 
 /// What happened to an object.
@@ -46,76 +46,6 @@ pub enum Change {
     },
     /// The history was dropped (forced watch expiry): every open watch ends with 410.
     Expired { rv: u64 },
-}
-
-/// An API error in the terms of a Kubernetes `Status`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: u16,
-    pub reason: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn not_found(res: &Resource, name: &str) -> Self {
-        Self {
-            code: 404,
-            reason: "NotFound",
-            message: format!("{} \"{name}\" not found", res.qualified()),
-        }
-    }
-    pub fn already_exists(res: &Resource, name: &str) -> Self {
-        Self {
-            code: 409,
-            reason: "AlreadyExists",
-            message: format!("{} \"{name}\" already exists", res.qualified()),
-        }
-    }
-    pub fn conflict(res: &Resource, name: &str) -> Self {
-        Self {
-            code: 409,
-            reason: "Conflict",
-            message: format!(
-                "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; \
-                 please apply your changes to the latest version and try again",
-                res.qualified()
-            ),
-        }
-    }
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self {
-            code: 422,
-            reason: "Invalid",
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            code: 400,
-            reason: "BadRequest",
-            message: message.into(),
-        }
-    }
-    pub fn expired(asked: u64, oldest: u64) -> Self {
-        Self {
-            code: 410,
-            reason: "Expired",
-            message: format!("too old resource version: {asked} ({oldest})"),
-        }
-    }
-
-    /// The `kind: Status` body.
-    pub fn status(&self) -> Value {
-        json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        })
-    }
 }
 
 /// Objects are immutable once stored, compactly (see [`Frozen`]): an update stores a new `Arc`,
@@ -216,167 +146,6 @@ impl Store {
             .and_then(|m| m.get(&(ns.to_string(), name.to_string())))
             .cloned()
             .ok_or_else(|| ApiError::not_found(res, name))
-    }
-
-    /// Objects of `res` in `ns` (all namespaces when `None`) and the list's resourceVersion.
-    pub fn list(&self, res: &'static Resource, ns: Option<&str>) -> (Vec<Value>, u64) {
-        self.list_filtered(res, ns, |_| true)
-    }
-
-    /// The objects `keep` accepts (it reads them in place), each decoded to a `Value`.
-    pub fn list_filtered(
-        &self,
-        res: &'static Resource,
-        ns: Option<&str>,
-        keep: impl Fn(&Frozen) -> bool,
-    ) -> (Vec<Value>, u64) {
-        let (items, rv) = self.list_shared(res, ns, keep);
-        (items.iter().map(|o| o.to_value()).collect(), rv)
-    }
-
-    /// Like `list_filtered`, sharing the stored objects (no copy): `keep` reads them in place.
-    pub fn list_shared(
-        &self,
-        res: &'static Resource,
-        ns: Option<&str>,
-        keep: impl Fn(&Frozen) -> bool,
-    ) -> (Vec<Arc<Frozen>>, u64) {
-        let inner = self.lock();
-        let items = match inner.objects.get(res.plural) {
-            None => Vec::new(),
-            Some(m) => match ns {
-                Some(ns) => m
-                    .range((ns.to_string(), String::new())..)
-                    .take_while(|((n, _), _)| n == ns)
-                    .map(|(_, v)| v)
-                    .filter(|v| keep(v))
-                    .cloned()
-                    .collect(),
-                None => m.values().filter(|v| keep(v)).cloned().collect(),
-            },
-        };
-        (items, inner.rv)
-    }
-
-    /// One page of the objects of `res` in `ns` (all namespaces when `None`) that `keep` accepts:
-    /// at most `paging.limit`, after `paging.from`'s key. A continued page keeps the first page's
-    /// resourceVersion; a token older than the kept history is 410 Expired (see `paging`).
-    /// `count_remaining` counts what is left (the API server does so only without selectors).
-    pub fn list_page(
-        &self,
-        res: &'static Resource,
-        ns: Option<&str>,
-        paging: &Paging,
-        count_remaining: bool,
-        keep: impl Fn(&Frozen) -> bool,
-    ) -> Result<Page<Value>, ApiError> {
-        self.list_page_as(res, ns, paging, count_remaining, |o| o.to_value(), keep)
-    }
-
-    /// As [`Store::list_page`], the objects shared as the store keeps them (no decoding): for a
-    /// plain list whose selector reads them in place (a list of 200 orchestras' pods decoded
-    /// every pod to a `Value` only to serialize and drop it).
-    pub fn list_page_shared(
-        &self,
-        res: &'static Resource,
-        ns: Option<&str>,
-        paging: &Paging,
-        count_remaining: bool,
-        keep: impl Fn(&Frozen) -> bool,
-    ) -> Result<Page<Arc<Frozen>>, ApiError> {
-        self.list_page_as(res, ns, paging, count_remaining, Arc::clone, keep)
-    }
-
-    /// A page of the objects `keep` accepts (it reads them in place), each made a `T` by
-    /// `as_item`; what is only counted is never converted.
-    fn list_page_as<T>(
-        &self,
-        res: &'static Resource,
-        ns: Option<&str>,
-        paging: &Paging,
-        count_remaining: bool,
-        as_item: impl Fn(&Arc<Frozen>) -> T,
-        keep: impl Fn(&Frozen) -> bool,
-    ) -> Result<Page<T>, ApiError> {
-        let inner = self.lock();
-        let rv = match &paging.from {
-            Some(c) if c.rv + 1 < inner.oldest_rv => return Err(paging::too_old()),
-            Some(c) => c.rv,
-            None => inner.rv,
-        };
-        let empty = Objects::new();
-        let all = inner.objects.get(res.plural).unwrap_or(&empty);
-        let lower = match (&paging.from, ns) {
-            (Some(c), Some(ns)) if c.after.0.as_str() < ns => {
-                Bound::Included((ns.to_string(), String::new()))
-            }
-            (Some(c), _) => Bound::Excluded(c.after.clone()),
-            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
-            (None, None) => Bound::Unbounded,
-        };
-        let mut matching = all
-            .range((lower, Bound::Unbounded))
-            .take_while(|((n, _), _)| ns.is_none_or(|ns| n == ns))
-            .filter(|(_, v)| keep(v));
-        let limit = paging.limit.unwrap_or(usize::MAX);
-        let items: Vec<(&(String, String), T)> = matching
-            .by_ref()
-            .take(limit)
-            .map(|(k, v)| (k, as_item(v)))
-            .collect();
-        let next = match items.last() {
-            Some((key, _)) if items.len() == limit => {
-                let mut rest = matching.peekable();
-                rest.peek().is_some().then(|| {
-                    let remaining = count_remaining.then(|| rest.count());
-                    (
-                        Continue {
-                            rv,
-                            after: (*key).clone(),
-                        },
-                        remaining,
-                    )
-                })
-            }
-            _ => None,
-        };
-        let (next, remaining) = match next {
-            Some((c, n)) => (Some(c), n),
-            None => (None, None),
-        };
-        Ok(Page {
-            items: items.into_iter().map(|(_, v)| v).collect(),
-            rv,
-            next,
-            remaining,
-        })
-    }
-
-    /// Number of objects of `res`.
-    pub fn count(&self, res: &'static Resource) -> usize {
-        self.lock().objects.get(res.plural).map_or(0, BTreeMap::len)
-    }
-
-    /// The (namespace, name) of every object of `res` (no copy of any object).
-    pub fn keys(&self, res: &'static Resource) -> Vec<(String, String)> {
-        self.lock()
-            .objects
-            .get(res.plural)
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Number of objects of `res` that `keep` accepts, and of all objects of `res`, looked at
-    /// in place (no copy of any object).
-    pub fn count_where(
-        &self,
-        res: &'static Resource,
-        keep: impl Fn(&Frozen) -> bool,
-    ) -> (usize, usize) {
-        let inner = self.lock();
-        inner.objects.get(res.plural).map_or((0, 0), |m| {
-            (m.values().filter(|v| keep(v)).count(), m.len())
-        })
     }
 
     /// Creates `obj` (metadata.name or generateName required) and returns it as stored.

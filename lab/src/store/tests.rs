@@ -2,6 +2,7 @@
 //! and list pages.
 
 use super::*;
+use crate::paging::{Page, Paging};
 use crate::resources::{self, by_plural};
 
 fn store() -> Store {

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::watch;
 
-use super::kubelet::{HttpRequest, PodRuntime};
+use super::runtime::{HttpRequest, PodRuntime};
 
 /// Serves `ports` of the pod on its IP until `stop` turns true. Ports that cannot be bound are
 /// logged and skipped (the pod still works through the proxy).
