@@ -21,6 +21,7 @@ use crate::fleet::catalog;
 use crate::ops::runner::{Outcome, Request};
 use crate::tui::model::{Mode, Model, Note, View};
 use crate::tui::msg::{Cmd, OpCmd, OpMsg, OpStart, Refusal};
+use crate::tui::nav;
 
 fn info(m: &mut Model, text: String) {
     m.note = Some(Note::Info(text));
@@ -338,7 +339,7 @@ fn run(m: &mut Model, pf: Preflight, cmds: &mut Vec<Cmd>) -> Option<Dialog> {
     }));
     let here = matches!(&m.view, View::Profile { key, .. } if *key == pf.key);
     if !here {
-        crate::tui::update::open_profile(m, pf.key);
+        nav::open_profile(m, pf.key);
     }
     m.note = None;
     None
