@@ -6,8 +6,10 @@
 //! - `msg` — [`Msg`] (everything that happens), [`Cmd`] (what `update` asks for), OSC52.
 //! - `model` — the state: fleet, open view, selection, filter, sort, derived caches.
 //! - `filter` — the `/` filter's syntax and match.
-//! - `update` — the pure fold: keys per mode, navigation, `:` commands, focus for the sources
-//!   (the key bindings behind dispatch, help and hint lines are `config::keymap`).
+//! - `update` — the pure fold: keys per mode, `:` commands, focus for the sources (the key
+//!   bindings behind dispatch, help and hint lines are `config::keymap`).
+//! - `nav` — navigation between views: opening a list, a profile, a member, the operations
+//!   list, and going back (used by `update` and the operation flows in `ops`).
 //! - `runtime` — the event loop and its sources (keys, fleet batches, clock); [`run`].
 //! - `effects` — runs each `Cmd`: in place, or as a task answering on the channel.
 //! - `terminal` — raw mode and alternate screen, restored in one place; the [`Painter`].
@@ -20,6 +22,7 @@ pub mod filter;
 pub mod fixture;
 pub mod model;
 pub mod msg;
+pub mod nav;
 pub mod ops;
 pub mod runtime;
 pub mod terminal;

@@ -1,13 +1,15 @@
 //! `update`: folds one [`Msg`] into the [`Model`] and says what the runtime must do. Pure: no I/O,
 //! no await, no clock reads (time arrives in `Msg::Tick`). Key handling per mode (normal keys go
 //! through the keymap to an [`Action`]; filter and command lines edit text; any key closes help),
-//! navigation, the `:` commands, and the focus sent to the sources.
+//! selection moves, the `:` commands, and the focus sent to the sources (moving between views is
+//! `tui::nav`).
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use tui_input::backend::crossterm::EventHandler;
 
 use super::model::{Filter, Mode, Model, Note, Pane, View};
 use super::msg::{Cmd, Msg};
+use super::nav;
 use super::ops::flow;
 use crate::config::keymap::Action;
 use crate::fleet::{DbKey, FleetEvent};
@@ -178,13 +180,13 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
                     View::Profile { list, .. } => list.clone(),
                     _ => None,
                 };
-                open_list(m, scope);
+                nav::open_list(m, scope);
             }
             set_mode(m, Mode::Filter);
         }
-        Action::Back => back(m),
-        Action::Open => open(m),
-        Action::AllDatabases => open_list(m, None),
+        Action::Back => nav::back(m),
+        Action::Open => nav::open(m),
+        Action::AllDatabases => nav::open_list(m, None),
         Action::Down => move_by(m, 1),
         Action::Up => move_by(m, -1),
         Action::PageDown => move_by(m, page),
@@ -225,7 +227,7 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
         }
         Action::CancelOperation => flow::cancel_or_close(m, cmds),
         Action::Follow => crate::tui::ops::follow::on_key(m, cmds),
-        Action::OperationsList => open_operations(m),
+        Action::OperationsList => nav::open_operations(m),
         Action::Pane => {
             // A static inventory database has no events pane (no Kubernetes).
             if m.open_database().is_some_and(|d| !d.is_static()) {
@@ -236,15 +238,6 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
                 m.dirty = true;
             }
         }
-    }
-}
-
-/// `:ops`: the operations in flight, fleet-wide.
-fn open_operations(m: &mut Model) {
-    if m.view != View::Operations {
-        m.view = View::Operations;
-        m.ops.list_sel = 0;
-        m.dirty = true;
     }
 }
 
@@ -300,106 +293,6 @@ fn move_by(m: &mut Model, delta: isize) {
     }
 }
 
-/// Makes the filter line the one of the list of `orchestra` (or of the fleet): the filter typed
-/// in one list stays with that list, and comes back when it is opened again.
-fn use_filter_of(m: &mut Model, orchestra: &Option<String>) {
-    if m.filter_list == *orchestra {
-        return;
-    }
-    let mine = m.saved_filters.remove(orchestra).unwrap_or_default();
-    let theirs = std::mem::replace(&mut m.filter_input, tui_input::Input::new(mine));
-    if !theirs.value().is_empty() {
-        m.saved_filters
-            .insert(m.filter_list.clone(), theirs.value().to_string());
-    }
-    m.filter_list = orchestra.clone();
-    m.dirty = true;
-}
-
-/// Opens the database list of `orchestra` (or of the fleet), at its top.
-fn open_list(m: &mut Model, orchestra: Option<String>) {
-    use_filter_of(m, &orchestra);
-    let target = View::Databases { orchestra };
-    if m.view != target {
-        m.view = target;
-        m.rows.clear();
-        m.db_sel = 0;
-        m.db_offset = 0;
-        m.dirty = true;
-    }
-}
-
-/// Opens `key`'s profile; Esc goes back to the list it came from.
-pub(crate) fn open_profile(m: &mut Model, key: DbKey) {
-    let list = match &m.view {
-        View::Fleet | View::Operations => Some(key.orchestra.clone()),
-        View::Databases { orchestra } => orchestra.clone(),
-        View::Profile { list, .. } => list.clone(),
-    };
-    // The profile belongs to its list (Esc returns to it, with that list's filter).
-    use_filter_of(m, &list);
-    m.view = View::Profile { key, list };
-    m.member_sel = 0;
-    m.pane = Pane::Members;
-    m.events_offset = 0;
-    m.member_detail = false;
-    m.dirty = true;
-}
-
-fn open(m: &mut Model) {
-    match &m.view {
-        View::Fleet => {
-            if let Some(o) = m.selected_orchestra().map(str::to_string) {
-                open_list(m, Some(o));
-            }
-        }
-        View::Databases { .. } => {
-            if let Some(k) = m.row(m.db_sel).cloned() {
-                open_profile(m, k);
-            }
-        }
-        View::Operations => {
-            if let Some(k) = m.selected_database() {
-                open_profile(m, k);
-            }
-        }
-        View::Profile { .. } => {
-            if m.open_database().is_some_and(|d| !d.members.is_empty()) {
-                m.member_detail = true;
-                m.pane = Pane::Members;
-                m.dirty = true;
-            }
-        }
-    }
-}
-
-/// Esc: member detail → profile → its database list (with the database selected) → fleet.
-fn back(m: &mut Model) {
-    if m.member_detail && matches!(m.view, View::Profile { .. }) {
-        m.member_detail = false;
-        m.dirty = true;
-        return;
-    }
-    match &m.view {
-        View::Profile { key, list } => {
-            let key = key.clone();
-            m.view = View::Databases {
-                orchestra: list.clone(),
-            };
-            m.refresh();
-            if let Some(i) = m.row_of(&key) {
-                m.db_sel = i;
-            }
-        }
-        View::Databases { .. } | View::Operations => m.view = View::Fleet,
-        View::Fleet => {}
-    }
-    if matches!(m.note, Some(Note::Error(_))) {
-        m.note = None;
-    }
-    m.dirty = true;
-}
-
 fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
     let (cmd, arg) = match line.split_once(char::is_whitespace) {
         Some((c, a)) => (c, a.trim()),
@@ -410,7 +303,7 @@ fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
         // `:q!` quits even while operations run (they stay resumable on their Leases).
         ("q!", _) => cmds.push(Cmd::Quit),
         ("q" | "quit" | "qa", _) => flow::quit(m, cmds),
-        ("ops" | "operations", _) => open_operations(m),
+        ("ops" | "operations", _) => nav::open_operations(m),
         ("help", _) => m.mode = Mode::Help,
         ("ctx" | "context" | "orchestra", "") => error(
             m,
@@ -419,7 +312,7 @@ fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
         ("ctx" | "context" | "orchestra", name) => match find_orchestra(m, name) {
             Ok(o) => {
                 let was = m.view.clone();
-                open_list(m, Some(o));
+                nav::open_list(m, Some(o));
                 if was == m.view {
                     m.dirty = true;
                 }
@@ -434,7 +327,7 @@ fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
         ("db" | "database", id) => match find_database(m, id) {
             Ok(key) => {
                 m.note = None;
-                open_profile(m, key);
+                nav::open_profile(m, key);
             }
             Err(e) => error(m, e),
         },

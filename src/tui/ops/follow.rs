@@ -10,6 +10,7 @@ use crate::ops::record::{self, Lock, OpState, Record};
 use crate::ops::runner::Outcome;
 use crate::tui::model::{Model, Note, View};
 use crate::tui::msg::{Cmd, OpCmd};
+use crate::tui::nav;
 
 use super::lease::lease_obs;
 use super::progress::{Run, StepRow};
@@ -235,7 +236,7 @@ pub fn on_key(m: &mut Model, cmds: &mut Vec<Cmd>) {
         View::Profile { key, .. } => key.clone(),
         View::Operations => match m.selected_database() {
             Some(k) => {
-                crate::tui::update::open_profile(m, k.clone());
+                nav::open_profile(m, k.clone());
                 k
             }
             None => return,
