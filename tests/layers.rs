@@ -231,10 +231,10 @@ fn without_tests(code: &str) -> (String, Vec<String>) {
                 ';' if depth == 0 => {
                     let head: String = b[item_start..j].iter().collect();
                     let words: Vec<&str> = head.split_whitespace().collect();
-                    if let Some(p) = words.iter().position(|w| *w == "mod") {
-                        if let Some(name) = words.get(p + 1) {
-                            test_mods.push(name.to_string());
-                        }
+                    if let Some(p) = words.iter().position(|w| *w == "mod")
+                        && let Some(name) = words.get(p + 1)
+                    {
+                        test_mods.push(name.to_string());
                     }
                     j += 1;
                     break;
@@ -446,10 +446,10 @@ fn circles(g: &Graph) -> Vec<Vec<String>> {
         let Some((from, to)) = crossing(from, to) else {
             continue;
         };
-        if let (Some(&a), Some(&b)) = (index_of.get(&from), index_of.get(&to)) {
-            if !next[a].contains(&b) {
-                next[a].push(b);
-            }
+        if let (Some(&a), Some(&b)) = (index_of.get(&from), index_of.get(&to))
+            && !next[a].contains(&b)
+        {
+            next[a].push(b);
         }
     }
     struct T<'a> {
@@ -560,12 +560,12 @@ fn every_import_points_down_or_across() {
         }
     }
     for ((from, to), at) in &g.edges {
-        if let (Some(a), Some(b)) = (layer_of(from), layer_of(to)) {
-            if b > a {
-                wrong.push(format!(
-                    "  {at}: {from} (layer {a}) imports {to} (layer {b}): move what they share down to {from}'s layer or below"
-                ));
-            }
+        if let (Some(a), Some(b)) = (layer_of(from), layer_of(to))
+            && b > a
+        {
+            wrong.push(format!(
+                "  {at}: {from} (layer {a}) imports {to} (layer {b}): move what they share down to {from}'s layer or below"
+            ));
         }
     }
     assert!(

@@ -6,10 +6,12 @@
 //! - `msg` — [`Msg`] (everything that happens), [`Cmd`] (what `update` asks for), OSC52.
 //! - `model` — the state: fleet, open view, selection, filter, sort, derived caches.
 //! - `filter` — the `/` filter's syntax and match.
-//! - `update` — the pure fold: keys per mode, `:` commands, focus for the sources (the key
-//!   bindings behind dispatch, help and hint lines are `config::keymap`).
+//! - `ops` — the operations' state: dialogs, runs and their progress, what the Leases say.
+//! - `update` — the pure fold: keys per mode, `:` commands, focus for the sources, the
+//!   operation dialogs' transitions (the key bindings behind dispatch, help and hint lines are
+//!   `config::keymap`).
 //! - `nav` — navigation between views: opening a list, a profile, a member, the operations
-//!   list, and going back (used by `update` and the operation flows in `ops`).
+//!   list, and going back (used by `update` and its operation flows).
 //! - `runtime` — the event loop and its sources (keys, fleet batches, clock); [`run`].
 //! - `effects` — runs each `Cmd`: in place, or as a task answering on the channel.
 //! - `terminal` — raw mode and alternate screen, restored in one place; the [`Painter`].

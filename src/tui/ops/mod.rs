@@ -8,14 +8,13 @@
 //!
 //! - `lease` — what the Leases say of everyone's operations (OP column, `:ops`, resume offers).
 //! - `progress` — one run's progress folded from the runner's events; the pane's rows.
-//! - `flow` — keys in the dialogs and the transitions between them.
-//! - `follow` — the pane of someone else's operation, folded from its Lease.
+//!
+//! The keys in the dialogs and the transitions between them are `update::flow`; the pane of
+//! someone else's operation, folded from its Lease, is `update::follow`.
 //!
 //! [`Cmd`]: super::Cmd
 //! [`Msg::Op`]: super::Msg::Op
 
-pub mod flow;
-pub mod follow;
 pub mod lease;
 pub mod progress;
 

@@ -86,7 +86,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
     let inner = panel(theme, &title, &hints, true, area, buf);
     if let Some(o) = scope {
         // The orchestra's accent on the panel's left edge, so prod is hard to miss.
-        accent_edge(buf, area, accent_style(model, theme, o));
+        accent_edge(buf, area, accent_style(model.accent(o), theme));
     }
     if inner.height < 2 {
         return;
@@ -199,7 +199,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
                 c(
                     Column::Orchestra,
                     name,
-                    accent_style(model, theme, &k.orchestra),
+                    accent_style(model.accent(&k.orchestra), theme),
                     buf,
                 );
             } else {
@@ -245,7 +245,7 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         c(
             Column::Lag,
             &s.worst_lag.map_or("-".into(), |l| l.to_string()),
-            lag_style(model, theme, s.worst_lag),
+            lag_style(model.config.operations.lag_gate, theme, s.worst_lag),
             buf,
         );
         c(

@@ -129,7 +129,7 @@ fn degraded_panel(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Worst::Orchestra,
             y,
             model.display_name(&key.orchestra),
-            accent_style(model, theme, &key.orchestra),
+            accent_style(model.accent(&key.orchestra), theme),
         );
         tbl.cell(
             buf,
@@ -221,7 +221,13 @@ fn orchestra_list(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         if selected {
             select_row(buf, theme, inner.x, y, inner.width);
         }
-        buf.set_stringn(inner.x + 1, y, "▌", 1, accent_style(model, theme, &o.name));
+        buf.set_stringn(
+            inner.x + 1,
+            y,
+            "▌",
+            1,
+            accent_style(model.accent(&o.name), theme),
+        );
         let name = model.display_name(&o.name);
         tbl.cell(buf, Orch::Orchestra, y, name, st(theme.text));
         if name != o.name {

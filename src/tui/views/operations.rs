@@ -97,7 +97,7 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             Column::Orchestra,
             y,
             model.display_name(&k.orchestra),
-            st(accent_style(model, theme, &k.orchestra)),
+            st(accent_style(model.accent(&k.orchestra), theme)),
         );
         tbl.cell(
             buf,

@@ -5,7 +5,6 @@ use ratatui::style::{Color, Style};
 
 use crate::config::Theme;
 use crate::fleet::{Connection, Health, Role};
-use crate::tui::model::Model;
 
 pub fn health_style(theme: &Theme, h: Health) -> Style {
     match h {
@@ -26,10 +25,10 @@ pub fn role_style(theme: &Theme, r: Role) -> Style {
     }
 }
 
-/// Lag over the configured gate is a warning.
-pub fn lag_style(model: &Model, theme: &Theme, lag: Option<u64>) -> Style {
+/// Lag over the configured gate (`operations.lag_gate`) is a warning.
+pub fn lag_style(gate: u64, theme: &Theme, lag: Option<u64>) -> Style {
     match lag {
-        Some(l) if l > model.config.operations.lag_gate => theme.warning,
+        Some(l) if l > gate => theme.warning,
         _ => theme.text,
     }
 }
@@ -43,11 +42,11 @@ pub fn connection_style(theme: &Theme, c: &Connection) -> Style {
     }
 }
 
-/// The accent style of an orchestra: its configured colour, unless the theme has no colours
-/// (mono / NO_COLOR), where the theme's accent is used.
-pub fn accent_style(model: &Model, theme: &Theme, orchestra: &str) -> Style {
+/// The accent style of an orchestra: its configured colour (`accent`), unless the theme has no
+/// colours (mono / NO_COLOR), where the theme's accent is used.
+pub fn accent_style(accent: Option<Color>, theme: &Theme) -> Style {
     let themed_colour = matches!(theme.accent.fg, Some(c) if c != Color::Reset);
-    match model.accent(orchestra) {
+    match accent {
         Some(c) if themed_colour => Style::default().fg(c),
         _ => theme.accent,
     }

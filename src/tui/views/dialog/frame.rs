@@ -39,7 +39,7 @@ pub(super) fn frame(
     Clear.render(r, buf);
     buf.set_style(r, theme.text);
     let border = if model.accent(&key.orchestra).is_some() {
-        accent_style(model, theme, &key.orchestra)
+        accent_style(model.accent(&key.orchestra), theme)
     } else {
         theme.border_focus
     };
@@ -51,7 +51,7 @@ pub(super) fn frame(
         .title(
             Line::from(Span::styled(
                 place,
-                accent_style(model, theme, &key.orchestra).add_modifier(Modifier::BOLD),
+                accent_style(model.accent(&key.orchestra), theme).add_modifier(Modifier::BOLD),
             ))
             .right_aligned(),
         );

@@ -77,7 +77,7 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
     accent_edge(
         buf,
         header_area,
-        accent_style(model, theme, &d.key.orchestra),
+        accent_style(model.accent(&d.key.orchestra), theme),
     );
     let x0 = inner.x + 1;
     let w = inner.width.saturating_sub(2);
@@ -125,7 +125,7 @@ pub fn render(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &mut 
         spans.push(Span::styled("  lag ", theme.muted));
         spans.push(Span::styled(
             s.worst_lag.map_or("-".into(), |l| l.to_string()),
-            lag_style(model, theme, s.worst_lag),
+            lag_style(model.config.operations.lag_gate, theme, s.worst_lag),
         ));
         let line = Line::from(spans);
         let used = line.width() as u16;
@@ -436,7 +436,7 @@ fn members_table(model: &Model, theme: &Theme, d: &Database, area: Rect, buf: &m
         c(
             Column::Lag,
             &lag.map_or("-".into(), |l| l.to_string()),
-            lag_style(model, theme, lag),
+            lag_style(model.config.operations.lag_gate, theme, lag),
             buf,
         );
         c(Column::Node, &m.pod.node, theme.muted, buf);

@@ -193,7 +193,7 @@ pub fn member_detail(model: &Model, theme: &Theme, d: &Database, area: Rect, buf
         (
             "lag",
             lag.map_or_else(dash, |l| l.to_string().into()),
-            lag_style(model, theme, lag),
+            lag_style(model.config.operations.lag_gate, theme, lag),
         ),
         (
             "sees leader",

@@ -8,7 +8,8 @@ use super::{error, info, prepare};
 use crate::config::keymap::Action;
 use crate::tui::model::{Mode, Model, View};
 use crate::tui::msg::{Cmd, OpCmd, OpStart};
-use crate::tui::ops::{Ask, Dialog, ResumeOffer, Run, follow, lease};
+use crate::tui::ops::{Ask, Dialog, ResumeOffer, Run, lease};
+use crate::tui::update::follow;
 
 pub(super) fn ask_key(m: &mut Model, ask: Ask, k: KeyEvent, cmds: &mut Vec<Cmd>) -> Option<Dialog> {
     let yes = matches!(k.code, KeyCode::Char('y' | 'Y'));

@@ -2,7 +2,11 @@
 //! no await, no clock reads (time arrives in `Msg::Tick`). Key handling per mode (normal keys go
 //! through the keymap to an [`Action`]; filter and command lines edit text; any key closes help),
 //! selection moves, the `:` commands, and the focus sent to the sources (moving between views is
-//! `tui::nav`).
+//! `tui::nav`). The operation dialogs' keys and transitions are `flow`; following someone
+//! else's operation from its Lease is `follow`.
+
+mod flow;
+mod follow;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
 use tui_input::backend::crossterm::EventHandler;
@@ -10,7 +14,6 @@ use tui_input::backend::crossterm::EventHandler;
 use super::model::{Filter, Mode, Model, Note, Pane, View};
 use super::msg::{Cmd, Msg};
 use super::nav;
-use super::ops::flow;
 use crate::config::keymap::Action;
 use crate::fleet::{DbKey, FleetEvent};
 
@@ -47,7 +50,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
         model.dirty = true;
     }
     model.refresh();
-    crate::tui::ops::follow::refresh(model, &mut cmds);
+    follow::refresh(model, &mut cmds);
     flow::offer_resume(model);
     let marks = model.compute_time_marks();
     if marks != model.time_marks {
@@ -226,7 +229,7 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
             }
         }
         Action::CancelOperation => flow::cancel_or_close(m, cmds),
-        Action::Follow => crate::tui::ops::follow::on_key(m, cmds),
+        Action::Follow => follow::on_key(m, cmds),
         Action::OperationsList => nav::open_operations(m),
         Action::Pane => {
             // A static inventory database has no events pane (no Kubernetes).

@@ -22,11 +22,11 @@ mod menu;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::Dialog;
 use crate::config::OperationName;
 use crate::fleet::DbKey;
 use crate::tui::model::{Model, Note};
 use crate::tui::msg::{Cmd, OpCmd, OpStart};
+use crate::tui::ops::Dialog;
 
 pub use answers::{artifact, on_msg};
 pub use ask::{cancel_or_close, offer_resume, quit};

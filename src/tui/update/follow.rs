@@ -12,8 +12,8 @@ use crate::tui::model::{Model, Note, View};
 use crate::tui::msg::{Cmd, OpCmd};
 use crate::tui::nav;
 
-use super::lease::lease_obs;
-use super::progress::{Run, StepRow};
+use crate::tui::ops::lease::lease_obs;
+use crate::tui::ops::progress::{Run, StepRow};
 
 /// What a Lease's record says right now, as the fold reads it.
 struct Seen {

@@ -8,7 +8,8 @@ use crate::ops::runner::Outcome;
 use crate::tui::model::{Model, View};
 use crate::tui::msg::OpMsg;
 use crate::tui::ops::progress::outcome_word;
-use crate::tui::ops::{Ask, Dialog, follow};
+use crate::tui::ops::{Ask, Dialog};
+use crate::tui::update::follow;
 
 /// An answer of an operation task.
 pub fn on_msg(m: &mut Model, msg: OpMsg) {
