@@ -1,21 +1,21 @@
 //! baton — the on-call remote control for fleets of Raft-clustered databases on Kubernetes.
 //!
-//! Module map (DESIGN.md); the binary in `main.rs` only parses and dispatches:
-//! - `cli`: the command line (clap): global flags and subcommands.
-//! - `config`: the config file (orchestras, profiles, operations settings, roles), themes, paths.
-//! - `fleet`: the domain, no I/O: roles, leader, term, lag, health roll-up, leader history,
-//!   the fleet store, `baton status`'s snapshot.
+//! Module map (DESIGN.md), by layer, bottom to top; a module imports only from its own layer or
+//! below (`tests/layers.rs`). The binary in `main.rs` only parses and dispatches.
+//! - `fleet`: the domain, no I/O: roles, leader, term, lag, health roll-up, leader history, the
+//!   fleet store, `baton status`'s snapshot, the operations catalog's static facts.
+//!   `config`: the config file (orchestras, profiles, operations settings, roles), themes, paths,
+//!   key bindings. `cli`: the command line (clap). `logging`: tracing to a file in the data dir,
+//!   never to the terminal.
+//! - `guard`: where requests leave the process: the only builders of kube and probe clients,
+//!   refusing anything but reads in read-only mode; the pod-proxy client.
 //! - `probe`: member status over HTTP, direct or through the API server's pod proxy, decoded
 //!   per profile.
 //! - `source`: where the fleet comes from: the `Engine` (a supervisor per orchestra: kube
 //!   watchers, discovery, probes; static inventory) behind the dashboard, `status` and `bench`.
-//! - `ops`: operations as reconcile loops: catalog, safety rules, plans, lock, runner, audit,
-//!   `baton op …`.
+//! - `ops`: operations as reconcile loops: safety rules, plans, lock, runner, audit, `baton op …`.
 //! - `tui`: the terminal dashboard: terminal setup and restore, event loop, model, update, views.
-//! - `bench`: `baton bench`, the engine's and the view's figures against DESIGN.md's budgets.
-//! - `logging`: tracing to a file in the data dir, never to the terminal.
-//! - `guard`: where requests leave the process: the only builders of kube and probe clients,
-//!   refusing anything but reads in read-only mode.
+//!   `bench`: `baton bench`, the engine's and the view's figures against DESIGN.md's budgets.
 //!
 //! The embedded lab is another crate of the workspace (`baton-lab`, `lab/`), used only by
 //! `main.rs` and the tests: this library reaches it, like any cluster, through a kubeconfig.
