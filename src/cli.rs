@@ -123,6 +123,9 @@ pub enum OpCommand {
     Status(OpStatusArgs),
     /// Continue an interrupted operation (killed process, SSH drop, paused) from its Lease.
     Resume(OpResumeArgs),
+    /// Print, as YAML for an admin to `kubectl apply -f -`, the ServiceAccount `baton-operator`,
+    /// its Role (exactly the verbs operations need) and RoleBinding that in-cluster runs use.
+    Rbac(OpRbacArgs),
     /// Restart every member one at a time: down ones first, secondaries, followers, leader last.
     RollingRestart(OpRunArgs),
     /// Restart one member (--member) and wait until the database has settled.
@@ -183,6 +186,13 @@ pub struct OpRunArgs {
     /// Take over a stale lock (an interrupted operation) and start this one instead.
     #[arg(long)]
     pub take_over: bool,
+    /// Run it in the orchestra as a Job of baton (it outlives this process and its SSH
+    /// session); default from the config (operations.run, per orchestra).
+    #[arg(long, conflicts_with = "local")]
+    pub in_cluster: bool,
+    /// Run it in this process, whatever the config says.
+    #[arg(long)]
+    pub local: bool,
     /// Go on although this safety rule fails (repeatable): majority, settled,
     /// no-other-operation or expected-leader. Needs operations.allow_force = true in the config;
     /// every forced failure is logged.
@@ -204,6 +214,13 @@ pub struct OpResumeArgs {
     pub yes: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub output: OpOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpRbacArgs {
+    /// The database's namespace the runner Jobs run in.
+    #[arg(long, short = 'n', default_value = "default")]
+    pub namespace: String,
 }
 
 #[derive(Debug, Clone, Args)]

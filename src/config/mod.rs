@@ -93,6 +93,29 @@ pub struct OrchestraConfig {
     /// The orchestra has room for one extra server per database (nodes, quota): resize and
     /// upgrade default to the surge strategy here, to in-place elsewhere.
     pub surge: bool,
+    /// Where operations on this orchestra's databases run (else `operations.run`).
+    pub run: Option<RunPlace>,
+    /// The image of the in-cluster runner Jobs here (else `operations.runner_image`).
+    pub runner_image: Option<String>,
+}
+
+/// Where an operation runs: in the baton that launched it, or in the orchestra as a Job of
+/// baton itself (it outlives the launching process and its SSH session).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunPlace {
+    #[default]
+    Local,
+    InCluster,
+}
+
+impl RunPlace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::InCluster => "in-cluster",
+        }
+    }
 }
 
 /// Which status API a profile's members speak.
@@ -154,6 +177,11 @@ pub struct OperationsConfig {
     /// a MinIO, the lab's): where a restore lists the backups and checks one before it stops
     /// the database. `baton lab` sets it to the lab's.
     pub object_store_endpoint: Option<String>,
+    /// Where operations run by default: `local` (this process) or `in-cluster` (a Job of
+    /// baton in the database's namespace, under the ServiceAccount `baton-operator`).
+    pub run: RunPlace,
+    /// The image of the in-cluster runner Jobs: baton itself, the same version as this one.
+    pub runner_image: Option<String>,
 }
 
 impl Default for OperationsConfig {
@@ -167,6 +195,8 @@ impl Default for OperationsConfig {
             incident_webhook_env: None,
             allow_force: false,
             object_store_endpoint: None,
+            run: RunPlace::Local,
+            runner_image: None,
         }
     }
 }
@@ -250,6 +280,23 @@ impl Config {
         }
     }
 
+    /// Where operations on `orchestra` run by default.
+    pub fn run_place(&self, orchestra: &str) -> RunPlace {
+        self.orchestras
+            .get(orchestra)
+            .and_then(|o| o.run)
+            .unwrap_or(self.operations.run)
+    }
+
+    /// The in-cluster runner image for `orchestra`, if one is configured.
+    pub fn runner_image(&self, orchestra: &str) -> Option<&str> {
+        self.orchestras
+            .get(orchestra)
+            .and_then(|o| o.runner_image.as_deref())
+            .or(self.operations.runner_image.as_deref())
+            .filter(|i| !i.trim().is_empty())
+    }
+
     /// Parses `text` as the contents of `file`; errors carry both for the message.
     pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
         let de = toml::de::Deserializer::parse(text)
@@ -304,6 +351,24 @@ impl Config {
                     list_suffix(self.roles.keys())
                 ),
             ));
+        }
+        let in_cluster = std::iter::once(("operations.run".to_string(), self.operations.run, None))
+            .chain(self.orchestras.iter().filter_map(|(name, o)| {
+                o.run
+                    .map(|r| (format!("orchestras.{name}.run"), r, Some(name.as_str())))
+            }));
+        for (key, place, orchestra) in in_cluster {
+            let image = match orchestra {
+                Some(o) => self.runner_image(o),
+                None => self.operations.runner_image.as_deref(),
+            };
+            if place == RunPlace::InCluster && image.is_none() {
+                return Err(err(
+                    key,
+                    "operations run in-cluster but no runner image is configured".into(),
+                    "set operations.runner_image (or runner_image of the orchestra) to baton's image, e.g. ghcr.io/baton-sre/baton:0.1.0".into(),
+                ));
+            }
         }
         for (name, p) in &self.profiles {
             if p.grouping_label.trim().is_empty() {

@@ -113,3 +113,42 @@ fn builtin_roles() {
     );
     assert_eq!(c.role_operations("nobody"), None);
 }
+
+#[test]
+fn run_place_and_runner_image_per_orchestra() {
+    let c = parse(
+        r#"
+[operations]
+run = "in-cluster"
+runner_image = "ghcr.io/baton-sre/baton:0.1.0"
+
+[orchestras.prod]
+runner_image = "registry.internal/baton:0.1.0"
+
+[orchestras.dev]
+run = "local"
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.run_place("prod"), RunPlace::InCluster);
+    assert_eq!(c.run_place("elsewhere"), RunPlace::InCluster);
+    assert_eq!(c.run_place("dev"), RunPlace::Local);
+    assert_eq!(
+        c.runner_image("prod"),
+        Some("registry.internal/baton:0.1.0")
+    );
+    assert_eq!(c.runner_image("dev"), Some("ghcr.io/baton-sre/baton:0.1.0"));
+    assert_eq!(Config::default().run_place("any"), RunPlace::Local);
+}
+
+#[test]
+fn in_cluster_without_a_runner_image_names_the_key() {
+    let e = parse("[orchestras.prod]\nrun = \"in-cluster\"\n").unwrap_err();
+    assert_eq!(e.key, "orchestras.prod.run");
+    assert_eq!(e.line, Some(2));
+    assert!(e.fix.contains("runner_image"), "{e}");
+    let e = parse("[operations]\nrun = \"in-cluster\"\n").unwrap_err();
+    assert_eq!(e.key, "operations.run");
+    let e = parse("[operations]\nrun = \"remote\"\n").unwrap_err();
+    assert!(e.message.contains("unknown variant"), "{e}");
+}

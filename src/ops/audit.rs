@@ -1,5 +1,6 @@
 //! The audit trail and the notices: every mutating request an operation sends is appended to
-//! `<data dir>/audit.jsonl` (who — OS user and Kubernetes identity —, operation, database,
+//! `<data dir>/audit.jsonl` (who — OS user and Kubernetes identity, and for a runner Job the
+//! engineer who launched it —, operation, database,
 //! verb and object, result, time), and Slack-compatible webhook notices go out at an
 //! operation's start and end. A webhook that fails is reported, never blocks or fails the
 //! operation; URLs come from environment variables and are never written anywhere.
@@ -17,6 +18,8 @@ pub struct Audit {
     pub who: String,
     /// Kubernetes identity (context and user).
     pub identity: String,
+    /// For a runner Job (`who` is `job/<namespace>/<job>`): the engineer who launched it.
+    pub launched_by: Option<String>,
     pub operation: String,
     pub database: String,
     lock: Mutex<()>,
@@ -34,6 +37,7 @@ impl Audit {
             path,
             who: who.into(),
             identity: identity.into(),
+            launched_by: super::record::launched_by(),
             operation: operation.into(),
             database: database.into(),
             lock: Mutex::new(()),
@@ -57,6 +61,7 @@ impl Audit {
             "at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "who": self.who,
             "identity": self.identity,
+            "launched_by": self.launched_by,
             "operation": self.operation,
             "orchestra": orchestra,
             "namespace": namespace,

@@ -21,6 +21,7 @@ pub mod connect;
 pub mod executor;
 pub mod fake;
 pub mod headless;
+pub mod in_cluster;
 pub mod incident;
 pub mod kube;
 pub mod neo4j_admin;

@@ -173,8 +173,36 @@ pub fn classify(lease: Option<&LeaseObs>, now_ms: u64) -> Lock {
     }
 }
 
-/// Who this process is, for the Lease and the audit: `user@host pid N`.
+/// In a runner Job's environment (`ops::in_cluster`): `<namespace>/<job>`, the Job it is.
+pub const ENV_RUNNER_JOB: &str = "BATON_RUNNER_JOB";
+/// In a runner Job's environment: who launched it (`user@host pid N (kube identity)`).
+pub const ENV_LAUNCHED_BY: &str = "BATON_LAUNCHED_BY";
+
+/// The Lease holder of the runner Job `job` in `namespace`: `job/<namespace>/<job>`.
+pub fn job_holder(namespace: &str, job: &str) -> String {
+    format!("job/{namespace}/{job}")
+}
+
+/// The runner Job this process is, when its environment says so: (namespace, job).
+pub fn runner_job() -> Option<(String, String)> {
+    let v = std::env::var(ENV_RUNNER_JOB).ok()?;
+    let (ns, job) = v.split_once('/')?;
+    (!ns.is_empty() && !job.is_empty()).then(|| (ns.to_string(), job.to_string()))
+}
+
+/// Who launched this process, when it is a runner Job.
+pub fn launched_by() -> Option<String> {
+    std::env::var(ENV_LAUNCHED_BY)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// Who this process is, for the Lease and the audit: `user@host pid N`, or a runner Job's
+/// `job/<namespace>/<job>`.
 pub fn holder_identity() -> String {
+    if let Some((ns, job)) = runner_job() {
+        return job_holder(&ns, &job);
+    }
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());

@@ -7,24 +7,23 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::{Api, ListParams};
 use tokio::sync::{mpsc, watch};
 
 use super::audit::Audit;
 use super::connect;
 use super::executor::Executor;
-use super::kube::{KubeExecutor, MANAGED_BY, lease_obs};
-use super::record::{self, Lock};
+use super::in_cluster;
+use super::kube::KubeExecutor;
+use super::record::{self};
 use super::runner::{OpEvent, Outcome, Request, Runner, Settings};
 use crate::Exit;
-use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs, OpStatusArgs};
-use crate::config::{Config, OperationName};
+use crate::cli::{GlobalArgs, OpCommand, OpOutput, OpResumeArgs};
+use crate::config::{Config, OperationName, RunPlace};
 use crate::fleet::catalog;
 use crate::source::now_ms;
-use crate::source::targets::Origin;
+
+mod status;
 
 /// Runs `baton op <command>`; returns the process exit code.
 pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Exit {
@@ -33,8 +32,12 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
             print!("{}", catalog::list_text());
             return Exit::Ok;
         }
-        OpCommand::Status(a) => return status(global, config, a).await,
+        OpCommand::Status(a) => return status::status(global, config, a).await,
         OpCommand::Resume(a) => return resume(global, config, a).await,
+        OpCommand::Rbac(a) => {
+            print!("{}", in_cluster::yaml(&in_cluster::rbac(&a.namespace)));
+            return Exit::Ok;
+        }
         OpCommand::RollingRestart(a) => (OperationName::RollingRestart, a),
         OpCommand::RestartMember(a) => (OperationName::RestartMember, a),
         OpCommand::Backup(a) => (OperationName::Backup, a),
@@ -108,6 +111,25 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
     if op == OperationName::Incident {
         return incident(&exec, config, &settings, args.dry_run).await;
     }
+    // In the orchestra, unless this process is itself a runner Job (it never launches another).
+    let orchestra = &args.target.orchestra;
+    let in_cluster = !args.local
+        && record::runner_job().is_none()
+        && (args.in_cluster || config.run_place(orchestra) == RunPlace::InCluster);
+    let place = if in_cluster {
+        let Some(image) = config.runner_image(orchestra) else {
+            eprintln!(
+                "baton: running in the orchestra needs the runner image: set operations.runner_image (or runner_image of [orchestras.\"{orchestra}\"]) in the config"
+            );
+            return Exit::Usage;
+        };
+        Place::InCluster {
+            image: image.to_string(),
+            step_timeout_s: config.operations.step_timeout,
+        }
+    } else {
+        Place::Local
+    };
     let req = Request {
         member: args.member.clone(),
         expect_leader: args.expect_leader.clone(),
@@ -119,10 +141,21 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         settings,
         args.output,
         Drive::Start(op, req),
+        &place,
         args.dry_run,
         args.yes,
     )
     .await
+}
+
+/// Where `drive` runs the operation.
+enum Place {
+    Local,
+    /// As a runner Job of `image`.
+    InCluster {
+        image: String,
+        step_timeout_s: u64,
+    },
 }
 
 enum Drive {
@@ -155,7 +188,16 @@ async fn resume(global: &GlobalArgs, config: &Config, args: OpResumeArgs) -> Exi
             return code;
         }
     };
-    drive(&exec, settings, args.output, Drive::Resume, false, args.yes).await
+    drive(
+        &exec,
+        settings,
+        args.output,
+        Drive::Resume,
+        &Place::Local,
+        false,
+        args.yes,
+    )
+    .await
 }
 
 /// Prints events as they come: text lines or JSON objects.
@@ -180,6 +222,7 @@ async fn drive(
     settings: Settings,
     output: OpOutput,
     what: Drive,
+    place: &Place,
     dry_run: bool,
     yes: bool,
 ) -> Exit {
@@ -229,7 +272,55 @@ async fn drive(
     let _ = tx.send(OpEvent::Plan {
         steps: prepared.plan.clone(),
     });
+    let launch = match (place, &what) {
+        (
+            Place::InCluster {
+                image,
+                step_timeout_s,
+            },
+            Drive::Start(_, req),
+        ) => {
+            let check = in_cluster::launch::identity_check(exec).await;
+            let _ = tx.send(OpEvent::Check(check.clone()));
+            if !check.ok && !dry_run {
+                drop(runner);
+                return finish(Outcome::Refused(check), tx, printing).await;
+            }
+            Some(in_cluster::Launch {
+                operation: prepared.record.operation,
+                orchestra: exec.orchestra.clone(),
+                namespace: exec.namespace.clone(),
+                database: exec.database.clone(),
+                member: req.member.clone(),
+                params: req.params.clone(),
+                expect_leader: req.expect_leader.clone(),
+                force: req.force.clone(),
+                take_over: runner.settings.take_over,
+                image: image.clone(),
+                launched_by: format!("{} ({})", runner.holder, exec.identity()),
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+                started_ms: now_ms(),
+                deadline_s: in_cluster::deadline_s(prepared.plan.len(), *step_timeout_s),
+            })
+        }
+        _ => None,
+    };
     if dry_run {
+        if let Some(l) = &launch {
+            let _ = tx.send(OpEvent::Notice {
+                message: format!(
+                    "runner Job manifest (it would run the operation in the orchestra):\n{}",
+                    in_cluster::yaml(&[in_cluster::job(l)])
+                ),
+            });
+            drop(runner);
+            return finish(
+                Outcome::Nothing("dry run: nothing was sent".into()),
+                tx,
+                printing,
+            )
+            .await;
+        }
         if let Some(m) = &prepared.job_manifest {
             let _ = tx.send(OpEvent::Notice {
                 message: format!(
@@ -282,6 +373,11 @@ async fn drive(
                 return Exit::Usage;
             }
         }
+    }
+    if let Some(l) = launch {
+        let outcome = in_cluster::launch::start(exec, &l, &audit, &tx).await;
+        drop(runner);
+        return finish(outcome, tx, printing).await;
     }
     // SIGINT / SIGTERM: finish the current action, settle, record the cancel.
     let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -409,137 +505,4 @@ async fn incident(
             Exit::Failed
         }
     }
-}
-
-/// `baton op status`: the `baton-op-*` Leases of every orchestra (or one).
-async fn status(global: &GlobalArgs, config: &Config, args: OpStatusArgs) -> Exit {
-    let targets = match crate::source::targets::kube_targets(
-        global.kubeconfig.as_deref(),
-        &args.orchestra.iter().cloned().collect::<Vec<_>>(),
-        config,
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Exit::Usage;
-        }
-    };
-    let now = now_ms();
-    let rows = futures::future::join_all(targets.into_iter().map(|t| async move {
-        let name = t.name.clone();
-        let Origin::Kube(cfg) = t.origin else {
-            return Ok(Vec::new());
-        };
-        let mut cfg = *cfg;
-        cfg.connect_timeout = Some(Duration::from_secs(5));
-        cfg.read_timeout = Some(Duration::from_secs(10));
-        // `op status` only reads: its client is read-only whatever the mode.
-        let client = crate::guard::kube_client(cfg, true)
-            .map_err(|e| (name.clone(), crate::probe::kube_reason(&e)))?;
-        let api: Api<Lease> = Api::all(client);
-        let list = api
-            .list(&ListParams::default().labels(&format!("{}={}", MANAGED_BY.0, MANAGED_BY.1)))
-            .await
-            .map_err(|e| (name.clone(), crate::probe::kube_reason(&e)))?;
-        Ok::<_, (String, String)>(
-            list.items
-                .iter()
-                .filter(|l| {
-                    l.metadata
-                        .name
-                        .as_deref()
-                        .is_some_and(|n| n.starts_with("baton-op-"))
-                })
-                .map(|l| {
-                    let db = l
-                        .metadata
-                        .name
-                        .as_deref()
-                        .and_then(|n| n.strip_prefix("baton-op-"))
-                        .unwrap_or("")
-                        .to_string();
-                    (
-                        name.clone(),
-                        l.metadata.namespace.clone().unwrap_or_default(),
-                        db,
-                        lease_obs(l),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        )
-    }))
-    .await;
-    let mut failed = false;
-    let mut out = Vec::new();
-    for r in rows {
-        match r {
-            Ok(v) => out.extend(v),
-            Err((o, e)) => {
-                failed = true;
-                eprintln!("baton: orchestra '{o}': {e}");
-            }
-        }
-    }
-    let json_rows: Vec<serde_json::Value> = out
-        .iter()
-        .map(|(o, ns, db, l)| {
-            let lock = record::classify(Some(l), now);
-            let rec = l.record.as_ref().and_then(|r| r.as_ref().ok());
-            let state = match (&lock, rec) {
-                (Lock::Stale { .. }, Some(r)) if !r.state.finished() => {
-                    format!("{} (stale)", r.state.word())
-                }
-                (_, Some(r)) => r.state.word().to_string(),
-                _ => "?".into(),
-            };
-            serde_json::json!({
-                "orchestra": o,
-                "namespace": ns,
-                "database": db,
-                "operation": rec.map(|r| r.operation.as_str()),
-                "state": state,
-                "step": rec.map(|r| r.step),
-                "detail": rec.map(|r| r.detail.clone()),
-                "holder": l.holder,
-                "age_s": rec.map(|r| now.saturating_sub(r.started_ms) / 1000),
-                "renewed_s_ago": l.renew_ms.map(|r| now.saturating_sub(r) / 1000),
-            })
-        })
-        .collect();
-    match args.output {
-        OpOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json_rows).unwrap_or_default()
-        ),
-        OpOutput::Text => {
-            if json_rows.is_empty() {
-                println!("no operations recorded");
-            } else {
-                println!(
-                    "{:<20} {:<28} {:<16} {:<16} {:<5} {:<28} {:>6}  DETAIL",
-                    "ORCHESTRA", "DATABASE", "OPERATION", "STATE", "STEP", "HOLDER", "AGE"
-                );
-                for r in &json_rows {
-                    println!(
-                        "{:<20} {:<28} {:<16} {:<16} {:<5} {:<28} {:>5}s  {}",
-                        r["orchestra"].as_str().unwrap_or(""),
-                        format!(
-                            "{}/{}",
-                            r["namespace"].as_str().unwrap_or(""),
-                            r["database"].as_str().unwrap_or("")
-                        ),
-                        r["operation"].as_str().unwrap_or("?"),
-                        r["state"].as_str().unwrap_or("?"),
-                        r["step"].as_u64().map_or("-".into(), |s| s.to_string()),
-                        r["holder"].as_str().unwrap_or(""),
-                        r["age_s"].as_u64().unwrap_or(0),
-                        r["detail"].as_str().unwrap_or("")
-                    );
-                }
-            }
-        }
-    }
-    if failed { Exit::Failed } else { Exit::Ok }
 }

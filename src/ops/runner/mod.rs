@@ -23,6 +23,8 @@ mod preflight;
 mod prepare;
 mod start;
 
+pub use start::job_name;
+
 /// The outcome of an operation refused by `rule` before or while it ran.
 pub(super) fn refuse(
     rule: &'static str,
@@ -527,7 +529,8 @@ impl<E: Executor> Runner<'_, E> {
     ) -> Option<tokio::task::JoinHandle<()>> {
         let url = audit::webhook_from_env(self.settings.webhook_env.as_deref())?;
         let fields = serde_json::json!({
-            "caller": self.holder,
+            "caller": crate::ops::record::launched_by().unwrap_or_else(|| self.holder.clone()),
+            "runner": self.holder,
             "operation": record.operation.as_str(),
             "database": self.exec.database_id(),
             "orchestra": self.exec.database_id().split('/').next().unwrap_or(""),

@@ -17,7 +17,7 @@ use crate::ops::safety::{self, View};
 use crate::source::now_ms;
 
 /// Job names: `baton-<kind>-<database>-<start in base 36>`, at most 63 characters.
-fn job_name(kind: &str, database: &str, started_ms: u64) -> String {
+pub fn job_name(kind: &str, database: &str, started_ms: u64) -> String {
     let mut n = started_ms / 1000;
     let mut stamp = String::new();
     while n > 0 {

@@ -1,0 +1,157 @@
+use super::*;
+
+fn launch() -> Launch {
+    Launch {
+        operation: OperationName::RollingRestart,
+        orchestra: "aws-eu-west-1".into(),
+        namespace: "graphs".into(),
+        database: "orders".into(),
+        member: None,
+        params: BTreeMap::from([("strategy".to_string(), "surge".to_string())]),
+        expect_leader: Some("orders-2".into()),
+        force: vec![],
+        take_over: false,
+        image: "ghcr.io/baton-sre/baton:0.1.0".into(),
+        launched_by: "ann@bastion pid 7 (lab-operator)".into(),
+        command_line:
+            "baton op rolling-restart --orchestra aws-eu-west-1 --database orders --in-cluster"
+                .into(),
+        started_ms: 1_764_000_000_000,
+        deadline_s: 1200,
+    }
+}
+
+#[test]
+fn the_runner_job_runs_the_same_operation_confirmed_and_local() {
+    let j = job(&launch());
+    let name = j["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("baton-run-orders-"), "{name}");
+    assert!(name.len() <= 63);
+    let spec = &j["spec"];
+    assert_eq!(spec["backoffLimit"], 0);
+    assert_eq!(spec["activeDeadlineSeconds"], 1200);
+    assert_eq!(spec["ttlSecondsAfterFinished"], TTL_AFTER_FINISHED_S);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], SERVICE_ACCOUNT);
+    assert_eq!(pod["restartPolicy"], "Never");
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], "ghcr.io/baton-sre/baton:0.1.0");
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "op",
+            "rolling-restart",
+            "--orchestra",
+            "aws-eu-west-1",
+            "--database",
+            "orders",
+            "--namespace",
+            "graphs",
+            "--set",
+            "strategy=surge",
+            "--expect-leader",
+            "orders-2",
+            "--local",
+            "--yes"
+        ]
+    );
+    for l in [
+        &j["metadata"]["labels"],
+        &spec["template"]["metadata"]["labels"],
+    ] {
+        assert_eq!(l["app.kubernetes.io/managed-by"], "baton");
+        assert_eq!(l["baton.io/operation"], "rolling-restart");
+        assert_eq!(l["baton.io/database"], "orders");
+    }
+    let env: BTreeMap<&str, &str> = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
+        .collect();
+    assert_eq!(env[ENV_RUNNER_JOB], format!("graphs/{name}"));
+    assert_eq!(env[ENV_OPERATION], "rolling-restart");
+    assert_eq!(env[ENV_PARAMS], "strategy=surge");
+    assert_eq!(env[ENV_LAUNCHED_BY], "ann@bastion pid 7 (lab-operator)");
+    assert!(env[ENV_COMMAND].contains("--in-cluster"));
+    assert_eq!(env[ENV_STARTED], "2025-11-24T16:00:00+00:00");
+    // Nothing comes from a Secret: every variable is a plain value.
+    assert!(
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("valueFrom").is_none())
+    );
+}
+
+#[test]
+fn the_role_grants_what_operations_need_and_nothing_else() {
+    let rules = rules();
+    let has = |group: &str, resource: &str, verb: &str| {
+        rules.iter().any(|r| {
+            r["apiGroups"][0] == group
+                && r["resources"][0] == resource
+                && r["verbs"].as_array().unwrap().iter().any(|v| v == verb)
+        })
+    };
+    assert!(has("", "pods", "delete"));
+    assert!(has("", "pods/log", "get"));
+    assert!(has("apps", "statefulsets", "patch"));
+    assert!(has("apps", "statefulsets", "create"));
+    assert!(has("batch", "jobs", "create"));
+    assert!(has("coordination.k8s.io", "leases", "update"));
+    assert!(has("", "events", "create"));
+    assert!(has("", "persistentvolumeclaims", "delete"));
+    assert!(!has("", "secrets", "get"));
+    assert!(!has("", "secrets", "delete"));
+    assert!(!has("", "pods", "create"));
+    assert!(!has("", "pods/exec", "create"));
+    for r in &rules {
+        let verbs = r["verbs"].as_array().unwrap();
+        assert!(!verbs.iter().any(|v| v == "*"), "{r}");
+        assert_ne!(r["resources"][0], "*");
+        assert!(
+            !matches!(
+                r["resources"][0].as_str(),
+                Some("roles" | "rolebindings" | "secrets")
+            ),
+            "{r}"
+        );
+    }
+}
+
+#[test]
+fn rbac_is_one_yaml_stream_of_three_objects_in_the_namespace() {
+    let docs = rbac("graphs");
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding"]);
+    assert!(docs.iter().all(|d| d["metadata"]["namespace"] == "graphs"));
+    assert_eq!(docs[2]["subjects"][0]["namespace"], "graphs");
+    let text = yaml(&docs);
+    assert_eq!(text.matches("\n---\n").count(), 2, "{text}");
+    assert!(text.contains("kind: RoleBinding"));
+    // It reads back as what it says.
+    let back: Vec<Value> = text
+        .split("---\n")
+        .map(|d| serde_norway::from_str(d).unwrap())
+        .collect();
+    assert_eq!(back, docs);
+}
+
+#[test]
+fn a_runner_knows_its_holder_and_its_budget() {
+    assert_eq!(
+        crate::ops::record::job_holder("graphs", "baton-run-orders-x"),
+        "job/graphs/baton-run-orders-x"
+    );
+    assert_eq!(deadline_s(0, 300), 600);
+    assert_eq!(deadline_s(5, 300), 1800);
+    assert_eq!(deadline_s(usize::MAX, u64::MAX), u64::MAX);
+}
