@@ -126,6 +126,9 @@ pub enum OpCommand {
     /// Print, as YAML for an admin to `kubectl apply -f -`, the ServiceAccount `baton-operator`,
     /// its Role (exactly the verbs operations need) and RoleBinding that in-cluster runs use.
     Rbac(OpRbacArgs),
+    /// Ask the operation in flight on a database to stop (from any baton, wherever it runs):
+    /// it finishes the current action, lets the database settle, and ends cancelled.
+    Cancel(OpCancelArgs),
     /// Restart every member one at a time: down ones first, secondaries, followers, leader last.
     RollingRestart(OpRunArgs),
     /// Restart one member (--member) and wait until the database has settled.
@@ -214,6 +217,12 @@ pub struct OpResumeArgs {
     pub yes: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub output: OpOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OpCancelArgs {
+    #[command(flatten)]
+    pub target: OpTarget,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -121,6 +121,8 @@ pub trait Executor: Send + Sync {
         holder: &str,
         record: &Record,
     ) -> impl Future<Output = Result<LeaseObs, ExecError>> + Send;
+    /// Asks the Lease's holder to cancel (a merge patch of one annotation: `by`, who and when).
+    fn request_cancel(&self, by: &str) -> impl Future<Output = Result<(), ExecError>> + Send;
     /// A Kubernetes Event on the database's first StatefulSet (or a member pod).
     fn event(
         &self,

@@ -43,6 +43,8 @@ pub struct FakeState {
     pub objects: std::collections::BTreeMap<String, (String, Vec<u8>)>,
     /// Permissions the identity lacks, as said (`create statefulsets`).
     pub denied: Vec<String>,
+    /// A cancel request on the Lease (`request_cancel`).
+    pub cancel_requested: Option<String>,
 }
 
 pub struct FakeExecutor {
@@ -185,6 +187,7 @@ impl FakeState {
                 renew_ms: Some(*renew),
                 duration_s: super::record::LEASE_SECONDS,
                 record: Some(Ok(rec.clone())),
+                cancel_requested: self.cancel_requested.clone(),
             })
     }
 }
@@ -358,7 +361,24 @@ impl Executor for FakeExecutor {
         }
         s.rv += 1;
         s.lease = Some((s.rv, holder.into(), record.clone(), crate::source::now_ms()));
+        // A replace writes the Lease as its holder sees it: the request is taken.
+        s.cancel_requested = None;
         Ok(s.lease_obs().unwrap_or_default())
+    }
+
+    async fn request_cancel(&self, by: &str) -> Result<(), ExecError> {
+        let mut s = self.lock();
+        s.calls.push("patch lease cancel".into());
+        if s.lease.is_none() {
+            return Err(ExecError::NotFound("no lease".into()));
+        }
+        s.rv += 1;
+        let rv = s.rv;
+        if let Some(l) = s.lease.as_mut() {
+            l.0 = rv;
+        }
+        s.cancel_requested = Some(by.into());
+        Ok(())
     }
 
     async fn replace_lease(

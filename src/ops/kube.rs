@@ -413,6 +413,20 @@ impl Executor for KubeExecutor {
             .map_err(err)
     }
 
+    async fn request_cancel(&self, by: &str) -> Result<(), ExecError> {
+        self.guard("patch lease")?;
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.namespace);
+        let patch = json!({"metadata": {"annotations": {lease::CANCEL_ANNOTATION: by}}});
+        api.patch(
+            &self.lease_name(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map(|_| ())
+        .map_err(err)
+    }
+
     async fn event(&self, reason: &str, message: &str, warning: bool) -> Result<(), ExecError> {
         self.guard("create event")?;
         let sts: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);

@@ -97,6 +97,8 @@ pub struct LeaseObs {
     pub duration_s: u64,
     /// The record, or why it could not be read.
     pub record: Option<Result<Record, String>>,
+    /// Someone asked the holder to cancel (`baton op cancel`, the dashboard): who and when.
+    pub cancel_requested: Option<String>,
 }
 
 /// Seconds a Lease stays live without renewal.
@@ -240,6 +242,7 @@ mod tests {
 
     fn lease(state: OpState, renew_ms: u64) -> LeaseObs {
         LeaseObs {
+            cancel_requested: None,
             resource_version: "7".into(),
             holder: "ann@bastion pid 1".into(),
             renew_ms: Some(renew_ms),

@@ -810,3 +810,44 @@ async fn a_surge_needs_statefulsets_created_and_deleted_and_says_so_before_anyth
     let out = run_op(&exec, OperationName::Resize, req, settings()).await;
     assert!(matches!(out, Outcome::Done(_)), "{out:?}");
 }
+
+#[tokio::test]
+async fn a_cancel_asked_on_the_lease_stops_after_the_current_member() {
+    let exec = FakeExecutor::new(3, 0);
+    let asker = async {
+        while !exec.calls().iter().any(|c| c.starts_with("delete pod")) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        exec.request_cancel("ann@elsewhere pid 9 (lab-operator)")
+            .await
+            .unwrap();
+    };
+    let (out, ()) = tokio::join!(
+        run_op(
+            &exec,
+            OperationName::RollingRestart,
+            Request::default(),
+            settings()
+        ),
+        asker
+    );
+    match &out {
+        Outcome::Cancelled(m) => assert!(m.contains("by ann@elsewhere"), "{m}"),
+        o => panic!("{o:?}"),
+    }
+    let deletes = exec
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("delete pod"))
+        .count();
+    assert_eq!(
+        deletes,
+        1,
+        "one member restarted, then it stopped: {:?}",
+        exec.calls()
+    );
+    let s = exec.lock();
+    let (_, holder, rec, _) = s.lease.as_ref().unwrap();
+    assert_eq!(holder, "tester@host pid 1", "the lock stays the runner's");
+    assert_eq!(rec.state, crate::ops::record::OpState::Cancelled);
+}

@@ -23,6 +23,7 @@ use crate::config::{Config, OperationName, RunPlace};
 use crate::fleet::catalog;
 use crate::source::now_ms;
 
+mod cancel;
 mod status;
 
 /// Runs `baton op <command>`; returns the process exit code.
@@ -34,6 +35,7 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         }
         OpCommand::Status(a) => return status::status(global, config, a).await,
         OpCommand::Resume(a) => return resume(global, config, a).await,
+        OpCommand::Cancel(a) => return cancel::cancel(global, config, a).await,
         OpCommand::Rbac(a) => {
             print!("{}", in_cluster::yaml(&in_cluster::rbac(&a.namespace)));
             return Exit::Ok;

@@ -1,5 +1,5 @@
 //! The operation's Lease on Kubernetes: its name, the object baton writes (holder, duration,
-//! the record in an annotation) and what baton reads back from one.
+//! the record in an annotation), what baton reads back from one, and a cancel request on it.
 
 use k8s_openapi::api::coordination::v1::Lease;
 use serde_json::json;
@@ -43,6 +43,10 @@ impl KubeExecutor {
     }
 }
 
+/// On the Lease: a request to its holder to cancel (who and when), written by any baton with a
+/// merge patch; the holder finishes the current action, lets the database settle and stops.
+pub const CANCEL_ANNOTATION: &str = "baton.io/cancel-requested";
+
 /// `baton-op-<database>`.
 pub fn lease_name(database: &str) -> String {
     format!("baton-op-{database}")
@@ -79,5 +83,11 @@ pub fn lease_obs(l: &Lease) -> LeaseObs {
             .map(|t| {
                 serde_json::from_str::<Record>(t).map_err(|e| crate::clip(&e.to_string(), 120))
             }),
+        cancel_requested: l
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(CANCEL_ANNOTATION))
+            .map(|t| crate::clip(t, 200)),
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::audit::{self, Audit};
 use super::executor::{ExecError, Executor};
 use super::plan::{self, Action, Next};
-use super::record::{self, OpState, RENEW_EVERY_MS, Record};
+use super::record::{self, LeaseObs, OpState, RENEW_EVERY_MS, Record};
 use super::safety::{self, Check, View};
 use crate::config::OperationName;
 
@@ -219,11 +219,14 @@ impl<E: Executor> Runner<'_, E> {
         let mut step_started: Option<(u32, Instant)> = None;
         let mut last_wait = String::new();
         let mut log_seen = 0usize;
-        let cancelled = |c: &watch::Receiver<bool>| *c.borrow();
+        // A cancel asked on the Lease by another baton (`baton op cancel`, any dashboard).
+        let mut cancel_by: Option<String> = None;
+        let cancelled =
+            |c: &watch::Receiver<bool>, by: &Option<String>| *c.borrow() || by.is_some();
         let end = loop {
             // Renew (and publish progress) every few seconds.
             if last_renew.elapsed() >= Duration::from_millis(RENEW_EVERY_MS) {
-                match self.write_lease(&rv, &record).await {
+                match self.write_lease(&rv, &record, &mut cancel_by).await {
                     Ok(new_rv) => rv = new_rv,
                     Err(o) => break o,
                 }
@@ -276,9 +279,19 @@ impl<E: Executor> Runner<'_, E> {
                             elapsed_ms: ms(at.elapsed()),
                         });
                     }
-                    if cancelled(&cancel) {
+                    // Before the next action: has anyone asked on the Lease to cancel?
+                    if cancel_by.is_none()
+                        && let Ok(Some(l)) = self.exec.get_lease().await
+                    {
+                        self.take_cancel(&l, &mut cancel_by);
+                    }
+                    if cancelled(&cancel, &cancel_by) {
                         break Outcome::Cancelled(format!(
-                            "cancelled before step {}; the database is settled",
+                            "cancelled{} before step {}; the database is settled",
+                            cancel_by
+                                .as_deref()
+                                .map(|b| format!(" by {b}"))
+                                .unwrap_or_default(),
                             record.step + 1
                         ));
                     }
@@ -286,7 +299,7 @@ impl<E: Executor> Runner<'_, E> {
                     record.detail = action.describe();
                     record.waiting = None;
                     // Record the step before taking it: a resume re-observes and sees whether it happened.
-                    match self.write_lease(&rv, &record).await {
+                    match self.write_lease(&rv, &record, &mut cancel_by).await {
                         Ok(new_rv) => rv = new_rv,
                         Err(o) => break o,
                     }
@@ -368,7 +381,7 @@ impl<E: Executor> Runner<'_, E> {
         record.detail = detail.clone();
         record.waiting = None;
         let lost = matches!(&end, Outcome::Failed(m) if m.starts_with("lost the lock"));
-        if !lost && let Err(o) = self.write_lease(&rv, &record).await {
+        if !lost && let Err(o) = self.write_lease(&rv, &record, &mut cancel_by).await {
             self.emit(OpEvent::Notice {
                 message: format!("could not record the end on the lock: {o:?}"),
             });
@@ -401,7 +414,43 @@ impl<E: Executor> Runner<'_, E> {
         end
     }
 
-    async fn write_lease(&self, rv: &str, record: &Record) -> Result<String, Outcome> {
+    /// Whether the Lease `l` is still ours and asks us to cancel; the first time, the request is
+    /// taken into `cancel_by`, logged, audited and told.
+    fn take_cancel(&self, l: &LeaseObs, cancel_by: &mut Option<String>) -> bool {
+        let Some(by) = l
+            .cancel_requested
+            .as_ref()
+            .filter(|_| l.holder == self.holder)
+        else {
+            return false;
+        };
+        if cancel_by.is_none() {
+            let object = format!(
+                "lease/{}",
+                super::kube::lease_name(self.exec.database_id().rsplit('/').next().unwrap_or(""))
+            );
+            tracing::warn!(database = %self.exec.database_id(), by = %by, "cancel requested on the Lease");
+            self.audit
+                .record("cancel", &object, &format!("requested by {by}"));
+            self.emit(OpEvent::Notice {
+                message: format!(
+                    "cancel requested by {by}: the current action finishes and the database settles first"
+                ),
+            });
+        }
+        *cancel_by = Some(by.clone());
+        true
+    }
+
+    /// Writes the Lease at `rv`; the new version. A conflict is a lost lock — unless the Lease is
+    /// still ours and only carries a cancel request, which is taken (`cancel_by`) and the write
+    /// made again at the new version.
+    async fn write_lease(
+        &self,
+        rv: &str,
+        record: &Record,
+        cancel_by: &mut Option<String>,
+    ) -> Result<String, Outcome> {
         let object = format!(
             "lease/{}",
             super::kube::lease_name(self.exec.database_id().rsplit('/').next().unwrap_or(""))
@@ -415,6 +464,25 @@ impl<E: Executor> Runner<'_, E> {
                 self.audit
                     .record("update", &object, &format!("conflict: {m}"));
                 let who = match self.exec.get_lease().await {
+                    Ok(Some(l)) if self.take_cancel(&l, cancel_by) => {
+                        return match self
+                            .exec
+                            .replace_lease(&l.resource_version, &self.holder, record)
+                            .await
+                        {
+                            Ok(l) => {
+                                self.audit.record("update", &object, "ok");
+                                Ok(l.resource_version)
+                            }
+                            Err(e) => {
+                                self.audit
+                                    .record("update", &object, &format!("failed: {e}"));
+                                Err(Outcome::Failed(format!(
+                                    "lost the lock: the Lease changed again ({e})"
+                                )))
+                            }
+                        };
+                    }
                     Ok(Some(l)) => l.holder,
                     _ => "someone else".into(),
                 };

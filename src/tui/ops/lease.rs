@@ -9,6 +9,7 @@ use crate::ops::record::{self, LEASE_SECONDS, LeaseObs, Lock, OpState, Record};
 /// to classify).
 pub fn lease_obs(info: &LeaseInfo) -> LeaseObs {
     LeaseObs {
+        cancel_requested: None,
         resource_version: String::new(),
         holder: info.holder.clone().unwrap_or_default(),
         renew_ms: info.renewed_ms,
