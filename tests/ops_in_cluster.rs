@@ -1,15 +1,20 @@
 //! Operations run in the orchestra as Jobs of baton (`--in-cluster`), end to end with the real
 //! `baton` binary against the lab: the runner Job's manifest on a dry run (nothing sent), the
 //! RBAC `baton op rbac` prints, the preflight ✗ of a missing runner ServiceAccount (nothing
-//! sent), a missing runner image as a usage error, and `--local` over the config's default.
+//! sent), a missing runner image as a usage error, `--local` over the config's default; and a
+//! cancel asked from a second baton on the Lease, honoured after the current member.
 
 // A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{TestLab, small_spec};
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{TestLab, small_spec, wait_for};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const ORCH: &str = "lab-a";
 const IN_CLUSTER: &str =
@@ -127,4 +132,106 @@ async fn op_rbac_prints_a_service_account_its_role_and_binding() {
             .all(|x| x != "secrets")),
         "no Secrets: {out}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_from_a_second_baton_stops_after_the_current_member() {
+    let t = TestLab::start(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.settled(ORCH, "team-a", "orders").await;
+    let cancel = ["op", "cancel", "--orchestra", ORCH, "--database", "orders"];
+
+    // Nothing in flight: nothing to cancel.
+    let (code, _, err) = t.run_baton("", &cancel).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no operation is in flight"), "{err}");
+
+    let mut a = t
+        .baton(
+            "",
+            &op("rolling-restart", "orders", &["--yes", "--output", "json"]),
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(a.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let ev: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        seen.push(line);
+        if ev["event"] == "step" && ev["step"] == 1 {
+            break;
+        }
+    }
+    assert!(!seen.is_empty(), "the operation started");
+
+    // Read-only and the observer identity cannot ask.
+    let before = t.mutating_requests().len();
+    let mut ro = vec!["--read-only"];
+    ro.extend_from_slice(&cancel);
+    let (code, _, err) = t.run_baton("", &ro).await;
+    assert_eq!(code, 3, "{err}");
+    let (code, _, err) = t
+        .run_baton(
+            "",
+            &[
+                "op",
+                "cancel",
+                "--orchestra",
+                "lab-a-observer",
+                "--database",
+                "orders",
+            ],
+        )
+        .await;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        t.mutating_requests()[before..]
+            .iter()
+            .all(|r| r["identity"] != "lab-observer" || r["status"] == 403),
+        "the observer changed nothing"
+    );
+
+    let (code, out, err) = t.run_baton("", &cancel).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cancel requested"), "{out}");
+
+    // The runner stops before its next member, the database settled, the Lease cancelled.
+    let mut rest = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        rest.push(line);
+    }
+    let status = a.wait().await.expect("wait");
+    let text = rest.join("\n");
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.contains("cancelled by"), "{text}");
+    assert!(text.contains("cancel requested by"), "{text}");
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    wait_for(
+        "the Lease to say cancelled",
+        Duration::from_secs(10),
+        || async {
+            leases
+                .get("baton-op-orders")
+                .await
+                .ok()
+                .and_then(|l| l.metadata.annotations)
+                .and_then(|a| a.get("baton.io/operation").cloned())
+                .is_some_and(|r| r.contains("\"cancelled\""))
+        },
+    )
+    .await;
+    t.settled(ORCH, "team-a", "orders").await;
+    let deletes = t
+        .mutating_requests()
+        .into_iter()
+        .filter(|r| r["verb"] == "delete" && r["status"].as_u64().is_some_and(|s| s < 300))
+        .count();
+    assert!(
+        (1..3).contains(&deletes),
+        "stopped after the current member, not all three: {deletes}"
+    );
+    // Once it ended there is nothing left to cancel.
+    let (code, _, err) = t.run_baton("", &cancel).await;
+    assert_eq!(code, 1, "{err}");
 }
