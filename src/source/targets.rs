@@ -90,6 +90,49 @@ fn read_kubeconfig(path: Option<&Path>) -> Result<(Kubeconfig, String), SourceEr
     }
 }
 
+/// Set in every pod: the API server's address (kube-rs' in-cluster config reads it).
+const SERVICE_HOST: &str = "KUBERNETES_SERVICE_HOST";
+/// In a runner Job: the orchestra's name (a pod's cluster has no kubeconfig context to name it).
+pub const ENV_ORCHESTRA: &str = "BATON_ORCHESTRA";
+
+/// No `--kubeconfig`, no `$KUBECONFIG` and no `~/.kube/config`.
+fn no_kubeconfig() -> bool {
+    std::env::var("KUBECONFIG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .is_none()
+        && std::env::var_os("HOME")
+            .map(|h| Path::new(&h).join(".kube").join("config"))
+            .is_none_or(|p| !p.exists())
+}
+
+/// The name of the one orchestra a pod reaches (its own cluster): the one asked for, else
+/// `$BATON_ORCHESTRA`, else `in-cluster`.
+pub fn in_cluster_name(contexts: &[String], env: Option<String>) -> Result<String, SourceError> {
+    match contexts {
+        [one] => Ok(one.clone()),
+        [] => Ok(env
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "in-cluster".into())),
+        many => Err(SourceError::Kubeconfig(format!(
+            "in a pod without a kubeconfig only its own cluster is reachable, not {}",
+            crate::clip(&many.join(", "), 200)
+        ))),
+    }
+}
+
+/// Inside a pod with no kubeconfig: its own cluster, as any in-cluster client finds it (the
+/// ServiceAccount token and CA mounted in the pod).
+fn in_cluster_target(contexts: &[String]) -> Result<Vec<Target>, SourceError> {
+    let name = in_cluster_name(contexts, std::env::var(ENV_ORCHESTRA).ok())?;
+    let config = kube::Config::incluster()
+        .map_err(|e| SourceError::Kubeconfig(format!("in-cluster config: {e}")))?;
+    Ok(vec![Target {
+        name,
+        origin: Origin::Kube(Box::new(config)),
+    }])
+}
+
 /// Kubeconfig contexts: the `--context` ones, else those in the config file's `[orchestras]`
 /// (not the inventory's), else every context, one per cluster.
 pub async fn kube_targets(
@@ -97,6 +140,9 @@ pub async fn kube_targets(
     contexts: &[String],
     config: &Config,
 ) -> Result<Vec<Target>, SourceError> {
+    if kubeconfig.is_none() && no_kubeconfig() && std::env::var_os(SERVICE_HOST).is_some() {
+        return in_cluster_target(contexts);
+    }
     let (kc, source) = read_kubeconfig(kubeconfig)?;
     let wanted: Vec<String> = if !contexts.is_empty() {
         contexts.to_vec()
@@ -155,6 +201,20 @@ pub async fn kube_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pod_names_its_own_cluster_as_asked() {
+        let one = |s: &str| vec![s.to_string()];
+        assert_eq!(in_cluster_name(&one("prod"), None).unwrap(), "prod");
+        assert_eq!(in_cluster_name(&[], Some("prod".into())).unwrap(), "prod");
+        assert_eq!(
+            in_cluster_name(&[], Some(" ".into())).unwrap(),
+            "in-cluster"
+        );
+        assert_eq!(in_cluster_name(&[], None).unwrap(), "in-cluster");
+        let e = in_cluster_name(&[one("a"), one("b")].concat(), None).unwrap_err();
+        assert!(e.to_string().contains("a, b"), "{e}");
+    }
 
     #[tokio::test]
     async fn kubeconfig_errors_say_what_to_do() {

@@ -107,6 +107,8 @@ pub(super) async fn status(global: &GlobalArgs, config: &Config, args: OpStatusA
                 "step": rec.map(|r| r.step),
                 "detail": rec.map(|r| r.detail.clone()),
                 "holder": l.holder,
+                // A runner Job holds the Lease as `job/<namespace>/<job>`.
+                "runs": if l.holder.starts_with("job/") { "in-cluster" } else { "local" },
                 "age_s": rec.map(|r| now.saturating_sub(r.started_ms) / 1000),
                 "renewed_s_ago": l.renew_ms.map(|r| now.saturating_sub(r) / 1000),
             })
@@ -122,12 +124,12 @@ pub(super) async fn status(global: &GlobalArgs, config: &Config, args: OpStatusA
                 println!("no operations recorded");
             } else {
                 println!(
-                    "{:<20} {:<28} {:<16} {:<16} {:<5} {:<28} {:>6}  DETAIL",
-                    "ORCHESTRA", "DATABASE", "OPERATION", "STATE", "STEP", "HOLDER", "AGE"
+                    "{:<20} {:<28} {:<16} {:<16} {:<5} {:<10} {:<28} {:>6}  DETAIL",
+                    "ORCHESTRA", "DATABASE", "OPERATION", "STATE", "STEP", "RUNS", "HOLDER", "AGE"
                 );
                 for r in &json_rows {
                     println!(
-                        "{:<20} {:<28} {:<16} {:<16} {:<5} {:<28} {:>5}s  {}",
+                        "{:<20} {:<28} {:<16} {:<16} {:<5} {:<10} {:<28} {:>5}s  {}",
                         r["orchestra"].as_str().unwrap_or(""),
                         format!(
                             "{}/{}",
@@ -137,6 +139,7 @@ pub(super) async fn status(global: &GlobalArgs, config: &Config, args: OpStatusA
                         r["operation"].as_str().unwrap_or("?"),
                         r["state"].as_str().unwrap_or("?"),
                         r["step"].as_u64().map_or("-".into(), |s| s.to_string()),
+                        r["runs"].as_str().unwrap_or(""),
                         r["holder"].as_str().unwrap_or(""),
                         r["age_s"].as_u64().unwrap_or(0),
                         r["detail"].as_str().unwrap_or("")

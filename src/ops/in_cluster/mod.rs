@@ -115,6 +115,7 @@ pub fn job(l: &Launch) -> Value {
         .unwrap_or_default();
     let env = json!([
         {"name": ENV_RUNNER_JOB, "value": format!("{}/{name}", l.namespace)},
+        {"name": crate::source::targets::ENV_ORCHESTRA, "value": l.orchestra},
         {"name": ENV_OPERATION, "value": l.operation.as_str()},
         {"name": ENV_PARAMS, "value": params.join("\n")},
         {"name": ENV_LAUNCHED_BY, "value": l.launched_by},
