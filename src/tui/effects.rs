@@ -156,6 +156,30 @@ impl Effects {
                     })
                 });
             }
+            OpCmd::Launch {
+                id,
+                key,
+                prepared,
+                request,
+                image,
+            } => {
+                let (cancel, cancelled) = watch::channel(false);
+                self.cancels.insert(id, cancel);
+                self.spawn(move |progress| async move {
+                    let outcome = match env {
+                        Some(env) => {
+                            let l = (*prepared, request, image);
+                            launch(&env, id, &key, l, cancelled, progress).await
+                        }
+                        None => Outcome::Failed(NOT_WIRED.into()),
+                    };
+                    Msg::Op(OpMsg::Finished {
+                        id,
+                        at_ms: now_ms(),
+                        outcome,
+                    })
+                });
+            }
             OpCmd::Cancel { id } => {
                 if let Some(c) = self.cancels.remove(&id) {
                     c.send_replace(true);
@@ -400,6 +424,63 @@ async fn run(
     let outcome = runner.run(prepared, cancel).await;
     drop(runner);
     // Every event before the end (a webhook notice still posting may hold its sender: not long).
+    let _ = tokio::time::timeout(Duration::from_secs(2), forward).await;
+    outcome
+}
+
+/// Runs a confirmed operation in the orchestra: the runner Job created and followed, its
+/// progress forwarded as `OpMsg::Event`s.
+async fn launch(
+    env: &OpsEnv,
+    id: u64,
+    key: &DbKey,
+    (prepared, request, image): (
+        crate::ops::runner::Prepared,
+        crate::ops::runner::Request,
+        String,
+    ),
+    cancel: watch::Receiver<bool>,
+    progress: mpsc::Sender<Msg>,
+) -> Outcome {
+    use crate::ops::Executor as _;
+    use crate::ops::in_cluster::{self, Launch};
+    let (exec, settings) = match connect_to(env, key).await {
+        Ok(c) => c,
+        Err(m) => return Outcome::Failed(m),
+    };
+    let op = prepared.record.operation;
+    let audit = audit(env, &exec, op.as_str());
+    let l = Launch {
+        operation: op,
+        orchestra: key.orchestra.clone(),
+        namespace: key.namespace.clone(),
+        database: key.name.clone(),
+        member: request.member,
+        params: request.params,
+        expect_leader: request.expect_leader,
+        force: request.force,
+        take_over: prepared.taking_over.is_some(),
+        image,
+        launched_by: format!("{} ({})", env.holder, exec.identity()),
+        command_line: format!("baton dashboard: {} on {}", op.as_str(), key.id()),
+        started_ms: now_ms(),
+        deadline_s: in_cluster::deadline_s(prepared.plan.len(), settings.step_timeout.as_secs()),
+    };
+    let (events, mut rx) = mpsc::unbounded_channel::<OpEvent>();
+    let forward = tokio::spawn(async move {
+        while let Some(event) = rx.recv().await {
+            let msg = Msg::Op(OpMsg::Event {
+                id,
+                at_ms: now_ms(),
+                event,
+            });
+            if progress.send(msg).await.is_err() {
+                return;
+            }
+        }
+    });
+    let outcome = in_cluster::launch::run_from_dashboard(&exec, &l, &audit, &events, cancel).await;
+    drop(events);
     let _ = tokio::time::timeout(Duration::from_secs(2), forward).await;
     outcome
 }

@@ -98,6 +98,15 @@ pub enum OpCmd {
         key: DbKey,
         prepared: Box<Prepared>,
     },
+    /// Run it in the orchestra: create the runner Job of `image` (after its ServiceAccount is
+    /// checked) and follow it; answer like `Run`. Cancel asks on the Lease.
+    Launch {
+        id: u64,
+        key: DbKey,
+        prepared: Box<Prepared>,
+        request: Request,
+        image: String,
+    },
     /// Ask the run to stop: the current action finishes and the database settles first. Also
     /// stops the log task of a followed pane.
     Cancel { id: u64 },

@@ -146,14 +146,13 @@ pub async fn follow(
     }
 }
 
-/// Creates the runner Job of `l` (audited) and follows it until it ends or Ctrl-C stops
-/// following (the operation runs on).
-pub async fn start(
+/// Creates the runner Job of `l` (audited) and says so; its name, or why not.
+pub async fn create_runner(
     exec: &KubeExecutor,
     l: &super::Launch,
     audit: &crate::ops::audit::Audit,
     events: &mpsc::UnboundedSender<OpEvent>,
-) -> Outcome {
+) -> Result<String, Outcome> {
     let manifest = super::job(l);
     let name = super::job_name(l);
     let object = format!("job/{}/{name}", l.namespace);
@@ -161,7 +160,7 @@ pub async fn start(
         Ok(()) => audit.record("create", &object, "ok"),
         Err(e) => {
             audit.record("create", &object, &e.to_string());
-            return match e {
+            return Err(match e {
                 ExecError::Forbidden(m) => Outcome::Refused(Check::fail(
                     crate::ops::safety::PERMISSION,
                     None,
@@ -169,15 +168,33 @@ pub async fn start(
                 )),
                 ExecError::ReadOnly(m) => Outcome::Refused(Check::fail("read-only", None, m)),
                 e => Outcome::Failed(format!("cannot create the runner Job {object}: {e}")),
-            };
+            });
         }
     }
     let _ = events.send(OpEvent::Notice {
         message: format!(
-            "started the runner Job {}/{name}: the operation runs in the orchestra and holds the Lease as {}; this baton may disconnect (Ctrl-C stops following, not the operation)",
+            "started the runner Job {}/{name}: the operation runs in the orchestra and holds the Lease as {}; this baton may disconnect",
             l.namespace,
             crate::ops::record::job_holder(&l.namespace, &name)
         ),
+    });
+    Ok(name)
+}
+
+/// `baton op … --in-cluster`: creates the runner Job and follows it until it ends, or until
+/// Ctrl-C stops following (the operation runs on).
+pub async fn start(
+    exec: &KubeExecutor,
+    l: &super::Launch,
+    audit: &crate::ops::audit::Audit,
+    events: &mpsc::UnboundedSender<OpEvent>,
+) -> Outcome {
+    let name = match create_runner(exec, l, audit, events).await {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    let _ = events.send(OpEvent::Notice {
+        message: "Ctrl-C stops following, not the operation (baton op cancel stops it)".into(),
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let signals = tokio::spawn(async move {
@@ -198,4 +215,52 @@ pub async fn start(
     let outcome = follow(exec, &name, events, stop_rx).await;
     signals.abort();
     outcome
+}
+
+/// The dashboard's in-cluster run: the ServiceAccount checked, the runner Job created and
+/// followed; `cancel` turning true asks the runner on the Lease to cancel (it finishes the
+/// current action first) and the Job is followed to its end.
+pub async fn run_from_dashboard(
+    exec: &KubeExecutor,
+    l: &super::Launch,
+    audit: &crate::ops::audit::Audit,
+    events: &mpsc::UnboundedSender<OpEvent>,
+    cancel: tokio::sync::watch::Receiver<bool>,
+) -> Outcome {
+    let check = identity_check(exec).await;
+    let _ = events.send(OpEvent::Check(check.clone()));
+    if !check.ok {
+        return Outcome::Refused(check);
+    }
+    let name = match create_runner(exec, l, audit, events).await {
+        Ok(n) => n,
+        Err(o) => return o,
+    };
+    match follow(exec, &name, events, cancel).await {
+        Outcome::Nothing(_) => {
+            let by = format!(
+                "{} at {}",
+                l.launched_by,
+                chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            let object = format!("lease/{}", crate::ops::kube::lease_name(&l.database));
+            match exec.request_cancel(&by).await {
+                Ok(()) => {
+                    audit.record("patch", &object, "ok: cancel requested");
+                    let _ = events.send(OpEvent::Notice {
+                        message: "cancel requested on the Lease: the runner finishes the current action and the database settles first".into(),
+                    });
+                }
+                Err(e) => {
+                    audit.record("patch", &object, &e.to_string());
+                    let _ = events.send(OpEvent::Notice {
+                        message: format!("cannot ask the runner to cancel: {e}"),
+                    });
+                }
+            }
+            let (_keep, never) = tokio::sync::watch::channel(false);
+            follow(exec, &name, events, never).await
+        }
+        o => o,
+    }
 }

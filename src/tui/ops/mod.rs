@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tui_input::Input;
 
-use crate::config::{OperationName, ProbeKind};
+use crate::config::{OperationName, ProbeKind, RunPlace};
 use crate::fleet::catalog::{self, BlastRadius, Spec};
 use crate::fleet::{Database, DbKey};
 use crate::ops::runner::{Prepared, Request};
@@ -170,6 +170,10 @@ pub struct Preflight {
     pub start: OpStart,
     /// The failing rules `F` would force past: every ✗ may be forced and the config allows it.
     pub forceable: Vec<String>,
+    /// Where it will run: here, or in the orchestra as a runner Job (Tab switches, when a
+    /// runner image is configured for the orchestra: `runner_image`).
+    pub place: RunPlace,
+    pub runner_image: Option<String>,
 }
 
 impl Preflight {

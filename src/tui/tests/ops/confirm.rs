@@ -180,3 +180,70 @@ fn member_level_operations_confirm_with_y_or_not_with_n() {
     };
     assert!(pf.typed_confirmation());
 }
+
+#[test]
+fn the_confirmation_says_where_it_runs_and_tab_switches_it() {
+    // No runner image configured: no choice shown, a run here.
+    let mut m = demo();
+    preflight(
+        &mut m,
+        OperationName::RollingRestart,
+        Ok(prepared(OperationName::RollingRestart, &[], passing())),
+    );
+    assert!(!screen(&mut m, 200, 60).contains("runs here"));
+
+    // In the orchestra by default (the config), Tab brings it here and back.
+    let mut m = demo();
+    m.config.operations.run = crate::config::RunPlace::InCluster;
+    m.config.operations.runner_image = Some("ghcr.io/baton-sre/baton:test".into());
+    let id = preflight(
+        &mut m,
+        OperationName::RollingRestart,
+        Ok(prepared(OperationName::RollingRestart, &[], passing())),
+    );
+    let shown = screen(&mut m, 200, 60);
+    assert!(
+        shown.contains("runs in the orchestra: a Job of baton that outlives this session")
+            && shown.contains("Tab here"),
+        "{shown}"
+    );
+    snap_sizes("ops_confirm_in_cluster", &mut m);
+    send(&mut m, [code(KeyCode::Tab)]);
+    assert!(screen(&mut m, 200, 60).contains("runs here, in this baton"));
+    send(&mut m, [code(KeyCode::Tab)]);
+    let mut msgs = typed(ORDERS);
+    msgs.push(code(KeyCode::Enter));
+    let cmds = send(&mut m, msgs);
+    match op_cmds(&cmds).as_slice() {
+        [
+            OpCmd::Launch {
+                id: run_id,
+                key,
+                image,
+                request,
+                ..
+            },
+        ] => {
+            assert_eq!(*run_id, id);
+            assert_eq!(key.id(), ORDERS);
+            assert_eq!(image, "ghcr.io/baton-sre/baton:test");
+            assert_eq!(*request, Request::default());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(m.ops.run_of(&key_of(ORDERS)).unwrap().running());
+
+    // Switched to here: an ordinary run.
+    let mut m = demo();
+    m.config.operations.run = crate::config::RunPlace::InCluster;
+    m.config.operations.runner_image = Some("ghcr.io/baton-sre/baton:test".into());
+    preflight(
+        &mut m,
+        OperationName::RollingRestart,
+        Ok(prepared(OperationName::RollingRestart, &[], passing())),
+    );
+    send(&mut m, [code(KeyCode::Tab)]);
+    let mut msgs = typed(ORDERS);
+    msgs.push(code(KeyCode::Enter));
+    assert_eq!(runs(&send(&mut m, msgs)), 1);
+}

@@ -6,7 +6,7 @@ use super::confirm::{forceable, preflight};
 use super::{error, info};
 use crate::ops::runner::Outcome;
 use crate::tui::model::{Model, View};
-use crate::tui::msg::OpMsg;
+use crate::tui::msg::{OpMsg, OpStart};
 use crate::tui::ops::progress::outcome_word;
 use crate::tui::ops::{Ask, Dialog};
 use crate::tui::update::follow;
@@ -30,6 +30,12 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
             let (key, title, start) = (key.clone(), title.clone(), start.clone());
             let mut pf = preflight(id, key, &title, start, result);
             pf.forceable = forceable(m, &pf);
+            if matches!(pf.start, OpStart::New(..))
+                && let Some(image) = m.config.runner_image(&pf.key.orchestra)
+            {
+                pf.runner_image = Some(image.to_string());
+                pf.place = m.config.run_place(&pf.key.orchestra);
+            }
             m.ops.dialog = Some(Dialog::Preflight(Box::new(pf)));
             m.dirty = true;
         }

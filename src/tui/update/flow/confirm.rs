@@ -7,7 +7,7 @@ use crossterm::event::{Event, KeyCode, KeyEvent};
 use tui_input::backend::crossterm::EventHandler;
 
 use super::{info, prepare};
-use crate::config::OperationName;
+use crate::config::{OperationName, RunPlace};
 use crate::fleet::DbKey;
 use crate::ops::runner::Outcome;
 use crate::tui::model::{Model, View};
@@ -25,6 +25,17 @@ pub(super) fn preflight_key(
     if k.code == KeyCode::Esc {
         info(m, "cancelled: nothing was sent".into());
         return None;
+    }
+    // Tab: here or in the orchestra (a new operation, where a runner image is configured).
+    if k.code == KeyCode::Tab {
+        if pf.can_confirm() && pf.runner_image.is_some() && matches!(pf.start, OpStart::New(..)) {
+            pf.place = match pf.place {
+                RunPlace::Local => RunPlace::InCluster,
+                RunPlace::InCluster => RunPlace::Local,
+            };
+            m.dirty = true;
+        }
+        return Some(Dialog::Preflight(pf));
     }
     if !pf.can_confirm() {
         // Forced past the failing rules, if the config allows it: prepared again, then the id
@@ -88,11 +99,22 @@ fn run(m: &mut Model, pf: Preflight, cmds: &mut Vec<Cmd>) -> Option<Dialog> {
     );
     run.record_started_ms = prepared.record.started_ms;
     m.ops.runs.insert(pf.key.clone(), run);
-    cmds.push(Cmd::Op(OpCmd::Run {
-        id: pf.id,
-        key: pf.key.clone(),
-        prepared,
-    }));
+    match (pf.place, pf.runner_image, pf.start) {
+        (RunPlace::InCluster, Some(image), OpStart::New(_, request)) => {
+            cmds.push(Cmd::Op(OpCmd::Launch {
+                id: pf.id,
+                key: pf.key.clone(),
+                prepared,
+                request,
+                image,
+            }));
+        }
+        _ => cmds.push(Cmd::Op(OpCmd::Run {
+            id: pf.id,
+            key: pf.key.clone(),
+            prepared,
+        })),
+    }
     let here = matches!(&m.view, View::Profile { key, .. } if *key == pf.key);
     if !here {
         nav::open_profile(m, pf.key);
@@ -153,6 +175,8 @@ pub(super) fn preflight(
             typed: Default::default(),
             start,
             forceable: Vec::new(),
+            place: RunPlace::Local,
+            runner_image: None,
         },
         Err(Refusal {
             outcome,
@@ -183,6 +207,8 @@ pub(super) fn preflight(
                 typed: Default::default(),
                 start,
                 forceable: Vec::new(),
+                place: RunPlace::Local,
+                runner_image: None,
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The confirmation of an operation, once its preflight answered: the blast radius, the checks
 //! (✓, ✗, or ! for a forced rule; a failing one wraps to show the member at fault), the plan in
 //! order, and the way on (y / n, the database id to type with its own cursor, or only Esc when a
-//! check fails, with F when the config allows forcing).
+//! check fails, with F when the config allows forcing), and where it runs (Tab: here or in the
+//! orchestra, where a runner image is configured).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -10,8 +11,9 @@ use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
 use super::frame::frame;
-use crate::config::Theme;
+use crate::config::{RunPlace, Theme};
 use crate::tui::model::Model;
+use crate::tui::msg::OpStart;
 use crate::tui::ops::Preflight;
 use crate::tui::widgets::put;
 
@@ -52,13 +54,28 @@ pub(super) fn render_preflight(
                 ),
             ]));
         }
-    } else if typed {
+    }
+    if can && pf.runner_image.is_some() && matches!(pf.start, OpStart::New(..)) {
+        // Where it runs, and the key that switches it.
+        let (here, other) = match pf.place {
+            RunPlace::Local => ("runs here, in this baton", "in the orchestra"),
+            RunPlace::InCluster => (
+                "runs in the orchestra: a Job of baton that outlives this session",
+                "here",
+            ),
+        };
+        tail.push(Line::from(vec![
+            Span::styled(here, theme.title),
+            Span::styled(format!("  Tab {other}"), theme.key_hint),
+        ]));
+    }
+    if can && typed {
         tail.push(Line::from(vec![
             Span::styled("type the database id to confirm: ", theme.text),
             Span::styled(id.clone(), theme.title),
         ]));
         tail.push(Line::from(Span::raw(""))); // the input, drawn below
-    } else {
+    } else if can {
         let what = match pf.prepared.as_ref().and_then(|p| p.record.param("member")) {
             Some(m) => format!("run {} on member {m}?", pf.title),
             None => format!("run {} on {id}?", pf.title),
