@@ -25,6 +25,7 @@ use super::store::{Change, Frozen};
 mod auth;
 mod patch;
 mod pods;
+mod protobuf;
 mod watch;
 
 use patch::patch;
@@ -365,7 +366,9 @@ async fn resource_request(
         .get(header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .unwrap_or("");
-    if mutating && (content_type.contains("protobuf") || content_type.contains("cbor")) {
+    let protobuf = content_type.contains("protobuf");
+    let decodes_protobuf = is_review || sub == Some("token");
+    if mutating && ((protobuf && !decodes_protobuf) || content_type.contains("cbor")) {
         return error(&ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
@@ -393,9 +396,12 @@ async fn resource_request(
             (Method::GET, _, Some("status")) => Ok(ok(&o.store.get(res, ns_str, name)?)),
             (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
             (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
-            (Method::POST, _, Some("token")) if res.plural == "serviceaccounts" => auth::token_request(o, ns_str, name, &body),
+            (Method::POST, _, Some("token")) if res.plural == "serviceaccounts" => auth::token_request(o, ns_str, name, &if protobuf { protobuf::token_request(&body)? } else { serde_json::from_slice(&body).unwrap_or(Value::Null) }),
             (_, _, Some("proxy")) if res.plural == "pods" => proxy(o, method, ns_str, name, tail, q, headers, &body),
-            (Method::POST, "", None) if is_review => Ok(json_response(201, &super::rbac::review(&o.store, id, &body_json()?), "application/json")),
+            (Method::POST, "", None) if is_review => {
+                let ask = if protobuf { protobuf::self_subject_access_review(&body)? } else { body_json()? };
+                Ok(json_response(201, &super::rbac::review(&o.store, id, &ask), "application/json"))
+            }
             (Method::POST, "", None) => {
                 let obj = body_json()?;
                 if res.plural == "pods" {

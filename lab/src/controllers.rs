@@ -86,7 +86,10 @@ pub fn delete_pod_gracefully(store: &Store, ns: &str, name: &str, grace_seconds:
 /// runs as exists (every pod create goes through it: the API's and the controllers').
 pub fn admit_pod(store: &Store, ns: &str, pod: &Value) -> Result<(), super::error::ApiError> {
     let sa = resources::pod_service_account(pod);
-    if store.get_shared(resources::serviceaccounts(), ns, sa).is_ok() {
+    if store
+        .get_shared(resources::serviceaccounts(), ns, sa)
+        .is_ok()
+    {
         return Ok(());
     }
     let m = &pod["metadata"];
@@ -329,7 +332,12 @@ impl Controllers {
             }
             // A Job whose pod waited for its ServiceAccount may create it now.
             "serviceaccounts" if *kind == ChangeKind::Added => {
-                for (_, job) in self.store.keys(resources::jobs()).iter().filter(|k| k.0 == ns) {
+                for (_, job) in self
+                    .store
+                    .keys(resources::jobs())
+                    .iter()
+                    .filter(|k| k.0 == ns)
+                {
                     self.reconcile_job(ns, job);
                 }
             }
@@ -459,7 +467,10 @@ impl Controllers {
                         sts_value(),
                         "Warning",
                         "FailedCreate",
-                        &format!("create Pod {pod_name} in StatefulSet {name} failed error: {}", e.message),
+                        &format!(
+                            "create Pod {pod_name} in StatefulSet {name} failed error: {}",
+                            e.message
+                        ),
                         "statefulset-controller",
                     ),
                 }

@@ -31,9 +31,15 @@ pub enum Identity {
     Operator,
     Observer,
     /// `system:serviceaccount:<namespace>:<name>`, by a token the TokenRequest API issued.
-    ServiceAccount { namespace: String, name: String },
+    ServiceAccount {
+        namespace: String,
+        name: String,
+    },
     /// Any other user, only by impersonation: authenticated, bound to nothing built in.
-    User { name: String, groups: Vec<String> },
+    User {
+        name: String,
+        groups: Vec<String>,
+    },
 }
 
 const SA_PREFIX: &str = "system:serviceaccount:";
@@ -218,16 +224,22 @@ pub fn forbidden_status(
     ns: Option<&str>,
     name: &str,
 ) -> Value {
-    let target = if name.is_empty() {
-        resource.to_string()
+    // apierrors.NewForbidden: the group-qualified resource without its subresource.
+    let kind = resource.split('/').next().unwrap_or(resource);
+    let qualified = if group.is_empty() {
+        kind.to_string()
     } else {
-        format!("{resource} \"{name}\"")
+        format!("{kind}.{group}")
+    };
+    let target = if name.is_empty() {
+        qualified
+    } else {
+        format!("{qualified} \"{name}\"")
     };
     let scope = match ns {
         Some(ns) => format!(" in the namespace \"{ns}\""),
         None => " at the cluster scope".into(),
     };
-    let kind = resource.split('/').next().unwrap_or(resource);
     let mut details = json!({"kind": kind});
     if !name.is_empty() {
         details["name"] = json!(name);

@@ -102,7 +102,11 @@ impl Runner {
         let c = &pod["spec"]["containers"][0];
         let strings = |v: &Value| -> Vec<String> {
             v.as_array()
-                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let field = |path: &str| -> String {
@@ -120,8 +124,11 @@ impl Runner {
                 let name = e["name"].as_str()?.to_string();
                 let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
                     Some(
-                        p @ ("metadata.name" | "metadata.namespace" | "metadata.uid"
-                        | "spec.serviceAccountName" | "spec.nodeName"),
+                        p @ ("metadata.name"
+                        | "metadata.namespace"
+                        | "metadata.uid"
+                        | "spec.serviceAccountName"
+                        | "spec.nodeName"),
                     ) => field(p),
                     Some(_) => String::new(),
                     None => e["value"].as_str().unwrap_or("").to_string(),
@@ -168,8 +175,17 @@ impl Runner {
             .ok_or("the API server does not listen yet")?;
         let sa = self
             .store
-            .get_shared(resources::serviceaccounts(), &p.namespace, &p.service_account)
-            .map_err(|e| format!("cannot get a token for the pod's service account: {}", e.message))?;
+            .get_shared(
+                resources::serviceaccounts(),
+                &p.namespace,
+                &p.service_account,
+            )
+            .map_err(|e| {
+                format!(
+                    "cannot get a token for the pod's service account: {}",
+                    e.message
+                )
+            })?;
         let uid = sa["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let token = self.tokens.issue(
             &p.namespace,
@@ -298,8 +314,14 @@ impl Process {
         });
         // No readiness probe: Ready once the container runs.
         ctx.set_ready(true);
-        let out = child.stdout.take().map(|s| tokio::spawn(pump(s, ctx.clone())));
-        let err = child.stderr.take().map(|s| tokio::spawn(pump(s, ctx.clone())));
+        let out = child
+            .stdout
+            .take()
+            .map(|s| tokio::spawn(pump(s, ctx.clone())));
+        let err = child
+            .stderr
+            .take()
+            .map(|s| tokio::spawn(pump(s, ctx.clone())));
         let status = tokio::select! {
             status = child.wait() => status,
             _ = ctx.stopping() => {

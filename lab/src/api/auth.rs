@@ -34,7 +34,11 @@ pub(super) fn identify(o: &Orchestra, headers: &HeaderMap) -> Option<Identity> {
 
 /// The identity the request acts as: the caller's, or the one it may impersonate; else the
 /// answer (403 when it may not).
-pub(super) fn acting_as(o: &Orchestra, caller: Identity, headers: &HeaderMap) -> Result<Identity, Response> {
+pub(super) fn acting_as(
+    o: &Orchestra,
+    caller: Identity,
+    headers: &HeaderMap,
+) -> Result<Identity, Response> {
     let user = headers
         .get("impersonate-user")
         .and_then(|v| v.to_str().ok());
@@ -45,15 +49,22 @@ pub(super) fn acting_as(o: &Orchestra, caller: Identity, headers: &HeaderMap) ->
         .map(str::to_string)
         .collect();
     rbac::impersonate(&o.store, caller, user, &groups).map_err(|status| {
-        let code = status["code"].as_u64().and_then(|c| u16::try_from(c).ok()).unwrap_or(403);
+        let code = status["code"]
+            .as_u64()
+            .and_then(|c| u16::try_from(c).ok())
+            .unwrap_or(403);
         json_response(code, &status, "application/json")
     })
 }
 
 /// A TokenRequest for the ServiceAccount `ns/name`: a token that authenticates as it.
-pub(super) fn token_request(o: &Orchestra, ns: &str, name: &str, body: &Bytes) -> Result<Response, ApiError> {
+pub(super) fn token_request(
+    o: &Orchestra,
+    ns: &str,
+    name: &str,
+    req: &Value,
+) -> Result<Response, ApiError> {
     let sa = o.store.get(resources::serviceaccounts(), ns, name)?;
-    let req: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let seconds = req["spec"]["expirationSeconds"].as_i64().unwrap_or(3600);
     if seconds < 600 {
         return Err(ApiError::invalid(format!(
@@ -64,7 +75,9 @@ pub(super) fn token_request(o: &Orchestra, ns: &str, name: &str, body: &Bytes) -
         Value::Array(a) if !a.is_empty() => Value::Array(a.clone()),
         _ => json!(["https://kubernetes.default.svc.cluster.local"]),
     };
-    let token = o.tokens.issue(ns, name, sa["metadata"]["uid"].as_str().unwrap_or(""), None);
+    let token = o
+        .tokens
+        .issue(ns, name, sa["metadata"]["uid"].as_str().unwrap_or(""), None);
     let expires = (chrono::Utc::now() + chrono::Duration::seconds(seconds))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Ok(json_response(
