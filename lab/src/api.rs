@@ -143,7 +143,7 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
                 reason: "Unauthorized",
                 message: "Unauthorized".into(),
             }),
-            Some(Err(refused)) => refused,
+            Some(Err(status)) => auth::refused(&status),
             Some(Ok(id)) => {
                 if o.is_down() {
                     // Answer once on a kept-alive HTTP/1 connection and close it; new ones are

@@ -33,12 +33,12 @@ pub(super) fn identify(o: &Orchestra, headers: &HeaderMap) -> Option<Identity> {
 }
 
 /// The identity the request acts as: the caller's, or the one it may impersonate; else the
-/// answer (403 when it may not).
+/// `Status` body to answer (403 when it may not).
 pub(super) fn acting_as(
     o: &Orchestra,
     caller: Identity,
     headers: &HeaderMap,
-) -> Result<Identity, Response> {
+) -> Result<Identity, Value> {
     let user = headers
         .get("impersonate-user")
         .and_then(|v| v.to_str().ok());
@@ -48,13 +48,16 @@ pub(super) fn acting_as(
         .filter_map(|v| v.to_str().ok())
         .map(str::to_string)
         .collect();
-    rbac::impersonate(&o.store, caller, user, &groups).map_err(|status| {
-        let code = status["code"]
-            .as_u64()
-            .and_then(|c| u16::try_from(c).ok())
-            .unwrap_or(403);
-        json_response(code, &status, "application/json")
-    })
+    rbac::impersonate(&o.store, caller, user, &groups)
+}
+
+/// The answer to a refused impersonation.
+pub(super) fn refused(status: &Value) -> Response {
+    let code = status["code"]
+        .as_u64()
+        .and_then(|c| u16::try_from(c).ok())
+        .unwrap_or(403);
+    json_response(code, status, "application/json")
 }
 
 /// A TokenRequest for the ServiceAccount `ns/name`: a token that authenticates as it.
