@@ -22,8 +22,10 @@ use super::resources::{self, Resource};
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{Change, Frozen};
 
+mod auth;
 mod patch;
 mod pods;
+mod protobuf;
 mod watch;
 
 use patch::patch;
@@ -105,12 +107,19 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
-    let identity = identify(&o, &parts.headers);
+    let caller = auth::identify(&o, &parts.headers);
+    let caller_name = caller.as_ref().map(Identity::user);
+    let acting = caller.map(|id| auth::acting_as(&o, id, &parts.headers));
+    // The request log names who the request acted as (the impersonated user, if any).
+    let identity = match &acting {
+        Some(Ok(id)) => Some(id.user()),
+        _ => caller_name,
+    };
     let verb = parts.method.clone();
     let response = match axum::body::to_bytes(body, 64 << 20).await {
         Err(e) => error(&ApiError::bad_request(format!("cannot read the body: {e}"))),
         Ok(_)
-            if identity.is_none()
+            if acting.is_none()
                 && matches!(
                     path.as_str(),
                     "/healthz" | "/livez" | "/readyz" | "/version"
@@ -128,13 +137,14 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
             )
             .await
         }
-        Ok(body) => match identity {
+        Ok(body) => match acting {
             None => error(&ApiError {
                 code: 401,
                 reason: "Unauthorized",
                 message: "Unauthorized".into(),
             }),
-            Some(id) => {
+            Some(Err(status)) => auth::refused(&status),
+            Some(Ok(id)) => {
                 if o.is_down() {
                     // Answer once on a kept-alive HTTP/1 connection and close it; new ones are
                     // refused. HTTP/2 has no `Connection: close`: its requests get 503, as from a
@@ -156,25 +166,13 @@ async fn handle(State(o): State<Arc<Orchestra>>, req: Request) -> Response {
         },
     };
     o.log_request(
-        identity.map(Identity::user),
+        identity.as_deref(),
         verb.as_str(),
         &path,
         parts.uri.query(),
         response.status().as_u16(),
     );
     response
-}
-
-fn identify(o: &Orchestra, headers: &HeaderMap) -> Option<Identity> {
-    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = auth.strip_prefix("Bearer ")?.trim();
-    if token == o.operator_token {
-        Some(Identity::Operator)
-    } else if token == o.observer_token {
-        Some(Identity::Observer)
-    } else {
-        None
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -208,10 +206,10 @@ async fn route(
             }),
         },
         ["api", "v1", rest @ ..] => {
-            resource_request(o, id, method, "", "v1", rest, q, headers, body).await
+            resource_request(o, &id, method, "", "v1", rest, q, headers, body).await
         }
         ["apis", g, v, rest @ ..] => {
-            resource_request(o, id, method, g, v, rest, q, headers, body).await
+            resource_request(o, &id, method, g, v, rest, q, headers, body).await
         }
         _ => error(&ApiError {
             code: 404,
@@ -301,7 +299,7 @@ fn fields_match(fields: &FieldSelector, view: &'static Resource, obj: &Value) ->
 #[allow(clippy::too_many_arguments)]
 async fn resource_request(
     o: &Arc<Orchestra>,
-    id: Identity,
+    id: &Identity,
     method: &Method,
     group: &str,
     version: &str,
@@ -350,7 +348,14 @@ async fn resource_request(
         Some(s) => format!("{}/{s}", view.plural),
         None => view.plural.to_string(),
     };
-    if !super::rbac::allowed(id, rbac_verb, view.group, &rbac_resource) {
+    let attrs = super::rbac::Attributes {
+        verb: rbac_verb,
+        group: view.group,
+        resource: &rbac_resource,
+        namespace: ns,
+        name,
+    };
+    if super::rbac::authorize(&o.store, id, &attrs).is_none() {
         return json_response(
             403,
             &super::rbac::forbidden_status(id, rbac_verb, view.group, &rbac_resource, ns, name),
@@ -361,7 +366,9 @@ async fn resource_request(
         .get(header::CONTENT_TYPE)
         .and_then(|c| c.to_str().ok())
         .unwrap_or("");
-    if mutating && (content_type.contains("protobuf") || content_type.contains("cbor")) {
+    let protobuf = content_type.contains("protobuf");
+    let decodes_protobuf = is_review || sub == Some("token");
+    if mutating && ((protobuf && !decodes_protobuf) || content_type.contains("cbor")) {
         return error(&ApiError {
             code: 415,
             reason: "UnsupportedMediaType",
@@ -389,10 +396,18 @@ async fn resource_request(
             (Method::GET, _, Some("status")) => Ok(ok(&o.store.get(res, ns_str, name)?)),
             (Method::GET, _, Some("scale")) if res.plural == "statefulsets" => Ok(ok(&scale_of(&o.store.get(res, ns_str, name)?))),
             (Method::GET, _, Some("log")) if res.plural == "pods" => logs(o, ns_str, name, q).await,
+            (Method::POST, _, Some("token")) if res.plural == "serviceaccounts" => auth::token_request(o, ns_str, name, &if protobuf { protobuf::token_request(&body)? } else { serde_json::from_slice(&body).unwrap_or(Value::Null) }),
             (_, _, Some("proxy")) if res.plural == "pods" => proxy(o, method, ns_str, name, tail, q, headers, &body),
-            (Method::POST, "", None) if is_review => Ok(json_response(201, &super::rbac::review(id, &body_json()?), "application/json")),
+            (Method::POST, "", None) if is_review => {
+                let ask = if protobuf { protobuf::self_subject_access_review(&body)? } else { body_json()? };
+                Ok(json_response(201, &super::rbac::review(&o.store, id, &ask), "application/json"))
+            }
             (Method::POST, "", None) => {
-                let created = o.store.create(res, ns_str, body_json()?)?;
+                let obj = body_json()?;
+                if res.plural == "pods" {
+                    super::controllers::admit_pod(&o.store, ns_str, &obj)?;
+                }
+                let created = o.store.create(res, ns_str, obj)?;
                 Ok(json_response(201, &out(created), "application/json"))
             }
             (Method::PUT, _, sub) => {

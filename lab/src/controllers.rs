@@ -82,6 +82,39 @@ pub fn delete_pod_gracefully(store: &Store, ns: &str, name: &str, grace_seconds:
     });
 }
 
+/// The ServiceAccount admission plugin: a pod may be created only if the ServiceAccount it
+/// runs as exists (every pod create goes through it: the API's and the controllers').
+pub fn admit_pod(store: &Store, ns: &str, pod: &Value) -> Result<(), super::error::ApiError> {
+    let sa = resources::pod_service_account(pod);
+    if store
+        .get_shared(resources::serviceaccounts(), ns, sa)
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let m = &pod["metadata"];
+    let name = m["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+        .or_else(|| m["generateName"].as_str())
+        .unwrap_or("");
+    Err(super::error::ApiError {
+        code: 403,
+        reason: "Forbidden",
+        message: format!(
+            "pods \"{name}\" is forbidden: error looking up service account {ns}/{sa}: serviceaccount \"{sa}\" not found"
+        ),
+    })
+}
+
+/// Creates the `default` ServiceAccount of namespace `ns` unless it exists.
+pub fn ensure_default_service_account(store: &Store, ns: &str) {
+    let sas = resources::serviceaccounts();
+    if store.get_shared(sas, ns, "default").is_err() {
+        let _ = store.create(sas, ns, json!({"metadata": {"name": "default"}}));
+    }
+}
+
 /// The pod of ordinal `i` of StatefulSet `sts` at template `revision`, as the controller makes it.
 pub fn pod_for(sts: &Value, i: i64, revision: &str) -> Value {
     let name = name_of(sts);
@@ -293,6 +326,21 @@ impl Controllers {
                 self.collect_garbage(resources::pods(), ns, uid_of(object))
             }
             "jobs" => self.reconcile_job(ns, name),
+            // The ServiceAccount controller: every namespace has a `default` ServiceAccount.
+            "namespaces" if *kind == ChangeKind::Added => {
+                ensure_default_service_account(&self.store, name)
+            }
+            // A Job whose pod waited for its ServiceAccount may create it now.
+            "serviceaccounts" if *kind == ChangeKind::Added => {
+                for (_, job) in self
+                    .store
+                    .keys(resources::jobs())
+                    .iter()
+                    .filter(|k| k.0 == ns)
+                {
+                    self.reconcile_job(ns, job);
+                }
+            }
             "namespaces" if *kind == ChangeKind::Deleted => {
                 for r in resources::RESOURCES.iter().filter(|r| r.namespaced) {
                     for o in self.store.list(r, Some(name)).0 {
@@ -404,7 +452,9 @@ impl Controllers {
                 }
                 let pod_name = format!("{name}-{i}");
                 let pod = pod_for(sts_value(), i, &revision);
-                match self.store.create(resources::pods(), ns, pod) {
+                let created = admit_pod(&self.store, ns, &pod)
+                    .and_then(|()| self.store.create(resources::pods(), ns, pod));
+                match created {
                     Ok(_) => self.events.record(
                         sts_value(),
                         "Normal",
@@ -413,9 +463,16 @@ impl Controllers {
                         "statefulset-controller",
                     ),
                     Err(e) if e.reason == "AlreadyExists" => {}
-                    Err(e) => {
-                        tracing::warn!(ns, name, error = %e.message, "lab: statefulset cannot create pod")
-                    }
+                    Err(e) => self.events.record(
+                        sts_value(),
+                        "Warning",
+                        "FailedCreate",
+                        &format!(
+                            "create Pod {pod_name} in StatefulSet {name} failed error: {}",
+                            e.message
+                        ),
+                        "statefulset-controller",
+                    ),
                 }
             }
         }

@@ -27,11 +27,13 @@ pub mod paging;
 pub mod profile;
 pub mod rbac;
 pub mod resources;
+pub mod runner;
 mod seed;
 pub mod selector;
 mod serve;
 pub mod store;
 pub mod tls;
+pub mod tokens;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -48,6 +50,7 @@ use self::controllers::Controllers;
 use self::events::EventRecorder;
 use self::kubelet::{DefaultWorkloads, IpAllocator, Kubelet, Timing, WorkloadFactory};
 use self::profile::LabSpec;
+pub use self::runner::{RUNNER_IMAGE, RunnerImage};
 use self::seed::seed_orchestra;
 use self::serve::{serve_plain, serve_tls};
 use self::store::Store;
@@ -81,6 +84,8 @@ pub struct Orchestra {
     pub kubelet: Arc<Kubelet>,
     pub operator_token: String,
     pub observer_token: String,
+    /// ServiceAccount tokens issued by the TokenRequest API (and to pods by the kubelet).
+    pub tokens: Arc<tokens::Tokens>,
     /// How often an idle watch that allows bookmarks gets one.
     pub bookmark_every: Duration,
     request_log: Option<Arc<RequestLog>>,
@@ -160,6 +165,8 @@ pub struct Lab {
     pub kubeconfig: PathBuf,
     /// The lab CA (PEM) that signed the API servers' certificate.
     pub ca_pem: String,
+    /// The runner image's processes of each orchestra (when the lab runs baton's image).
+    pub runners: Vec<Arc<runner::Runner>>,
     shutdown: watch::Sender<bool>,
     servers: Vec<tokio::task::JoinHandle<()>>,
     _kubeconfig_dir: Option<tempfile::TempDir>,
@@ -190,7 +197,25 @@ impl Lab {
         Self::start_spec(spec, opts).await
     }
 
+    /// As `start`, and pods of the runner image run its executable (`runner`).
+    pub async fn start_with_runner(
+        opts: LabOptions,
+        runner: Option<RunnerImage>,
+    ) -> Result<Self, LabError> {
+        let spec =
+            LabSpec::named(opts.profile.as_deref().unwrap_or("demo")).map_err(LabError::Input)?;
+        Self::start_spec_with_runner(spec, opts, runner).await
+    }
+
     pub async fn start_spec(spec: LabSpec, opts: LabOptions) -> Result<Self, LabError> {
+        Self::start_spec_with_runner(spec, opts, None).await
+    }
+
+    pub async fn start_spec_with_runner(
+        spec: LabSpec,
+        opts: LabOptions,
+        runner_image: Option<RunnerImage>,
+    ) -> Result<Self, LabError> {
         spec.validate().map_err(LabError::Input)?;
         let request_log = match &opts.request_log {
             Some(p) => Some(Arc::new(RequestLog::open(p).map_err(|e| {
@@ -236,6 +261,7 @@ impl Lab {
         let mut orchestras = Vec::new();
         let mut addrs = Vec::new();
         let mut servers = Vec::new();
+        let mut runners = Vec::new();
         for (i, ospec) in spec.orchestras.iter().enumerate() {
             let store = Arc::new(Store::new(i as u32 + 1, spec.watch_history));
             let events = Arc::new(EventRecorder::new(store.clone(), spec.events_per_orchestra));
@@ -257,6 +283,17 @@ impl Lab {
                 })
                 .collect();
             let kubelet_slot = Arc::new(std::sync::OnceLock::new());
+            let tokens = Arc::new(tokens::Tokens::default());
+            let runner = runner_image.clone().map(|image| {
+                Arc::new(runner::Runner::new(
+                    image,
+                    &ospec.name,
+                    &tls.ca_pem,
+                    store.clone(),
+                    tokens.clone(),
+                    data_dir.join("runner").join(&ospec.name),
+                ))
+            });
             let factory: Arc<dyn WorkloadFactory> = Arc::new(members::LabWorkloads {
                 orchestra: ospec.name.clone(),
                 store: store.clone(),
@@ -266,6 +303,7 @@ impl Lab {
                 },
                 object_store: object_store.clone(),
                 kubelet: kubelet_slot.clone(),
+                runner: runner.clone(),
             });
             let kubelet = Kubelet::new(
                 store.clone(),
@@ -306,6 +344,7 @@ impl Lab {
                 kubelet,
                 operator_token: token(&mut rng, "op"),
                 observer_token: token(&mut rng, "ob"),
+                tokens,
                 bookmark_every: opts.bookmark_every.unwrap_or(Duration::from_secs(10)),
                 request_log: request_log.clone(),
                 down: Arc::new(AtomicBool::new(false)),
@@ -319,6 +358,10 @@ impl Lab {
             )
             .await?;
             servers.push(server);
+            if let Some(r) = runner {
+                let _ = r.server.set(format!("https://{addr}"));
+                runners.push(r);
+            }
             orchestras.push(o);
             addrs.push(addr);
         }
@@ -364,6 +407,7 @@ impl Lab {
             _data_dir: data_tmp,
             kubeconfig,
             ca_pem: tls.ca_pem,
+            runners,
             shutdown,
             servers,
             _kubeconfig_dir: dir,
@@ -479,6 +523,9 @@ impl Lab {
     /// Stops every API server and controller.
     pub async fn shutdown(self) {
         self.shutdown.send_replace(true);
+        for r in &self.runners {
+            r.kill_all();
+        }
         for s in self.servers {
             let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
         }

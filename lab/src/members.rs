@@ -1,7 +1,8 @@
 //! The workloads of database pods: each pod of a Neo4j or etcd database runs one member of its
 //! database's Raft group (lab/src/consensus.rs) and serves that server's status endpoints
 //! (lab/src/endpoints.rs). Readiness follows the member: Ready only while it knows a leader.
-//! Other pods (Jobs, plain servers) get the default workloads.
+//! Pods of baton's runner image run the executable (`runner`); other pods (Jobs, plain
+//! servers) get the default workloads.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub struct LabWorkloads {
     pub object_store: std::path::PathBuf,
     /// The orchestra's kubelet, set once it exists (diagnostics read member logs).
     pub kubelet: Arc<std::sync::OnceLock<std::sync::Weak<super::kubelet::Kubelet>>>,
+    /// baton's runner image, when the lab runs it (pods of that image run the executable).
+    pub runner: Option<Arc<super::runner::Runner>>,
 }
 
 fn label<'a>(pod: &'a Value, k: &str) -> Option<&'a str> {
@@ -157,6 +160,9 @@ impl LabWorkloads {
 
 impl WorkloadFactory for LabWorkloads {
     fn workload(&self, pod: &Value) -> Arc<dyn Workload> {
+        if let Some(runner) = self.runner.as_ref().filter(|r| r.runs(pod)) {
+            return runner.workload(pod);
+        }
         let env: Vec<(String, String)> = pod["spec"]["containers"][0]["env"]
             .as_array()
             .map(|env| {

@@ -2,7 +2,7 @@
 //! real API server gives: the 403 `Status` body of a forbidden request and the status of a
 //! SelfSubjectAccessReview.
 //!
-//! - `lab-operator` is bound to `cluster-admin`: everything.
+//! - `lab-operator` is bound to `cluster-admin`: everything (impersonation too).
 //! - `lab-observer` is bound to the built-in `view` ClusterRole (get/list/watch of the workload
 //!   resources — no Secrets, no `pods/exec`, `pods/attach`, `pods/portforward`, no `pods/proxy`,
 //!   nothing mutating) plus a small `baton-observer` ClusterRole of what a dashboard needs beyond
@@ -10,30 +10,101 @@
 //!   pods/proxy` (member status pages through the API server; a POST there is `create
 //!   pods/proxy`, which it may not do).
 //! - Every authenticated user may create SelfSubjectAccessReviews (`system:basic-user`).
+//! - A ServiceAccount (`system:serviceaccount:<ns>:<name>`, by its token) and any other user
+//!   (only by impersonation) get what the RoleBindings of the request's namespace grant them
+//!   (`roles`); the lab stores no ClusterRoles, so a binding to one grants nothing.
+//! - Impersonation (`Impersonate-User`, `Impersonate-Group`) as the API server's filter does it
+//!   (`impersonate`).
 
 use serde_json::{Value, json};
 
-/// Who is calling (the bearer token says).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+mod impersonate;
+mod roles;
+
+pub use impersonate::impersonate;
+
+use crate::store::Store;
+
+/// Who is calling (the bearer token says, or the impersonation headers).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
     Operator,
     Observer,
+    /// `system:serviceaccount:<namespace>:<name>`, by a token the TokenRequest API issued.
+    ServiceAccount {
+        namespace: String,
+        name: String,
+    },
+    /// Any other user, only by impersonation: authenticated, bound to nothing built in.
+    User {
+        name: String,
+        groups: Vec<String>,
+    },
 }
 
+const SA_PREFIX: &str = "system:serviceaccount:";
+
 impl Identity {
-    pub fn user(self) -> &'static str {
+    /// The user name, as Kubernetes spells it in messages and audit logs.
+    pub fn user(&self) -> String {
         match self {
-            Self::Operator => "lab-operator",
-            Self::Observer => "lab-observer",
+            Self::Operator => "lab-operator".into(),
+            Self::Observer => "lab-observer".into(),
+            Self::ServiceAccount { namespace, name } => format!("{SA_PREFIX}{namespace}:{name}"),
+            Self::User { name, .. } => name.clone(),
         }
     }
 
-    fn binding(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Operator => ("lab-operator", "cluster-admin"),
-            Self::Observer => ("lab-observer", "view"),
+    /// The user's groups (`system:authenticated` always).
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups = match self {
+            Self::Operator => vec!["system:masters".to_string()],
+            Self::Observer => vec![],
+            Self::ServiceAccount { namespace, .. } => vec![
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{namespace}"),
+            ],
+            Self::User { groups, .. } => groups.clone(),
+        };
+        if !groups.iter().any(|g| g == "system:authenticated") {
+            groups.push("system:authenticated".into());
+        }
+        groups
+    }
+
+    /// The identity of a user name (with the groups asked for): the lab's two users, a
+    /// ServiceAccount (`system:serviceaccount:<ns>:<name>`), or anyone else.
+    pub fn from_user(name: &str, groups: Vec<String>) -> Self {
+        match name {
+            "lab-operator" => Self::Operator,
+            "lab-observer" => Self::Observer,
+            _ => match name.strip_prefix(SA_PREFIX).and_then(|r| r.split_once(':')) {
+                Some((namespace, sa)) if !namespace.is_empty() && !sa.is_empty() => {
+                    Self::ServiceAccount {
+                        namespace: namespace.into(),
+                        name: sa.into(),
+                    }
+                }
+                _ => Self::User {
+                    name: name.into(),
+                    groups,
+                },
+            },
         }
     }
+}
+
+/// What a request asks to do, as the authorizer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attributes<'a> {
+    pub verb: &'a str,
+    pub group: &'a str,
+    /// `pods`, or `pods/log` with a subresource.
+    pub resource: &'a str,
+    /// None for a cluster-scoped request.
+    pub namespace: Option<&'a str>,
+    /// The object's name ("" for list, watch and create).
+    pub name: &'a str,
 }
 
 const READ: &[&str] = &["get", "list", "watch"];
@@ -95,24 +166,38 @@ const BATON_OBSERVER: &[(&str, &str, &[&str])] = &[
     ("", "pods/proxy", &["get"]),
 ];
 
-/// Whether `id` may `verb` the `resource` (`pods`, or `pods/proxy` with a subresource) of API
-/// group `group`.
-pub fn allowed(id: Identity, verb: &str, group: &str, resource: &str) -> bool {
-    match id {
-        Identity::Operator => true,
-        Identity::Observer => {
-            if group == "authorization.k8s.io"
-                && resource == "selfsubjectaccessreviews"
-                && verb == "create"
-            {
-                return true;
-            }
-            (READ.contains(&verb) && VIEW.contains(&(group, resource)))
-                || BATON_OBSERVER
-                    .iter()
-                    .any(|(g, r, verbs)| *g == group && *r == resource && verbs.contains(&verb))
-        }
+/// Why `id` may do `a` ("RBAC: allowed by …"), or None when nothing allows it.
+pub fn authorize(store: &Store, id: &Identity, a: &Attributes) -> Option<String> {
+    if *id == Identity::Operator {
+        return Some(format!(
+            "RBAC: allowed by ClusterRoleBinding \"lab-operator\" of ClusterRole \"cluster-admin\" to User \"{}\"",
+            id.user()
+        ));
     }
+    if a.group == "authorization.k8s.io"
+        && matches!(
+            a.resource,
+            "selfsubjectaccessreviews" | "selfsubjectrulesreviews"
+        )
+        && a.verb == "create"
+    {
+        return Some("RBAC: allowed by ClusterRoleBinding \"system:basic-user\" of ClusterRole \"system:basic-user\" to Group \"system:authenticated\"".into());
+    }
+    if *id == Identity::Observer && observer_allows(a.verb, a.group, a.resource) {
+        return Some(format!(
+            "RBAC: allowed by ClusterRoleBinding \"lab-observer\" of ClusterRole \"view\" to User \"{}\"",
+            id.user()
+        ));
+    }
+    roles::namespaced(store, id, a)
+}
+
+/// What the observer's ClusterRoles (`view`, `baton-observer`) grant.
+fn observer_allows(verb: &str, group: &str, resource: &str) -> bool {
+    (READ.contains(&verb) && VIEW.contains(&(group, resource)))
+        || BATON_OBSERVER
+            .iter()
+            .any(|(g, r, verbs)| *g == group && *r == resource && verbs.contains(&verb))
 }
 
 /// The RBAC verb of a request (`get` of one object, `list`, `watch`, `create`, …).
@@ -132,23 +217,29 @@ pub fn verb(method: &str, named: bool, watching: bool) -> &'static str {
 
 /// The 403 `Status` body Kubernetes sends when RBAC denies a request.
 pub fn forbidden_status(
-    id: Identity,
+    id: &Identity,
     verb: &str,
     group: &str,
     resource: &str,
     ns: Option<&str>,
     name: &str,
 ) -> Value {
-    let target = if name.is_empty() {
-        resource.to_string()
+    // apierrors.NewForbidden: the group-qualified resource without its subresource.
+    let kind = resource.split('/').next().unwrap_or(resource);
+    let qualified = if group.is_empty() {
+        kind.to_string()
     } else {
-        format!("{resource} \"{name}\"")
+        format!("{kind}.{group}")
+    };
+    let target = if name.is_empty() {
+        qualified
+    } else {
+        format!("{qualified} \"{name}\"")
     };
     let scope = match ns {
         Some(ns) => format!(" in the namespace \"{ns}\""),
         None => " at the cluster scope".into(),
     };
-    let kind = resource.split('/').next().unwrap_or(resource);
     let mut details = json!({"kind": kind});
     if !name.is_empty() {
         details["name"] = json!(name);
@@ -173,7 +264,7 @@ pub fn forbidden_status(
 
 /// A SelfSubjectAccessReview answered: the request's spec with its status, as the API server
 /// returns it (`allowed`, and on an allow the binding's reason).
-pub fn review(id: Identity, body: &Value) -> Value {
+pub fn review(store: &Store, id: &Identity, body: &Value) -> Value {
     let spec = &body["spec"];
     let status = if let Some(attrs) = spec["resourceAttributes"].as_object() {
         let s = |k: &str| attrs.get(k).and_then(Value::as_str).unwrap_or("");
@@ -181,16 +272,20 @@ pub fn review(id: Identity, body: &Value) -> Value {
             "" => s("resource").to_string(),
             sub => format!("{}/{sub}", s("resource")),
         };
-        let verb = s("verb");
-        let ok =
-            allowed(id, verb, s("group"), &resource) || (verb == "*" && id == Identity::Operator);
-        decision(id, ok)
+        let a = Attributes {
+            verb: s("verb"),
+            group: s("group"),
+            resource: &resource,
+            namespace: Some(s("namespace")).filter(|n| !n.is_empty()),
+            name: s("name"),
+        };
+        decision(authorize(store, id, &a))
     } else if spec["nonResourceAttributes"].is_object() {
         // system:discovery and system:public-info-viewer: every user may read the discovery
         // and health paths; nothing else is non-resource in the lab.
-        let ok = id == Identity::Operator
+        let ok = *id == Identity::Operator
             || spec["nonResourceAttributes"]["verb"].as_str() == Some("get");
-        decision(id, ok)
+        decision(ok.then(|| "RBAC: allowed by ClusterRoleBinding \"system:discovery\" of ClusterRole \"system:discovery\" to Group \"system:authenticated\"".to_string()))
     } else {
         json!({"allowed": false, "evaluationError": "spec.resourceAttributes or spec.nonResourceAttributes is required"})
     };
@@ -203,76 +298,12 @@ pub fn review(id: Identity, body: &Value) -> Value {
     })
 }
 
-fn decision(id: Identity, ok: bool) -> Value {
-    if ok {
-        let (binding, role) = id.binding();
-        json!({
-            "allowed": true,
-            "reason": format!("RBAC: allowed by ClusterRoleBinding \"{binding}\" of ClusterRole \"{role}\" to User \"{}\"", id.user()),
-        })
-    } else {
-        json!({"allowed": false})
+fn decision(reason: Option<String>) -> Value {
+    match reason {
+        Some(reason) => json!({"allowed": true, "reason": reason}),
+        None => json!({"allowed": false}),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_observer_is_view_plus_what_a_dashboard_reads() {
-        let o = Identity::Observer;
-        for r in ["pods", "pods/log", "events"] {
-            assert!(allowed(o, "list", "", r), "{r}");
-        }
-        assert!(allowed(o, "watch", "apps", "statefulsets"));
-        assert!(allowed(o, "get", "batch", "jobs"));
-        assert!(allowed(o, "watch", "coordination.k8s.io", "leases"));
-        assert!(allowed(o, "get", "", "pods/proxy"));
-        // What `view` never grants.
-        assert!(!allowed(o, "get", "", "secrets"));
-        assert!(!allowed(o, "list", "", "secrets"));
-        assert!(!allowed(o, "create", "", "pods/proxy"));
-        assert!(!allowed(o, "create", "", "pods/exec"));
-        assert!(!allowed(o, "get", "", "pods/exec"));
-        for (verb, group, r) in [
-            ("delete", "", "pods"),
-            ("patch", "apps", "statefulsets"),
-            ("create", "batch", "jobs"),
-            ("create", "coordination.k8s.io", "leases"),
-            ("update", "coordination.k8s.io", "leases"),
-            ("create", "", "events"),
-        ] {
-            assert!(!allowed(o, verb, group, r), "{verb} {r}");
-            assert!(allowed(Identity::Operator, verb, group, r), "{verb} {r}");
-        }
-    }
-
-    #[test]
-    fn bodies_as_kubernetes_sends_them() {
-        let s = forbidden_status(
-            Identity::Observer,
-            "create",
-            "",
-            "pods/proxy",
-            Some("db"),
-            "etcd-0:2379",
-        );
-        assert_eq!(s["code"], 403);
-        assert_eq!(s["reason"], "Forbidden");
-        assert_eq!(s["details"]["kind"], "pods");
-        assert_eq!(
-            s["message"],
-            "pods/proxy \"etcd-0:2379\" is forbidden: User \"lab-observer\" cannot create resource \"pods/proxy\" in API group \"\" in the namespace \"db\""
-        );
-        let ask = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-            "spec": {"resourceAttributes": {"verb": "get", "resource": "secrets", "namespace": "db"}}});
-        assert_eq!(review(Identity::Observer, &ask)["status"]["allowed"], false);
-        assert_eq!(review(Identity::Operator, &ask)["status"]["allowed"], true);
-        let proxy = json!({"spec": {"resourceAttributes": {"verb": "create", "resource": "pods", "subresource": "proxy"}}});
-        assert_eq!(
-            review(Identity::Observer, &proxy)["status"]["allowed"],
-            false
-        );
-    }
-}
+mod tests;

@@ -203,6 +203,42 @@ pub static RESOURCES: &[Resource] = &[
         subresources: &[],
         categories: &[],
     },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        kind: "ServiceAccount",
+        namespaced: true,
+        short_names: &["sa"],
+        verbs: RW,
+        subresources: &["token"],
+        categories: &[],
+    },
+    Resource {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        plural: "roles",
+        singular: "role",
+        kind: "Role",
+        namespaced: true,
+        short_names: &[],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
+    Resource {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        plural: "rolebindings",
+        singular: "rolebinding",
+        kind: "RoleBinding",
+        namespaced: true,
+        short_names: &[],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
 ];
 
 /// The API groups (besides the core group), each with its one version.
@@ -212,6 +248,7 @@ pub const GROUPS: &[(&str, &str)] = &[
     ("coordination.k8s.io", "v1"),
     ("authorization.k8s.io", "v1"),
     ("events.k8s.io", "v1"),
+    ("rbac.authorization.k8s.io", "v1"),
 ];
 
 pub fn by_plural(plural: &str) -> Option<&'static Resource> {
@@ -254,6 +291,15 @@ pub fn leases() -> &'static Resource {
 }
 pub fn persistentvolumeclaims() -> &'static Resource {
     &RESOURCES[9]
+}
+pub fn serviceaccounts() -> &'static Resource {
+    &RESOURCES[12]
+}
+pub fn roles() -> &'static Resource {
+    &RESOURCES[13]
+}
+pub fn rolebindings() -> &'static Resource {
+    &RESOURCES[14]
 }
 
 /// Where objects of `res` live: events.k8s.io/v1 Events are core/v1 Events, as in Kubernetes.
@@ -309,6 +355,15 @@ pub fn from_view(view: &Resource, mut obj: Value) -> Value {
     obj
 }
 
+/// The ServiceAccount a pod runs as (`spec.serviceAccountName`, else the deprecated
+/// `spec.serviceAccount`, else `default`).
+pub fn pod_service_account(pod: &Value) -> &str {
+    ["serviceAccountName", "serviceAccount"]
+        .iter()
+        .find_map(|k| pod["spec"][*k].as_str().filter(|s| !s.is_empty()))
+        .unwrap_or("default")
+}
+
 /// What the API server fills in on create, as a real one does: a Job's selector and pod labels,
 /// a pod's restart policy.
 pub fn apply_defaults(res: &Resource, obj: &mut Value) {
@@ -336,6 +391,9 @@ pub fn apply_defaults(res: &Resource, obj: &mut Value) {
             }
         }
         "pods" => {
+            let sa = pod_service_account(obj).to_string();
+            obj["spec"]["serviceAccountName"] = json!(sa);
+            obj["spec"]["serviceAccount"] = json!(sa);
             if obj["spec"]["restartPolicy"].is_null() {
                 obj["spec"]["restartPolicy"] = json!("Always");
             }

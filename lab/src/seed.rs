@@ -52,6 +52,7 @@ pub(crate) fn seed_orchestra(
                 json!({"metadata": {"name": ns}}),
             )
             .map_err(fail)?;
+        controllers::ensure_default_service_account(store, ns);
     }
     for ns in namespaces {
         store

@@ -37,6 +37,7 @@ impl Controllers {
         let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
         let t = now();
         let mut condition = None;
+        let mut created = false;
         if succeeded >= completions {
             condition = Some(("Complete", "", "Job completed"));
         } else if failed > backoff_limit {
@@ -61,14 +62,28 @@ impl Controllers {
             if pod["spec"]["restartPolicy"].is_null() {
                 pod["spec"]["restartPolicy"] = json!("Never");
             }
-            if let Ok(p) = self.store.create(resources::pods(), ns, pod) {
-                self.events.record(
+            let created_pod = super::admit_pod(&self.store, ns, &pod)
+                .and_then(|()| self.store.create(resources::pods(), ns, pod));
+            match created_pod {
+                Ok(p) => {
+                    created = true;
+                    self.events.record(
+                        &job,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", name_of(&p)),
+                        "job-controller",
+                    );
+                }
+                // As the real controller: a Warning event, no pod, and a retry later (on the
+                // next resync, or when the missing ServiceAccount appears).
+                Err(e) => self.events.record(
                     &job,
-                    "Normal",
-                    "SuccessfulCreate",
-                    &format!("Created pod: {}", name_of(&p)),
+                    "Warning",
+                    "FailedCreate",
+                    &format!("Error creating: {}", e.message),
                     "job-controller",
-                );
+                ),
             }
         }
         let _ = self.store.update(resources::jobs(), ns, name, None, |j| {
@@ -77,8 +92,10 @@ impl Controllers {
             }
             j["status"]["active"] = json!(if condition.is_some() {
                 0
-            } else {
+            } else if created {
                 active.max(1)
+            } else {
+                active
             });
             j["status"]["succeeded"] = json!(succeeded);
             j["status"]["failed"] = json!(failed);

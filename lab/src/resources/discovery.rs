@@ -34,6 +34,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                     &["create", "delete", "get", "patch", "update"],
                 ),
                 "scale" => ("Scale", &["get", "patch", "update"]),
+                "token" => ("TokenRequest", &["create"]),
                 _ => (r.kind, &["get", "patch", "update"]),
             };
             let mut entry = json!({
@@ -45,6 +46,10 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             });
             if *sub == "scale" {
                 entry["group"] = json!("autoscaling");
+                entry["version"] = json!("v1");
+            }
+            if *sub == "token" {
+                entry["group"] = json!("authentication.k8s.io");
                 entry["version"] = json!("v1");
             }
             list.push(entry);

@@ -134,6 +134,20 @@ pub fn table_columns(res: &Resource) -> Vec<Value> {
             col("Object", "string", 0, "The object the event is about"),
             col("Message", "string", 0, "Message"),
         ],
+        "serviceaccounts" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Secrets", "string", 0, "Secrets of the service account"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
+        "roles" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Created At", "string", 0, "When the role was created"),
+        ],
+        "rolebindings" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Role", "string", 0, "The role it binds"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
         "leases" => vec![
             col("Name", "string", 0, "Name"),
             col("Holder", "string", 0, "Holder identity"),
@@ -299,6 +313,19 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
             ]
         }
         "leases" => vec![name, json!(s(o, &["spec", "holderIdentity"])), age],
+        "serviceaccounts" => {
+            let secrets = o["secrets"].as_array().map_or(0, Vec::len);
+            vec![name, json!(secrets), age]
+        }
+        "roles" => vec![name, json!(s(o, &["metadata", "creationTimestamp"]))],
+        "rolebindings" => {
+            let role = format!(
+                "{}/{}",
+                s(o, &["roleRef", "kind"]),
+                s(o, &["roleRef", "name"])
+            );
+            vec![name, json!(role), age]
+        }
         _ => vec![name, age],
     }
 }
