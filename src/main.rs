@@ -208,7 +208,10 @@ fn lab_serve(args: LabServeArgs) -> ExitCode {
             data_dir: paths::data_dir().map(|d| d.join("lab")),
             bookmark_every: None,
         };
-        let lab = match Lab::start(opts).await {
+        let runner = std::env::current_exe()
+            .ok()
+            .map(baton_lab::RunnerImage::baton);
+        let lab = match Lab::start_with_runner(opts, runner).await {
             Ok(lab) => lab,
             Err(LabError::Input(m)) => {
                 eprintln!("baton: bad lab profile: {m}");
@@ -470,7 +473,11 @@ fn dashboard(
                 data_dir: paths::data_dir().map(|d| d.join("lab")),
                 bookmark_every: None,
             };
-            let lab = match Lab::start(opts).await {
+            // Pods of baton's runner image run this very executable (in-cluster operations).
+            let runner = std::env::current_exe()
+                .ok()
+                .map(baton_lab::RunnerImage::baton);
+            let lab = match Lab::start_with_runner(opts, runner).await {
                 Ok(lab) => lab,
                 Err(e) => {
                     eprintln!("baton: the lab cannot start: {e}");
@@ -486,6 +493,11 @@ fn dashboard(
                 .operations
                 .object_store_endpoint
                 .get_or_insert_with(|| lab.object_store_url.clone());
+            // In-cluster runs use the lab's runner image (this executable).
+            config
+                .operations
+                .runner_image
+                .get_or_insert_with(|| baton_lab::RUNNER_IMAGE.to_string());
             Some(lab)
         } else {
             None

@@ -171,15 +171,18 @@ async fn describe_rollout_restart_and_proxy() {
         .kubectl(&["describe", "pod", "orders-1-0", "-n", "team-a"])
         .await;
     assert_eq!(code, 0, "{err}");
+    // kubectl aligns the values to the longest field name: compare with spaces collapsed.
+    let collapsed = out.split_whitespace().collect::<Vec<_>>().join(" ");
     for want in [
-        "Name:         orders-1-0",
-        "Status:       Running",
+        "Name: orders-1-0",
+        "Status: Running",
+        "Service Account: default",
         "helm.neo4j.com/neo4j.name=orders",
         "Events:",
         "Scheduled",
         "Started container neo4j",
     ] {
-        assert!(out.contains(want), "describe lacks {want:?}:\n{out}");
+        assert!(collapsed.contains(want), "describe lacks {want:?}:\n{out}");
     }
     let (code, out, _) = t
         .kubectl(&["describe", "sts", "orders-1", "-n", "team-a"])

@@ -167,7 +167,14 @@ impl Executor for KubeExecutor {
         .await;
         let mut statefulsets: Vec<StsObs> = sts_list.items.iter().map(sts_obs).collect();
         statefulsets.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut jobs: Vec<JobObs> = job_list.items.iter().map(job_obs).collect();
+        // A runner Job is the operation itself, not other work on the database.
+        let own = super::record::runner_job().filter(|(ns, _)| *ns == self.namespace);
+        let mut jobs: Vec<JobObs> = job_list
+            .items
+            .iter()
+            .map(job_obs)
+            .filter(|j| own.as_ref().is_none_or(|(_, name)| *name != j.name))
+            .collect();
         jobs.sort_by(|a, b| a.name.cmp(&b.name));
         let (claims, servers) = tokio::join!(self.claims(&pods), self.server_table(&pods, &probes));
         Ok(Observed {

@@ -59,6 +59,21 @@ impl TestLab {
     }
 
     pub async fn start_with(spec: LabSpec, bookmark_every: Option<Duration>) -> Self {
+        Self::start_lab(spec, bookmark_every, None).await
+    }
+
+    /// As `start`, and pods of baton's runner image (`baton_lab::RUNNER_IMAGE`) run this
+    /// build's baton executable.
+    pub async fn start_with_runner(spec: LabSpec) -> Self {
+        let runner = baton_lab::RunnerImage::baton(env!("CARGO_BIN_EXE_baton").into());
+        Self::start_lab(spec, None, Some(runner)).await
+    }
+
+    async fn start_lab(
+        spec: LabSpec,
+        bookmark_every: Option<Duration>,
+        runner: Option<baton_lab::RunnerImage>,
+    ) -> Self {
         for v in [
             "HTTPS_PROXY",
             "https_proxy",
@@ -81,7 +96,9 @@ impl TestLab {
             data_dir: Some(dir.path().join("lab-data")),
             bookmark_every,
         };
-        let lab = Lab::start_spec(spec, opts).await.expect("lab starts");
+        let lab = Lab::start_spec_with_runner(spec, opts, runner)
+            .await
+            .expect("lab starts");
         lab.wait_ready(Duration::from_secs(20))
             .await
             .expect("lab answers");
