@@ -4,7 +4,9 @@
 //! The launcher is killed (`kill -9`) right after the Job starts; the Job finishes the rolling
 //! restart (every pod new, leader last, no quorum lost), a fresh `baton op status` shows it done
 //! where it ran, the Job's log has the runner's progress; the runner's identity is refused
-//! what operations do not need.
+//! what operations do not need; a cancel from another baton stops the Job after the current
+//! member; a runner pod deleted mid-operation (killed, or told to stop, when it pauses) leaves
+//! a Lease that `resume --take-over` finishes without restarting a member twice.
 
 // A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -89,6 +91,7 @@ async fn an_in_cluster_rolling_restart_outlives_its_launcher_killed() {
     grant_runner(&t).await;
     let before = pod_uids(&t).await;
     assert_eq!(before.len(), 3);
+    let leader = t.truth_leader("lab-a/team-a/orders").expect("a leader");
 
     let confirmed = Instant::now();
     let mut launcher = t
@@ -207,6 +210,10 @@ async fn an_in_cluster_rolling_restart_outlives_its_launcher_killed() {
         .filter_map(|r| r["path"].as_str().map(str::to_string))
         .collect();
     assert_eq!(deletes.len(), 3, "{deletes:#?}");
+    assert!(
+        deletes[2].ends_with(&format!("/pods/{leader}")),
+        "the leader {leader} last: {deletes:#?}"
+    );
 
     // A fresh baton shows it done, where it ran; the Job's log is the operation's log.
     let (code, out, err) = t.run_baton("", &["op", "status", "--output", "json"]).await;
@@ -232,4 +239,272 @@ async fn an_in_cluster_rolling_restart_outlives_its_launcher_killed() {
         .await;
     assert_eq!(code, 0, "{err}");
     assert!(log.contains("rolling-restart"), "{log}");
+}
+
+/// Launches `op` on orders in the orchestra and returns (the runner Job's name, the launcher).
+async fn launch(t: &TestLab, op: &str) -> (String, tokio::process::Child) {
+    let mut launcher = t
+        .baton(
+            &config(),
+            &[
+                "op",
+                op,
+                "--orchestra",
+                ORCH,
+                "--database",
+                "orders",
+                "--in-cluster",
+                "--yes",
+            ],
+        )
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(launcher.stdout.take().expect("stdout")).lines();
+    let mut seen = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(job) = line
+            .split("started the runner Job team-a/")
+            .nth(1)
+            .and_then(|r| r.split(':').next())
+        {
+            return (job.to_string(), launcher);
+        }
+        seen.push(line);
+    }
+    panic!("no runner Job started: {seen:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_identity_may_do_what_operations_need_and_nothing_else() {
+    let t = TestLab::start_with_runner(small_spec(&[
+        ("team-a", "orders", 3, 0),
+        ("team-b", "billing", 3, 0),
+    ]))
+    .await;
+    grant_runner(&t).await;
+    let (code, token, err) = t
+        .kubectl(&[
+            "--context",
+            ORCH,
+            "create",
+            "token",
+            "baton-operator",
+            "-n",
+            "team-a",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let token = format!("--token={}", token.trim());
+    let as_runner = |args: &[&str]| {
+        let mut v = vec!["--context", ORCH];
+        v.push(token.as_str());
+        v.extend_from_slice(args);
+        v.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let t = &t;
+    let run = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        t.kubectl(&refs).await
+    };
+    let (code, _, err) = run(as_runner(&["-n", "team-a", "get", "pods"])).await;
+    assert_eq!(code, 0, "it reads its database's pods: {err}");
+    let (code, _, err) = run(as_runner(&[
+        "-n",
+        "team-a",
+        "delete",
+        "secret",
+        "orders-auth",
+    ]))
+    .await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("forbidden")
+            && err.contains("system:serviceaccount:team-a:baton-operator")
+            && err.contains("cannot delete resource \"secrets\""),
+        "{err}"
+    );
+    let (code, _, err) = run(as_runner(&[
+        "-n",
+        "team-b",
+        "patch",
+        "statefulset",
+        "billing-1",
+        "--type=merge",
+        "-p",
+        "{\"spec\":{\"replicas\":0}}",
+    ]))
+    .await;
+    assert_ne!(code, 0);
+    // kubectl reads the object before it patches: refused at the read already.
+    assert!(
+        err.contains("forbidden")
+            && err.contains("resource \"statefulsets\"")
+            && err.contains("in the namespace \"team-b\""),
+        "{err}"
+    );
+    // As kubectl auth can-i says, truthfully.
+    for (verb, what, ns, yes) in [
+        ("delete", "pods", "team-a", true),
+        ("patch", "statefulsets", "team-a", true),
+        ("create", "jobs", "team-a", true),
+        ("delete", "secrets", "team-a", false),
+        ("patch", "statefulsets", "team-b", false),
+        ("create", "rolebindings", "team-a", false),
+    ] {
+        let (code, out, _) = t
+            .kubectl(&[
+                "--context",
+                ORCH,
+                "auth",
+                "can-i",
+                verb,
+                what,
+                "-n",
+                ns,
+                "--as",
+                "system:serviceaccount:team-a:baton-operator",
+            ])
+            .await;
+        assert_eq!(code == 0, yes, "can-i {verb} {what} -n {ns}: {out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_from_another_baton_stops_the_job_after_the_current_member() {
+    let t = TestLab::start_with_runner(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.settled(ORCH, "team-a", "orders").await;
+    grant_runner(&t).await;
+    let (job, mut launcher) = launch(&t, "rolling-restart").await;
+    let holder = format!("job/team-a/{job}");
+    wait_for(
+        "the runner's first step",
+        Duration::from_secs(60),
+        || async {
+            lease_record(&t)
+                .await
+                .is_some_and(|(h, r)| h == holder && r["step"].as_u64() >= Some(1))
+        },
+    )
+    .await;
+    let (code, out, err) = t
+        .run_baton(
+            "",
+            &["op", "cancel", "--orchestra", ORCH, "--database", "orders"],
+        )
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&holder), "{out}");
+    // The launcher follows the Job to its end: cancelled, so the Job failed (exit 1).
+    let status = launcher.wait().await.expect("launcher");
+    assert_eq!(status.code(), Some(1));
+    let (_, rec) = lease_record(&t).await.expect("the Lease");
+    assert_eq!(rec["state"], "cancelled", "{rec}");
+    assert!(
+        rec["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cancelled by")),
+        "{rec}"
+    );
+    t.settled(ORCH, "team-a", "orders").await;
+    let deletes = t
+        .request_log()
+        .into_iter()
+        .filter(|r| r["verb"] == "delete" && r["status"].as_u64().is_some_and(|s| s < 300))
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.contains("/pods/orders-"))
+        })
+        .count();
+    assert!(
+        (1..3).contains(&deletes),
+        "stopped after the current member: {deletes}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_pod_deleted_mid_step_leaves_a_stale_lease_that_take_over_finishes() {
+    let t = TestLab::start_with_runner(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.settled(ORCH, "team-a", "orders").await;
+    grant_runner(&t).await;
+    let before = pod_uids(&t).await;
+    let (job, _launcher) = launch(&t, "rolling-restart").await;
+    let holder = format!("job/team-a/{job}");
+    wait_for(
+        "the runner's first step",
+        Duration::from_secs(60),
+        || async {
+            lease_record(&t)
+                .await
+                .is_some_and(|(h, r)| h == holder && r["step"].as_u64() >= Some(1))
+        },
+    )
+    .await;
+    // The runner's pod goes (a node drained, a pod evicted): its process is killed.
+    let (code, _, err) = t
+        .kubectl(&[
+            "--context",
+            ORCH,
+            "-n",
+            "team-a",
+            "delete",
+            "pod",
+            "-l",
+            &format!("job-name={job}"),
+            "--grace-period=0",
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    // The Lease goes stale (nobody renews it), then a take-over finishes here.
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    wait_for("the lock to go stale", Duration::from_secs(40), || async {
+        leases
+            .get("baton-op-orders")
+            .await
+            .ok()
+            .and_then(|l| l.spec?.renew_time)
+            .is_some_and(|r| chrono::Utc::now().timestamp_millis() - r.0.as_millisecond() > 16_000)
+    })
+    .await;
+    let (code, out, err) = t
+        .run_baton(
+            "",
+            &[
+                "op",
+                "resume",
+                "--orchestra",
+                ORCH,
+                "--database",
+                "orders",
+                "--take-over",
+                "--yes",
+            ],
+        )
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let after = pod_uids(&t).await;
+    for (pod, uid) in &before {
+        assert_ne!(
+            after.get(pod),
+            Some(uid),
+            "{pod} was not restarted: {out}{err}"
+        );
+    }
+    // No member restarted twice: one carried-out delete per member pod.
+    let mut per_pod: BTreeMap<String, usize> = BTreeMap::new();
+    for r in t.request_log() {
+        let path = r["path"].as_str().unwrap_or("");
+        if r["verb"] == "delete"
+            && r["status"].as_u64().is_some_and(|s| s < 300)
+            && path.contains("/pods/orders-")
+        {
+            *per_pod.entry(path.to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(per_pod.len(), 3, "{per_pod:?}");
+    assert!(per_pod.values().all(|n| *n == 1), "{per_pod:?}");
+    let (_, rec) = lease_record(&t).await.expect("the Lease");
+    assert_eq!(rec["state"], "done", "{rec}");
 }

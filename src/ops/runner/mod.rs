@@ -286,6 +286,14 @@ impl<E: Executor> Runner<'_, E> {
                     {
                         self.take_cancel(&l, &mut cancel_by);
                     }
+                    // A runner Job told to stop by Kubernetes (its pod deleted, evicted, drained)
+                    // did not decide to cancel: it leaves the operation paused, to resume.
+                    if cancel_by.is_none() && *cancel.borrow() && record::runner_job().is_some() {
+                        break Outcome::Paused(format!(
+                            "the runner Job's pod was stopped before step {}; the database is settled: baton op resume --take-over continues it",
+                            record.step + 1
+                        ));
+                    }
                     if cancelled(&cancel, &cancel_by) {
                         break Outcome::Cancelled(format!(
                             "cancelled{} before step {}; the database is settled",
