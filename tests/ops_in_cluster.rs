@@ -87,6 +87,42 @@ async fn in_cluster_runs_show_their_job_and_refuse_without_the_runner_identity()
     assert!(out.contains("runner-identity"), "{out}{err}");
     assert_eq!(t.mutating_requests().len(), before, "nothing was sent");
 
+    // Read-only mode and the observer identity cannot launch a runner Job.
+    let (code, _, err) = t
+        .run_baton(
+            IN_CLUSTER,
+            &[
+                "--read-only",
+                "op",
+                "rolling-restart",
+                "--orchestra",
+                ORCH,
+                "--database",
+                "orders",
+                "--in-cluster",
+                "--yes",
+            ],
+        )
+        .await;
+    assert_eq!(code, 3, "{err}");
+    let (code, out, err) = t
+        .run_baton(
+            IN_CLUSTER,
+            &[
+                "op",
+                "rolling-restart",
+                "--orchestra",
+                "lab-a-observer",
+                "--database",
+                "orders",
+                "--in-cluster",
+                "--yes",
+            ],
+        )
+        .await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(t.mutating_requests().len(), before, "nothing was sent");
+
     // No runner image: a usage error naming the key; --local over the config's default runs
     // here (its dry run shows no runner Job).
     let (code, _, err) = t
