@@ -468,6 +468,33 @@ async fn a_runner_pod_deleted_mid_step_leaves_a_stale_lease_that_take_over_finis
             .is_some_and(|r| chrono::Utc::now().timestamp_millis() - r.0.as_millisecond() > 16_000)
     })
     .await;
+    // A fresh dashboard lists the interrupted operation, held by the Job (`:ops`).
+    let cmd = format!(
+        "BATON_DATA_DIR={data} XDG_CONFIG_HOME={cfg} {bin} --kubeconfig {kc}; echo baton-exited-$?; sleep 60",
+        data = t.dir.path().join("dash-data").display(),
+        cfg = t.dir.path().join("dash-config").display(),
+        bin = env!("CARGO_BIN_EXE_baton"),
+        kc = t.kubeconfig().display(),
+    );
+    let tm = common::tmux::Tmux::start("runner-ops", 200, 60, &cmd);
+    tm.wait("the fleet", Duration::from_secs(30), |s| {
+        s.contains("lab-a")
+    })
+    .await;
+    tm.keys(&[":", "o", "p", "s", "Enter"]);
+    tm.wait(
+        "the interrupted operation, held by its Job",
+        Duration::from_secs(30),
+        |s| {
+            s.lines().any(|l| {
+                l.contains("orders")
+                    && l.contains("rolling-restart")
+                    && (l.contains("paused") || l.contains("stale"))
+                    && l.contains("job/team-a/")
+            })
+        },
+    )
+    .await;
     let (code, out, err) = t
         .run_baton(
             "",
