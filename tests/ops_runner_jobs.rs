@@ -27,7 +27,7 @@ const ORCH: &str = "lab-a";
 
 fn config() -> String {
     format!(
-        "[operations]\nrunner_image = \"{}\"\n",
+        "[operations]\nrunner_image = \"{}\"\nlag_gate = 77\n",
         baton_lab::RUNNER_IMAGE
     )
 }
@@ -239,6 +239,8 @@ async fn an_in_cluster_rolling_restart_outlives_its_launcher_killed() {
         .await;
     assert_eq!(code, 0, "{err}");
     assert!(log.contains("rolling-restart"), "{log}");
+    // The runner ran with the launching baton's config (its lag gate), not the image's defaults.
+    assert!(log.contains("lag within 77"), "{log}");
 }
 
 /// Launches `op` on orders in the orchestra and returns (the runner Job's name, the launcher).

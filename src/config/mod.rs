@@ -9,6 +9,7 @@
 mod error;
 pub mod keymap;
 pub mod paths;
+pub mod runner;
 pub mod theme;
 
 use std::collections::BTreeMap;
@@ -70,7 +71,7 @@ impl Default for General {
 }
 
 /// How member status endpoints are reached from where baton runs.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
     /// Try the pod IP directly, fall back to the API server's pod proxy.
@@ -101,7 +102,7 @@ pub struct OrchestraConfig {
 
 /// Where an operation runs: in the baton that launched it, or in the orchestra as a Job of
 /// baton itself (it outlives the launching process and its SSH session).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunPlace {
     #[default]
@@ -119,7 +120,7 @@ impl RunPlace {
 }
 
 /// Which status API a profile's members speak.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ProbeKind {
     Neo4j,
@@ -127,7 +128,7 @@ pub enum ProbeKind {
     Dynomite,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
     /// The pod label whose value names the database.
@@ -140,7 +141,7 @@ pub struct ProfileConfig {
 }
 
 /// Where a profile's probe credentials come from. Never a password in the file itself.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", tag = "from")]
 pub enum Credentials {
     #[default]
@@ -151,7 +152,7 @@ pub enum Credentials {
     Env { user: String, variable: String },
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct OperationsConfig {
     /// Container image of operation Jobs, per profile name.
@@ -312,6 +313,13 @@ impl Config {
     /// Reads the config: `explicit` (from `--config` or `BATON_CONFIG`), else the platform path.
     /// A missing file at the platform path means defaults; a missing explicit file is an error.
     pub fn load(explicit: Option<&Path>) -> Result<(Self, Option<PathBuf>), ConfigError> {
+        // A runner Job: the launching baton's config, in its environment.
+        if explicit.is_none()
+            && let Ok(text) = std::env::var(runner::ENV_CONFIG_TEXT)
+        {
+            let label = PathBuf::from(format!("${}", runner::ENV_CONFIG_TEXT));
+            return Ok((Self::parse(&text, &label)?, Some(label)));
+        }
         let (path, required) = match explicit {
             Some(p) => (p.to_path_buf(), true),
             None => match paths::default_config_file() {

@@ -450,7 +450,12 @@ async fn launch(
     };
     let op = prepared.record.operation;
     let audit = audit(env, &exec, op.as_str());
+    let config_text = match crate::config::runner::config_text(&env.config, &key.orchestra) {
+        Ok(t) => t,
+        Err(m) => return Outcome::Failed(m),
+    };
     let l = Launch {
+        config_text,
         operation: op,
         orchestra: key.orchestra.clone(),
         namespace: key.namespace.clone(),

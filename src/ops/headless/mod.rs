@@ -125,9 +125,17 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
             );
             return Exit::Usage;
         };
+        let config_text = match crate::config::runner::config_text(config, orchestra) {
+            Ok(t) => t,
+            Err(m) => {
+                eprintln!("baton: {m}");
+                return Exit::Usage;
+            }
+        };
         Place::InCluster {
             image: image.to_string(),
             step_timeout_s: config.operations.step_timeout,
+            config_text,
         }
     } else {
         Place::Local
@@ -157,6 +165,8 @@ enum Place {
     InCluster {
         image: String,
         step_timeout_s: u64,
+        /// The config the runner runs with.
+        config_text: String,
     },
 }
 
@@ -279,6 +289,7 @@ async fn drive(
             Place::InCluster {
                 image,
                 step_timeout_s,
+                config_text,
             },
             Drive::Start(_, req),
         ) => {
@@ -303,6 +314,7 @@ async fn drive(
                 command_line: std::env::args().collect::<Vec<_>>().join(" "),
                 started_ms: now_ms(),
                 deadline_s: in_cluster::deadline_s(prepared.plan.len(), *step_timeout_s),
+                config_text: config_text.clone(),
             })
         }
         _ => None,

@@ -48,6 +48,8 @@ pub struct Launch {
     pub started_ms: u64,
     /// `activeDeadlineSeconds`: the operation's budget.
     pub deadline_s: u64,
+    /// The config the runner runs with (`config::runner::config_text`).
+    pub config_text: String,
 }
 
 /// The runner Job's name: `baton-run-<database>-<start in base 36>`.
@@ -121,6 +123,7 @@ pub fn job(l: &Launch) -> Value {
         {"name": ENV_LAUNCHED_BY, "value": l.launched_by},
         {"name": ENV_COMMAND, "value": l.command_line},
         {"name": ENV_STARTED, "value": started},
+        {"name": crate::config::runner::ENV_CONFIG_TEXT, "value": l.config_text},
     ]);
     json!({
         "apiVersion": "batch/v1",

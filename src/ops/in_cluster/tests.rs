@@ -18,6 +18,7 @@ fn launch() -> Launch {
                 .into(),
         started_ms: 1_764_000_000_000,
         deadline_s: 1200,
+        config_text: "[operations]\nlag_gate = 50\n".into(),
     }
 }
 
