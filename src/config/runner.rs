@@ -92,6 +92,9 @@ object_store_endpoint = "http://minio:9000"
         assert_eq!(back.orchestras["prod"].transport, Transport::Proxy);
         assert!(back.orchestras["prod"].surge);
         // Nothing of the dashboard's: no theme, no accent.
-        assert!(!text.contains("theme") && !text.contains("accent"), "{text}");
+        assert!(
+            !text.contains("theme") && !text.contains("accent"),
+            "{text}"
+        );
     }
 }
