@@ -37,7 +37,11 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         OpCommand::Resume(a) => return resume(global, config, a).await,
         OpCommand::Cancel(a) => return cancel::cancel(global, config, a).await,
         OpCommand::Rbac(a) => {
-            print!("{}", in_cluster::yaml(&in_cluster::rbac(&a.namespace)));
+            let secrets = in_cluster::credential_secrets(config);
+            print!(
+                "{}",
+                in_cluster::yaml(&in_cluster::rbac(&a.namespace, &secrets))
+            );
             return Exit::Ok;
         }
         OpCommand::RollingRestart(a) => (OperationName::RollingRestart, a),

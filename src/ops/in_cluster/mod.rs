@@ -193,8 +193,8 @@ const READS: &[(&str, &str)] = &[
 ];
 
 /// The Role's rules: the reads above and every permission any operation of the catalog needs
-/// (with either strategy), grouped per (API group, resource); nothing else — no Secrets, no
-/// RBAC, nothing cluster-wide.
+/// (with either strategy), grouped per (API group, resource); nothing else — no Secrets (`rbac`
+/// adds the credential Secrets, by name), no RBAC, nothing cluster-wide.
 pub fn rules() -> Vec<Value> {
     let mut verbs: BTreeMap<(&str, String), BTreeSet<&str>> = BTreeMap::new();
     let mut add = |verb: &'static str, resource: String| {
@@ -235,9 +235,22 @@ pub fn rules() -> Vec<Value> {
 }
 
 /// The ServiceAccount, Role and RoleBinding of runner Jobs in `namespace`, for an admin to
-/// `kubectl apply` (baton never creates RBAC itself).
-pub fn rbac(namespace: &str) -> Vec<Value> {
+/// `kubectl apply` (baton never creates RBAC itself). `secrets`: the Secrets the profiles read
+/// credentials from (`credentials = { from = "secret" }`): only `get`, only those, by name.
+pub fn rbac(namespace: &str, secrets: &[String]) -> Vec<Value> {
     let labels = json!({"app.kubernetes.io/managed-by": "baton"});
+    let mut rules = rules();
+    if !secrets.is_empty() {
+        let mut names: Vec<&String> = secrets.iter().collect();
+        names.sort();
+        names.dedup();
+        rules.push(json!({
+            "apiGroups": [""],
+            "resources": ["secrets"],
+            "verbs": ["get"],
+            "resourceNames": names,
+        }));
+    }
     vec![
         json!({
             "apiVersion": "v1",
@@ -248,7 +261,7 @@ pub fn rbac(namespace: &str) -> Vec<Value> {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": {"name": SERVICE_ACCOUNT, "namespace": namespace, "labels": labels},
-            "rules": rules(),
+            "rules": rules,
         }),
         json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -274,6 +287,23 @@ pub fn yaml(docs: &[Value]) -> String {
         .map(|d| serde_norway::to_string(d).unwrap_or_default())
         .collect::<Vec<_>>()
         .join("---\n")
+}
+
+/// The Secrets `config`'s profiles read probe credentials from.
+pub fn credential_secrets(config: &crate::config::Config) -> Vec<String> {
+    let builtin = ["neo4j", "etcd", "dynomite"]
+        .into_iter()
+        .filter_map(|n| config.profile(n));
+    config
+        .profiles
+        .values()
+        .cloned()
+        .chain(builtin)
+        .filter_map(|p| match p.credentials {
+            crate::config::Credentials::Secret { name, .. } => Some(name),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How to grant the runner's identity, said where it is missing.

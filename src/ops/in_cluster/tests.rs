@@ -130,7 +130,7 @@ fn the_role_grants_what_operations_need_and_nothing_else() {
 
 #[test]
 fn rbac_is_one_yaml_stream_of_three_objects_in_the_namespace() {
-    let docs = rbac("graphs");
+    let docs = rbac("graphs", &[]);
     let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding"]);
     assert!(docs.iter().all(|d| d["metadata"]["namespace"] == "graphs"));
@@ -155,4 +155,28 @@ fn a_runner_knows_its_holder_and_its_budget() {
     assert_eq!(deadline_s(0, 300), 600);
     assert_eq!(deadline_s(5, 300), 1800);
     assert_eq!(deadline_s(usize::MAX, u64::MAX), u64::MAX);
+}
+
+#[test]
+fn credentials_from_a_secret_are_granted_by_name_and_get_only() {
+    let docs = rbac("graphs", &["neo4j-auth".into(), "neo4j-auth".into()]);
+    let rules = docs[1]["rules"].as_array().unwrap();
+    let secret: Vec<&Value> = rules
+        .iter()
+        .filter(|r| r["resources"][0] == "secrets")
+        .collect();
+    assert_eq!(secret.len(), 1);
+    assert_eq!(secret[0]["verbs"], json!(["get"]));
+    assert_eq!(secret[0]["resourceNames"], json!(["neo4j-auth"]));
+    let c = crate::config::Config::parse(
+        "[profiles.neo4j]\ngrouping_label = \"app\"\nprobe = \"neo4j\"\nport = 7474\ncredentials = { from = \"secret\", name = \"neo4j-auth\", key = \"NEO4J_AUTH\" }\n",
+        std::path::Path::new("baton.toml"),
+    )
+    .unwrap();
+    assert!(credential_secrets(&c).contains(&"neo4j-auth".to_string()));
+    assert!(
+        credential_secrets(&crate::config::Config::default())
+            .iter()
+            .all(|s| !s.is_empty())
+    );
 }
