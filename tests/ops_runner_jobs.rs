@@ -94,38 +94,7 @@ async fn an_in_cluster_rolling_restart_outlives_its_launcher_killed() {
     let leader = t.truth_leader("lab-a/team-a/orders").expect("a leader");
 
     let confirmed = Instant::now();
-    let mut launcher = t
-        .baton(
-            &config(),
-            &[
-                "op",
-                "rolling-restart",
-                "--orchestra",
-                ORCH,
-                "--database",
-                "orders",
-                "--in-cluster",
-                "--yes",
-                "--output",
-                "json",
-            ],
-        )
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(launcher.stdout.take().expect("stdout")).lines();
-    let mut seen = Vec::new();
-    let mut job = None;
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(rest) = line.split("started the runner Job team-a/").nth(1) {
-            job = rest.split(':').next().map(str::to_string);
-        }
-        seen.push(line);
-        if job.is_some() {
-            break;
-        }
-    }
-    let job = job.unwrap_or_else(|| panic!("no runner Job started: {seen:#?}"));
+    let (job, mut launcher) = launch(&t, "rolling-restart").await;
     launcher.start_kill().expect("kill -9");
     let _ = launcher.wait().await;
 

@@ -393,12 +393,27 @@ async fn drive(
         }
     }
     if let Some(l) = launch {
-        let outcome = in_cluster::launch::start(exec, &l, &audit, &tx).await;
+        // SIGINT / SIGTERM: stop following; the operation runs on in the orchestra.
+        let (stop, signals) = on_signal(None);
+        let outcome = in_cluster::launch::start(exec, &l, &audit, &tx, stop).await;
+        signals.abort();
         drop(runner);
         return finish(outcome, tx, printing).await;
     }
     // SIGINT / SIGTERM: finish the current action, settle, record the cancel.
-    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let (cancel_rx, signals) = on_signal(Some(
+        "baton: cancelling: the current action finishes and the database settles first",
+    ));
+    let outcome = runner.run(prepared, cancel_rx).await;
+    signals.abort();
+    drop(runner);
+    finish(outcome, tx, printing).await
+}
+
+/// A flag that turns true on the first SIGINT or SIGTERM (saying `said` then), and the task
+/// that watches for them (abort it when done).
+fn on_signal(said: Option<&'static str>) -> (watch::Receiver<bool>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = watch::channel(false);
     let signals = tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
         let (Ok(mut int), Ok(mut term)) = (
@@ -411,14 +426,13 @@ async fn drive(
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
-        let _ = cancel_tx.send(true);
-        eprintln!("baton: cancelling: the current action finishes and the database settles first");
+        let _ = tx.send(true);
+        if let Some(s) = said {
+            eprintln!("{s}");
+        }
         std::future::pending::<()>().await;
     });
-    let outcome = runner.run(prepared, cancel_rx).await;
-    signals.abort();
-    drop(runner);
-    finish(outcome, tx, printing).await
+    (rx, signals)
 }
 
 /// Asks on the terminal; Err when there is none.

@@ -182,12 +182,13 @@ pub async fn create_runner(
 }
 
 /// `baton op … --in-cluster`: creates the runner Job and follows it until it ends, or until
-/// Ctrl-C stops following (the operation runs on).
+/// `stop` (Ctrl-C) stops following (the operation runs on).
 pub async fn start(
     exec: &KubeExecutor,
     l: &super::Launch,
     audit: &crate::ops::audit::Audit,
     events: &mpsc::UnboundedSender<OpEvent>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Outcome {
     let name = match create_runner(exec, l, audit, events).await {
         Ok(n) => n,
@@ -196,25 +197,7 @@ pub async fn start(
     let _ = events.send(OpEvent::Notice {
         message: "Ctrl-C stops following, not the operation (baton op cancel stops it)".into(),
     });
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let signals = tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        let _ = stop_tx.send(true);
-        std::future::pending::<()>().await;
-    });
-    let outcome = follow(exec, &name, events, stop_rx).await;
-    signals.abort();
-    outcome
+    follow(exec, &name, events, stop).await
 }
 
 /// The dashboard's in-cluster run: the ServiceAccount checked, the runner Job created and
