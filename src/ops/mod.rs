@@ -11,12 +11,14 @@
 //!   management); `neo4j_admin`: the Cypher it sends and the rows it reads (sent by `kube`).
 //! - `runner`: the loop, and before it `runner::prepare` (lock, record, preflight);
 //!   `progress`: events and outcomes; `audit`: audit.jsonl and webhooks; `incident`: the
-//!   summary to the incident webhook; `headless`: `baton op …`.
+//!   summary to the incident webhook; `cancel`: a cancel request on a Lease, for whoever holds
+//!   it; `headless`: `baton op …`.
 //! - `backups`: the object store's backups of a database, chosen and checked before a restore.
 //! - `upgrade_rules`: which version changes an upgrade may make, per profile (data).
 
 pub mod audit;
 pub mod backups;
+pub mod cancel;
 pub mod connect;
 pub mod executor;
 pub mod fake;

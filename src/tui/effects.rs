@@ -213,6 +213,24 @@ impl Effects {
                 };
                 Msg::Op(OpMsg::IncidentPosted { key, result })
             }),
+            OpCmd::RequestCancel { key } => self.spawn(move |_| async move {
+                let result = match env {
+                    Some(env) => match connect_to(&env, &key).await {
+                        Ok((exec, _)) => crate::ops::cancel::request(
+                            &exec,
+                            &env.holder,
+                            Audit::default_path(),
+                            now_ms(),
+                        )
+                        .await
+                        .map(|r| format!("{} of {}", r.summary, r.holder))
+                        .map_err(|e| e.say(&key.id())),
+                        Err(m) => Err(m),
+                    },
+                    None => Err(NOT_WIRED.to_string()),
+                };
+                Msg::Op(OpMsg::CancelRequested { key, result })
+            }),
             OpCmd::FollowLog { id, key, job } => {
                 let (stop, stopped) = watch::channel(false);
                 self.cancels.insert(id, stop);

@@ -63,6 +63,12 @@ pub enum OpMsg {
         key: DbKey,
         result: Result<(), String>,
     },
+    /// The cancel request of [`OpCmd::RequestCancel`] was written (whose operation, what it
+    /// is), or why not.
+    CancelRequested {
+        key: DbKey,
+        result: Result<String, String>,
+    },
     /// New lines of a followed Job's pod log, or why it could not be read.
     Log {
         id: u64,
@@ -110,6 +116,9 @@ pub enum OpCmd {
     /// Ask the run to stop: the current action finishes and the database settles first. Also
     /// stops the log task of a followed pane.
     Cancel { id: u64 },
+    /// Write a cancel request on `key`'s Lease for whoever holds it (a followed operation);
+    /// answer [`OpMsg::CancelRequested`].
+    RequestCancel { key: DbKey },
     /// Follow the pod log of `job` (someone else's operation, followed from its Lease): answer
     /// [`OpMsg::Log`]s until cancelled. Reads only.
     FollowLog { id: u64, key: DbKey, job: String },

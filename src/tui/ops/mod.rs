@@ -213,6 +213,13 @@ pub enum Ask {
         key: DbKey,
         operation: OperationName,
     },
+    /// Cancel the operation of `holder` on `key`, followed from its Lease (a runner Job's, another
+    /// baton's)? Yes writes a cancel request on the Lease; `c` only stops following.
+    CancelFollowed {
+        key: DbKey,
+        operation: OperationName,
+        holder: String,
+    },
     /// Quit while operations run?
     Quit { running: Vec<String> },
     /// Post this incident (the database's summary, `None` while it is read) to the webhook?

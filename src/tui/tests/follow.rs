@@ -1,6 +1,7 @@
 //! Following someone else's operation from its Lease: the pane folds each new step, the
 //! waiting reason the runner publishes, staleness and the end; the Job's log task starts and
-//! stops with it; the cancel key only closes it (nothing is sent but reads).
+//! stops with it; the cancel key asks whether to cancel it for its holder (a request on the
+//! Lease, refused in read-only mode) or only stop following; once it ended it closes the pane.
 
 use super::ops::{lease_event, op_cmds, record};
 use super::*;
@@ -46,7 +47,7 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
         s.contains("following rolling-restart of ann@bastion pid 42"),
         "{s}"
     );
-    assert!(s.contains("close (it goes on)"), "{s}");
+    assert!(s.contains("x cancel it or close"), "{s}");
 
     // The runner publishes why it waits with its next renewal.
     rec.waiting = Some("orders-1: pod not Ready".into());
@@ -112,6 +113,113 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
         "{cmds:?}"
     );
     assert!(m.ops.follows.is_empty());
+}
+
+#[test]
+fn the_cancel_key_on_a_followed_operation_asks_then_requests_on_the_lease() {
+    let mut m = demo();
+    let mut rec = record(OperationName::RollingRestart, &[]);
+    rec.holder = "job/payments/baton-run-orders-abc".into();
+    rec.step = 1;
+    rec.detail = "restart orders-rr-0 (delete its pod)".into();
+    send(&mut m, [lease_event(ORDERS, &rec, NOW_MS - 1_000)]);
+    command(&mut m, &format!("db {ORDERS}"));
+    send(&mut m, [key('f')]);
+    // The cancel key asks; nothing is sent yet.
+    let cmds = send(&mut m, [key('x')]);
+    assert!(op_cmds(&cmds).is_empty(), "{cmds:?}");
+    assert!(matches!(
+        &m.ops.dialog,
+        Some(crate::tui::ops::Dialog::Ask(crate::tui::ops::Ask::CancelFollowed { holder, .. }))
+            if holder == "job/payments/baton-run-orders-abc"
+    ));
+    let s = screen(&mut m, 80, 24);
+    assert!(s.contains("Cancel rolling-restart on"), "{s}");
+    assert!(
+        s.contains("It runs as job/payments/baton-run-orders-abc."),
+        "{s}"
+    );
+    snap_sizes("ops_cancel_followed", &mut m);
+    // n keeps following, nothing sent.
+    let cmds = send(&mut m, [key('n')]);
+    assert!(op_cmds(&cmds).is_empty(), "{cmds:?}");
+    assert_eq!(m.ops.follows.len(), 1);
+    // y: a request on the Lease, the pane stays and says so.
+    send(&mut m, [key('x')]);
+    let cmds = send(&mut m, [key('y')]);
+    assert_eq!(
+        op_cmds(&cmds),
+        [&OpCmd::RequestCancel {
+            key: key_of(ORDERS)
+        }]
+    );
+    let run = &m.ops.follows[&key_of(ORDERS)];
+    assert!(run.running() && run.cancelling);
+    update(
+        &mut m,
+        Msg::Op(OpMsg::CancelRequested {
+            key: key_of(ORDERS),
+            result: Ok("rolling-restart of job/payments/baton-run-orders-abc".into()),
+        }),
+    );
+    let s = screen(&mut m, 200, 60);
+    assert!(s.contains("cancel requested on the Lease"), "{s}");
+    assert!(
+        s.contains("cancel requested ·"),
+        "the pane's hint says so:\n{s}"
+    );
+    // The runner honours it: the pane ends cancelled from the Lease.
+    rec.state = OpState::Cancelled;
+    rec.detail = "cancelled after restart orders-rr-0".into();
+    send(&mut m, [lease_event(ORDERS, &rec, NOW_MS + 2_000)]);
+    assert!(!m.ops.follows[&key_of(ORDERS)].running());
+    // A refusal is said, and the pane may be asked again.
+    let mut rec2 = rec.clone();
+    rec2.state = OpState::Running;
+    rec2.started_ms += 10_000;
+    send(&mut m, [lease_event(ORDERS, &rec2, NOW_MS + 3_000)]);
+    send(&mut m, [key('f')]);
+    send(&mut m, [key('x'), key('y')]);
+    update(
+        &mut m,
+        Msg::Op(OpMsg::CancelRequested {
+            key: key_of(ORDERS),
+            result: Err("cannot ask x to cancel: forbidden".into()),
+        }),
+    );
+    assert!(!m.ops.follows[&key_of(ORDERS)].cancelling);
+    assert!(matches!(&m.note, Some(Note::Error(e)) if e.contains("not cancelled")));
+    // c only stops following.
+    let cmds = send(&mut m, [key('x'), key('c')]);
+    assert!(
+        op_cmds(&cmds)
+            .iter()
+            .all(|c| matches!(c, OpCmd::Cancel { .. })),
+        "{cmds:?}"
+    );
+    assert!(m.ops.follows.is_empty());
+}
+
+#[test]
+fn a_read_only_dashboard_cannot_cancel_a_followed_operation() {
+    let mut m = demo();
+    m.read_only = true;
+    let mut rec = record(OperationName::RollingRestart, &[]);
+    rec.holder = "ann@bastion pid 42".into();
+    rec.step = 1;
+    send(&mut m, [lease_event(ORDERS, &rec, NOW_MS - 1_000)]);
+    command(&mut m, &format!("db {ORDERS}"));
+    send(&mut m, [key('f')]);
+    send(&mut m, [key('x')]);
+    let s = screen(&mut m, 80, 24);
+    assert!(s.contains("read-only: c stop following"), "{s}");
+    let cmds = send(&mut m, [key('y')]);
+    assert!(
+        op_cmds(&cmds).is_empty(),
+        "read-only sends nothing: {cmds:?}"
+    );
+    assert!(matches!(&m.note, Some(Note::Error(e)) if e.starts_with("read-only")));
+    assert!(!m.ops.follows[&key_of(ORDERS)].cancelling);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! Following someone else's operation (or one of ours started by another baton) from its Lease:
 //! the progress pane folded from what the Lease's record says as it changes — each new step,
 //! what the current step waits for (the runner publishes it with its renewals), whether the
-//! holder still renews, and the end — plus the Job's pod log followed by a task. Nothing here
-//! sends anything but reads; following works in read-only mode. Pure: the Lease comes from the
+//! holder still renews, and the end — plus the Job's pod log followed by a task. Following only
+//! reads and works in read-only mode; the one request is a cancel, asked first and written on the
+//! Lease for its holder to honour (`ops::cancel`). Pure: the Lease comes from the
 //! fleet, the clock from the model.
 
 use crate::fleet::DbKey;
@@ -12,6 +13,7 @@ use crate::tui::model::{Model, Note, View};
 use crate::tui::msg::{Cmd, OpCmd};
 use crate::tui::nav;
 
+use crate::tui::ops::Ask;
 use crate::tui::ops::lease::lease_obs;
 use crate::tui::ops::progress::{Run, StepRow};
 
@@ -202,7 +204,66 @@ fn fold(run: &mut Run, s: &Seen, now_ms: u64) {
     }
 }
 
-/// The cancel key on a followed pane closes it (someone else's operation is theirs to cancel).
+/// The cancel key on a followed pane whose operation runs: ask whether to cancel it for whoever
+/// runs it (a request on its Lease) or only stop following. `None` when nothing followed runs.
+pub fn ask_cancel(m: &Model, key: &DbKey) -> Option<Ask> {
+    let run = m.ops.follows.get(key).filter(|r| r.running())?;
+    Some(Ask::CancelFollowed {
+        key: key.clone(),
+        operation: run.operation,
+        holder: run.followed.clone().unwrap_or_default(),
+    })
+}
+
+/// Yes to cancelling a followed operation: a cancel request on its Lease, unless this baton is
+/// read-only there (the guard would refuse it anyway; said here, before any request).
+pub fn request_cancel(m: &mut Model, key: DbKey, cmds: &mut Vec<Cmd>) {
+    m.dirty = true;
+    if m.read_only_for(&key.orchestra) {
+        m.note = Some(Note::Error(format!(
+            "read-only: this baton cannot cancel on {} (its pane stays; the cancel key again, then c, stops following)",
+            key.orchestra
+        )));
+        return;
+    }
+    if let Some(run) = m.ops.follows.get_mut(&key) {
+        run.cancelling = true;
+        run.log_line("asking its holder to cancel (a request on the Lease)…".into());
+    }
+    m.note = Some(Note::Info(format!(
+        "asking the operation on {} to cancel…",
+        key.id()
+    )));
+    cmds.push(Cmd::Op(OpCmd::RequestCancel { key }));
+}
+
+/// The answer to a cancel request: said, and written in the followed pane (which then shows the
+/// operation settle and end from its Lease).
+pub fn cancel_requested(m: &mut Model, key: &DbKey, result: Result<String, String>) {
+    m.dirty = true;
+    let run = m.ops.follows.get_mut(key);
+    match result {
+        Ok(what) => {
+            let text = format!(
+                "cancel requested on the Lease: {what} stops after its current action, the database settled"
+            );
+            if let Some(run) = run {
+                run.log_line(text.clone());
+            }
+            m.note = Some(Note::Info(text));
+        }
+        Err(why) => {
+            if let Some(run) = run {
+                run.cancelling = false;
+                run.log_line(format!("not cancelled: {why}"));
+            }
+            m.note = Some(Note::Error(format!("not cancelled: {why}")));
+        }
+    }
+}
+
+/// Closing a followed pane (`c` in the cancel question, or the cancel key once it ended): it
+/// stops following; the operation goes on.
 pub fn close(m: &mut Model, key: &DbKey, cmds: &mut Vec<Cmd>) -> bool {
     let Some(run) = m.ops.follows.remove(key) else {
         return false;

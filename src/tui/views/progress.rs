@@ -82,7 +82,11 @@ pub fn render(model: &Model, theme: &Theme, run: &Run, area: Rect, buf: &mut Buf
     let cancel = model.keymap.label(Action::CancelOperation);
     let copy = model.keymap.label(Action::Copy);
     let hints = match (&run.outcome, &run.artifact) {
-        _ if run.followed.is_some() => format!(" {cancel} close (it goes on) "),
+        (None, _) if run.followed.is_some() && run.cancelling => {
+            format!(" cancel requested · {cancel} close (it goes on) ")
+        }
+        (None, _) if run.followed.is_some() => format!(" {cancel} cancel it or close "),
+        _ if run.followed.is_some() => format!(" {cancel} close "),
         (None, _) => format!(" {cancel} cancel "),
         (Some(Outcome::Done(_)), Some(_)) => format!(" {copy} copy artifact · {cancel} close "),
         (Some(_), _) => format!(" {cancel} close "),

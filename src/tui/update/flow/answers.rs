@@ -74,6 +74,7 @@ pub fn on_msg(m: &mut Model, msg: OpMsg) {
                 }
             }
         }
+        OpMsg::CancelRequested { key, result } => follow::cancel_requested(m, &key, result),
         OpMsg::IncidentPosted { key, result } => match result {
             Ok(()) => info(m, format!("incident posted for {}", key.id())),
             Err(e) => error(m, format!("incident of {} not posted: {e}", key.id())),

@@ -35,6 +35,14 @@ pub(super) fn ask_key(m: &mut Model, ask: Ask, k: KeyEvent, cmds: &mut Vec<Cmd>)
             );
             None
         }
+        (Ask::CancelFollowed { key, .. }, true, _) => {
+            follow::request_cancel(m, key, cmds);
+            None
+        }
+        (Ask::CancelFollowed { key, .. }, false, false) if k.code == KeyCode::Char('c') => {
+            follow::close(m, &key, cmds);
+            None
+        }
         (Ask::Quit { .. }, true, _) => {
             cmds.push(Cmd::Quit);
             None
@@ -111,8 +119,15 @@ pub fn cancel_or_close(m: &mut Model, cmds: &mut Vec<Cmd>) {
     };
     let key = key.clone();
     let own_running = m.ops.runs.get(&key).is_some_and(Run::running);
-    if !own_running && follow::close(m, &key, cmds) {
-        return;
+    if !own_running {
+        if let Some(ask) = follow::ask_cancel(m, &key) {
+            m.ops.dialog = Some(Dialog::Ask(ask));
+            m.dirty = true;
+            return;
+        }
+        if follow::close(m, &key, cmds) {
+            return;
+        }
     }
     match m.ops.runs.get(&key) {
         Some(r) if r.running() && r.cancelling => {

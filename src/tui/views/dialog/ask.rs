@@ -1,5 +1,5 @@
 //! The questions: posting an incident's summary (while it is read, then the text to post),
-//! cancelling a run, quitting while runs go on; and the offer to resume an interrupted
+//! cancelling a run (ours, or a followed one through its Lease), quitting while runs go on; and the offer to resume an interrupted
 //! operation.
 
 use ratatui::buffer::Buffer;
@@ -66,6 +66,34 @@ pub(super) fn render_ask(model: &Model, theme: &Theme, ask: &Ask, area: Rect, bu
                 area,
                 buf,
             );
+        }
+        Ask::CancelFollowed {
+            key,
+            operation,
+            holder,
+        } => {
+            let read_only = model.read_only_for(&key.orchestra);
+            let lines = vec![
+                Line::from(Span::styled(
+                    format!("Cancel {} on {}?", operation.as_str(), key.id()),
+                    theme.text,
+                )),
+                Line::from(Span::styled(format!("It runs as {holder}."), theme.muted)),
+                Line::from(Span::styled(
+                    "A cancel request goes on its Lease: the holder finishes the",
+                    theme.muted,
+                )),
+                Line::from(Span::styled(
+                    "current action, the database settles, and then it stops.",
+                    theme.muted,
+                )),
+            ];
+            let hints = if read_only {
+                " read-only: c stop following · n / Esc keep following "
+            } else {
+                " y cancel it · c only stop following · n / Esc keep following "
+            };
+            simple_box(model, theme, key, " cancel ", hints, lines, area, buf);
         }
         Ask::Quit { running } => {
             let mut lines: Vec<Line> = vec![Line::from(Span::styled(
