@@ -6,7 +6,10 @@
 //! where it ran, the Job's log has the runner's progress; the runner's identity is refused
 //! what operations do not need; a cancel from another baton stops the Job after the current
 //! member; a runner pod deleted mid-operation (killed, or told to stop, when it pauses) leaves
-//! a Lease that `resume --take-over` finishes without restarting a member twice.
+//! a Lease that `resume --take-over` finishes without restarting a member twice; the webhook
+//! URL the launcher's config names by environment variable reaches the runner from the runner
+//! Secret (a reference in the Job, never the value), and its notices name the engineer and
+//! the Job.
 
 // A test: a panic is how it reports a failure (clippy.toml allows this in #[test] fns only).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -17,7 +20,7 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{TestLab, small_spec, wait_for};
+use common::{TestLab, small_spec, wait_for, webhook_receiver};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
@@ -505,4 +508,109 @@ async fn a_runner_pod_deleted_mid_step_leaves_a_stale_lease_that_take_over_finis
     assert!(per_pod.values().all(|n| *n == 1), "{per_pod:?}");
     let (_, rec) = lease_record(&t).await.expect("the Lease");
     assert_eq!(rec["state"], "done", "{rec}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_cluster_run_posts_its_notices_with_the_webhook_from_the_runner_secret() {
+    let t = TestLab::start_with_runner(small_spec(&[("team-a", "orders", 3, 0)])).await;
+    t.settled(ORCH, "team-a", "orders").await;
+    grant_runner(&t).await;
+    let (url, mut bodies) = webhook_receiver().await;
+    // An admin keeps the URL in the runner Secret (kubectl create secret generic baton-runner
+    // --from-literal=BATON_TEST_HOOK=…; the lab speaks JSON, so it is created here by kube-rs).
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(t.kube_client(ORCH).await, "team-a");
+    let secret = k8s_openapi::api::core::v1::Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("baton-runner".into()),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "BATON_TEST_HOOK".to_string(),
+            k8s_openapi::ByteString(url.clone().into_bytes()),
+        )])),
+        ..Default::default()
+    };
+    secrets
+        .create(&kube::api::PostParams::default(), &secret)
+        .await
+        .expect("create the runner Secret");
+    let config = format!("{}webhook_url_env = \"BATON_TEST_HOOK\"\n", config());
+    // The launcher does not hold the URL: the runner takes it from the Secret.
+    let (code, out, err) = t
+        .run_baton(
+            &config,
+            &[
+                "op",
+                "restart-member",
+                "--orchestra",
+                ORCH,
+                "--database",
+                "orders",
+                "--member",
+                "orders-1-0",
+                "--in-cluster",
+                "--yes",
+            ],
+        )
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("the runner takes BATON_TEST_HOOK from Secret team-a/baton-runner"),
+        "{out}"
+    );
+    let job = out
+        .split("started the runner Job team-a/")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .expect("the runner Job")
+        .to_string();
+    // The Job references the key; the URL is nowhere in its manifest.
+    let (_, manifest, _) = t
+        .kubectl(&[
+            "--context",
+            ORCH,
+            "-n",
+            "team-a",
+            "get",
+            "job",
+            &job,
+            "-o",
+            "json",
+        ])
+        .await;
+    assert!(!manifest.contains(&url), "{manifest}");
+    assert!(manifest.contains("secretKeyRef"), "{manifest}");
+    let mut notices = Vec::new();
+    while notices.len() < 2 {
+        let body = tokio::time::timeout(Duration::from_secs(30), bodies.recv())
+            .await
+            .expect("a webhook notice within 30 s")
+            .expect("the receiver runs");
+        let json = body.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+        notices.push(serde_json::from_str::<Value>(&json).expect("a JSON notice"));
+    }
+    for n in &notices {
+        assert_eq!(n["runner"], format!("job/team-a/{job}"), "{n}");
+        assert!(
+            n["caller"].as_str().is_some_and(|c| c.contains("pid")),
+            "the engineer who launched it: {n}"
+        );
+        assert_eq!(n["operation"], "restart-member", "{n}");
+    }
+    assert_eq!(notices[1]["result"], "done", "{:#?}", notices);
+    // The runner's audit entries came home with its log: the launcher's audit file has the
+    // runner's delete, naming the Job and the engineer.
+    let audit = std::fs::read_to_string(t.baton_data().join("audit.jsonl")).expect("audit");
+    let copied: Vec<Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["from_job_log"] == format!("team-a/{job}"))
+        .collect();
+    assert!(
+        copied.iter().any(|e| e["verb"] == "delete"
+            && e["who"] == format!("job/team-a/{job}")
+            && e["launched_by"].as_str().is_some_and(|b| b.contains("pid"))),
+        "{audit}"
+    );
 }

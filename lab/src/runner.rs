@@ -1,8 +1,10 @@
 //! The runner image: a pod whose first container runs the lab's runner image (baton's own
 //! image, `RUNNER_IMAGE` by default) runs the real baton executable as a child process, as a
 //! container runtime would run the image's entrypoint. The child gets the container's `args`
-//! (and `command` after its program, `baton`), its `env` (values and the cheap `fieldRef`s), no
-//! proxy variables, and `KUBECONFIG`: a kubeconfig the lab writes for the pod — this
+//! (and `command` after its program, `baton`), its `env` (values, the cheap `fieldRef`s, and
+//! `secretKeyRef`s read from the Secret when the container starts: an optional one that is
+//! missing is left unset, a required one keeps the container from starting until it exists, as
+//! a kubelet's CreateContainerConfigError does), no proxy variables, and `KUBECONFIG`: a kubeconfig the lab writes for the pod — this
 //! orchestra's API server and CA, a token the TokenRequest API issued for the pod's
 //! ServiceAccount (bound to the pod), one context named as the orchestra with the pod's
 //! namespace. Its stdout and stderr are the container's log, its exit status the container's
@@ -116,10 +118,26 @@ impl Runner {
                 .unwrap_or("")
                 .to_string()
         };
+        let secret_refs = c["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let r = &e["valueFrom"]["secretKeyRef"];
+                Some(SecretRef {
+                    env: e["name"].as_str()?.to_string(),
+                    secret: r["name"].as_str()?.to_string(),
+                    key: r["key"].as_str()?.to_string(),
+                    optional: r["optional"].as_bool().unwrap_or(false),
+                })
+            })
+            .filter(|r| !PROXY_VARS.contains(&r.env.as_str()))
+            .collect();
         let env = c["env"]
             .as_array()
             .into_iter()
             .flatten()
+            .filter(|e| e["valueFrom"]["secretKeyRef"].is_null())
             .filter_map(|e| {
                 let name = e["name"].as_str()?.to_string();
                 let value = match e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
@@ -146,6 +164,7 @@ impl Runner {
             command: strings(&c["command"]),
             args: strings(&c["args"]),
             env,
+            secret_refs,
         })
     }
 
@@ -237,6 +256,47 @@ struct Process {
     command: Vec<String>,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    secret_refs: Vec<SecretRef>,
+}
+
+/// An environment variable taken from a key of a Secret of the pod's namespace.
+struct SecretRef {
+    env: String,
+    secret: String,
+    key: String,
+    optional: bool,
+}
+
+impl Process {
+    /// The values of the container's `secretKeyRef`s: an optional one that is missing is left
+    /// out; a required one that is missing is Err naming it.
+    fn secret_env(&self) -> Result<Vec<(String, String)>, String> {
+        use base64::Engine;
+        let mut out = Vec::new();
+        for r in &self.secret_refs {
+            let value = self
+                .runner
+                .store
+                .get_shared(resources::secrets(), &self.namespace, &r.secret)
+                .ok()
+                .and_then(|s| {
+                    let data = s["data"][r.key.as_str()].as_str()?.to_string();
+                    base64::engine::general_purpose::STANDARD.decode(data).ok()
+                })
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
+            match (value, r.optional) {
+                (Some(v), _) => out.push((r.env.clone(), v)),
+                (None, true) => {}
+                (None, false) => {
+                    return Err(format!(
+                        "couldn't find key {} in Secret {}/{}",
+                        r.key, self.namespace, r.secret
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// Forgets a child when its run ends, however it ends.
@@ -279,6 +339,22 @@ impl Process {
             }
         }
         args.extend(self.args.iter().cloned());
+        // CreateContainerConfigError until the Secrets it needs exist (the kubelet retries).
+        let mut said = false;
+        let secret_env = loop {
+            match self.secret_env() {
+                Ok(e) => break e,
+                Err(why) => {
+                    if !std::mem::replace(&mut said, true) {
+                        ctx.log(format!("Error: CreateContainerConfigError: {why}"));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = ctx.stopping() => return Ok(0),
+                    }
+                }
+            }
+        };
         let server = r.server.get().cloned().unwrap_or_default();
         let (host, port) = server
             .trim_start_matches("https://")
@@ -298,6 +374,7 @@ impl Process {
             .env("KUBERNETES_SERVICE_PORT", port)
             .env("KUBECONFIG", &kubeconfig)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(secret_env.iter().map(|(k, v)| (k, v)))
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -183,6 +183,10 @@ pub struct OperationsConfig {
     pub run: RunPlace,
     /// The image of the in-cluster runner Jobs: baton itself, the same version as this one.
     pub runner_image: Option<String>,
+    /// The Secret (in the database's namespace) a runner Job takes the environment-held
+    /// secrets from — the webhook URLs, `credentials = { from = "env" }` passwords — one key
+    /// per variable name, each optional (a missing key is an unset variable).
+    pub runner_secret: String,
 }
 
 impl Default for OperationsConfig {
@@ -198,6 +202,7 @@ impl Default for OperationsConfig {
             object_store_endpoint: None,
             run: RunPlace::Local,
             runner_image: None,
+            runner_secret: "baton-runner".into(),
         }
     }
 }
@@ -454,6 +459,20 @@ impl Config {
                     ),
                 ));
             }
+        }
+        let s = &self.operations.runner_secret;
+        let dns = !s.is_empty()
+            && s.len() <= 253
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !dns {
+            return Err(err(
+                "operations.runner_secret".into(),
+                format!("'{s}' is not a Secret name"),
+                "name a Secret of the database's namespace: lower-case letters, digits, '-' and '.', e.g. baton-runner".into(),
+            ));
         }
         if self.operations.step_timeout == 0 {
             return Err(err(

@@ -2,7 +2,9 @@
 //! `<data dir>/audit.jsonl` (who — OS user and Kubernetes identity, and for a runner Job the
 //! engineer who launched it —, operation, database,
 //! verb and object, result, time), and Slack-compatible webhook notices go out at an
-//! operation's start and end. A webhook that fails is reported, never blocks or fails the
+//! operation's start and end. In a runner Job the pod's file system goes with the pod, so each
+//! entry is also written to stderr as `audit {json}`: the Job's log keeps it, and the launching
+//! baton, while it follows, appends those lines to its own audit file. A webhook that fails is reported, never blocks or fails the
 //! operation; URLs come from environment variables and are never written anywhere.
 
 use std::io::Write as _;
@@ -71,6 +73,29 @@ impl Audit {
             "result": result,
         });
         tracing::info!(verb, object, result, operation = %self.operation, database = %self.database, "audit");
+        if super::record::runner_job().is_some() {
+            eprintln!("{RUNNER_PREFIX}{line}");
+        }
+        self.append(&line.to_string());
+    }
+
+    /// Appends the audit entry a runner Job wrote to its log (`audit {json}`), when `log_line`
+    /// is one, marked as copied from the log of Job `job` (`ns/name`); whether it was.
+    pub fn copy_from_runner_log(&self, log_line: &str, job: &str) -> bool {
+        let Some(json) = log_line.strip_prefix(RUNNER_PREFIX) else {
+            return false;
+        };
+        match serde_json::from_str::<serde_json::Value>(json) {
+            Ok(mut v) if v.is_object() => {
+                v["from_job_log"] = json!(job);
+                self.append(&v.to_string());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn append(&self, line: &str) {
         let Some(path) = &self.path else { return };
         let _held = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let written = (|| {
@@ -88,6 +113,9 @@ impl Audit {
         }
     }
 }
+
+/// How a runner Job's audit entries start in its log.
+pub const RUNNER_PREFIX: &str = "audit ";
 
 /// The webhook URL held by environment variable `var`, if set.
 pub fn webhook_from_env(var: Option<&str>) -> Option<String> {

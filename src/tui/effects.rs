@@ -488,6 +488,7 @@ async fn launch(
         command_line: format!("baton dashboard: {} on {}", op.as_str(), key.id()),
         started_ms: now_ms(),
         deadline_s: in_cluster::deadline_s(prepared.plan.len(), settings.step_timeout.as_secs()),
+        secrets: in_cluster::SecretEnv::of(&env.config),
     };
     let (events, mut rx) = mpsc::unbounded_channel::<OpEvent>();
     let forward = tokio::spawn(async move {

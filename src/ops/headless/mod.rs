@@ -140,6 +140,7 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
             image: image.to_string(),
             step_timeout_s: config.operations.step_timeout,
             config_text,
+            secrets: in_cluster::SecretEnv::of(config),
         }
     } else {
         Place::Local
@@ -171,6 +172,7 @@ enum Place {
         step_timeout_s: u64,
         /// The config the runner runs with.
         config_text: String,
+        secrets: in_cluster::SecretEnv,
     },
 }
 
@@ -294,6 +296,7 @@ async fn drive(
                 image,
                 step_timeout_s,
                 config_text,
+                secrets,
             },
             Drive::Start(_, req),
         ) => {
@@ -319,6 +322,7 @@ async fn drive(
                 started_ms: now_ms(),
                 deadline_s: in_cluster::deadline_s(prepared.plan.len(), *step_timeout_s),
                 config_text: config_text.clone(),
+                secrets: secrets.clone(),
             })
         }
         _ => None,

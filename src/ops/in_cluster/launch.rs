@@ -76,11 +76,13 @@ pub async fn create(exec: &KubeExecutor, manifest: &Value) -> Result<(), ExecErr
         .map_err(kube_err)
 }
 
-/// Follows the runner Job `name`: its pod's log as `OpEvent::Log` lines, until it succeeds or
-/// fails, or `stop` says to stop following.
+/// Follows the runner Job `name`: its pod's log as `OpEvent::Log` lines (the runner's audit
+/// entries among them appended to `audit`), until it succeeds or fails, or `stop` says to stop
+/// following.
 pub async fn follow(
     exec: &KubeExecutor,
     name: &str,
+    audit: &crate::ops::audit::Audit,
     events: &mpsc::UnboundedSender<OpEvent>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Outcome {
@@ -94,6 +96,9 @@ pub async fn follow(
         if let Ok(Some((pod, lines))) = exec.job_log(name, seen).await {
             seen += lines.len();
             for line in lines {
+                if audit.copy_from_runner_log(&line, &id) {
+                    continue;
+                }
                 last.clone_from(&line);
                 let _ = events.send(OpEvent::Log {
                     pod: pod.clone(),
@@ -171,6 +176,9 @@ pub async fn create_runner(
             });
         }
     }
+    if let Some(m) = l.secrets.say(&l.namespace) {
+        let _ = events.send(OpEvent::Notice { message: m });
+    }
     let _ = events.send(OpEvent::Notice {
         message: format!(
             "started the runner Job {}/{name}: the operation runs in the orchestra and holds the Lease as {}; this baton may disconnect",
@@ -197,7 +205,7 @@ pub async fn start(
     let _ = events.send(OpEvent::Notice {
         message: "Ctrl-C stops following, not the operation (baton op cancel stops it)".into(),
     });
-    follow(exec, &name, events, stop).await
+    follow(exec, &name, audit, events, stop).await
 }
 
 /// The dashboard's in-cluster run: the ServiceAccount checked, the runner Job created and
@@ -219,7 +227,7 @@ pub async fn run_from_dashboard(
         Ok(n) => n,
         Err(o) => return o,
     };
-    match follow(exec, &name, events, cancel).await {
+    match follow(exec, &name, audit, events, cancel).await {
         Outcome::Nothing(_) => {
             let by = format!(
                 "{} at {}",
@@ -242,7 +250,7 @@ pub async fn run_from_dashboard(
                 }
             }
             let (_keep, never) = tokio::sync::watch::channel(false);
-            follow(exec, &name, events, never).await
+            follow(exec, &name, audit, events, never).await
         }
         o => o,
     }

@@ -50,6 +50,58 @@ pub struct Launch {
     pub deadline_s: u64,
     /// The config the runner runs with (`config::runner::config_text`).
     pub config_text: String,
+    /// The environment-held secrets the runner takes from a Secret.
+    pub secrets: SecretEnv,
+}
+
+/// The secrets the config reads from environment variables (webhook URLs, `credentials = {
+/// from = "env" }` passwords): a runner Job takes each from key `<variable>` of Secret
+/// `secret` in its namespace (`operations.runner_secret`), optional — never a value in the
+/// Job's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecretEnv {
+    pub secret: String,
+    pub names: Vec<String>,
+}
+
+impl SecretEnv {
+    pub fn of(config: &crate::config::Config) -> Self {
+        let o = &config.operations;
+        let builtin = ["neo4j", "etcd", "dynomite"]
+            .into_iter()
+            .filter_map(|n| config.profile(n));
+        let creds = config
+            .profiles
+            .values()
+            .cloned()
+            .chain(builtin)
+            .filter_map(|p| match p.credentials {
+                crate::config::Credentials::Env { variable, .. } => Some(variable),
+                _ => None,
+            });
+        let names: BTreeSet<String> = [o.webhook_url_env.clone(), o.incident_webhook_env.clone()]
+            .into_iter()
+            .flatten()
+            .chain(creds)
+            .collect();
+        Self {
+            secret: o.runner_secret.clone(),
+            names: names.into_iter().collect(),
+        }
+    }
+
+    /// Said at launch: where the runner finds them.
+    pub fn say(&self, namespace: &str) -> Option<String> {
+        (!self.names.is_empty()).then(|| {
+            format!(
+                "the runner takes {} from Secret {namespace}/{} (a key per variable; a missing key is unset: kubectl -n {namespace} create secret generic {} --from-literal={}=…)",
+                self.names.join(", "),
+                self.secret,
+                self.secret,
+                self.names[0]
+            )
+        })
+    }
 }
 
 /// The runner Job's name: `baton-run-<database>-<start in base 36>`.
@@ -102,7 +154,8 @@ pub fn args(l: &Launch) -> Vec<String> {
 /// The runner Job: `backoffLimit: 0` (retries happen inside the runner, where the lock and the
 /// observed state make them safe), the operation's budget as `activeDeadlineSeconds`, kept a
 /// week after it ends; the operation, its parameters, the caller, the command line and the
-/// start in its environment — never a secret.
+/// start in its environment — never a secret: those the config reads from the environment are
+/// references to keys of the runner Secret (`SecretEnv`).
 pub fn job(l: &Launch) -> Value {
     let name = job_name(l);
     let labels = json!({
@@ -125,6 +178,14 @@ pub fn job(l: &Launch) -> Value {
         {"name": ENV_STARTED, "value": started},
         {"name": crate::config::runner::ENV_CONFIG_TEXT, "value": l.config_text},
     ]);
+    let mut env = env;
+    if let Some(list) = env.as_array_mut() {
+        for n in &l.secrets.names {
+            list.push(json!({"name": n, "valueFrom": {"secretKeyRef": {
+                "name": l.secrets.secret, "key": n, "optional": true,
+            }}}));
+        }
+    }
     json!({
         "apiVersion": "batch/v1",
         "kind": "Job",

@@ -19,7 +19,59 @@ fn launch() -> Launch {
         started_ms: 1_764_000_000_000,
         deadline_s: 1200,
         config_text: "[operations]\nlag_gate = 50\n".into(),
+        secrets: SecretEnv::default(),
     }
+}
+
+#[test]
+fn env_held_secrets_are_references_to_the_runner_secret_never_values() {
+    let config = crate::config::Config::parse(
+        r#"
+[operations]
+webhook_url_env = "BATON_WEBHOOK"
+incident_webhook_env = "BATON_INCIDENTS"
+runner_secret = "ops-secrets"
+[profiles.graph]
+probe = "neo4j"
+grouping_label = "app"
+port = 7474
+credentials = { from = "env", user = "neo4j", variable = "NEO4J_PASSWORD" }
+"#,
+        std::path::Path::new("baton.toml"),
+    )
+    .unwrap();
+    let secrets = SecretEnv::of(&config);
+    assert_eq!(secrets.secret, "ops-secrets");
+    assert_eq!(
+        secrets.names,
+        ["BATON_INCIDENTS", "BATON_WEBHOOK", "NEO4J_PASSWORD"]
+    );
+    let mut l = launch();
+    l.secrets = secrets.clone();
+    let j = job(&l);
+    let env = j["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    for n in &secrets.names {
+        let e = env.iter().find(|e| e["name"] == n.as_str()).unwrap();
+        assert!(e.get("value").is_none(), "{e}");
+        assert_eq!(e["valueFrom"]["secretKeyRef"]["name"], "ops-secrets");
+        assert_eq!(e["valueFrom"]["secretKeyRef"]["key"], n.as_str());
+        assert_eq!(e["valueFrom"]["secretKeyRef"]["optional"], true);
+    }
+    let said = secrets.say("graphs").unwrap();
+    assert!(said.contains("Secret graphs/ops-secrets"), "{said}");
+    // Nothing to take: nothing said, nothing referenced.
+    assert_eq!(SecretEnv::default().say("graphs"), None);
+    // A bad Secret name is the config's error, naming the key.
+    let e = crate::config::Config::parse(
+        "[operations]\nrunner_secret = \"Baton_Runner\"\n",
+        std::path::Path::new("baton.toml"),
+    )
+    .unwrap_err();
+    assert_eq!(e.key, "operations.runner_secret");
+    assert_eq!(e.line, Some(2));
 }
 
 #[test]
