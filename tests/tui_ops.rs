@@ -408,7 +408,9 @@ async fn another_operators_operation_is_followed_from_its_lease() {
     tm.keys(&["f"]);
     // Both in one capture: tmux may be caught between the chunks of one frame.
     tm.wait("the followed pane", Duration::from_secs(10), |s| {
-        s.contains("following rolling-restart of") && s.contains("close (it goes on)")
+        // While it runs the cancel key offers to cancel it or close; once it ended, to close.
+        s.contains("following rolling-restart of")
+            && (s.contains("x cancel it or close") || s.contains("x close"))
     })
     .await;
     let s = tm

@@ -67,18 +67,10 @@ pub struct SecretEnv {
 impl SecretEnv {
     pub fn of(config: &crate::config::Config) -> Self {
         let o = &config.operations;
-        let builtin = ["neo4j", "etcd", "dynomite"]
-            .into_iter()
-            .filter_map(|n| config.profile(n));
-        let creds = config
-            .profiles
-            .values()
-            .cloned()
-            .chain(builtin)
-            .filter_map(|p| match p.credentials {
-                crate::config::Credentials::Env { variable, .. } => Some(variable),
-                _ => None,
-            });
+        let creds = profiles(config).filter_map(|p| match p.credentials {
+            crate::config::Credentials::Env { variable, .. } => Some(variable),
+            _ => None,
+        });
         let names: BTreeSet<String> = [o.webhook_url_env.clone(), o.incident_webhook_env.clone()]
             .into_iter()
             .flatten()
@@ -350,16 +342,19 @@ pub fn yaml(docs: &[Value]) -> String {
         .join("---\n")
 }
 
-/// The Secrets `config`'s profiles read probe credentials from.
-pub fn credential_secrets(config: &crate::config::Config) -> Vec<String> {
+/// The config's profiles and the built-in ones (as the config may override them).
+fn profiles(
+    config: &crate::config::Config,
+) -> impl Iterator<Item = crate::config::ProfileConfig> + '_ {
     let builtin = ["neo4j", "etcd", "dynomite"]
         .into_iter()
         .filter_map(|n| config.profile(n));
-    config
-        .profiles
-        .values()
-        .cloned()
-        .chain(builtin)
+    config.profiles.values().cloned().chain(builtin)
+}
+
+/// The Secrets `config`'s profiles read probe credentials from.
+pub fn credential_secrets(config: &crate::config::Config) -> Vec<String> {
+    profiles(config)
         .filter_map(|p| match p.credentials {
             crate::config::Credentials::Secret { name, .. } => Some(name),
             _ => None,

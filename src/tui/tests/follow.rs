@@ -11,6 +11,17 @@ use crate::tui::ops::{StepState, step_lines};
 
 const ORDERS: &str = "aws-eu-west-1/payments/orders";
 
+/// The pane closed, and nothing was sent but stopping its log task.
+fn assert_only_stops_following(m: &Model, cmds: &[Cmd]) {
+    assert!(
+        op_cmds(cmds)
+            .iter()
+            .all(|c| matches!(c, OpCmd::Cancel { .. })),
+        "{cmds:?}"
+    );
+    assert!(m.ops.follows.is_empty());
+}
+
 #[test]
 fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
     let mut m = demo();
@@ -106,13 +117,7 @@ fn a_followed_operation_advances_waits_and_ends_from_its_lease() {
     assert_eq!(states, ["done", "done", "done", "done"]);
     // The cancel key closes the pane and sends nothing that mutates.
     let cmds = send(&mut m, [key('x')]);
-    assert!(
-        op_cmds(&cmds)
-            .iter()
-            .all(|c| matches!(c, OpCmd::Cancel { .. })),
-        "{cmds:?}"
-    );
-    assert!(m.ops.follows.is_empty());
+    assert_only_stops_following(&m, &cmds);
 }
 
 #[test]
@@ -191,13 +196,7 @@ fn the_cancel_key_on_a_followed_operation_asks_then_requests_on_the_lease() {
     assert!(matches!(&m.note, Some(Note::Error(e)) if e.contains("not cancelled")));
     // c only stops following.
     let cmds = send(&mut m, [key('x'), key('c')]);
-    assert!(
-        op_cmds(&cmds)
-            .iter()
-            .all(|c| matches!(c, OpCmd::Cancel { .. })),
-        "{cmds:?}"
-    );
-    assert!(m.ops.follows.is_empty());
+    assert_only_stops_following(&m, &cmds);
 }
 
 #[test]
