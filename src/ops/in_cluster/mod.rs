@@ -160,7 +160,7 @@ pub fn job(l: &Launch) -> Value {
     let started = chrono::DateTime::from_timestamp_millis(i64::try_from(l.started_ms).unwrap_or(0))
         .map(|t| t.to_rfc3339())
         .unwrap_or_default();
-    let env = json!([
+    let mut env = json!([
         {"name": ENV_RUNNER_JOB, "value": format!("{}/{name}", l.namespace)},
         {"name": crate::source::targets::ENV_ORCHESTRA, "value": l.orchestra},
         {"name": ENV_OPERATION, "value": l.operation.as_str()},
@@ -170,7 +170,6 @@ pub fn job(l: &Launch) -> Value {
         {"name": ENV_STARTED, "value": started},
         {"name": crate::config::runner::ENV_CONFIG_TEXT, "value": l.config_text},
     ]);
-    let mut env = env;
     if let Some(list) = env.as_array_mut() {
         for n in &l.secrets.names {
             list.push(json!({"name": n, "valueFrom": {"secretKeyRef": {
