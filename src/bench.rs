@@ -61,6 +61,10 @@ pub struct EngineFigures {
     pub probed: Option<Duration>,
     pub rss_mib: Option<u64>,
     pub idle_cpu_percent: Option<f64>,
+    /// Member probes sent while idle was measured.
+    pub idle_probes: u64,
+    /// The orchestras' background intervals, shortest and longest.
+    pub background: (Duration, Duration),
     pub idle_output: IdleOutput,
     /// How long the fleet view ran before idle was measured.
     pub settle: Duration,
@@ -78,7 +82,21 @@ pub async fn engine(
     idle: Duration,
 ) -> (EngineFigures, Fleet) {
     let started = Instant::now();
+    let (fastest, slowest) = targets
+        .iter()
+        .map(|t| config.background_interval(&t.name))
+        .fold(
+            (None, None),
+            |(lo, hi): (Option<Duration>, Option<Duration>), b| {
+                (
+                    Some(lo.map_or(b, |l| l.min(b))),
+                    Some(hi.map_or(b, |h| h.max(b))),
+                )
+            },
+        );
+    let background = (fastest.unwrap_or_default(), slowest.unwrap_or_default());
     let mut engine = Engine::start(targets, config, Intervals::default());
+    let probes = engine.probes_sent();
     let deadline = started + limit;
     let left = || deadline.saturating_duration_since(Instant::now());
     // When the first orchestra answered, and half of them: a slow tail and a slow whole
@@ -151,11 +169,12 @@ pub async fn engine(
     let mut shown = tui::buffer_text(&tui::render_to_buffer(&model, &model.theme, W, H));
     let mut flush = tokio::time::interval(Duration::from_millis(250));
     let mut pending = Vec::new();
-    let (mut cpu0, mut t0) = (None, Instant::now());
+    let (mut cpu0, mut t0, mut probes0) = (None, Instant::now(), 0);
     // First the settling cycle (every database moves onto its orchestra's beat: one extra round
     // each), measured from its end: the steady state is what the figures are about.
     for (measured, length) in [(false, settle), (true, idle)] {
         if measured {
+            probes0 = probes.load(Ordering::Relaxed);
             cpu0 = cpu_time();
             t0 = Instant::now();
             written.store(0, Ordering::SeqCst);
@@ -192,6 +211,7 @@ pub async fn engine(
     }
     output.seconds = t0.elapsed().as_secs_f64();
     output.bytes = written.load(Ordering::SeqCst);
+    let idle_probes = probes.load(Ordering::Relaxed).saturating_sub(probes0);
     let idle_cpu_percent = match (cpu0, cpu_time()) {
         (Some(a), Some(b)) => Some((b - a).as_secs_f64() * 100.0 / output.seconds.max(0.001)),
         _ => None,
@@ -208,6 +228,8 @@ pub async fn engine(
         probed,
         rss_mib: rss_mib(),
         idle_cpu_percent,
+        idle_probes,
+        background,
         idle_output: output,
         settle,
     };
@@ -367,12 +389,26 @@ fn secs(d: Option<Duration>) -> String {
 
 impl EngineFigures {
     pub fn report(&self) -> String {
+        let seconds = self.idle_output.seconds.max(0.001);
+        let per_probe = match self.idle_cpu_percent {
+            Some(c) if self.idle_probes > 0 => format!(
+                "{:.0} µs of CPU per probe",
+                c / 100.0 * seconds * 1e6 / self.idle_probes as f64
+            ),
+            _ => "? µs of CPU per probe".into(),
+        };
+        let (lo, hi) = self.background;
+        let background = if lo == hi {
+            format!("{} s", lo.as_secs())
+        } else {
+            format!("{} to {} s", lo.as_secs(), hi.as_secs())
+        };
         format!(
             "fleet: {} orchestras, {} databases, {} members\n\
              every orchestra listed (first complete frame) after {}   budget 1.5 s (first {}, half {}; CPU {})\n\
              every member probed once (complete snapshot) after {}   budget 8 s (CPU {})\n\
              RSS {} MiB   budget 100 MiB\n\
-             idle CPU {} of one core (supervisors and fleet view running, background probes; measured after {:.0} s of settling)   budget 1 %\n\
+             idle CPU {} of one core at background_interval {} (supervisors and fleet view running; {:.0} probes/s, {}; {:.0} s measured after {:.0} s of settling)   budget 1 % at the default 60 s\n\
              idle terminal output: {} frames, {} bytes in {:.0} s on the fleet view (first frame {} bytes)   budget 0 while nothing changes\n",
             self.orchestras,
             self.databases,
@@ -387,6 +423,10 @@ impl EngineFigures {
             self.idle_cpu_percent
                 .map(|c| format!("{c:.1} %"))
                 .unwrap_or("?".into()),
+            background,
+            self.idle_probes as f64 / seconds,
+            per_probe,
+            self.idle_output.seconds,
             self.settle.as_secs_f64(),
             self.idle_output.frames,
             self.idle_output.bytes,

@@ -340,14 +340,19 @@ pub struct BenchArgs {
     /// Give up waiting for a complete snapshot after this many seconds.
     #[arg(long, default_value_t = 120)]
     pub limit: u64,
+    /// Every orchestra's background interval for this run, in seconds (else the config's:
+    /// `background_interval`, default 60).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(5..=3600))]
+    pub background_interval: Option<u64>,
     /// Seconds the fleet view runs before idle is measured: the first background cycle, in which
-    /// every database moves onto its orchestra's beat (one extra probe round each).
-    #[arg(long, default_value_t = 25)]
-    pub settle: u64,
-    /// Seconds of steady state to measure idle CPU and terminal output over (the default spans a
-    /// whole background probe cycle of 25 s).
-    #[arg(long, default_value_t = 40)]
-    pub idle: u64,
+    /// every database moves onto its orchestra's beat (default: one background interval).
+    #[arg(long)]
+    pub settle: Option<u64>,
+    /// Seconds of steady state to measure idle CPU and terminal output over (default: two
+    /// background intervals; each beat carries its share of the full rounds, see
+    /// `source::schedule`).
+    #[arg(long)]
+    pub idle: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -425,13 +425,27 @@ fn bench(
                     return Exit::Usage.into();
                 }
             };
+        let mut config = config.clone();
+        if let Some(secs) = args.background_interval {
+            config.general.background_interval = secs;
+            config
+                .orchestras
+                .values_mut()
+                .for_each(|o| o.background_interval = None);
+        }
+        // One interval to settle and two measured, of the slowest orchestra's beat.
+        let slowest = targets
+            .iter()
+            .map(|t| config.background_interval(&t.name))
+            .max()
+            .unwrap_or(Duration::from_secs(config.general.background_interval));
         let (figures, _fleet) = baton::bench::engine(
             targets,
-            config,
+            &config,
             theme.clone(),
             Duration::from_secs(args.limit),
-            Duration::from_secs(args.settle),
-            Duration::from_secs(args.idle),
+            args.settle.map_or(slowest, Duration::from_secs),
+            args.idle.map_or(slowest * 2, Duration::from_secs),
         )
         .await;
         // After the engine's figures, so its RSS does not include the synthetic fleet.

@@ -2,7 +2,9 @@
 //! probes) folded into its `Fleet`. Each test starts its own lab of two orchestras and proves one
 //! behaviour: the fleet matches the lab's truth and kubectl; zones come from the node list; a
 //! static inventory of the same members shows the same leader; after the leader's pod is deleted
-//! the new leader shows for the open database, and off screen without a pod event; a relist after watch expiry leaves no ghost or
+//! the new leader shows for the open database, and off screen without a pod event; an orchestra with
+//! a shorter background interval is probed more often, and pod events come at once on every
+//! orchestra; a relist after watch expiry leaves no ghost or
 //! duplicate; an orchestra whose API server is down is stale while the other stays live, and is
 //! live again once it comes back.
 //!
@@ -19,7 +21,7 @@ use std::time::Duration;
 use baton::config::Config;
 use baton::fleet::{Connection, DbKey, Fleet, Health};
 use baton::source::{Engine, Focus, Intervals, inventory, targets};
-use common::{TestLab, two_orchestras_spec, wait_for, wait_some};
+use common::{TestLab, small_spec, two_orchestras_spec, wait_for, wait_some};
 
 /// A generous bound for anything the engine should show: far above what it takes, so a slow,
 /// shared machine does not fail the test.
@@ -37,11 +39,14 @@ fn orders() -> DbKey {
     }
 }
 
-fn intervals() -> Intervals {
-    Intervals {
-        background: Duration::from_secs(5),
-        ..Default::default()
-    }
+/// The config of these tests: background rounds every 5 s (the shortest allowed), so an
+/// off-screen change shows within the generous bounds above.
+fn config() -> Config {
+    Config::parse(
+        "[general]\nbackground_interval = 5\n",
+        std::path::Path::new("watch.toml"),
+    )
+    .unwrap()
 }
 
 fn connection(f: &Fleet, o: &str) -> Connection {
@@ -65,10 +70,10 @@ fn matches_truth(t: &TestLab, f: &Fleet) -> bool {
 async fn lab_and_engine() -> (TestLab, Engine) {
     let t = TestLab::start(two_orchestras_spec()).await;
     t.all_ready().await;
-    let config = Config::default();
+    let config = config();
     let targets = targets(Some(&t.kubeconfig()), &[], &config).await.unwrap();
     assert_eq!(targets.len(), 2);
-    let engine = Engine::start(targets, &config, intervals());
+    let engine = Engine::start(targets, &config, Intervals::default());
     engine.set_focus(Focus {
         open: Some(orders()),
         visible: vec![],
@@ -145,13 +150,17 @@ async fn a_static_inventory_of_the_same_members_shows_the_same_leader() {
     drop(engine);
     let inventory = Config::parse(
         &format!(
-            "[inventory.onprem.orders]\nprofile = \"neo4j\"\nmembers = [{}]\n",
+            "[general]\nbackground_interval = 5\n\n[inventory.onprem.orders]\nprofile = \"neo4j\"\nmembers = [{}]\n",
             urls.join(", ")
         ),
         std::path::Path::new("inventory.toml"),
     )
     .unwrap();
-    let mut onprem = Engine::start(inventory::targets(&inventory), &inventory, intervals());
+    let mut onprem = Engine::start(
+        inventory::targets(&inventory),
+        &inventory,
+        Intervals::default(),
+    );
     let static_key = DbKey {
         orchestra: "onprem".into(),
         namespace: "static".into(),
@@ -325,5 +334,123 @@ async fn an_off_screen_leader_change_without_a_pod_event_shows() {
             .await,
         "the new leader of an off-screen database shows"
     );
+    t.lab.shutdown().await;
+}
+
+/// Probe requests for the members of `ns/db` in the lab's request log from `from` on (the
+/// orchestras of this test reach their members through the API server's pod proxy, so every
+/// probe is one logged GET of a member's cluster status).
+fn probes_of(t: &TestLab, from: usize, ns: &str, db: &str) -> usize {
+    let prefix = format!("/api/v1/namespaces/{ns}/pods/{db}-");
+    t.request_log()
+        .iter()
+        .skip(from)
+        .filter(|r| {
+            r["path"].as_str().is_some_and(|p| {
+                p.starts_with(&prefix) && p.ends_with(":7474/proxy/db/neo4j/cluster/status")
+            })
+        })
+        .count()
+}
+
+/// Freshness is per orchestra: with nothing on screen, a database on an orchestra whose
+/// `background_interval` is short (5 s here, a prod orchestra's 25 s in spirit) is probed more
+/// often than one on an orchestra at the default (60 s); a pod event reaches the model at once
+/// on both, long before either's next background round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_orchestra_with_a_shorter_background_interval_is_probed_more_often() {
+    let mut spec = small_spec(&[("team-a", "orders", 3, 0)]);
+    let mut b = small_spec(&[("team-c", "billing", 3, 0)])
+        .orchestras
+        .remove(0);
+    b.name = "lab-b".into();
+    spec.orchestras.push(b);
+    let t = TestLab::start(spec).await;
+    t.all_ready().await;
+    let config = Config::parse(
+        "[orchestras.lab-a]\ntransport = \"proxy\"\nbackground_interval = 5\n\n[orchestras.lab-b]\ntransport = \"proxy\"\n",
+        std::path::Path::new("freshness.toml"),
+    )
+    .unwrap();
+    assert_eq!(config.background_interval("lab-b"), Duration::from_secs(60));
+    let targets = targets(Some(&t.kubeconfig()), &[], &config).await.unwrap();
+    let mut engine = Engine::start(targets, &config, Intervals::default());
+    let key = |orchestra: &str, namespace: &str, name: &str| DbKey {
+        orchestra: orchestra.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    };
+    let (fast, slow) = (
+        key("lab-a", "team-a", "orders"),
+        key("lab-b", "team-c", "billing"),
+    );
+    let healthy = |f: &Fleet, k: &DbKey| {
+        f.databases
+            .get(k)
+            .is_some_and(|d| d.state.health == Health::Healthy && d.state.leader.is_some())
+    };
+    assert!(
+        engine
+            .until(SHOWS, |f| healthy(f, &fast) && healthy(f, &slow))
+            .await,
+        "both databases healthy with a leader"
+    );
+    // Settled: each database is now on its orchestra's beat. Four rounds of the fast one...
+    let from = t.request_log().len();
+    wait_for("four background rounds on lab-a", SHOWS * 2, || async {
+        probes_of(&t, from, "team-a", "orders") >= 4
+    })
+    .await;
+    // ...in which the default orchestra had at most one (a leader-only round, or a full one of
+    // three members).
+    let (fast_n, slow_n) = (
+        probes_of(&t, from, "team-a", "orders"),
+        probes_of(&t, from, "team-c", "billing"),
+    );
+    assert!(
+        slow_n <= 3 && slow_n < fast_n,
+        "lab-a (5 s) had {fast_n} probes, lab-b (60 s) {slow_n}"
+    );
+
+    // A pod event on each: a follower deleted shows at once, within a bound far below the
+    // default orchestra's 60 s beat (no background round brings it).
+    for (key, ctx) in [(&fast, "lab-a"), (&slow, "lab-b")] {
+        let leader = engine.fleet().databases[key].state.leader.clone().unwrap();
+        let follower = format!("{}-1-0", key.name);
+        let follower = if leader == follower {
+            format!("{}-2-0", key.name)
+        } else {
+            follower
+        };
+        let before = engine.fleet().databases[key]
+            .members
+            .iter()
+            .find(|m| m.pod.name == follower)
+            .and_then(|m| m.pod.created_ms);
+        let (code, _, err) = t
+            .kubectl(&[
+                "--context",
+                ctx,
+                "delete",
+                "pod",
+                "-n",
+                &key.namespace,
+                &follower,
+                "--wait=false",
+            ])
+            .await;
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            engine
+                .until(Duration::from_secs(20), |f| {
+                    f.databases[key].members.iter().any(|m| {
+                        m.pod.name == follower
+                            && (m.pod.terminating || !m.pod.ready || m.pod.created_ms != before)
+                    })
+                })
+                .await,
+            "the deletion of {ctx}'s {follower} reached the model at once"
+        );
+    }
     t.lab.shutdown().await;
 }

@@ -7,6 +7,7 @@
 //! file, the line, the key and how to fix it; the binary turns it into exit code 2.
 
 mod error;
+mod freshness;
 pub mod keymap;
 pub mod paths;
 pub mod runner;
@@ -58,6 +59,10 @@ pub struct General {
     pub role: String,
     /// Treat every orchestra as read-only.
     pub read_only: bool,
+    /// Seconds between background rounds of a healthy database off screen: the bound on how
+    /// late a leader change off screen is seen (pod events come at once regardless). An
+    /// orchestra may set its own (`[orchestras.X] background_interval`).
+    pub background_interval: u64,
 }
 
 impl Default for General {
@@ -66,6 +71,7 @@ impl Default for General {
             theme: None,
             role: "operator".into(),
             read_only: false,
+            background_interval: freshness::DEFAULT_BACKGROUND_SECS,
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct OrchestraConfig {
     pub run: Option<RunPlace>,
     /// The image of the in-cluster runner Jobs here (else `operations.runner_image`).
     pub runner_image: Option<String>,
+    /// Seconds between background rounds here (else `general.background_interval`).
+    pub background_interval: Option<u64>,
 }
 
 /// Where an operation runs: in the baton that launched it, or in the orchestra as a Job of
@@ -474,6 +482,7 @@ impl Config {
                 "name a Secret of the database's namespace: lower-case letters, digits, '-' and '.', e.g. baton-runner".into(),
             ));
         }
+        freshness::validate(self, file, text)?;
         if self.operations.step_timeout == 0 {
             return Err(err(
                 "operations.step_timeout".into(),

@@ -5,6 +5,7 @@
 //! fold them until a condition holds (`until`, `until_probed_once`).
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -44,11 +45,13 @@ pub struct Engine {
     events: mpsc::Receiver<FleetEvent>,
     focus: watch::Sender<Focus>,
     supervisors: Supervisors,
+    probes: Arc<AtomicU64>,
 }
 
 impl Engine {
     /// Starts one supervisor per target; they run until the engine (or its parts) is dropped.
-    /// Must be called inside a tokio runtime.
+    /// Each orchestra's background interval is the config's (`Config::background_interval`),
+    /// whatever `intervals` says. Must be called inside a tokio runtime.
     pub fn start(targets: Vec<Target>, config: &Config, intervals: Intervals) -> Self {
         Self::start_with(targets, config, intervals, false)
     }
@@ -79,6 +82,7 @@ impl Engine {
             access_reviews,
             first_lists: FirstLists::new(targets.len(), FIRST_LISTS),
             origin: tokio::time::Instant::now(),
+            probes: Arc::default(),
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();
@@ -96,11 +100,14 @@ impl Engine {
                     .map(|o| o.transport)
                     .unwrap_or_default(),
             };
+            // Each orchestra's own freshness off screen (`background_interval`).
+            let background = config.background_interval(&t.name);
             let supervisor = Supervisor {
                 read_only: crate::guard::read_only_for(config, &t.name),
                 name: t.name,
                 transport,
-                beat: beat_of(shared.origin, intervals.background, i, n),
+                background,
+                beat: beat_of(shared.origin, background, i, n),
                 shared: shared.clone(),
                 events: tx.clone(),
             };
@@ -111,7 +118,14 @@ impl Engine {
             events: rx,
             focus: focus_tx,
             supervisors: Supervisors(handles),
+            probes: shared.probes,
         }
+    }
+
+    /// The count of member probes sent so far, fleet-wide (it goes on counting after
+    /// `into_parts`).
+    pub fn probes_sent(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.probes)
     }
 
     /// The fleet as folded so far.

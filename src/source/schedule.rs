@@ -36,7 +36,7 @@ pub const FULL_EVERY: u32 = 6;
 /// The same for a quiet database: one whose leader has applied nothing since the last full round
 /// found every member healthy and caught up. Nothing was written, so no follower can have fallen
 /// further behind; the full round is then only there for a follower that went wrong without its
-/// pod or the leader showing it (10 minutes at the default 25 s).
+/// pod or the leader showing it (10 minutes at 25 s, 24 at the default 60 s).
 pub const QUIET_FULL_EVERY: u32 = 24;
 
 /// Probe intervals by how much the database is looked at.
@@ -44,6 +44,8 @@ pub const QUIET_FULL_EVERY: u32 = 24;
 pub struct Intervals {
     pub open: Duration,
     pub visible: Duration,
+    /// A healthy database off screen: the orchestra's `background_interval` (the engine sets it
+    /// per orchestra from the config).
     pub background: Duration,
     /// A database that is not healthy (no leader yet, lagging, probe errors) off screen: soon
     /// enough that a fresh or recovering database does not look down for long.
@@ -57,7 +59,7 @@ impl Default for Intervals {
         Self {
             open: Duration::from_millis(1000),
             visible: Duration::from_secs(4),
-            background: Duration::from_secs(25),
+            background: Duration::from_secs(60),
             unsettled: Duration::from_secs(4),
             timeout: Duration::from_secs(3),
         }
@@ -410,6 +412,7 @@ impl Schedule {
             }
             return false;
         }
+        let fresh = d.leader.is_none();
         d.quiet_rounds = 0;
         d.leader = leading.filter(|_| healthy).map(|(pod, r)| {
             Box::new(Sentinel {
@@ -421,6 +424,17 @@ impl Schedule {
             })
         });
         d.wrote = d.leader.as_ref().is_none_or(|s| s.applied.is_none());
+        if fresh && d.leader.is_some() && self.beat.is_some() {
+            // On the beat, a new sentinel starts at its own phase of the full-round cycle.
+            d.quiet_rounds = stagger(
+                db,
+                if d.wrote {
+                    FULL_EVERY
+                } else {
+                    QUIET_FULL_EVERY
+                },
+            );
+        }
         self.probed(db, healthy, focus, now);
         true
     }
@@ -484,6 +498,24 @@ fn next_beat(at: Instant, period: Duration, now: Instant) -> Instant {
         let back = (at - now).as_nanos().saturating_sub(1) / p;
         at - Duration::from_nanos(u64::try_from(back.saturating_mul(p)).unwrap_or(0))
     }
+}
+
+/// Where in a cycle of `every` rounds a database's full rounds fall, from its name: an
+/// orchestra's databases share its beat and all found their first leader in the same few
+/// seconds, so without it every one of them would probe all its members on the same beat, a
+/// burst of three times the usual probes once a cycle (24 minutes at 60 s) and idle otherwise.
+/// Spread, each beat carries its share, and a quiet fleet's cost is the same in any interval.
+fn stagger(db: &DbRef, every: u32) -> u32 {
+    // FNV-1a: stable across runs and builds (std's hasher is seeded).
+    let h = db
+        .namespace
+        .bytes()
+        .chain([b'/'])
+        .chain(db.name.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    u32::try_from(h % u64::from(every.max(1))).unwrap_or(0)
 }
 
 /// `base` plus up to 10 % of it.

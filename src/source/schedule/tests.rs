@@ -27,8 +27,16 @@ fn key(name: &str) -> DbKey {
     DbKey::new("o1", &db(name))
 }
 
+/// The tests' intervals: the defaults with a 25 s background (a prod orchestra's).
+fn intervals() -> Intervals {
+    Intervals {
+        background: 25 * S,
+        ..Intervals::default()
+    }
+}
+
 fn schedule(jitter: f64) -> Schedule {
-    Schedule::new("o1", Intervals::default(), Box::new(move || jitter))
+    Schedule::new("o1", intervals(), Box::new(move || jitter))
 }
 
 const S: Duration = Duration::from_secs(1);
@@ -350,7 +358,7 @@ fn healthy_databases_off_screen_answer_on_their_orchestras_beat() {
     s.probed(&db("a"), true, &none, beat + S / 10);
     s.probed(&db("b"), true, &none, beat + S / 10);
     s.probed(&db("c"), true, &none, beat + S / 10);
-    let next = beat + Intervals::default().background;
+    let next = beat + intervals().background;
     assert!(s.take_due(next - S / 100).is_empty());
     assert_eq!(s.take_due(next).len(), 3, "all three on the next beat");
     // Shown: the database's own interval again.
@@ -454,4 +462,56 @@ fn a_quiet_database_gets_its_full_round_four_times_less_often() {
         }
     });
     assert_eq!(kinds.len(), 1, "{kinds:?}");
+}
+
+/// On the beat, quiet databases that found their leaders together do not all probe every member
+/// on the same beat: each takes its own phase of the cycle, once per cycle each.
+#[test]
+fn on_the_beat_full_rounds_are_spread_over_the_cycle() {
+    let t0 = Instant::now();
+    let mut s = schedule(0.0).with_beat(t0);
+    let none = Focus::default();
+    let names: Vec<String> = (0..48).map(|i| format!("d{i}")).collect();
+    let members: Vec<(DbRef, Endpoint)> = names
+        .iter()
+        .flat_map(|n| (0..3).map(move |m| ep(n, &format!("{n}-{m}"), &m.to_string())))
+        .collect();
+    s.members(0, &members, true, t0);
+    let answers = |n: &str, leader_only: bool| -> Vec<(String, Probe)> {
+        let all = (0..3).map(|m| at_index(&format!("{n}-{m}"), m == 1, 40));
+        if leader_only {
+            all.filter(|(p, _)| p.ends_with("-1")).collect()
+        } else {
+            all.collect()
+        }
+    };
+    for due in s.take_due(t0) {
+        s.answered(&due.db, &answers(&due.db.name, false), true, &none, t0);
+    }
+    // One quiet cycle: how many full rounds each beat carried.
+    let p = intervals().background;
+    let mut per_beat = Vec::new();
+    for i in 1..=QUIET_FULL_EVERY {
+        let t = t0 + p * i;
+        let due = s.take_due(t);
+        assert_eq!(due.len(), names.len(), "every database on every beat");
+        per_beat.push(due.iter().filter(|d| !d.sentinel).count());
+        for d in due {
+            let a = answers(&d.db.name, d.sentinel);
+            s.answered(&d.db, &a, true, &none, t);
+        }
+    }
+    assert_eq!(
+        per_beat.iter().sum::<usize>(),
+        names.len(),
+        "one full round each per cycle: {per_beat:?}"
+    );
+    assert!(
+        per_beat.iter().all(|&n| n <= names.len() / 4),
+        "no beat carries the whole orchestra's full rounds: {per_beat:?}"
+    );
+    assert!(
+        per_beat.iter().filter(|&&n| n > 0).count() >= QUIET_FULL_EVERY as usize / 2,
+        "spread over the cycle: {per_beat:?}"
+    );
 }

@@ -57,6 +57,8 @@ pub struct Shared {
     pub first_lists: FirstLists,
     /// The start of the [`GRID`] every supervisor wakes on for probes off screen.
     pub origin: Instant,
+    /// Member probes sent so far, fleet-wide (`baton bench` divides its CPU time by them).
+    pub probes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Probes of databases off screen start on this grid, shared by every supervisor: 10 000
@@ -77,6 +79,9 @@ pub fn on_grid(origin: Instant, t: Instant) -> Instant {
 pub struct Supervisor {
     pub name: String,
     pub transport: Transport,
+    /// Healthy databases off screen are probed this often (the orchestra's
+    /// `background_interval`).
+    pub background: Duration,
     /// The guard refuses every non-read of this orchestra (`guard::read_only_for`).
     pub read_only: bool,
     pub shared: Shared,
@@ -200,8 +205,15 @@ impl Supervisor {
         let now = Instant::now();
         let mut st = State {
             connection: ConnectionState::new(self.shared.watched),
-            schedule: Schedule::new(&self.name, self.shared.intervals, random_jitter())
-                .with_beat(self.beat),
+            schedule: Schedule::new(
+                &self.name,
+                Intervals {
+                    background: self.background,
+                    ..self.shared.intervals
+                },
+                random_jitter(),
+            )
+            .with_beat(self.beat),
             route: Route::of(self.transport),
             statefulsets: BTreeMap::new(),
             focus: focus.borrow().clone(),
@@ -308,6 +320,7 @@ impl Supervisor {
                     }
                     let room = ROUNDS_IN_FLIGHT.saturating_sub(st.schedule.in_flight());
                     for due in st.schedule.take_due_at_most(now, room) {
+                        self.shared.probes.fetch_add(due.members.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         let open = st.focus.open.as_ref().is_some_and(|k| {
                             k.orchestra == self.name && k.namespace == due.db.namespace && k.name == due.db.name
                         });
