@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 pub mod access;
 pub mod catalog;
+pub mod filter;
 pub mod intern;
 pub mod snapshot;
 pub mod store;

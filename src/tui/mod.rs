@@ -5,7 +5,7 @@
 //! Modules:
 //! - `msg` — [`Msg`] (everything that happens), [`Cmd`] (what `update` asks for), OSC52.
 //! - `model` — the state: fleet, open view, selection, filter, sort, derived caches.
-//! - `filter` — the `/` filter's syntax and match.
+//! - (the `/` filter's syntax and match is `fleet::filter`, shared with campaigns)
 //! - `ops` — the operations' state: dialogs, runs and their progress, what the Leases say.
 //! - `update` — the pure fold: keys per mode, `:` commands, focus for the sources, the
 //!   operation dialogs' transitions (the key bindings behind dispatch, help and hint lines are
@@ -20,7 +20,6 @@
 //! - `fixture` — deterministic fleets for tests and benchmarks.
 
 pub mod effects;
-pub mod filter;
 pub mod fixture;
 pub mod model;
 pub mod msg;

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use ratatui::style::Color;
 use tui_input::Input;
 
-pub use super::filter::{Filter, Term};
 use super::ops::{Ops, lease};
 use crate::config::keymap::{Context, Keymap};
 use crate::config::{Config, OperationName, Theme};
+pub use crate::fleet::filter::{Filter, Term};
 use crate::fleet::{Database, DbKey, Fleet, HealthCounts};
 use crate::source::Focus;
 

@@ -5,7 +5,7 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use super::{Filter, Model, OrchestraRow, SortCol, Term, View};
+use super::{Filter, Model, OrchestraRow, SortCol, View};
 use crate::fleet::{Database, DbKey, Health, HealthCounts};
 use crate::tui::ops::lease;
 
@@ -72,10 +72,7 @@ impl Model {
         // returns to it unchanged.
         if self.cache.rows_key.as_ref() != Some(&key) && matches!(self.view, View::Databases { .. })
         {
-            self.filter = Filter::parse(&key.2).unwrap_or_else(|_| Filter {
-                // While a term is half typed, match nothing rather than everything.
-                terms: vec![Term::Health(Vec::new())],
-            });
+            self.filter = Filter::parse(&key.2).unwrap_or_else(|_| Filter::nothing());
             self.rows = self.compute_rows(key.1.as_deref());
             if let Some(s) = selected
                 && let Some(i) = self.row_of(&s)
