@@ -1,5 +1,7 @@
 //! The command line (clap): global flags and subcommands; see DESIGN.md for the full contract.
 
+pub mod campaign;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +78,11 @@ pub enum Command {
     /// Measure the dashboard's engine and rendering against DESIGN.md's budgets (run it on the
     /// fleet lab: scripts/bench.sh); prints figures.
     Bench(BenchArgs),
+    /// Campaigns: one operation across many databases, canary first, then in widening waves.
+    Campaign {
+        #[command(subcommand)]
+        command: campaign::CampaignCommand,
+    },
     /// Operations, headless: the same engine as the dashboard (list, status, resume, or run one).
     Op {
         #[command(subcommand)]

@@ -136,6 +136,18 @@ fn main() -> ExitCode {
             rt.block_on(baton::ops::headless::run(&cli.global, &config, command))
                 .into()
         }
+        Some(Command::Campaign { command }) => {
+            let rt = match runtime() {
+                Ok(rt) => rt,
+                Err(code) => return code,
+            };
+            rt.block_on(baton::ops::campaign::headless::run(
+                &cli.global,
+                &config,
+                command,
+            ))
+            .into()
+        }
         Some(Command::Bench(args)) => bench(&cli.global, &config, theme, args),
         // Handled before the config is read.
         Some(Command::Completions { .. } | Command::Man) => Exit::Ok.into(),

@@ -282,6 +282,17 @@ impl Config {
             .or_else(|| builtin_profile(name))
     }
 
+    /// The kind of the profile named `name` (`neo4j`, `etcd`, `dynomite`; empty if none is so
+    /// named), as the operations catalog's entries name them.
+    pub fn profile_kind(&self, name: &str) -> &'static str {
+        match self.profile(name).map(|p| p.probe) {
+            Some(ProbeKind::Neo4j) => "neo4j",
+            Some(ProbeKind::Etcd) => "etcd",
+            Some(ProbeKind::Dynomite) => "dynomite",
+            None => "",
+        }
+    }
+
     /// Which operations `role` may run. Built-in roles: `operator` (all) and `observer` (none).
     pub fn role_operations(&self, role: &str) -> Option<Vec<OperationName>> {
         if let Some(r) = self.roles.get(role) {

@@ -15,9 +15,11 @@
 //!   it; `headless`: `baton op …`.
 //! - `backups`: the object store's backups of a database, chosen and checked before a restore.
 //! - `upgrade_rules`: which version changes an upgrade may make, per profile (data).
+//! - `campaign`: one operation across many databases in waves (spec, plan, `baton campaign`).
 
 pub mod audit;
 pub mod backups;
+pub mod campaign;
 pub mod cancel;
 pub mod connect;
 pub mod executor;

@@ -101,6 +101,24 @@ pub struct LeaseObs {
     pub cancel_requested: Option<String>,
 }
 
+impl LeaseObs {
+    /// The Lease as the engine's watch keeps it (`fleet::LeaseInfo`), for the lock logic (the
+    /// watch keeps no resourceVersion; none is needed to classify).
+    pub fn of_info(info: &crate::fleet::LeaseInfo) -> Self {
+        Self {
+            cancel_requested: None,
+            resource_version: String::new(),
+            holder: info.holder.clone().unwrap_or_default(),
+            renew_ms: info.renewed_ms,
+            duration_s: info.duration_s.map_or(LEASE_SECONDS, u64::from),
+            record: info
+                .operation
+                .as_ref()
+                .map(|s| serde_json::from_str::<Record>(s).map_err(|e| e.to_string())),
+        }
+    }
+}
+
 /// Seconds a Lease stays live without renewal.
 pub const LEASE_SECONDS: u64 = 15;
 /// How often a running operation renews its Lease.

@@ -145,6 +145,7 @@ impl Fleet {
                         name: orchestra,
                         connection: Connection::Connecting,
                         access: None,
+                        leases_listed: false,
                     });
                 if o.connection == state {
                     false
@@ -271,7 +272,12 @@ impl Fleet {
                 orchestra,
                 leases,
                 complete,
-            } => self.apply_parts(&orchestra, None, leases, complete),
+            } => {
+                if complete && let Some(o) = self.orchestras.get_mut(&orchestra) {
+                    o.leases_listed = true;
+                }
+                self.apply_parts(&orchestra, None, leases, complete)
+            }
             FleetEvent::StatefulSetGone {
                 orchestra,
                 db,

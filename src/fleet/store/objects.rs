@@ -278,4 +278,6 @@ pub struct Orchestra {
     pub connection: Connection,
     /// What its identity may do (SelfSubjectAccessReviews), once the API server answered.
     pub access: Option<crate::fleet::Access>,
+    /// Its operation Leases were listed once (every operation in flight there is known).
+    pub leases_listed: bool,
 }

@@ -3,22 +3,11 @@
 //! databases view's OP column and the `:ops` list use. Pure: the clock comes from the model.
 
 use crate::fleet::{Database, LeaseInfo};
-use crate::ops::record::{self, LEASE_SECONDS, LeaseObs, Lock, OpState, Record};
+use crate::ops::record::{self, LeaseObs, Lock, OpState, Record};
 
-/// The Lease as the lock logic reads it (the watcher keeps no resourceVersion; none is needed
-/// to classify).
+/// The Lease as the lock logic reads it (see `ops::record::LeaseObs::of_info`).
 pub fn lease_obs(info: &LeaseInfo) -> LeaseObs {
-    LeaseObs {
-        cancel_requested: None,
-        resource_version: String::new(),
-        holder: info.holder.clone().unwrap_or_default(),
-        renew_ms: info.renewed_ms,
-        duration_s: info.duration_s.map_or(LEASE_SECONDS, u64::from),
-        record: info
-            .operation
-            .as_ref()
-            .map(|s| serde_json::from_str::<Record>(s).map_err(|e| e.to_string())),
-    }
+    LeaseObs::of_info(info)
 }
 
 /// An unfinished operation on a database's Lease.

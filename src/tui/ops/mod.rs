@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tui_input::Input;
 
-use crate::config::{OperationName, ProbeKind, RunPlace};
+use crate::config::{OperationName, RunPlace};
 use crate::fleet::catalog::{self, BlastRadius, Spec};
 use crate::fleet::{Database, DbKey};
 use crate::ops::runner::{Prepared, Request};
@@ -243,12 +243,7 @@ pub struct ResumeOffer {
 
 /// The profile kind of a database (`neo4j`, `etcd`, `dynomite`) the catalog's entries name.
 pub fn kind_of(config: &crate::config::Config, d: &Database) -> &'static str {
-    match config.profile(&d.profile).map(|p| p.probe) {
-        Some(ProbeKind::Neo4j) => "neo4j",
-        Some(ProbeKind::Etcd) => "etcd",
-        Some(ProbeKind::Dynomite) => "dynomite",
-        None => "",
-    }
+    config.profile_kind(&d.profile)
 }
 
 /// Member-level operations act on one member.
