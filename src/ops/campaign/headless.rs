@@ -213,6 +213,11 @@ fn text(
             OnRefusal::Halt => "halts the campaign",
         }
     ));
+    if p.waves.is_empty() {
+        out.push_str(
+            "  nothing to run: no database matched is left once the exclusions below are out\n",
+        );
+    }
     for (i, w) in p.waves.iter().enumerate() {
         let per = w.per_orchestra();
         let first: Vec<String> = w.databases.iter().take(FIRST).map(|k| k.id()).collect();
@@ -239,7 +244,7 @@ fn text(
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             v.iter().take(4).map(|(o, n)| format!("{o} {n}")).collect()
         };
-        if !busiest.is_empty() {
+        if busiest.len() > 1 {
             out.push_str(&format!(
                 "           per orchestra: {}\n",
                 busiest.join(", ")

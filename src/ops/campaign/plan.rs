@@ -165,11 +165,15 @@ pub fn plan(
     }
     let order = interleaved(&planned);
     let (canary, rest) = split_canary(spec, &order, &display)?;
-    let mut waves = vec![Wave {
-        name: "canary".into(),
-        databases: canary,
-    }];
-    waves.extend(split_waves(&spec.waves, rest, order.len()));
+    // Nothing planned, no waves (not an empty canary).
+    let mut waves = Vec::new();
+    if !canary.is_empty() {
+        waves.push(Wave {
+            name: "canary".into(),
+            databases: canary,
+        });
+        waves.extend(split_waves(&spec.waves, rest, order.len()));
+    }
     let unhealthy = planned
         .iter()
         .filter(|d| {
