@@ -1,0 +1,209 @@
+//! Unit tests of the campaign's decision.
+
+use super::*;
+
+fn k(o: &str, name: &str) -> DbKey {
+    DbKey {
+        orchestra: o.into(),
+        namespace: "ns".into(),
+        name: name.into(),
+    }
+}
+
+fn healthy(_: &DbKey) -> Option<Seen> {
+    Some(Seen {
+        health: Health::Healthy,
+        reasons: Vec::new(),
+        churn: false,
+    })
+}
+
+/// A canary on o1, then a wave of four over o1 and o2, then one more.
+fn campaign() -> Campaign {
+    Campaign {
+        waves: vec![
+            vec![k("o1", "c")],
+            vec![k("o1", "a"), k("o2", "b"), k("o1", "d"), k("o2", "e")],
+            vec![k("o3", "f")],
+        ],
+        states: BTreeMap::new(),
+        soak_ms: 600_000,
+        limits: Limits {
+            max_parallel: 10,
+            max_per_orchestra: 1,
+        },
+        paused: false,
+    }
+}
+
+fn names(v: &[DbKey]) -> Vec<&str> {
+    v.iter().map(|k| k.name.as_str()).collect()
+}
+
+#[test]
+fn the_canary_runs_and_soaks_before_anything_else_starts() {
+    let mut c = campaign();
+    let d = decide(&c, healthy, 0);
+    assert_eq!((names(&d.start), d.wave), (vec!["c"], Some(0)));
+    c.states
+        .insert(k("o1", "c"), DbState::Running { started_ms: 0 });
+    assert!(
+        decide(&c, healthy, 1_000).start.is_empty(),
+        "the canary runs"
+    );
+    c.states.insert(
+        k("o1", "c"),
+        DbState::Done {
+            ended_ms: 60_000,
+            at_goal: false,
+        },
+    );
+    let d = decide(&c, healthy, 120_000);
+    assert_eq!(d.soaking_until, Some(660_000));
+    assert!(d.start.is_empty(), "nothing starts while the canary soaks");
+    // Harm while it soaks halts.
+    let degraded = |key: &DbKey| {
+        Some(Seen {
+            health: if key.name == "c" {
+                Health::Degraded
+            } else {
+                Health::Healthy
+            },
+            reasons: vec!["orders-1 lags 900 entries".into()],
+            churn: false,
+        })
+    };
+    let d = decide(&c, degraded, 120_000);
+    let (db, why) = d.halt.unwrap();
+    assert_eq!(db.name, "c");
+    assert!(why.contains("lags 900"), "{why}");
+    assert!(d.start.is_empty());
+    // Soaked: the first wave, one per orchestra.
+    let d = decide(&c, healthy, 660_000);
+    assert_eq!((names(&d.start), d.wave), (vec!["a", "b"], Some(1)));
+}
+
+#[test]
+fn the_limits_count_what_runs_and_a_wave_ends_only_when_each_ended() {
+    let mut c = campaign();
+    c.states.insert(
+        k("o1", "c"),
+        DbState::Done {
+            ended_ms: 0,
+            at_goal: true,
+        },
+    );
+    c.states
+        .insert(k("o1", "a"), DbState::Running { started_ms: 1 });
+    c.states
+        .insert(k("o2", "b"), DbState::Running { started_ms: 1 });
+    let d = decide(&c, healthy, 10_000_000);
+    assert!(d.start.is_empty(), "one per orchestra runs already");
+    c.states.insert(
+        k("o1", "a"),
+        DbState::Done {
+            ended_ms: 2,
+            at_goal: false,
+        },
+    );
+    assert_eq!(names(&decide(&c, healthy, 10_000_000).start), ["d"]);
+    // Fleet-wide bound.
+    c.limits.max_parallel = 1;
+    assert!(decide(&c, healthy, 10_000_000).start.is_empty());
+    c.limits.max_parallel = 10;
+    // The next wave waits for every database of this one, skipped ones included.
+    c.states
+        .insert(k("o1", "d"), DbState::Running { started_ms: 3 });
+    c.states.insert(
+        k("o2", "b"),
+        DbState::Skipped {
+            rule: "majority".into(),
+        },
+    );
+    let d = decide(&c, healthy, 10_000_000);
+    assert_eq!((names(&d.start), d.wave), (vec!["e"], Some(1)));
+    for n in ["d", "e"] {
+        let o = if n == "d" { "o1" } else { "o2" };
+        c.states.insert(
+            k(o, n),
+            DbState::Done {
+                ended_ms: 4,
+                at_goal: false,
+            },
+        );
+    }
+    let d = decide(&c, healthy, 10_000_000);
+    assert_eq!((names(&d.start), d.wave), (vec!["f"], Some(2)));
+    c.states.insert(
+        k("o3", "f"),
+        DbState::Done {
+            ended_ms: 5,
+            at_goal: false,
+        },
+    );
+    let d = decide(&c, healthy, 10_000_000);
+    assert!(d.finished && d.start.is_empty() && d.wave.is_none());
+}
+
+#[test]
+fn harm_or_a_pause_starts_nothing_and_the_decision_is_the_same_each_look() {
+    let mut c = campaign();
+    c.states.insert(
+        k("o1", "c"),
+        DbState::Done {
+            ended_ms: 0,
+            at_goal: false,
+        },
+    );
+    c.states.insert(
+        k("o1", "a"),
+        DbState::Failed {
+            why: "paused: orders-2 not Ready after 300 s".into(),
+        },
+    );
+    let d = decide(&c, healthy, 10_000_000);
+    assert_eq!(d.halt.as_ref().map(|(k, _)| k.name.as_str()), Some("a"));
+    assert!(d.start.is_empty());
+    assert_eq!(
+        d,
+        decide(&c, healthy, 10_000_000),
+        "the same look, the same decision"
+    );
+    // Churn after its operation is harm too.
+    let mut c = campaign();
+    c.states.insert(
+        k("o1", "c"),
+        DbState::Done {
+            ended_ms: 0,
+            at_goal: false,
+        },
+    );
+    let churning = |_: &DbKey| {
+        Some(Seen {
+            health: Health::Healthy,
+            reasons: Vec::new(),
+            churn: true,
+        })
+    };
+    assert!(
+        decide(&c, churning, 10_000_000)
+            .halt
+            .unwrap()
+            .1
+            .contains("churn")
+    );
+    // Out of sight (its orchestra unreachable): not judged, and the rest goes on.
+    assert!(decide(&c, |_| None, 10_000_000).halt.is_none());
+    // Not probed yet is not harm.
+    let unknown = |_: &DbKey| {
+        Some(Seen {
+            health: Health::Unknown,
+            reasons: Vec::new(),
+            churn: false,
+        })
+    };
+    assert_eq!(decide(&c, unknown, 10_000_000).start.len(), 2);
+    c.paused = true;
+    let d = decide(&c, healthy, 10_000_000);
+    assert!(d.start.is_empty() && d.halt.is_none() && d.wave == Some(1));
+}
