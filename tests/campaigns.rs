@@ -206,3 +206,97 @@ async fn a_plan_selects_excludes_with_reasons_and_sends_nothing() {
     }
     t.lab.shutdown().await;
 }
+
+/// The campaign's state in an orchestra: a ConfigMap created once (a second create is a
+/// conflict), read back as written, changed only at the resourceVersion read (a writer holding
+/// an older one gets a conflict and must read again); kubectl lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read() {
+    use baton::ops::campaign::run::DbState;
+    use baton::ops::campaign::spec::{Canary, OnRefusal, Spec};
+    use baton::ops::campaign::state::{self, Definition, Entry, SaveError};
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    let t = TestLab::start(common::small_spec(&[("team-a", "orders", 1, 0)])).await;
+    let client = t.kube_client("lab-a").await;
+    let orders = Entry {
+        orchestra: "lab-a".into(),
+        namespace: "team-a".into(),
+        name: "orders".into(),
+    };
+    let definition = Definition {
+        spec: Spec {
+            name: "restart-all".into(),
+            operation: baton::config::OperationName::RollingRestart,
+            params: BTreeMap::new(),
+            select: "profile:neo4j !dedicated".into(),
+            canary: Canary::Count(1),
+            soak: Duration::from_secs(600),
+            waves: Vec::new(),
+            max_parallel: 10,
+            max_per_orchestra: 1,
+            on_refusal: OnRefusal::Skip,
+        },
+        waves: vec![vec![orders.clone()]],
+        created_ms: 1,
+        created_by: "ana@bastion pid 7".into(),
+    };
+    let mut states = BTreeMap::from([(orders.clone(), DbState::Pending)]);
+    assert_eq!(
+        state::load(&client, "default", "restart-all").await,
+        Ok(None)
+    );
+    let rv = state::save(&client, "default", &definition, &states, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        state::save(&client, "default", &definition, &states, None).await,
+        Err(SaveError::Conflict(_))
+    ));
+    let read = state::load(&client, "default", "restart-all")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.definition, read.states.clone()),
+        (definition.clone(), states.clone())
+    );
+    states.insert(orders.clone(), DbState::Running { started_ms: 5 });
+    let rv2 = state::save(&client, "default", &definition, &states, Some(&rv))
+        .await
+        .unwrap();
+    assert_ne!(rv, rv2);
+    // A writer that read before that change cannot overwrite it.
+    states.insert(
+        orders.clone(),
+        DbState::Done {
+            ended_ms: 9,
+            at_goal: false,
+        },
+    );
+    assert!(matches!(
+        state::save(&client, "default", &definition, &states, Some(&rv)).await,
+        Err(SaveError::Conflict(_))
+    ));
+    let read = state::load(&client, "default", "restart-all")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.states[&orders],
+        DbState::Running { started_ms: 5 },
+        "the stale write did not land"
+    );
+    let (code, out, err) = t
+        .kubectl(&["--context", "lab-a", "get", "configmaps", "-n", "default"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("baton-campaign-restart-all")
+                && l.split_whitespace().nth(1) == Some("2")),
+        "{out}"
+    );
+    t.lab.shutdown().await;
+}

@@ -239,6 +239,18 @@ pub static RESOURCES: &[Resource] = &[
         subresources: &[],
         categories: &[],
     },
+    Resource {
+        group: "",
+        version: "v1",
+        plural: "configmaps",
+        singular: "configmap",
+        kind: "ConfigMap",
+        namespaced: true,
+        short_names: &["cm"],
+        verbs: RW,
+        subresources: &[],
+        categories: &[],
+    },
 ];
 
 /// The API groups (besides the core group), each with its one version.
@@ -300,6 +312,9 @@ pub fn roles() -> &'static Resource {
 }
 pub fn rolebindings() -> &'static Resource {
     &RESOURCES[14]
+}
+pub fn configmaps() -> &'static Resource {
+    &RESOURCES[15]
 }
 
 /// Where objects of `res` live: events.k8s.io/v1 Events are core/v1 Events, as in Kubernetes.

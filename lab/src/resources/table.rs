@@ -121,6 +121,11 @@ pub fn table_columns(res: &Resource) -> Vec<Value> {
             col("Age", "string", 0, "Time since creation"),
             col("Version", "string", 0, "Kubelet version"),
         ],
+        "configmaps" => vec![
+            col("Name", "string", 0, "Name"),
+            col("Data", "string", 0, "Number of keys"),
+            col("Age", "string", 0, "Time since creation"),
+        ],
         "secrets" => vec![
             col("Name", "string", 0, "Name"),
             col("Type", "string", 0, "Secret type"),
@@ -281,6 +286,11 @@ pub fn table_cells(res: &Resource, o: &Value, now: chrono::DateTime<chrono::Utc>
             age,
             json!(s(o, &["status", "nodeInfo", "kubeletVersion"])),
         ],
+        "configmaps" => {
+            let keys = o["data"].as_object().map_or(0, |d| d.len())
+                + o["binaryData"].as_object().map_or(0, |d| d.len());
+            vec![name, json!(keys.to_string()), age]
+        }
         "secrets" => {
             let ty = s(o, &["type"]);
             vec![
