@@ -82,19 +82,14 @@ pub async fn engine(
     idle: Duration,
 ) -> (EngineFigures, Fleet) {
     let started = Instant::now();
-    let (fastest, slowest) = targets
+    let intervals: Vec<Duration> = targets
         .iter()
         .map(|t| config.background_interval(&t.name))
-        .fold(
-            (None, None),
-            |(lo, hi): (Option<Duration>, Option<Duration>), b| {
-                (
-                    Some(lo.map_or(b, |l| l.min(b))),
-                    Some(hi.map_or(b, |h| h.max(b))),
-                )
-            },
-        );
-    let background = (fastest.unwrap_or_default(), slowest.unwrap_or_default());
+        .collect();
+    let background = (
+        intervals.iter().min().copied().unwrap_or_default(),
+        intervals.iter().max().copied().unwrap_or_default(),
+    );
     let mut engine = Engine::start(targets, config, Intervals::default());
     let probes = engine.probes_sent();
     let deadline = started + limit;

@@ -36,6 +36,14 @@ fn campaign() -> Campaign {
     }
 }
 
+/// Its operation ended done at `ended_ms`.
+fn done(ended_ms: u64) -> DbState {
+    DbState::Done {
+        ended_ms,
+        at_goal: false,
+    }
+}
+
 fn names(v: &[DbKey]) -> Vec<&str> {
     v.iter().map(|k| k.name.as_str()).collect()
 }
@@ -51,13 +59,7 @@ fn the_canary_runs_and_soaks_before_anything_else_starts() {
         decide(&c, healthy, 1_000).start.is_empty(),
         "the canary runs"
     );
-    c.states.insert(
-        k("o1", "c"),
-        DbState::Done {
-            ended_ms: 60_000,
-            at_goal: false,
-        },
-    );
+    c.states.insert(k("o1", "c"), done(60_000));
     let d = decide(&c, healthy, 120_000);
     assert_eq!(d.soaking_until, Some(660_000));
     assert!(d.start.is_empty(), "nothing starts while the canary soaks");
@@ -99,13 +101,7 @@ fn the_limits_count_what_runs_and_a_wave_ends_only_when_each_ended() {
         .insert(k("o2", "b"), DbState::Running { started_ms: 1 });
     let d = decide(&c, healthy, 10_000_000);
     assert!(d.start.is_empty(), "one per orchestra runs already");
-    c.states.insert(
-        k("o1", "a"),
-        DbState::Done {
-            ended_ms: 2,
-            at_goal: false,
-        },
-    );
+    c.states.insert(k("o1", "a"), done(2));
     assert_eq!(names(&decide(&c, healthy, 10_000_000).start), ["d"]);
     // Fleet-wide bound.
     c.limits.max_parallel = 1;
@@ -124,23 +120,11 @@ fn the_limits_count_what_runs_and_a_wave_ends_only_when_each_ended() {
     assert_eq!((names(&d.start), d.wave), (vec!["e"], Some(1)));
     for n in ["d", "e"] {
         let o = if n == "d" { "o1" } else { "o2" };
-        c.states.insert(
-            k(o, n),
-            DbState::Done {
-                ended_ms: 4,
-                at_goal: false,
-            },
-        );
+        c.states.insert(k(o, n), done(4));
     }
     let d = decide(&c, healthy, 10_000_000);
     assert_eq!((names(&d.start), d.wave), (vec!["f"], Some(2)));
-    c.states.insert(
-        k("o3", "f"),
-        DbState::Done {
-            ended_ms: 5,
-            at_goal: false,
-        },
-    );
+    c.states.insert(k("o3", "f"), done(5));
     let d = decide(&c, healthy, 10_000_000);
     assert!(d.finished && d.start.is_empty() && d.wave.is_none());
 }
@@ -148,13 +132,7 @@ fn the_limits_count_what_runs_and_a_wave_ends_only_when_each_ended() {
 #[test]
 fn harm_or_a_pause_starts_nothing_and_the_decision_is_the_same_each_look() {
     let mut c = campaign();
-    c.states.insert(
-        k("o1", "c"),
-        DbState::Done {
-            ended_ms: 0,
-            at_goal: false,
-        },
-    );
+    c.states.insert(k("o1", "c"), done(0));
     c.states.insert(
         k("o1", "a"),
         DbState::Failed {
@@ -171,13 +149,7 @@ fn harm_or_a_pause_starts_nothing_and_the_decision_is_the_same_each_look() {
     );
     // Churn after its operation is harm too.
     let mut c = campaign();
-    c.states.insert(
-        k("o1", "c"),
-        DbState::Done {
-            ended_ms: 0,
-            at_goal: false,
-        },
-    );
+    c.states.insert(k("o1", "c"), done(0));
     let churning = |_: &DbKey| {
         Some(Seen {
             health: Health::Healthy,
