@@ -154,10 +154,22 @@ pub fn decide(c: &Campaign, seen: impl Fn(&DbKey) -> Option<Seen>, now_ms: u64) 
                 _ => None,
             })
             .max();
-        if let Some(end) = canary_end {
-            let until = end.saturating_add(c.soak_ms);
-            if now_ms < until {
-                d.soaking_until = Some(until);
+        match canary_end {
+            Some(end) => {
+                let until = end.saturating_add(c.soak_ms);
+                if now_ms < until {
+                    d.soaking_until = Some(until);
+                    return d;
+                }
+            }
+            // Every canary was refused (skipped): nothing was proven, so nothing widens.
+            None => {
+                d.halt = c.waves[0].first().map(|k| {
+                    (
+                        k.clone(),
+                        "no canary finished its operation (each was refused): nothing to soak; choose another canary".to_string(),
+                    )
+                });
                 return d;
             }
         }

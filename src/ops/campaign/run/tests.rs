@@ -80,6 +80,16 @@ fn the_canary_runs_and_soaks_before_anything_else_starts() {
     assert_eq!(db.name, "c");
     assert!(why.contains("lags 900"), "{why}");
     assert!(d.start.is_empty());
+    // A canary its preflight refused proves nothing: the waves do not start.
+    let mut refused = c.clone();
+    refused.states.insert(
+        k("o1", "c"),
+        DbState::Skipped {
+            rule: "majority".into(),
+        },
+    );
+    let d = decide(&refused, healthy, 10_000_000);
+    assert!(d.start.is_empty() && d.halt.unwrap().1.contains("no canary finished"));
     // Soaked: the first wave, one per orchestra.
     let d = decide(&c, healthy, 660_000);
     assert_eq!((names(&d.start), d.wave), (vec!["a", "b"], Some(1)));
