@@ -35,7 +35,8 @@ pub struct CampaignPlanArgs {
     #[arg(long, default_value = "10m")]
     pub soak: String,
     /// The waves after the canary: the databases done by the end of each, a count or a share of
-    /// the plan; the last takes the rest (the same as `ops::campaign::spec::DEFAULT_WAVES`).
+    /// the plan; the last takes the rest.
+    // The same as `ops::campaign::spec::DEFAULT_WAVES` (a unit test keeps them equal).
     #[arg(long, default_value = "5%,25%,100%")]
     pub waves: String,
     /// Operations at once, fleet-wide.
