@@ -249,6 +249,11 @@ impl OperationName {
         Self::Incident,
     ];
 
+    /// The operation named `name` as `as_str` writes it (`rolling-restart`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Backup => "backup",

@@ -270,6 +270,20 @@ pub fn spec(name: OperationName) -> &'static Spec {
         .unwrap_or(&CATALOG[0])
 }
 
+/// `--set KEY=VALUE …` as parameters (a later key wins); the error quotes the one that is not.
+pub fn parse_sets(sets: &[String]) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut params = std::collections::BTreeMap::new();
+    for kv in sets {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                params.insert(k.trim().to_string(), v.to_string());
+            }
+            _ => return Err(format!("--set '{kv}' is not KEY=VALUE")),
+        }
+    }
+    Ok(params)
+}
+
 /// Whether `value` can be the parameter `key` (the runner checks the same before it runs):
 /// memory a Kubernetes quantity, version an image tag, from an artifact address. Other keys
 /// (member, target, expect-leader) are checked against the database by the runner.

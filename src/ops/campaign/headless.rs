@@ -2,7 +2,7 @@
 //! orchestra's databases and operation Leases), the campaign checked and planned, printed as
 //! text or JSON; nothing is sent but reads.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::plan::{self, Plan};
@@ -29,30 +29,19 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: CampaignCommand)
 
 /// The campaign the command line asks for, or what is wrong with it (naming the flag).
 fn spec_of(a: &CampaignPlanArgs, now_ms: u64) -> Result<Spec, String> {
-    let operation = OperationName::ALL
-        .into_iter()
-        .find(|o| o.as_str() == a.operation)
-        .ok_or_else(|| {
-            let ok: Vec<&str> = OperationName::ALL
-                .into_iter()
-                .filter(|o| spec::campaignable(*o))
-                .map(OperationName::as_str)
-                .collect();
-            format!(
-                "unknown operation '{}': a campaign runs one of {}",
-                a.operation,
-                ok.join(", ")
-            )
-        })?;
-    let mut params = BTreeMap::new();
-    for kv in &a.set {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                params.insert(k.trim().to_string(), v.to_string());
-            }
-            _ => return Err(format!("--set '{kv}' is not KEY=VALUE")),
-        }
-    }
+    let operation = OperationName::from_name(&a.operation).ok_or_else(|| {
+        let ok: Vec<&str> = OperationName::ALL
+            .into_iter()
+            .filter(|o| spec::campaignable(*o))
+            .map(OperationName::as_str)
+            .collect();
+        format!(
+            "unknown operation '{}': a campaign runs one of {}",
+            a.operation,
+            ok.join(", ")
+        )
+    })?;
+    let params = crate::fleet::catalog::parse_sets(&a.set)?;
     let name = a.name.clone().unwrap_or_else(|| {
         let t = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(0))
             .map(|t| t.format("%Y%m%d-%H%M").to_string())
@@ -113,7 +102,8 @@ async fn plan_command(global: &GlobalArgs, config: &Config, a: CampaignPlanArgs)
     let mut engine = Engine::start(targets, config, Intervals::default());
     // Every orchestra answered, and where it is live on Kubernetes its Leases were listed (an
     // operation in flight there is known).
-    let listed = engine
+    // Whether it came in time or not, `missing` says which orchestras are not all known.
+    engine
         .until(Duration::from_secs(a.timeout.max(1)), |f| {
             f.orchestras.values().all(|o| match o.connection {
                 Connection::Connecting => false,
@@ -132,7 +122,7 @@ async fn plan_command(global: &GlobalArgs, config: &Config, a: CampaignPlanArgs)
             return Exit::Usage;
         }
     };
-    let missing = missing(fleet, &kube, listed);
+    let missing = missing(fleet, &kube);
     match a.output {
         OpOutput::Json => println!(
             "{}",
@@ -151,12 +141,12 @@ async fn plan_command(global: &GlobalArgs, config: &Config, a: CampaignPlanArgs)
 }
 
 /// Orchestras whose databases or Leases are not all known: (name, why).
-fn missing(fleet: &Fleet, kube: &BTreeSet<String>, listed: bool) -> Vec<(String, String)> {
+fn missing(fleet: &Fleet, kube: &BTreeSet<String>) -> Vec<(String, String)> {
     fleet
         .orchestras
         .values()
         .filter_map(|o| match &o.connection {
-            Connection::Live if listed || o.leases_listed || !kube.contains(&o.name) => None,
+            Connection::Live if o.leases_listed || !kube.contains(&o.name) => None,
             Connection::Live => Some((o.name.clone(), "its Leases were not listed in time".into())),
             Connection::Connecting => Some((o.name.clone(), "no answer in time".into())),
             Connection::Stale { .. } => Some((o.name.clone(), "stale".into())),

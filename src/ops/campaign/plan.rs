@@ -127,14 +127,13 @@ pub fn plan(
     config: &Config,
     now_ms: u64,
 ) -> Result<Plan, String> {
-    let display = |o: &str| {
-        config
-            .orchestras
-            .get(o)
-            .and_then(|c| c.display_name.clone())
-            .unwrap_or_default()
-            .to_lowercase()
-    };
+    // Display names as the filter matches them (lower case), once per orchestra.
+    let names: BTreeMap<&str, String> = config
+        .orchestras
+        .iter()
+        .filter_map(|(o, c)| Some((o.as_str(), c.display_name.as_ref()?.to_lowercase())))
+        .collect();
+    let display = |o: &str| names.get(o).cloned().unwrap_or_default();
     let op = catalog::spec(spec.operation);
     let mut matched = 0;
     let mut excluded = Vec::new();

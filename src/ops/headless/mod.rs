@@ -5,7 +5,6 @@
 //! lines or JSON events on stdout, and maps the outcome to the exit codes of DESIGN.md. SIGINT or
 //! SIGTERM cancels: the current action finishes and the database settles first.
 
-use std::collections::BTreeMap;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 
 use tokio::sync::{mpsc, watch};
@@ -56,18 +55,13 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: OpCommand) -> Ex
         OpCommand::Incident(a) => (OperationName::Incident, a),
         OpCommand::ReplaceMember(a) => (OperationName::ReplaceMember, a),
     };
-    let mut params = BTreeMap::new();
-    for kv in &args.set {
-        match kv.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                params.insert(k.trim().to_string(), v.to_string());
-            }
-            _ => {
-                eprintln!("baton: --set '{kv}' is not KEY=VALUE");
-                return Exit::Usage;
-            }
+    let mut params = match catalog::parse_sets(&args.set) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Exit::Usage;
         }
-    }
+    };
     // `from` is what restore's `backup` was called before.
     if op == OperationName::Restore
         && let Some(v) = params.remove("from")

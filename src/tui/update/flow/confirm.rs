@@ -159,7 +159,7 @@ pub(super) fn preflight(
     start: OpStart,
     result: Result<Box<crate::ops::runner::Prepared>, Refusal>,
 ) -> Preflight {
-    let named = OperationName::ALL.into_iter().find(|o| o.as_str() == title);
+    let named = OperationName::from_name(title);
     match result {
         Ok(p) => Preflight {
             id,
