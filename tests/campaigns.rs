@@ -214,7 +214,7 @@ async fn a_plan_selects_excludes_with_reasons_and_sends_nothing() {
 async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read() {
     use baton::ops::campaign::run::DbState;
     use baton::ops::campaign::spec::{Canary, OnRefusal, Spec};
-    use baton::ops::campaign::state::{self, Definition, Entry, SaveError};
+    use baton::ops::campaign::state::{self, Control, Definition, Entry, Phase, SaveError};
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -241,17 +241,19 @@ async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read
         waves: vec![vec![orders.clone()]],
         created_ms: 1,
         created_by: "ana@bastion pid 7".into(),
+        home: "lab-a".into(),
     };
+    let control = Control::new(Phase::Running, "ana@bastion pid 7", "started", 1);
     let mut states = BTreeMap::from([(orders.clone(), DbState::Pending)]);
     assert_eq!(
         state::load(&client, "default", "restart-all").await,
         Ok(None)
     );
-    let rv = state::save(&client, "default", &definition, &states, None)
+    let rv = state::save(&client, "default", &definition, &control, &states, None)
         .await
         .unwrap();
     assert!(matches!(
-        state::save(&client, "default", &definition, &states, None).await,
+        state::save(&client, "default", &definition, &control, &states, None).await,
         Err(SaveError::Conflict(_))
     ));
     let read = state::load(&client, "default", "restart-all")
@@ -262,10 +264,22 @@ async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read
         (read.definition, read.states.clone()),
         (definition.clone(), states.clone())
     );
-    states.insert(orders.clone(), DbState::Running { started_ms: 5 });
-    let rv2 = state::save(&client, "default", &definition, &states, Some(&rv))
-        .await
-        .unwrap();
+    let running = DbState::Running {
+        started_ms: 5,
+        holder: "ana@bastion pid 7".into(),
+        job: None,
+    };
+    states.insert(orders.clone(), running.clone());
+    let rv2 = state::save(
+        &client,
+        "default",
+        &definition,
+        &control,
+        &states,
+        Some(&rv),
+    )
+    .await
+    .unwrap();
     assert_ne!(rv, rv2);
     // A writer that read before that change cannot overwrite it.
     states.insert(
@@ -276,7 +290,15 @@ async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read
         },
     );
     assert!(matches!(
-        state::save(&client, "default", &definition, &states, Some(&rv)).await,
+        state::save(
+            &client,
+            "default",
+            &definition,
+            &control,
+            &states,
+            Some(&rv)
+        )
+        .await,
         Err(SaveError::Conflict(_))
     ));
     let read = state::load(&client, "default", "restart-all")
@@ -284,8 +306,8 @@ async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read
         .unwrap()
         .unwrap();
     assert_eq!(
-        read.states[&orders],
-        DbState::Running { started_ms: 5 },
+        (read.states[&orders].clone(), read.control),
+        (running, control),
         "the stale write did not land"
     );
     let (code, out, err) = t
@@ -295,7 +317,7 @@ async fn campaign_state_is_a_configmap_changed_only_at_the_resource_version_read
     assert!(
         out.lines()
             .any(|l| l.starts_with("baton-campaign-restart-all")
-                && l.split_whitespace().nth(1) == Some("2")),
+                && l.split_whitespace().nth(1) == Some("3")),
         "{out}"
     );
     t.lab.shutdown().await;

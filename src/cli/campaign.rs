@@ -10,6 +10,58 @@ pub enum CampaignCommand {
     /// those left out and why, the canary and the waves (counts per orchestra, the first
     /// databases of each) and an estimate of its duration.
     Plan(CampaignPlanArgs),
+    /// Plan the campaign, ask for it to be confirmed (its name and the number of databases,
+    /// typed), record it in the orchestras and coordinate it here until it ends, pauses or
+    /// halts. Closing the terminal stops nothing in flight: `resume` goes on from any baton.
+    Start(CampaignStartArgs),
+    /// Every campaign the orchestras hold (or one, with its databases): phase, coordinator,
+    /// wave, counts, throughput and an estimate of what is left.
+    Status(CampaignStatusArgs),
+    /// Nothing new starts; what runs finishes. The coordinator stops once nothing runs.
+    Pause(CampaignControlArgs),
+    /// Go on: un-pause a live coordinator, or take over a stale one (after a typed
+    /// confirmation) and coordinate here from the recorded state.
+    Resume(CampaignResumeArgs),
+    /// Stop for good: nothing new starts; what runs finishes.
+    Cancel(CampaignControlArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CampaignStartArgs {
+    #[command(flatten)]
+    pub plan: CampaignPlanArgs,
+    /// Start without the typed confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CampaignStatusArgs {
+    /// One campaign, with each of its databases.
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OpOutput,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CampaignControlArgs {
+    pub name: String,
+    /// Why (it goes into the record, the audit and the notice).
+    #[arg(long, default_value = "")]
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CampaignResumeArgs {
+    pub name: String,
+    /// Take over a stale coordinator without the typed confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Give up waiting for every orchestra's databases and Leases after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OpOutput,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -195,6 +195,9 @@ pub struct OperationsConfig {
     /// secrets from — the webhook URLs, `credentials = { from = "env" }` passwords — one key
     /// per variable name, each optional (a missing key is an unset variable).
     pub runner_secret: String,
+    /// Where baton keeps what belongs to no one database in each orchestra: a campaign's state
+    /// (ConfigMap `baton-campaign-<name>`) and its coordinator's Lease. It must exist.
+    pub namespace: String,
 }
 
 impl Default for OperationsConfig {
@@ -211,6 +214,7 @@ impl Default for OperationsConfig {
             run: RunPlace::Local,
             runner_image: None,
             runner_secret: "baton-runner".into(),
+            namespace: "default".into(),
         }
     }
 }
@@ -496,6 +500,21 @@ impl Config {
                 "operations.runner_secret".into(),
                 format!("'{s}' is not a Secret name"),
                 "name a Secret of the database's namespace: lower-case letters, digits, '-' and '.', e.g. baton-runner".into(),
+            ));
+        }
+        let ns = &self.operations.namespace;
+        let label = !ns.is_empty()
+            && ns.len() <= 63
+            && ns
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && ns.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && ns.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !label {
+            return Err(err(
+                "operations.namespace".into(),
+                format!("'{ns}' is not a namespace name"),
+                "name a namespace that exists in each orchestra: lower-case letters, digits and '-', e.g. baton-system".into(),
             ));
         }
         freshness::validate(self, file, text)?;

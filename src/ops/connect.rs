@@ -59,8 +59,8 @@ pub fn settings(config: &Config, read_only: bool, take_over: bool) -> Settings {
     }
 }
 
-/// The kube client of one orchestra, or (exit code, message).
-async fn client_of(
+/// The kube client of one orchestra and the identity it acts as, or (exit code, message).
+pub async fn client_of(
     kubeconfig: Option<&Path>,
     config: &Config,
     orchestra: &str,

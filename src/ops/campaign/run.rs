@@ -16,9 +16,16 @@ use crate::fleet::{DbKey, Health};
 #[serde(rename_all = "kebab-case", tag = "state")]
 pub enum DbState {
     Pending,
-    /// Its operation was launched (its Lease says how it goes).
+    /// Its operation was launched (its Lease says how it goes): when, by which holder of its
+    /// Lease (this coordinator's `user@host pid N`, or a runner Job's `job/<ns>/<job>`), and
+    /// the runner Job when it runs in the orchestra. Recorded before the launch, so a
+    /// coordinator that takes over can tell a launch that happened from one that did not.
     Running {
         started_ms: u64,
+        #[serde(default)]
+        holder: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
     },
     /// Its operation ended done, or it was already at the goal (counted done, not restarted).
     Done {

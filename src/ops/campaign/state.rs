@@ -53,6 +53,65 @@ pub struct Definition {
     pub created_ms: u64,
     /// `user@host pid N` of the baton that started it.
     pub created_by: String,
+    /// The orchestra that holds the campaign's Lease and its control (the first one planned).
+    pub home: String,
+}
+
+/// Where the campaign as a whole stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Running,
+    /// A human paused it: nothing new starts; what runs finishes.
+    Paused,
+    /// Harm halted it: nothing new starts; what runs finishes its current member and settles.
+    Halted,
+    /// Stopped for good: nothing new starts; what runs finishes.
+    Cancelled,
+    Finished,
+}
+
+impl Phase {
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+            Self::Halted => "halted",
+            Self::Cancelled => "cancelled",
+            Self::Finished => "finished",
+        }
+    }
+
+    /// Nothing new may start.
+    pub fn stopped(self) -> bool {
+        self != Self::Running
+    }
+}
+
+/// The campaign's control: its phase, who set it, why and when. The home orchestra's copy is
+/// the one that counts (`pause`, `resume`, `cancel` write it there); the others carry a copy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Control {
+    pub phase: Phase,
+    pub by: String,
+    #[serde(default)]
+    pub why: String,
+    /// The database a halt names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<Entry>,
+    pub at_ms: u64,
+}
+
+impl Control {
+    pub fn new(phase: Phase, by: &str, why: &str, at_ms: u64) -> Self {
+        Self {
+            phase,
+            by: by.into(),
+            why: why.into(),
+            database: None,
+            at_ms,
+        }
+    }
 }
 
 /// One orchestra's ConfigMap as read.
@@ -60,6 +119,7 @@ pub struct Definition {
 pub struct Stored {
     pub resource_version: String,
     pub definition: Definition,
+    pub control: Control,
     /// This orchestra's databases.
     pub states: BTreeMap<Entry, DbState>,
 }
@@ -72,11 +132,12 @@ pub enum SaveError {
     Failed(String),
 }
 
-/// The ConfigMap of `definition` and `states` in `namespace`, at `resource_version` (None: a
-/// new one).
+/// The ConfigMap of `definition`, `control` and `states` in `namespace`, at
+/// `resource_version` (None: a new one).
 pub fn to_configmap(
     namespace: &str,
     definition: &Definition,
+    control: &Control,
     states: &BTreeMap<Entry, DbState>,
     resource_version: Option<&str>,
 ) -> Result<ConfigMap, String> {
@@ -85,6 +146,10 @@ pub fn to_configmap(
         (
             "definition".to_string(),
             serde_json::to_string(definition).map_err(|e| e.to_string())?,
+        ),
+        (
+            "control".to_string(),
+            serde_json::to_string(control).map_err(|e| e.to_string())?,
         ),
         (
             "states".to_string(),
@@ -120,11 +185,14 @@ pub fn of_configmap(cm: &ConfigMap) -> Result<Stored, String> {
     };
     let definition: Definition = serde_json::from_str(get("definition")?)
         .map_err(|e| format!("{what}: key 'definition': {e}"))?;
+    let control: Control =
+        serde_json::from_str(get("control")?).map_err(|e| format!("{what}: key 'control': {e}"))?;
     let states: Vec<(Entry, DbState)> =
         serde_json::from_str(get("states")?).map_err(|e| format!("{what}: key 'states': {e}"))?;
     Ok(Stored {
         resource_version: cm.metadata.resource_version.clone().unwrap_or_default(),
         definition,
+        control,
         states: states.into_iter().collect(),
     })
 }
@@ -149,11 +217,12 @@ pub async fn save(
     client: &kube::Client,
     namespace: &str,
     definition: &Definition,
+    control: &Control,
     states: &BTreeMap<Entry, DbState>,
     resource_version: Option<&str>,
 ) -> Result<String, SaveError> {
-    let cm =
-        to_configmap(namespace, definition, states, resource_version).map_err(SaveError::Failed)?;
+    let cm = to_configmap(namespace, definition, control, states, resource_version)
+        .map_err(SaveError::Failed)?;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
     let pp = PostParams::default();
     let r = match resource_version {

@@ -434,7 +434,7 @@ fn on_signal(said: Option<&'static str>) -> (watch::Receiver<bool>, tokio::task:
 }
 
 /// Asks on the terminal; Err when there is none.
-async fn confirm(question: &str, expected: &str) -> Result<bool, String> {
+pub(crate) async fn confirm(question: &str, expected: &str) -> Result<bool, String> {
     if !std::io::stdin().is_terminal() {
         return Err("no terminal to confirm on: pass --yes to run without confirmation".into());
     }

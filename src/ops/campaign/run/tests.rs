@@ -36,6 +36,14 @@ fn campaign() -> Campaign {
     }
 }
 
+fn running(started_ms: u64) -> DbState {
+    DbState::Running {
+        started_ms,
+        holder: "ann@bastion pid 1".into(),
+        job: None,
+    }
+}
+
 /// Its operation ended done at `ended_ms`.
 fn done(ended_ms: u64) -> DbState {
     DbState::Done {
@@ -53,8 +61,7 @@ fn the_canary_runs_and_soaks_before_anything_else_starts() {
     let mut c = campaign();
     let d = decide(&c, healthy, 0);
     assert_eq!((names(&d.start), d.wave), (vec!["c"], Some(0)));
-    c.states
-        .insert(k("o1", "c"), DbState::Running { started_ms: 0 });
+    c.states.insert(k("o1", "c"), running(0));
     assert!(
         decide(&c, healthy, 1_000).start.is_empty(),
         "the canary runs"
@@ -105,10 +112,8 @@ fn the_limits_count_what_runs_and_a_wave_ends_only_when_each_ended() {
             at_goal: true,
         },
     );
-    c.states
-        .insert(k("o1", "a"), DbState::Running { started_ms: 1 });
-    c.states
-        .insert(k("o2", "b"), DbState::Running { started_ms: 1 });
+    c.states.insert(k("o1", "a"), running(1));
+    c.states.insert(k("o2", "b"), running(1));
     let d = decide(&c, healthy, 10_000_000);
     assert!(d.start.is_empty(), "one per orchestra runs already");
     c.states.insert(k("o1", "a"), done(2));
@@ -118,8 +123,7 @@ fn the_limits_count_what_runs_and_a_wave_ends_only_when_each_ended() {
     assert!(decide(&c, healthy, 10_000_000).start.is_empty());
     c.limits.max_parallel = 10;
     // The next wave waits for every database of this one, skipped ones included.
-    c.states
-        .insert(k("o1", "d"), DbState::Running { started_ms: 3 });
+    c.states.insert(k("o1", "d"), running(3));
     c.states.insert(
         k("o2", "b"),
         DbState::Skipped {

@@ -1,160 +1,15 @@
-//! `baton campaign …` without the dashboard. `plan`: the fleet as the engine lists it (every
-//! orchestra's databases and operation Leases), the campaign checked and planned, printed as
-//! text or JSON; nothing is sent but reads.
+//! The plan as `baton campaign plan` (and `start`, before its confirmation) prints it: text a
+//! person reads, or JSON for tools with every wave's databases and every exclusion.
 
-use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::plan::{self, Plan};
-use super::spec::{self, OnRefusal, Spec};
-use crate::Exit;
-use crate::cli::campaign::{CampaignCommand, CampaignPlanArgs, OnRefusalArg};
-use crate::cli::{GlobalArgs, OpOutput};
-use crate::config::{Config, OperationName};
-use crate::fleet::{Connection, Fleet};
-use crate::source::targets::Origin;
-use crate::source::{Engine, Intervals, now_ms};
+use super::super::plan::{self, Plan};
+use super::super::spec::{self, OnRefusal, Spec};
 
 /// The first databases of a wave the text shows.
 const FIRST: usize = 5;
 /// Excluded databases the text lists (JSON lists all).
 const EXCLUDED_SHOWN: usize = 20;
-
-/// Runs `baton campaign <command>`; returns the process exit code.
-pub async fn run(global: &GlobalArgs, config: &Config, command: CampaignCommand) -> Exit {
-    match command {
-        CampaignCommand::Plan(a) => plan_command(global, config, a).await,
-    }
-}
-
-/// The campaign the command line asks for, or what is wrong with it (naming the flag).
-fn spec_of(a: &CampaignPlanArgs, now_ms: u64) -> Result<Spec, String> {
-    let operation = OperationName::from_name(&a.operation).ok_or_else(|| {
-        let ok: Vec<&str> = OperationName::ALL
-            .into_iter()
-            .filter(|o| spec::campaignable(*o))
-            .map(OperationName::as_str)
-            .collect();
-        format!(
-            "unknown operation '{}': a campaign runs one of {}",
-            a.operation,
-            ok.join(", ")
-        )
-    })?;
-    let params = crate::fleet::catalog::parse_sets(&a.set)?;
-    let name = a.name.clone().unwrap_or_else(|| {
-        let t = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).unwrap_or(0))
-            .map(|t| t.format("%Y%m%d-%H%M").to_string())
-            .unwrap_or_default();
-        format!("{}-{t}", operation.as_str())
-    });
-    Ok(Spec {
-        name,
-        operation,
-        params,
-        select: a.select.clone(),
-        canary: spec::parse_canary(&a.canary),
-        soak: spec::parse_duration(&a.soak).map_err(|e| format!("--soak: {e}"))?,
-        waves: spec::parse_waves(&a.waves)?,
-        max_parallel: a.max_parallel,
-        max_per_orchestra: a.max_per_orchestra,
-        on_refusal: match a.on_refusal {
-            OnRefusalArg::Skip => OnRefusal::Skip,
-            OnRefusalArg::Halt => OnRefusal::Halt,
-        },
-    })
-}
-
-async fn plan_command(global: &GlobalArgs, config: &Config, a: CampaignPlanArgs) -> Exit {
-    let spec = match spec_of(&a, now_ms()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Exit::Usage;
-        }
-    };
-    let selection = match spec.check() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Exit::Usage;
-        }
-    };
-    let targets = match crate::source::targets(
-        global.kubeconfig.as_deref(),
-        &global.contexts,
-        config,
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Exit::Usage;
-        }
-    };
-    let kube: BTreeSet<String> = targets
-        .iter()
-        .filter(|t| matches!(t.origin, Origin::Kube(_)))
-        .map(|t| t.name.clone())
-        .collect();
-    let started = Instant::now();
-    let mut engine = Engine::start(targets, config, Intervals::default());
-    // Every orchestra answered, and where it is live on Kubernetes its Leases were listed (an
-    // operation in flight there is known).
-    // Whether it came in time or not, `missing` says which orchestras are not all known.
-    engine
-        .until(Duration::from_secs(a.timeout.max(1)), |f| {
-            f.orchestras.values().all(|o| match o.connection {
-                Connection::Connecting => false,
-                Connection::Live => o.leases_listed || !kube.contains(&o.name),
-                _ => true,
-            })
-        })
-        .await;
-    let snapshot = started.elapsed();
-    let fleet = engine.fleet();
-    let at = Instant::now();
-    let planned = match plan::plan(&spec, &selection, fleet, config, now_ms()) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("baton: {e}");
-            return Exit::Usage;
-        }
-    };
-    let missing = missing(fleet, &kube);
-    match a.output {
-        OpOutput::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json(&spec, &planned, &missing)).unwrap_or_default()
-        ),
-        OpOutput::Text => print!(
-            "{}",
-            text(&spec, &planned, &missing, snapshot, at.elapsed())
-        ),
-    }
-    if missing.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Failed
-    }
-}
-
-/// Orchestras whose databases or Leases are not all known: (name, why).
-fn missing(fleet: &Fleet, kube: &BTreeSet<String>) -> Vec<(String, String)> {
-    fleet
-        .orchestras
-        .values()
-        .filter_map(|o| match &o.connection {
-            Connection::Live if o.leases_listed || !kube.contains(&o.name) => None,
-            Connection::Live => Some((o.name.clone(), "its Leases were not listed in time".into())),
-            Connection::Connecting => Some((o.name.clone(), "no answer in time".into())),
-            Connection::Stale { .. } => Some((o.name.clone(), "stale".into())),
-            Connection::Unreachable(why) => Some((o.name.clone(), why.clone())),
-            other => Some((o.name.clone(), format!("{other:?}"))),
-        })
-        .collect()
-}
 
 fn params_text(spec: &Spec) -> String {
     spec.params
@@ -164,12 +19,13 @@ fn params_text(spec: &Spec) -> String {
 }
 
 /// The plan as a person reads it.
-fn text(
+pub fn text(
     spec: &Spec,
     p: &Plan,
     missing: &[(String, String)],
     snapshot: Duration,
     took: Duration,
+    tail: &str,
 ) -> String {
     let mut out = format!(
         "campaign {}: {}{} over '{}'\n",
@@ -286,7 +142,7 @@ fn text(
         ));
     }
     out.push_str(&format!(
-        "  fleet listed in {:.2} s, planned in {:.0} ms; nothing was sent\n",
+        "  fleet listed in {:.2} s, planned in {:.0} ms; {tail}\n",
         snapshot.as_secs_f64(),
         took.as_secs_f64() * 1000.0
     ));
@@ -294,7 +150,7 @@ fn text(
 }
 
 /// The plan for tools: every wave's databases and every exclusion.
-fn json(spec: &Spec, p: &Plan, missing: &[(String, String)]) -> serde_json::Value {
+pub fn json(spec: &Spec, p: &Plan, missing: &[(String, String)]) -> serde_json::Value {
     serde_json::json!({
         "name": spec.name,
         "operation": spec.operation.as_str(),

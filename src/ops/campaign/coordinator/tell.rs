@@ -1,0 +1,109 @@
+//! What the coordinator tells: lines or JSON events on stdout, the audit, webhook notices,
+//! the campaign's counts when they change, and which databases the engine probes often.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+
+use super::Coordinator;
+use crate::cli::OpOutput;
+use crate::fleet::DbKey;
+use crate::ops::audit::{self, Audit};
+use crate::ops::campaign::run::{self, DbState};
+use crate::ops::campaign::state::Entry;
+use crate::source::{Focus, now_ms};
+
+impl Coordinator {
+    /// Prints a line (text) or an event (JSON).
+    pub(super) fn say(&self, event: serde_json::Value, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = match self.output {
+            OpOutput::Text => writeln!(out, "{text}"),
+            OpOutput::Json => writeln!(out, "{event}"),
+        };
+        let _ = out.flush();
+    }
+
+    pub(super) fn audit(&self, database: &str, verb: &str, object: &str, result: &str) {
+        Audit::new(
+            Audit::default_path(),
+            &self.env.holder,
+            "campaign coordinator",
+            &format!("campaign {}", self.def.spec.name),
+            database,
+        )
+        .record(verb, object, result);
+    }
+
+    /// A Slack-compatible notice, when the config names a webhook; never blocks the loop.
+    pub(super) fn notify(&self, text: String) {
+        let Some(url) =
+            audit::webhook_from_env(self.env.config.operations.webhook_url_env.as_deref())
+        else {
+            return;
+        };
+        let fields = serde_json::json!({
+            "campaign": self.def.spec.name,
+            "operation": self.def.spec.operation.as_str(),
+            "phase": self.control.phase.word(),
+            "coordinator": self.env.holder,
+        });
+        tokio::spawn(async move {
+            if let Err(e) = audit::post_webhook(&url, &text, fields).await {
+                tracing::warn!(error = %e, "campaign notice not posted");
+            }
+        });
+    }
+
+    pub(super) fn summary(&mut self, d: &run::Decision) {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for k in self.def.waves.iter().flatten() {
+            let s = self.states.get(&k.key()).map_or("pending", DbState::word);
+            *counts.entry(s).or_default() += 1;
+        }
+        let n = |w: &str| counts.get(w).copied().unwrap_or(0);
+        let wave = d.wave.map_or("-".to_string(), |w| {
+            format!("{}/{}", w + 1, self.def.waves.len())
+        });
+        let text = format!(
+            "campaign {} {} · wave {wave} · done {} · running {} · pending {} · skipped {} · failed {}{}",
+            self.def.spec.name,
+            self.control.phase.word(),
+            n("done"),
+            n("running"),
+            n("pending"),
+            n("skipped"),
+            n("failed"),
+            d.soaking_until
+                .map(|u| format!(
+                    " · the canary soaks until {}",
+                    crate::fleet::store::clock(u)
+                ))
+                .unwrap_or_default()
+        );
+        if text != self.said {
+            self.say(serde_json::json!({"event": "campaign", "phase": self.control.phase.word(), "wave": d.wave, "done": n("done"), "running": n("running"), "pending": n("pending"), "skipped": n("skipped"), "failed": n("failed"), "soaking_until_ms": d.soaking_until}), &text);
+            self.said = text;
+        }
+    }
+
+    pub(super) fn focus(&self) {
+        let now = now_ms();
+        let mut visible: Vec<DbKey> = self
+            .states
+            .iter()
+            .filter(|(_, s)| match s {
+                DbState::Running { .. } => true,
+                DbState::Done { ended_ms, .. } => now.saturating_sub(*ended_ms) < 120_000,
+                _ => false,
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        visible.extend(self.def.waves.first().into_iter().flatten().map(Entry::key));
+        visible.sort();
+        visible.dedup();
+        self.engine.set_focus(Focus {
+            open: None,
+            visible,
+        });
+    }
+}

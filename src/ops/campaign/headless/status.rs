@@ -1,0 +1,393 @@
+//! `baton campaign status`, `pause` and `cancel`: the campaigns as the orchestras hold them
+//! (any baton sees every campaign and its progress: no state on the bastion), and the control
+//! written on the home orchestra at the version read, for the coordinator to take at its
+//! next look.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, ListParams};
+
+use super::super::lock;
+use super::super::run::DbState;
+use super::super::state::{self, Control, Definition, Phase, SaveError};
+use super::start::find;
+use crate::Exit;
+use crate::cli::campaign::{CampaignControlArgs, CampaignStatusArgs};
+use crate::cli::{GlobalArgs, OpOutput};
+use crate::config::Config;
+use crate::fleet::DbKey;
+use crate::ops::audit::Audit;
+use crate::ops::connect;
+use crate::source::now_ms;
+
+/// One campaign as the orchestras hold it.
+struct Seen {
+    def: Definition,
+    control: Option<Control>,
+    states: BTreeMap<DbKey, DbState>,
+    coordinator: String,
+}
+
+impl Seen {
+    fn count(&self, word: &str) -> usize {
+        self.states.values().filter(|s| s.word() == word).count()
+    }
+
+    /// The first wave with a database not ended (1-based), of how many.
+    fn wave(&self) -> (Option<usize>, usize) {
+        let w = self.def.waves.iter().position(|w| {
+            w.iter()
+                .any(|e| !self.states.get(&e.key()).is_some_and(DbState::ended))
+        });
+        (w.map(|w| w + 1), self.def.waves.len())
+    }
+
+    /// Databases whose operation ended done, per minute since the start; and the minutes
+    /// left at that pace.
+    fn pace(&self, now: u64) -> (f64, Option<f64>) {
+        let ran = self
+            .states
+            .values()
+            .filter(|s| matches!(s, DbState::Done { at_goal: false, .. }))
+            .count();
+        let minutes = now.saturating_sub(self.def.created_ms) as f64 / 60_000.0;
+        let per_min = if minutes > 0.0 {
+            ran as f64 / minutes
+        } else {
+            0.0
+        };
+        let left = self.count("pending") + self.count("running");
+        (per_min, (per_min > 0.0).then(|| left as f64 / per_min))
+    }
+}
+
+fn phase_word(s: &Seen) -> &'static str {
+    s.control.as_ref().map_or("unknown", |c| c.phase.word())
+}
+
+pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs) -> Exit {
+    let targets = match crate::source::targets(
+        global.kubeconfig.as_deref(),
+        &global.contexts,
+        config,
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("baton: {e}");
+            return Exit::Usage;
+        }
+    };
+    let ns = &config.operations.namespace;
+    let now = now_ms();
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut clients = BTreeMap::new();
+    let mut unread = Vec::new();
+    for t in targets
+        .iter()
+        .filter(|t| matches!(t.origin, crate::source::targets::Origin::Kube(_)))
+    {
+        let client =
+            match connect::client_of(global.kubeconfig.as_deref(), config, &t.name, true).await {
+                Ok((c, _)) => c,
+                Err((_, m)) => {
+                    unread.push((t.name.clone(), m));
+                    continue;
+                }
+            };
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+        let list = match api
+            .list(
+                &ListParams::default()
+                    .labels("app.kubernetes.io/managed-by=baton,baton.io/campaign"),
+            )
+            .await
+        {
+            Ok(l) => l,
+            Err(e) => {
+                unread.push((t.name.clone(), crate::probe::kube_reason(&e)));
+                continue;
+            }
+        };
+        clients.insert(t.name.clone(), client);
+        for cm in &list.items {
+            let s = match state::of_configmap(cm) {
+                Ok(s) => s,
+                Err(e) => {
+                    unread.push((t.name.clone(), e));
+                    continue;
+                }
+            };
+            let name = s.definition.spec.name.clone();
+            if a.name.as_ref().is_some_and(|n| *n != name) {
+                continue;
+            }
+            let entry = seen.entry(name).or_insert_with(|| Seen {
+                def: s.definition.clone(),
+                control: None,
+                states: BTreeMap::new(),
+                coordinator: String::new(),
+            });
+            if t.name == s.definition.home {
+                entry.control = Some(s.control.clone());
+            }
+            for (e, st) in s.states {
+                entry.states.insert(e.key(), st);
+            }
+        }
+    }
+    for (name, s) in seen.iter_mut() {
+        for e in s.def.waves.iter().flatten() {
+            s.states.entry(e.key()).or_insert(DbState::Pending);
+        }
+        s.coordinator = match clients.get(&s.def.home) {
+            Some(c) => match lock::look(c, ns, name).await {
+                Ok(Some(h)) if h.live(now) => {
+                    format!("{} (renewed {} s ago)", h.holder, h.age_s(now))
+                }
+                Ok(Some(h)) if !h.holder.is_empty() => {
+                    format!("none: {} stopped renewing {} s ago", h.holder, h.age_s(now))
+                }
+                Ok(_) => "none".into(),
+                Err(e) => format!("unknown: {e}"),
+            },
+            None => "unknown: its home orchestra was not read".into(),
+        };
+    }
+    if let Some(n) = &a.name
+        && !seen.contains_key(n)
+    {
+        eprintln!("baton: no campaign {n} in namespace {ns} of the orchestras read");
+        return Exit::Usage;
+    }
+    match a.output {
+        OpOutput::Json => {
+            let v: Vec<serde_json::Value> = seen
+                .iter()
+                .map(|(name, s)| {
+                    let (wave, waves) = s.wave();
+                    let (per_min, eta) = s.pace(now);
+                    serde_json::json!({
+                        "name": name,
+                        "operation": s.def.spec.operation.as_str(),
+                        "params": s.def.spec.params,
+                        "home": s.def.home,
+                        "created_by": s.def.created_by,
+                        "created_ms": s.def.created_ms,
+                        "control": s.control,
+                        "coordinator": s.coordinator,
+                        "wave": wave,
+                        "waves": waves,
+                        "counts": {"done": s.count("done"), "running": s.count("running"), "pending": s.count("pending"), "skipped": s.count("skipped"), "failed": s.count("failed")},
+                        "per_minute": per_min,
+                        "eta_minutes": eta,
+                        "databases": s.states.iter().map(|(k, st)| serde_json::json!({"database": k.id(), "state": st})).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let unread: Vec<_> = unread
+                .iter()
+                .map(|(o, why)| serde_json::json!({"orchestra": o, "why": why}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"campaigns": v, "unread": unread})
+                )
+                .unwrap_or_default()
+            );
+        }
+        OpOutput::Text => {
+            if seen.is_empty() {
+                println!("no campaigns in namespace {ns}");
+            }
+            for (name, s) in &seen {
+                let (wave, waves) = s.wave();
+                let (per_min, eta) = s.pace(now);
+                let total = s.states.len().max(1);
+                let ended = s.states.values().filter(|st| st.ended()).count();
+                let bar_len = 20;
+                let filled = ended * bar_len / total;
+                println!(
+                    "{name}  {} {}  [{}{}] {ended}/{}  wave {}/{waves}  done {} · running {} · pending {} · skipped {} · failed {}  {:.1}/min{}",
+                    s.def.spec.operation.as_str(),
+                    phase_word(s),
+                    "#".repeat(filled),
+                    ".".repeat(bar_len - filled),
+                    s.states.len(),
+                    wave.map_or("-".into(), |w| w.to_string()),
+                    s.count("done"),
+                    s.count("running"),
+                    s.count("pending"),
+                    s.count("skipped"),
+                    s.count("failed"),
+                    per_min,
+                    eta.map(|m| format!(" · ETA {m:.0} min"))
+                        .unwrap_or_default()
+                );
+                if let Some(c) = &s.control
+                    && c.phase != Phase::Running
+                {
+                    println!(
+                        "  {} by {}{}{}",
+                        c.phase.word(),
+                        c.by,
+                        c.database
+                            .as_ref()
+                            .map(|e| format!(" on {}", e.key().id()))
+                            .unwrap_or_default(),
+                        if c.why.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", c.why)
+                        }
+                    );
+                }
+                println!("  coordinator: {}", s.coordinator);
+                if a.name.is_some() {
+                    for (k, st) in &s.states {
+                        let detail = match st {
+                            DbState::Skipped { rule } => rule.clone(),
+                            DbState::Failed { why } => why.clone(),
+                            DbState::Running { holder, .. } => format!("held by {holder}"),
+                            DbState::Done { at_goal: true, .. } => "already at the goal".into(),
+                            _ => String::new(),
+                        };
+                        println!(
+                            "    {:<8} {}{}",
+                            st.word(),
+                            k.id(),
+                            if detail.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {detail}")
+                            }
+                        );
+                    }
+                }
+            }
+            for (o, why) in &unread {
+                println!("orchestra {o} not read: {why}");
+            }
+        }
+    }
+    if unread.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    }
+}
+
+/// `pause` and `cancel`: the home orchestra's control set at the version read.
+pub async fn control(
+    global: &GlobalArgs,
+    config: &Config,
+    a: CampaignControlArgs,
+    phase: Phase,
+) -> Exit {
+    if connect::read_only(global.read_only, config) {
+        eprintln!("baton: refused (read-only): a campaign's control is a change");
+        return Exit::Refused;
+    }
+    let found = match find(global, config, &a.name).await {
+        Ok(f) => f,
+        Err((code, m)) => {
+            eprintln!("baton: {m}");
+            return code;
+        }
+    };
+    let ns = &config.operations.namespace;
+    let holder = crate::ops::record::holder_identity();
+    let Some(home) = found
+        .values()
+        .next()
+        .map(|(_, s)| s.definition.home.clone())
+    else {
+        return Exit::Usage;
+    };
+    let Some((client, mut s)) = found.get(&home).cloned() else {
+        eprintln!(
+            "baton: the home orchestra {home} of campaign {} holds no record",
+            a.name
+        );
+        return Exit::Failed;
+    };
+    for _ in 0..3 {
+        if matches!(s.control.phase, Phase::Finished | Phase::Cancelled) {
+            eprintln!(
+                "baton: campaign {} is {} already",
+                a.name,
+                s.control.phase.word()
+            );
+            return Exit::Usage;
+        }
+        let control = Control::new(phase, &holder, &a.why, now_ms());
+        match state::save(
+            &client,
+            ns,
+            &s.definition,
+            &control,
+            &s.states,
+            Some(&s.resource_version),
+        )
+        .await
+        {
+            Ok(_) => {
+                let text = format!(
+                    "campaign {} {} by {holder}{}: nothing new starts; what runs finishes, then its coordinator stops",
+                    a.name,
+                    phase.word(),
+                    if a.why.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", a.why)
+                    }
+                );
+                Audit::new(
+                    Audit::default_path(),
+                    &holder,
+                    "campaign",
+                    &format!("campaign {}", a.name),
+                    "",
+                )
+                .record(
+                    phase.word(),
+                    &format!("configmap/{ns}/{}{}", state::PREFIX, a.name),
+                    "ok",
+                );
+                if let Some(url) = crate::ops::audit::webhook_from_env(
+                    config.operations.webhook_url_env.as_deref(),
+                ) && let Err(e) = crate::ops::audit::post_webhook(
+                    &url,
+                    &text,
+                    serde_json::json!({"campaign": a.name}),
+                )
+                .await
+                {
+                    eprintln!("baton: the notice was not posted: {e}");
+                }
+                println!("done: {text}");
+                return Exit::Ok;
+            }
+            Err(SaveError::Conflict(_)) => match state::load(&client, ns, &a.name).await {
+                Ok(Some(again)) => s = again,
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("baton: {e}");
+                    return Exit::Failed;
+                }
+            },
+            Err(SaveError::Failed(e)) => {
+                eprintln!("baton: cannot write campaign {}'s control: {e}", a.name);
+                return Exit::Failed;
+            }
+        }
+    }
+    eprintln!(
+        "baton: campaign {}'s record kept changing; try again",
+        a.name
+    );
+    Exit::Failed
+}
