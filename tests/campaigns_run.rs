@@ -17,7 +17,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use baton_lab::profile::{DatabaseSpec, DbKind, LabSpec, OrchestraSpec};
-use common::{TestLab, wait_for, wait_some};
+use common::{TestLab, wait_for, wait_some, webhook_receiver};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
@@ -282,7 +282,10 @@ async fn harm_in_the_second_wave_halts_the_campaign_and_nothing_starts_after() {
     let t = TestLab::start(spec("5.26.0")).await;
     settled_all(&t).await;
     // An operation that cannot settle pauses after this long: the harm the campaign sees.
-    let config = format!("{ORCHESTRAS}\n[operations]\nstep_timeout = 6\n");
+    let config = format!(
+        "{ORCHESTRAS}\n[operations]\nstep_timeout = 6\nwebhook_url_env = \"CAMPAIGN_HOOK\"\n"
+    );
+    let (url, mut hook) = webhook_receiver().await;
     let mut coordinator = t
         .baton(
             &config,
@@ -303,6 +306,7 @@ async fn harm_in_the_second_wave_halts_the_campaign_and_nothing_starts_after() {
                 "--yes",
             ],
         )
+        .env("CAMPAIGN_HOOK", &url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -55,6 +55,9 @@ pub struct Coordinator {
     interrupted: BTreeSet<DbKey>,
     wave_told: Option<usize>,
     said: String,
+    /// Webhook notices, posted in order by `poster`.
+    notices: Option<mpsc::UnboundedSender<(String, serde_json::Value)>>,
+    poster: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Coordinator {
@@ -73,6 +76,10 @@ impl Coordinator {
         clients: BTreeMap<String, (kube::Client, Option<String>)>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (notices, poster) = match tell::poster(&env) {
+            Some((n, p)) => (Some(n), Some(p)),
+            None => (None, None),
+        };
         let held: BTreeMap<String, Held> = clients
             .into_iter()
             .map(|(o, (client, rv))| (o, Held { client, rv }))
@@ -95,6 +102,8 @@ impl Coordinator {
             interrupted: BTreeSet::new(),
             wave_told: None,
             said: String::new(),
+            notices,
+            poster,
         }
     }
 
@@ -422,7 +431,7 @@ impl Coordinator {
         }
     }
 
-    async fn stop(self) -> Exit {
+    async fn stop(mut self) -> Exit {
         let phase = self.control.phase;
         let name = self.def.spec.name.clone();
         let text = match phase {
@@ -452,6 +461,11 @@ impl Coordinator {
         );
         if phase == Phase::Finished {
             self.notify(text);
+        }
+        // Every notice told is posted before the process ends (each gives up after 5 s).
+        self.notices = None;
+        if let Some(p) = self.poster.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(30), p).await;
         }
         if let Err(e) = self.lock.release(now_ms()).await {
             tracing::warn!(error = %e, "campaign Lease not released; it goes stale in 15 s");

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use super::Coordinator;
 use crate::cli::OpOutput;
 use crate::fleet::DbKey;
-use crate::ops::audit::{self, Audit};
+use crate::ops::audit::Audit;
 use crate::ops::campaign::run::{self, DbState};
 use crate::ops::campaign::state::Entry;
 use crate::source::{Focus, now_ms};
@@ -36,22 +36,15 @@ impl Coordinator {
 
     /// A Slack-compatible notice, when the config names a webhook; never blocks the loop.
     pub(super) fn notify(&self, text: String) {
-        let Some(url) =
-            audit::webhook_from_env(self.env.config.operations.webhook_url_env.as_deref())
-        else {
-            return;
-        };
         let fields = serde_json::json!({
             "campaign": self.def.spec.name,
             "operation": self.def.spec.operation.as_str(),
             "phase": self.control.phase.word(),
             "coordinator": self.env.holder,
         });
-        tokio::spawn(async move {
-            if let Err(e) = audit::post_webhook(&url, &text, fields).await {
-                tracing::warn!(error = %e, "campaign notice not posted");
-            }
-        });
+        if let Some(n) = &self.notices {
+            let _ = n.send((text, fields));
+        }
     }
 
     pub(super) fn summary(&mut self, d: &run::Decision) {
@@ -106,4 +99,25 @@ impl Coordinator {
             visible,
         });
     }
+}
+
+/// Posts the notices in the order they were told (one at a time), when the config names a
+/// webhook: a notice that fails is logged, never blocks the coordinator.
+pub(super) fn poster(
+    env: &crate::ops::campaign::launch::Env,
+) -> Option<(
+    tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>,
+    tokio::task::JoinHandle<()>,
+)> {
+    let url =
+        crate::ops::audit::webhook_from_env(env.config.operations.webhook_url_env.as_deref())?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, serde_json::Value)>();
+    let h = tokio::spawn(async move {
+        while let Some((text, fields)) = rx.recv().await {
+            if let Err(e) = crate::ops::audit::post_webhook(&url, &text, fields).await {
+                tracing::warn!(error = %e, "campaign notice not posted");
+            }
+        }
+    });
+    Some((tx, h))
 }

@@ -51,14 +51,22 @@ impl Seen {
             .values()
             .filter(|s| matches!(s, DbState::Done { at_goal: false, .. }))
             .count();
-        let minutes = now.saturating_sub(self.def.created_ms) as f64 / 60_000.0;
+        // A campaign that stopped is measured to when it stopped.
+        let end = match &self.control {
+            Some(c) if c.phase == Phase::Finished => c.at_ms,
+            _ => now,
+        };
+        let minutes = end.saturating_sub(self.def.created_ms) as f64 / 60_000.0;
         let per_min = if minutes > 0.0 {
             ran as f64 / minutes
         } else {
             0.0
         };
         let left = self.count("pending") + self.count("running");
-        (per_min, (per_min > 0.0).then(|| left as f64 / per_min))
+        (
+            per_min,
+            (per_min > 0.0 && left > 0).then(|| left as f64 / per_min),
+        )
     }
 }
 
