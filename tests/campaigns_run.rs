@@ -378,6 +378,23 @@ async fn harm_in_the_second_wave_halts_the_campaign_and_nothing_starts_after() {
         log.contains(&format!("HALTED on lab-a/team-a/{second}")),
         "{log}"
     );
+    // The notices: the start, each wave, the halt naming the database (in that order).
+    let mut notices = Vec::new();
+    while let Ok(body) = hook.try_recv() {
+        if body.contains("campaign restart-a") {
+            notices.push(body);
+        }
+    }
+    let order = [
+        "campaign restart-a started".to_string(),
+        "wave 1/2 (the canary)".to_string(),
+        "wave 2/2 (widening)".to_string(),
+        format!("campaign restart-a HALTED on lab-a/team-a/{second}"),
+    ];
+    assert_eq!(notices.len(), order.len(), "{notices:#?}");
+    for (n, says) in notices.iter().zip(&order) {
+        assert!(n.contains(says.as_str()), "{says:?} in {n}");
+    }
     let s = status(&t, &config, "restart-a").await;
     assert_eq!(s["control"]["phase"], "halted", "{s:#}");
     assert_eq!(s["control"]["database"]["name"], second.as_str(), "{s:#}");

@@ -21,7 +21,7 @@ pub use intern::intern;
 pub use store::{
     Connection, Database, DbKey, DbRef, EventLine, Fleet, FleetEvent, Member, Orchestra, PodInfo,
 };
-pub use workload::{JobInfo, LeaseInfo, StatefulSetInfo};
+pub use workload::{CampaignInfo, JobInfo, LeaseInfo, StatefulSetInfo};
 
 /// A member's Raft role. Shown as a word and a glyph, never by colour alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

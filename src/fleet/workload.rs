@@ -1,5 +1,6 @@
 //! What operations create and change, per database, trimmed to what baton shows and decides on:
-//! the database's StatefulSets, baton's Jobs, and the operation Lease `baton-op-<database>`.
+//! the database's StatefulSets, baton's Jobs, and the operation Lease `baton-op-<database>`;
+//! and per orchestra, the campaigns' records (ConfigMaps `baton-campaign-<name>`).
 //! Pure data, no I/O; how the store keeps each kind on a database is `store::parts`.
 
 use std::collections::BTreeMap;
@@ -51,4 +52,16 @@ pub struct LeaseInfo {
     pub duration_s: Option<u32>,
     /// Annotation `baton.io/operation`: the operation's record (JSON), kept as written.
     pub operation: Option<String>,
+}
+
+/// One orchestra's record of a campaign (ConfigMap `baton-campaign-<name>`): its keys as written
+/// (JSON, read by `ops::campaign::state`), so any baton sees every campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CampaignInfo {
+    /// The campaign's name (label `baton.io/campaign`).
+    pub name: String,
+    /// `namespace/name` of the ConfigMap, for messages.
+    pub object: String,
+    /// The ConfigMap's data: `definition`, `control`, `states`.
+    pub data: BTreeMap<String, String>,
 }

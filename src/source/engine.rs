@@ -83,6 +83,7 @@ impl Engine {
             first_lists: FirstLists::new(targets.len(), FIRST_LISTS),
             origin: tokio::time::Instant::now(),
             probes: Arc::default(),
+            campaign_namespace: Arc::from(config.operations.namespace.as_str()),
         };
         let mut fleet = Fleet::new(config.operations.lag_gate);
         let mut handles = Vec::new();

@@ -1,19 +1,22 @@
 //! Kubernetes objects trimmed to the fleet's owned types, and the database each belongs to: pods
 //! (by the profile's grouping label), StatefulSets (grouping label or `baton.io/database`),
 //! baton's Jobs (`baton.io/database` or the Neo4j chart's label), operation Leases (by name,
-//! `baton-op-<database>`), and Events. A full Pod is ~10 KiB; what is kept is a few hundred bytes.
+//! `baton-op-<database>`), campaign records (ConfigMaps labelled `baton.io/campaign`), and
+//! Events. A full Pod is ~10 KiB; what is kept is a few hundred bytes.
 
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Container, Event as KubeEvent, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Event as KubeEvent, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::profiles::claims;
 use crate::config::ProfileConfig;
-use crate::fleet::{DbRef, EventLine, JobInfo, LeaseInfo, PodInfo, StatefulSetInfo, intern};
+use crate::fleet::{
+    CampaignInfo, DbRef, EventLine, JobInfo, LeaseInfo, PodInfo, StatefulSetInfo, intern,
+};
 
 /// The label that names a database on the objects baton itself creates.
 pub const DATABASE_LABEL: &str = "baton.io/database";
@@ -186,6 +189,23 @@ pub fn op_lease(l: &Lease) -> Option<(DbRef, LeaseInfo)> {
         name,
     };
     Some((db, info))
+}
+
+/// The label that names a campaign on its records.
+pub const CAMPAIGN_LABEL: &str = "baton.io/campaign";
+
+/// A campaign's record (a ConfigMap labelled `baton.io/campaign`), its data kept as written.
+pub fn campaign(cm: &ConfigMap) -> Option<CampaignInfo> {
+    let name = cm.metadata.labels.as_ref()?.get(CAMPAIGN_LABEL)?.clone();
+    Some(CampaignInfo {
+        name,
+        object: format!(
+            "{}/{}",
+            cm.metadata.namespace.as_deref().unwrap_or(""),
+            cm.metadata.name.as_deref().unwrap_or("")
+        ),
+        data: cm.data.clone().unwrap_or_default(),
+    })
 }
 
 /// One Kubernetes Event as a line: when (last seen, else first, else the event time, else

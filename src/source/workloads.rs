@@ -1,6 +1,7 @@
 //! Watches of what operations create and change, in one orchestra: the StatefulSets of each
 //! discovered profile's databases, the Jobs baton started (`app.kubernetes.io/managed-by=baton`)
-//! and the operation Leases (`baton-op-<database>`). Followed like pods (quick backoff, complete
+//! and the operation Leases (`baton-op-<database>`); and the campaigns' records (ConfigMaps in
+//! the operations namespace). Followed like pods (quick backoff, complete
 //! relists), but not part of the connection state: an identity that may not list Jobs still sees
 //! its databases, and asks again only every minute.
 
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::runtime::watcher;
 use tokio::sync::mpsc;
@@ -16,7 +18,7 @@ use super::objects::{self, MANAGED_BY_BATON};
 use super::slim::SlimStatefulSet;
 use super::watch::{Follow, Seen, follow};
 use crate::config::ProfileConfig;
-use crate::fleet::{DbRef, JobInfo, LeaseInfo, StatefulSetInfo};
+use crate::fleet::{CampaignInfo, DbRef, JobInfo, LeaseInfo, StatefulSetInfo};
 
 /// After a 401/403, ask again this much later.
 const FORBIDDEN_PAUSE: Duration = Duration::from_secs(60);
@@ -73,6 +75,30 @@ pub async fn watch_op_leases<M>(
     };
     follow(Api::<Lease>::all(client), cfg, how, out).await;
 }
+/// Follows the campaigns' records in `namespace` (`operations.namespace`).
+pub async fn watch_campaigns<M>(
+    client: kube::Client,
+    namespace: String,
+    wrap: impl Fn(Seen<CampaignInfo>) -> M,
+    out: mpsc::Sender<M>,
+) {
+    let cfg = watcher::Config::default()
+        .labels(&format!("{MANAGED_BY_BATON},{}", objects::CAMPAIGN_LABEL));
+    let how = Follow {
+        what: "campaigns",
+        forbidden_pause: Some(FORBIDDEN_PAUSE),
+        trim: objects::campaign,
+        wrap,
+    };
+    follow(
+        Api::<ConfigMap>::namespaced(client, &namespace),
+        cfg,
+        how,
+        out,
+    )
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     /// Every orchestra keeps these tasks for its whole life: 200 orchestras, a dozen each. An

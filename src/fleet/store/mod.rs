@@ -49,7 +49,10 @@ pub enum FleetEvent {
         at_ms: u64,
     },
     /// Recent events of a database (replaces what was there).
-    Events { key: DbKey, events: Vec<EventLine> },
+    Events {
+        key: DbKey,
+        events: Vec<EventLine>,
+    },
     /// Node → zone of an orchestra (every node list; the same list again is no change).
     Zones {
         orchestra: String,
@@ -87,6 +90,17 @@ pub enum FleetEvent {
     OpLeaseGone {
         orchestra: String,
         db: DbRef,
+        name: String,
+    },
+    /// Campaign records (ConfigMaps `baton-campaign-<name>`) in one orchestra; `complete`:
+    /// every one of them.
+    Campaigns {
+        orchestra: String,
+        campaigns: Vec<super::workload::CampaignInfo>,
+        complete: bool,
+    },
+    CampaignGone {
+        orchestra: String,
         name: String,
     },
     /// What the orchestra's identity may do, as its API server answered.
@@ -146,6 +160,7 @@ impl Fleet {
                         connection: Connection::Connecting,
                         access: None,
                         leases_listed: false,
+                        campaigns: BTreeMap::new(),
                     });
                 if o.connection == state {
                     false
@@ -278,6 +293,27 @@ impl Fleet {
                 }
                 self.apply_parts(&orchestra, None, leases, complete)
             }
+            FleetEvent::Campaigns {
+                orchestra,
+                campaigns,
+                complete,
+            } => match self.orchestras.get_mut(&orchestra) {
+                Some(o) => {
+                    let before = o.campaigns.clone();
+                    if complete {
+                        o.campaigns.clear();
+                    }
+                    for c in campaigns {
+                        o.campaigns.insert(c.name.clone(), c);
+                    }
+                    o.campaigns != before
+                }
+                None => false,
+            },
+            FleetEvent::CampaignGone { orchestra, name } => self
+                .orchestras
+                .get_mut(&orchestra)
+                .is_some_and(|o| o.campaigns.remove(&name).is_some()),
             FleetEvent::StatefulSetGone {
                 orchestra,
                 db,

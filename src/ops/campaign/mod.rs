@@ -17,3 +17,4 @@ pub mod plan;
 pub mod run;
 pub mod spec;
 pub mod state;
+pub mod view;

@@ -179,6 +179,19 @@ pub fn of_configmap(cm: &ConfigMap) -> Result<Stored, String> {
         cm.metadata.name.as_deref().unwrap_or("")
     );
     let data = cm.data.as_ref().ok_or(format!("{what}: no data"))?;
+    of_data(
+        &what,
+        data,
+        cm.metadata.resource_version.clone().unwrap_or_default(),
+    )
+}
+
+/// Reads a campaign's record from its data as written (`what` names it in errors).
+pub fn of_data(
+    what: &str,
+    data: &BTreeMap<String, String>,
+    resource_version: String,
+) -> Result<Stored, String> {
     let get = |key: &str| {
         data.get(key)
             .ok_or_else(|| format!("{what}: no key '{key}'"))
@@ -190,7 +203,7 @@ pub fn of_configmap(cm: &ConfigMap) -> Result<Stored, String> {
     let states: Vec<(Entry, DbState)> =
         serde_json::from_str(get("states")?).map_err(|e| format!("{what}: key 'states': {e}"))?;
     Ok(Stored {
-        resource_version: cm.metadata.resource_version.clone().unwrap_or_default(),
+        resource_version,
         definition,
         control,
         states: states.into_iter().collect(),

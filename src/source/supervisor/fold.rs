@@ -167,6 +167,26 @@ impl Supervisor {
                     Vec::new()
                 }
             },
+            Inner::Campaigns(seen) => match *seen {
+                Seen::Listed(campaigns) => vec![FleetEvent::Campaigns {
+                    orchestra,
+                    campaigns,
+                    complete: true,
+                }],
+                Seen::Applied(c) => vec![FleetEvent::Campaigns {
+                    orchestra,
+                    campaigns: vec![c],
+                    complete: false,
+                }],
+                Seen::Deleted(c) => vec![FleetEvent::CampaignGone {
+                    orchestra,
+                    name: c.name,
+                }],
+                Seen::Failed(f) => {
+                    tracing::debug!(orchestra = %self.name, ?f, "campaigns");
+                    Vec::new()
+                }
+            },
             Inner::Zones(zones) => vec![FleetEvent::Zones { orchestra, zones }],
             Inner::Access(access) => vec![FleetEvent::Access { orchestra, access }],
             Inner::Heartbeat(answer) => st

@@ -59,6 +59,8 @@ pub struct Shared {
     pub origin: Instant,
     /// Member probes sent so far, fleet-wide (`baton bench` divides its CPU time by them).
     pub probes: Arc<std::sync::atomic::AtomicU64>,
+    /// Where campaigns keep their records (`operations.namespace`).
+    pub campaign_namespace: Arc<str>,
 }
 
 /// Probes of databases off screen start on this grid, shared by every supervisor: 10 000
@@ -113,6 +115,7 @@ enum Inner {
     },
     Jobs(Box<Seen<(DbRef, JobInfo)>>),
     Leases(Box<Seen<(DbRef, LeaseInfo)>>),
+    Campaigns(Box<Seen<crate::fleet::CampaignInfo>>),
     Zones(HashMap<String, String>),
     /// What the identity may do (SelfSubjectAccessReviews).
     Access(crate::fleet::Access),
@@ -391,6 +394,15 @@ impl Supervisor {
         tasks.spawn(after_listed(
             live.clone(),
             workloads::watch_op_leases(client.clone(), |s| Inner::Leases(Box::new(s)), itx.clone()),
+        ));
+        tasks.spawn(after_listed(
+            live.clone(),
+            workloads::watch_campaigns(
+                client.clone(),
+                self.shared.campaign_namespace.to_string(),
+                |s| Inner::Campaigns(Box::new(s)),
+                itx.clone(),
+            ),
         ));
         tasks.spawn(after_listed(
             live.clone(),

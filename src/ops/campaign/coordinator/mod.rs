@@ -348,7 +348,23 @@ impl Coordinator {
     pub async fn run(mut self) -> Exit {
         loop {
             self.focus();
-            self.engine.until(TICK, |_| false).await;
+            // A look every second, or at once when a launch ended (its slot is free); the fleet
+            // is folded meanwhile, progress lines printed as they come.
+            let wake = tokio::time::Instant::now() + TICK;
+            loop {
+                let left = wake.saturating_duration_since(tokio::time::Instant::now());
+                tokio::select! {
+                    _ = self.engine.until(left, |_| false) => break,
+                    r = self.rx.recv() => match r {
+                        Some(r @ Report::Event(..)) => self.on_report(r),
+                        Some(r) => {
+                            self.on_report(r);
+                            break;
+                        }
+                        None => break,
+                    },
+                }
+            }
             let now = now_ms();
             match self.lock.renew(now).await {
                 Ok(()) => {}

@@ -13,8 +13,11 @@ use crate::ops::campaign::state::Entry;
 use crate::source::{Focus, now_ms};
 
 impl Coordinator {
-    /// Prints a line (text) or an event (JSON).
-    pub(super) fn say(&self, event: serde_json::Value, text: &str) {
+    /// Prints a line (text) or an event (JSON, with its time `at_ms`).
+    pub(super) fn say(&self, mut event: serde_json::Value, text: &str) {
+        if let Some(o) = event.as_object_mut() {
+            o.insert("at_ms".into(), serde_json::json!(now_ms()));
+        }
         let mut out = std::io::stdout().lock();
         let _ = match self.output {
             OpOutput::Text => writeln!(out, "{text}"),
@@ -101,14 +104,17 @@ impl Coordinator {
     }
 }
 
+/// Where notices are told, and the task that posts them.
+pub(super) type Poster = (
+    tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>,
+    tokio::task::JoinHandle<()>,
+);
+
 /// Posts the notices in the order they were told (one at a time), when the config names a
 /// webhook: a notice that fails is logged, never blocks the coordinator.
 pub(super) fn poster(
     env: &crate::ops::campaign::launch::Env,
-) -> Option<(
-    tokio::sync::mpsc::UnboundedSender<(String, serde_json::Value)>,
-    tokio::task::JoinHandle<()>,
-)> {
+) -> Option<Poster> {
     let url =
         crate::ops::audit::webhook_from_env(env.config.operations.webhook_url_env.as_deref())?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, serde_json::Value)>();

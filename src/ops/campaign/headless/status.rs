@@ -10,68 +10,21 @@ use kube::api::{Api, ListParams};
 
 use super::super::lock;
 use super::super::run::DbState;
-use super::super::state::{self, Control, Definition, Phase, SaveError};
+use super::super::state::{self, Control, Phase, SaveError};
+use super::super::view::{self, Campaign};
 use super::start::find;
 use crate::Exit;
 use crate::cli::campaign::{CampaignControlArgs, CampaignStatusArgs};
 use crate::cli::{GlobalArgs, OpOutput};
 use crate::config::Config;
-use crate::fleet::DbKey;
 use crate::ops::audit::Audit;
 use crate::ops::connect;
 use crate::source::now_ms;
 
-/// One campaign as the orchestras hold it.
+/// A campaign as the orchestras hold it, and who coordinates it.
 struct Seen {
-    def: Definition,
-    control: Option<Control>,
-    states: BTreeMap<DbKey, DbState>,
+    c: Campaign,
     coordinator: String,
-}
-
-impl Seen {
-    fn count(&self, word: &str) -> usize {
-        self.states.values().filter(|s| s.word() == word).count()
-    }
-
-    /// The first wave with a database not ended (1-based), of how many.
-    fn wave(&self) -> (Option<usize>, usize) {
-        let w = self.def.waves.iter().position(|w| {
-            w.iter()
-                .any(|e| !self.states.get(&e.key()).is_some_and(DbState::ended))
-        });
-        (w.map(|w| w + 1), self.def.waves.len())
-    }
-
-    /// Databases whose operation ended done, per minute since the start; and the minutes
-    /// left at that pace.
-    fn pace(&self, now: u64) -> (f64, Option<f64>) {
-        let ran = self
-            .states
-            .values()
-            .filter(|s| matches!(s, DbState::Done { at_goal: false, .. }))
-            .count();
-        // A campaign that stopped is measured to when it stopped.
-        let end = match &self.control {
-            Some(c) if c.phase == Phase::Finished => c.at_ms,
-            _ => now,
-        };
-        let minutes = end.saturating_sub(self.def.created_ms) as f64 / 60_000.0;
-        let per_min = if minutes > 0.0 {
-            ran as f64 / minutes
-        } else {
-            0.0
-        };
-        let left = self.count("pending") + self.count("running");
-        (
-            per_min,
-            (per_min > 0.0 && left > 0).then(|| left as f64 / per_min),
-        )
-    }
-}
-
-fn phase_word(s: &Seen) -> &'static str {
-    s.control.as_ref().map_or("unknown", |c| c.phase.word())
 }
 
 pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs) -> Exit {
@@ -90,7 +43,7 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
     };
     let ns = &config.operations.namespace;
     let now = now_ms();
-    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    let mut records = Vec::new();
     let mut clients = BTreeMap::new();
     let mut unread = Vec::new();
     for t in targets
@@ -121,37 +74,19 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
         };
         clients.insert(t.name.clone(), client);
         for cm in &list.items {
-            let s = match state::of_configmap(cm) {
-                Ok(s) => s,
-                Err(e) => {
-                    unread.push((t.name.clone(), e));
-                    continue;
+            match state::of_configmap(cm) {
+                Ok(s) if a.name.as_ref().is_none_or(|n| *n == s.definition.spec.name) => {
+                    records.push((t.name.clone(), s));
                 }
-            };
-            let name = s.definition.spec.name.clone();
-            if a.name.as_ref().is_some_and(|n| *n != name) {
-                continue;
-            }
-            let entry = seen.entry(name).or_insert_with(|| Seen {
-                def: s.definition.clone(),
-                control: None,
-                states: BTreeMap::new(),
-                coordinator: String::new(),
-            });
-            if t.name == s.definition.home {
-                entry.control = Some(s.control.clone());
-            }
-            for (e, st) in s.states {
-                entry.states.insert(e.key(), st);
+                Ok(_) => {}
+                Err(e) => unread.push((t.name.clone(), e)),
             }
         }
     }
-    for (name, s) in seen.iter_mut() {
-        for e in s.def.waves.iter().flatten() {
-            s.states.entry(e.key()).or_insert(DbState::Pending);
-        }
-        s.coordinator = match clients.get(&s.def.home) {
-            Some(c) => match lock::look(c, ns, name).await {
+    let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
+    for (name, c) in view::merge(records) {
+        let coordinator = match clients.get(&c.def.home) {
+            Some(client) => match lock::look(client, ns, &name).await {
                 Ok(Some(h)) if h.live(now) => {
                     format!("{} (renewed {} s ago)", h.holder, h.age_s(now))
                 }
@@ -163,6 +98,7 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
             },
             None => "unknown: its home orchestra was not read".into(),
         };
+        seen.insert(name, Seen { c, coordinator });
     }
     if let Some(n) = &a.name
         && !seen.contains_key(n)
@@ -175,23 +111,23 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
             let v: Vec<serde_json::Value> = seen
                 .iter()
                 .map(|(name, s)| {
-                    let (wave, waves) = s.wave();
-                    let (per_min, eta) = s.pace(now);
+                    let (wave, waves) = s.c.wave();
+                    let (per_min, eta) = s.c.pace(now);
                     serde_json::json!({
                         "name": name,
-                        "operation": s.def.spec.operation.as_str(),
-                        "params": s.def.spec.params,
-                        "home": s.def.home,
-                        "created_by": s.def.created_by,
-                        "created_ms": s.def.created_ms,
-                        "control": s.control,
+                        "operation": s.c.def.spec.operation.as_str(),
+                        "params": s.c.def.spec.params,
+                        "home": s.c.def.home,
+                        "created_by": s.c.def.created_by,
+                        "created_ms": s.c.def.created_ms,
+                        "control": s.c.control,
                         "coordinator": s.coordinator,
                         "wave": wave,
                         "waves": waves,
-                        "counts": {"done": s.count("done"), "running": s.count("running"), "pending": s.count("pending"), "skipped": s.count("skipped"), "failed": s.count("failed")},
+                        "counts": {"done": s.c.count("done"), "running": s.c.count("running"), "pending": s.c.count("pending"), "skipped": s.c.count("skipped"), "failed": s.c.count("failed")},
                         "per_minute": per_min,
                         "eta_minutes": eta,
-                        "databases": s.states.iter().map(|(k, st)| serde_json::json!({"database": k.id(), "state": st})).collect::<Vec<_>>(),
+                        "databases": s.c.states.iter().map(|(k, st)| serde_json::json!({"database": k.id(), "state": st})).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -212,30 +148,30 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
                 println!("no campaigns in namespace {ns}");
             }
             for (name, s) in &seen {
-                let (wave, waves) = s.wave();
-                let (per_min, eta) = s.pace(now);
-                let total = s.states.len().max(1);
-                let ended = s.states.values().filter(|st| st.ended()).count();
+                let (wave, waves) = s.c.wave();
+                let (per_min, eta) = s.c.pace(now);
+                let total = s.c.states.len().max(1);
+                let ended = s.c.states.values().filter(|st| st.ended()).count();
                 let bar_len = 20;
                 let filled = ended * bar_len / total;
                 println!(
                     "{name}  {} {}  [{}{}] {ended}/{}  wave {}/{waves}  done {} · running {} · pending {} · skipped {} · failed {}  {:.1}/min{}",
-                    s.def.spec.operation.as_str(),
-                    phase_word(s),
+                    s.c.def.spec.operation.as_str(),
+                    s.c.phase(),
                     "#".repeat(filled),
                     ".".repeat(bar_len - filled),
-                    s.states.len(),
+                    s.c.states.len(),
                     wave.map_or("-".into(), |w| w.to_string()),
-                    s.count("done"),
-                    s.count("running"),
-                    s.count("pending"),
-                    s.count("skipped"),
-                    s.count("failed"),
+                    s.c.count("done"),
+                    s.c.count("running"),
+                    s.c.count("pending"),
+                    s.c.count("skipped"),
+                    s.c.count("failed"),
                     per_min,
                     eta.map(|m| format!(" · ETA {m:.0} min"))
                         .unwrap_or_default()
                 );
-                if let Some(c) = &s.control
+                if let Some(c) = &s.c.control
                     && c.phase != Phase::Running
                 {
                     println!(
@@ -255,7 +191,7 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
                 }
                 println!("  coordinator: {}", s.coordinator);
                 if a.name.is_some() {
-                    for (k, st) in &s.states {
+                    for (k, st) in &s.c.states {
                         let detail = match st {
                             DbState::Skipped { rule } => rule.clone(),
                             DbState::Failed { why } => why.clone(),
