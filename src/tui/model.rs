@@ -29,6 +29,8 @@ pub enum View {
     Profile { key: DbKey, list: Option<String> },
     /// `:ops`: the operations in flight fleet-wide, from the Leases (anyone's).
     Operations,
+    /// `:campaigns`: every campaign the orchestras hold; `open`: one, with its databases.
+    Campaigns { open: Option<String> },
 }
 
 impl View {
@@ -39,6 +41,7 @@ impl View {
             View::Databases { .. } => Context::Databases,
             View::Profile { .. } => Context::Profile,
             View::Operations => Context::Operations,
+            View::Campaigns { .. } => Context::Campaigns,
         }
     }
 }
@@ -111,9 +114,12 @@ impl SortCol {
     }
 }
 
+mod campaigns;
 mod layout;
 mod rows;
 mod time;
+
+pub use campaigns::Campaigns;
 
 pub use rows::severity;
 pub use time::{age, clock_hm};
@@ -213,6 +219,8 @@ pub struct Model {
     pub(crate) time_marks: Vec<String>,
     /// Operations: the dialog, this dashboard's runs, the `:ops` selection.
     pub ops: Ops,
+    /// Campaigns, from their records in the orchestras.
+    pub campaigns: Campaigns,
 }
 
 impl Model {
@@ -274,6 +282,7 @@ impl Model {
             last_focus: None,
             time_marks: Vec::new(),
             ops: Ops::default(),
+            campaigns: Campaigns::default(),
         };
         m.refresh();
         m.time_marks = m.compute_time_marks();
@@ -401,7 +410,13 @@ impl Model {
             View::Databases { .. } => self.row(self.db_sel).cloned(),
             View::Profile { key, .. } => Some(key.clone()),
             View::Operations => self.op_rows().get(self.ops.list_sel).cloned(),
-            View::Fleet => None,
+            View::Campaigns { open: Some(name) } => self
+                .campaigns
+                .all
+                .get(name)
+                .and_then(|c| c.states.keys().nth(self.campaigns.db_sel))
+                .cloned(),
+            View::Fleet | View::Campaigns { .. } => None,
         }
     }
 

@@ -38,7 +38,7 @@ pub(crate) fn open_list(m: &mut Model, orchestra: Option<String>) {
 /// Opens `key`'s profile; Esc goes back to the list it came from.
 pub(crate) fn open_profile(m: &mut Model, key: DbKey) {
     let list = match &m.view {
-        View::Fleet | View::Operations => Some(key.orchestra.clone()),
+        View::Fleet | View::Operations | View::Campaigns { .. } => Some(key.orchestra.clone()),
         View::Databases { orchestra } => orchestra.clone(),
         View::Profile { list, .. } => list.clone(),
     };
@@ -66,9 +66,16 @@ pub(crate) fn open(m: &mut Model) {
                 open_profile(m, k);
             }
         }
-        View::Operations => {
+        View::Operations | View::Campaigns { open: Some(_) } => {
             if let Some(k) = m.selected_database() {
                 open_profile(m, k);
+            }
+        }
+        View::Campaigns { open: None } => {
+            if let Some(name) = m.campaigns.selected().map(str::to_string) {
+                m.view = View::Campaigns { open: Some(name) };
+                m.campaigns.db_sel = 0;
+                m.dirty = true;
             }
         }
         View::Profile { .. } => {
@@ -99,13 +106,26 @@ pub(crate) fn back(m: &mut Model) {
                 m.db_sel = i;
             }
         }
-        View::Databases { .. } | View::Operations => m.view = View::Fleet,
+        View::Databases { .. } | View::Operations | View::Campaigns { open: None } => {
+            m.view = View::Fleet
+        }
+        View::Campaigns { open: Some(_) } => m.view = View::Campaigns { open: None },
         View::Fleet => {}
     }
     if matches!(m.note, Some(Note::Error(_))) {
         m.note = None;
     }
     m.dirty = true;
+}
+
+/// `:campaigns`: every campaign; `:campaign NAME` opens one.
+pub(crate) fn open_campaigns(m: &mut Model, open: Option<String>) {
+    let target = View::Campaigns { open };
+    if m.view != target {
+        m.view = target;
+        m.campaigns.db_sel = 0;
+        m.dirty = true;
+    }
 }
 
 /// `:ops`: the operations in flight, fleet-wide.

@@ -76,6 +76,7 @@ fn focus_cmds(cmds: &[Cmd]) -> Vec<&crate::source::Focus> {
 }
 
 mod at80;
+mod campaigns;
 mod follow;
 mod force;
 mod incident;

@@ -56,14 +56,17 @@ pub enum Context {
     Profile,
     /// The `:ops` list.
     Operations,
+    /// The `:campaigns` list and an open campaign.
+    Campaigns,
 }
 
 impl Context {
-    pub const ALL: [Context; 4] = [
+    pub const ALL: [Context; 5] = [
         Self::Fleet,
         Self::Databases,
         Self::Profile,
         Self::Operations,
+        Self::Campaigns,
     ];
 
     fn words(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Context {
             Self::Databases => "the database list",
             Self::Profile => "a database's profile",
             Self::Operations => "the operations list",
+            Self::Campaigns => "the campaigns list",
         }
     }
 }
@@ -160,6 +164,7 @@ pub const TABLE: &[Spec] = &[
             Context::Databases,
             Context::Profile,
             Context::Operations,
+            Context::Campaigns,
         ],
         ..spec(
             Action::Open,

@@ -121,6 +121,13 @@ fn hint_items(ctx: Context) -> &'static [Hint] {
             Hint::Act(Back),
             Hint::Act(Help),
         ],
+        Context::Campaigns => &[
+            Hint::Named(Open, "open"),
+            Hint::Pair(Down, Up, "move"),
+            Hint::Act(Copy),
+            Hint::Act(Back),
+            Hint::Act(Help),
+        ],
         Context::Operations => &[
             Hint::Named(Open, "database"),
             Hint::Act(Operations),

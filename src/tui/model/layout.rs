@@ -69,6 +69,23 @@ impl Model {
                 open: None,
                 visible: self.op_rows(),
             },
+            // The campaign's databases that run now are probed often.
+            View::Campaigns { open } => Focus {
+                open: None,
+                visible: open
+                    .as_ref()
+                    .and_then(|n| self.campaigns.all.get(n))
+                    .map(|c| {
+                        c.states
+                            .iter()
+                            .filter(|(_, s)| {
+                                matches!(s, crate::ops::campaign::run::DbState::Running { .. })
+                            })
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
         }
     }
 }

@@ -69,9 +69,16 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
 fn apply(m: &mut Model, ev: FleetEvent) {
     let membership = ev.may_change_databases();
     let access = matches!(ev, FleetEvent::Access { .. });
+    let campaigns = matches!(
+        ev,
+        FleetEvent::Campaigns { .. } | FleetEvent::CampaignGone { .. }
+    );
     if m.fleet.apply(ev) {
         m.dirty = true;
         m.keys_stale |= membership;
+        if campaigns {
+            m.campaigns.refresh(&m.fleet);
+        }
         if access {
             m.role_follows_identity();
         }
@@ -252,6 +259,7 @@ fn set_mode(m: &mut Model, mode: Mode) {
 fn copy(m: &mut Model, cmds: &mut Vec<Cmd>) {
     let text = match &m.view {
         View::Fleet => m.selected_orchestra().map(str::to_string),
+        View::Campaigns { open: None } => m.campaigns.selected().map(str::to_string),
         // A finished backup's or diagnostics' artifact is what is worth copying there.
         View::Profile { .. } if flow::artifact(m).is_some() => {
             flow::artifact(m).map(str::to_string)
@@ -287,6 +295,11 @@ fn move_by(m: &mut Model, delta: isize) {
             let n = m.op_rows().len();
             (&mut m.ops.list_sel, n)
         }
+        View::Campaigns { open: None } => (&mut m.campaigns.sel, m.campaigns.all.len()),
+        View::Campaigns { open: Some(name) } => {
+            let n = m.campaigns.all.get(name).map_or(0, |c| c.states.len());
+            (&mut m.campaigns.db_sel, n)
+        }
     };
     let max = len.saturating_sub(1) as isize;
     let new = (*sel as isize).saturating_add(delta).clamp(0, max) as usize;
@@ -307,6 +320,17 @@ fn run_command(m: &mut Model, line: &str, cmds: &mut Vec<Cmd>) {
         ("q!", _) => cmds.push(Cmd::Quit),
         ("q" | "quit" | "qa", _) => flow::quit(m, cmds),
         ("ops" | "operations", _) => nav::open_operations(m),
+        ("campaigns", _) | ("campaign", "") => nav::open_campaigns(m, None),
+        ("campaign", name) => {
+            if m.campaigns.all.contains_key(name) {
+                nav::open_campaigns(m, Some(name.to_string()));
+            } else {
+                error(
+                    m,
+                    format!("no campaign '{name}' in the orchestras (:campaigns lists them)"),
+                );
+            }
+        }
         ("help", _) => m.mode = Mode::Help,
         ("ctx" | "context" | "orchestra", "") => error(
             m,

@@ -138,15 +138,21 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
         .iter()
         .map(|d| lease::in_flight(d, model.now_ms))
         .collect();
+    let camps: Vec<Option<String>> = visible
+        .iter()
+        .map(|d| model.campaigns.cell(&d.key))
+        .collect();
     let op_w = ops
         .iter()
         .flatten()
         .map(|i| i.cell().width())
+        .chain(camps.iter().flatten().map(|c| c.width()))
         .max()
         .map_or(3, |w| w.clamp(3, 26)) as u16;
     let cols = columns(
         &visible,
         &ops,
+        &camps,
         scope.is_some(),
         model.sort,
         [db_w, orch_w, leader_w, op_w],
@@ -259,7 +265,11 @@ pub fn render(model: &Model, theme: &Theme, scope: Option<&str>, area: Rect, buf
                 let style = if op.stale { theme.warning } else { theme.title };
                 c(Column::Op, &op.cell(), style, buf);
             }
-            None => c(Column::Op, "-", theme.muted, buf),
+            // Nothing in flight: the campaign it belongs to, while that goes on.
+            None => match &camps[i] {
+                Some(cell) => c(Column::Op, cell, theme.muted, buf),
+                None => c(Column::Op, "-", theme.muted, buf),
+            },
         }
         c(Column::Reason, first_reason(d), theme.text, buf);
     }
@@ -295,6 +305,7 @@ fn db_cell(namespace: &str, name: &str, w: usize) -> String {
 fn columns(
     visible: &[&Database],
     ops: &[Option<lease::InFlight>],
+    camps: &[Option<String>],
     scoped: bool,
     sort: SortCol,
     widths: [u16; 4],
@@ -306,7 +317,7 @@ fn columns(
     let lag_empty = all(&|d| d.state.worst_lag.is_none());
     let version_empty = all(&|d| d.version().is_empty());
     let reason_empty = all(&|d| first_reason(d).is_empty());
-    let op_empty = ops.iter().all(Option::is_none);
+    let op_empty = ops.iter().all(Option::is_none) && camps.iter().all(Option::is_none);
     let prio = |p: u8, empty: bool| if empty { EMPTY + p } else { p };
     let mut cols = [
         // In one orchestra's list the title names it.

@@ -6,6 +6,7 @@
 //! terminal is narrow. Meaning never rests on colour alone: roles carry glyphs and words, health
 //! carries words.
 
+mod campaigns;
 mod databases;
 mod dialog;
 mod fleet;
@@ -78,6 +79,7 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
             }
         },
         View::Operations => operations::render(model, theme, main, buf),
+        View::Campaigns { open } => campaigns::render(model, theme, open.as_deref(), main, buf),
     }
     // The error in full on its own lines, between the view and the status bar (which keeps the
     // fleet's health).

@@ -112,9 +112,7 @@ pub(super) type Poster = (
 
 /// Posts the notices in the order they were told (one at a time), when the config names a
 /// webhook: a notice that fails is logged, never blocks the coordinator.
-pub(super) fn poster(
-    env: &crate::ops::campaign::launch::Env,
-) -> Option<Poster> {
+pub(super) fn poster(env: &crate::ops::campaign::launch::Env) -> Option<Poster> {
     let url =
         crate::ops::audit::webhook_from_env(env.config.operations.webhook_url_env.as_deref())?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, serde_json::Value)>();
