@@ -198,6 +198,35 @@ async fn an_upgrade_campaign_rolls_two_orchestras_canary_first_one_at_a_time_on_
         seen["coordinator"].as_str().unwrap().contains("renewed"),
         "{seen:#}"
     );
+    // And the dashboard, in tmux: `:campaigns` shows it running, with its progress.
+    let cmd = format!(
+        "BATON_DATA_DIR={data} {bin} --kubeconfig {kc} --config {cfg}; sleep 60",
+        data = t.dir.path().join("data-tmux").display(),
+        bin = env!("CARGO_BIN_EXE_baton"),
+        kc = t.kubeconfig().display(),
+        cfg = t.dir.path().join("baton.toml").display(),
+    );
+    let tm = common::tmux::Tmux::start("campaign-200", 200, 60, &cmd);
+    tm.wait("the fleet view", Duration::from_secs(20), |s| {
+        s.contains("Orchestras")
+    })
+    .await;
+    tm.keys(&[":", "campaigns", "Enter"]);
+    tm.wait("the campaign running", Duration::from_secs(20), |s| {
+        s.lines().any(|l| {
+            l.contains("to-5-26")
+                && l.contains("upgrade")
+                && l.contains("running")
+                && l.contains("/5")
+        })
+    })
+    .await;
+    tm.keys(&["Enter"]);
+    tm.wait("its databases", Duration::from_secs(20), |s| {
+        s.contains("Campaign to-5-26") && s.contains("lab-b/team-c/billing")
+    })
+    .await;
+    drop(tm);
     let (code, text, _) = t.run_baton(ORCHESTRAS, &["campaign", "status"]).await;
     assert_eq!(code, 0);
     assert!(text.contains("to-5-26  upgrade running"), "{text}");
