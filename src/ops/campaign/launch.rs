@@ -18,6 +18,7 @@ use crate::ops::Executor as _;
 use crate::ops::audit::Audit;
 use crate::ops::connect;
 use crate::ops::in_cluster::{self, Launch};
+use crate::ops::kube::KubeExecutor;
 use crate::ops::progress::{OpEvent, Outcome};
 use crate::ops::runner::{Request, Runner};
 
@@ -222,14 +223,16 @@ async fn launch(
     outcome
 }
 
-/// Copies the audit entries of the finished runner Job `job` of `k` from its log into this
-/// baton's audit file (where the coordinator's own entries are).
-pub async fn copy_runner_audit(env: &Env, k: &DbKey, job: &str) {
-    let Ok(exec) =
-        connect::executor(env.kubeconfig.as_deref(), &env.config, true, &target(k)).await
-    else {
-        return;
-    };
+/// `k`'s executor, and an audit of this campaign's entries on it.
+async fn reach(env: &Env, k: &DbKey, read_only: bool) -> Result<(KubeExecutor, Audit), String> {
+    let exec = connect::executor(
+        env.kubeconfig.as_deref(),
+        &env.config,
+        read_only,
+        &target(k),
+    )
+    .await
+    .map_err(|(_, m)| m)?;
     let audit = Audit::new(
         Audit::default_path(),
         &env.holder,
@@ -237,6 +240,15 @@ pub async fn copy_runner_audit(env: &Env, k: &DbKey, job: &str) {
         &format!("campaign {}", env.campaign),
         &exec.database_id(),
     );
+    Ok((exec, audit))
+}
+
+/// Copies the audit entries of the finished runner Job `job` of `k` from its log into this
+/// baton's audit file (where the coordinator's own entries are).
+pub async fn copy_runner_audit(env: &Env, k: &DbKey, job: &str) {
+    let Ok((exec, audit)) = reach(env, k, true).await else {
+        return;
+    };
     if let Ok(Some((_, lines))) = exec.job_log(job, 0).await {
         let id = format!("{}/{job}", k.namespace);
         for line in lines {
@@ -248,22 +260,13 @@ pub async fn copy_runner_audit(env: &Env, k: &DbKey, job: &str) {
 /// Asks the holder of `k`'s operation (a runner Job, or a coordinator gone) to cancel, on its
 /// Lease: it finishes its current action and lets the database settle. Audited.
 pub async fn request_cancel(env: &Env, k: &DbKey, by: &str) {
-    let exec = match connect::executor(env.kubeconfig.as_deref(), &env.config, false, &target(k))
-        .await
-    {
-        Ok(e) => e,
-        Err((_, m)) => {
+    let (exec, audit) = match reach(env, k, false).await {
+        Ok(r) => r,
+        Err(m) => {
             tracing::warn!(database = %k.id(), error = %m, "cannot ask the operation to cancel");
             return;
         }
     };
-    let audit = Audit::new(
-        Audit::default_path(),
-        &env.holder,
-        &exec.identity(),
-        &format!("campaign {}", env.campaign),
-        &exec.database_id(),
-    );
     let object = format!("lease/{}", crate::ops::kube::lease_name(&k.name));
     match exec.request_cancel(by).await {
         Ok(()) => audit.record("patch", &object, "ok: cancel requested (campaign halted)"),

@@ -5,7 +5,8 @@
 //! halt on harm: pure, so any coordinator decides alike) and `judge` what it reads from the
 //! fleet; `state` is where it is recorded, a ConfigMap per orchestra written with the
 //! resourceVersion read, and `lock` the coordinator's Lease; `launch` starts each database's
-//! ordinary operation; `coordinator` is the loop; `headless` is `baton campaign
+//! ordinary operation; `coordinator` is the loop; `view` merges each orchestra's record into
+//! what `status` and the dashboard show; `headless` is `baton campaign
 //! plan|start|status|pause|resume|cancel`.
 
 pub mod coordinator;
