@@ -20,6 +20,7 @@ use crate::config::Config;
 use crate::ops::audit::Audit;
 use crate::ops::connect;
 use crate::source::now_ms;
+use crate::source::objects::{CAMPAIGN_LABEL, MANAGED_BY_BATON};
 
 /// A campaign as the orchestras hold it, and who coordinates it.
 struct Seen {
@@ -60,10 +61,7 @@ pub async fn status(global: &GlobalArgs, config: &Config, a: CampaignStatusArgs)
             };
         let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
         let list = match api
-            .list(
-                &ListParams::default()
-                    .labels("app.kubernetes.io/managed-by=baton,baton.io/campaign"),
-            )
+            .list(&ListParams::default().labels(&format!("{MANAGED_BY_BATON},{CAMPAIGN_LABEL}")))
             .await
         {
             Ok(l) => l,
