@@ -574,6 +574,7 @@ fn dashboard(
             read_only,
             orchestras,
             kubeconfig,
+            contexts: global.contexts.clone(),
         };
         let result = baton::tui::run(opts, parts.events, parts.focus).await;
         drop(parts.supervisors);

@@ -64,7 +64,7 @@ pub struct CampaignResumeArgs {
     pub output: OpOutput,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct CampaignPlanArgs {
     /// The operation each database gets (a database-wide one: rolling-restart, upgrade, resize,
     /// backup, stop, start, incident).
@@ -105,6 +105,52 @@ pub struct CampaignPlanArgs {
     pub timeout: u64,
     #[arg(long, value_enum, default_value = "text")]
     pub output: OpOutput,
+}
+
+/// `plan`'s arguments at their defaults (the operation left empty): the dashboard's campaign
+/// form starts from them, so both have the same defaults.
+pub fn plan_defaults() -> CampaignPlanArgs {
+    #[derive(clap::Parser)]
+    struct Plan {
+        #[command(flatten)]
+        a: CampaignPlanArgs,
+    }
+    use clap::Parser as _;
+    Plan::try_parse_from(["baton", ""]).map_or_else(|_| fallback(), |p| p.a)
+}
+
+/// The same defaults written out (a unit test keeps them equal to clap's), in case clap's
+/// parse of them ever failed.
+fn fallback() -> CampaignPlanArgs {
+    CampaignPlanArgs {
+        operation: String::new(),
+        select: String::new(),
+        set: Vec::new(),
+        name: None,
+        canary: "1".into(),
+        soak: "10m".into(),
+        waves: "5%,25%,100%".into(),
+        max_parallel: 10,
+        max_per_orchestra: 1,
+        on_refusal: OnRefusalArg::Skip,
+        timeout: 30,
+        output: OpOutput::Text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_defaults_parse_and_equal_the_fallback() {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Plan {
+            #[command(flatten)]
+            a: super::CampaignPlanArgs,
+        }
+        let parsed = Plan::try_parse_from(["baton", ""]).map(|p| p.a);
+        assert_eq!(parsed.ok(), Some(super::fallback()));
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

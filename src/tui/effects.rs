@@ -23,6 +23,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinSet};
 
+mod campaign;
+
 use super::TuiError;
 use super::msg::{Cmd, Msg, OpCmd, OpMsg, OpStart, Refusal, osc52};
 use crate::cli::OpTarget;
@@ -44,6 +46,8 @@ pub struct OpsEnv {
     pub read_only: bool,
     /// `user@host pid N`, on the Lease and in the audit.
     pub holder: String,
+    /// `--context`: the kubeconfig contexts the dashboard shows (all when empty).
+    pub contexts: Vec<String>,
 }
 
 impl OpsEnv {
@@ -122,6 +126,7 @@ impl Effects {
                 });
             }
             Cmd::Op(c) => self.operation(c),
+            Cmd::Campaign(c) => self.campaign(c),
         }
         Ok(Flow::Continue)
     }

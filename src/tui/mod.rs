@@ -57,6 +57,8 @@ pub struct Options {
     pub orchestras: Vec<String>,
     /// The kubeconfig operations connect with (None: $KUBECONFIG or ~/.kube/config).
     pub kubeconfig: Option<std::path::PathBuf>,
+    /// `--context`: the kubeconfig contexts shown (campaign commands list the same fleet).
+    pub contexts: Vec<String>,
 }
 
 /// Why the dashboard stopped abnormally.

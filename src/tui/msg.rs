@@ -3,7 +3,13 @@
 //! execute. Both are plain owned data so `update` stays pure and unit-testable, and so any task
 //! can send a `Msg` on the runtime's channel.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::{KeyEvent, MouseEvent};
+
+use crate::Exit;
+use crate::cli::campaign::CampaignPlanArgs;
+use crate::ops::campaign::state::Phase;
 
 use crate::config::{OperationName, Theme};
 use crate::fleet::{DbKey, FleetEvent};
@@ -35,6 +41,46 @@ pub enum Msg {
     InputEnded(Option<String>),
     /// An operation's preflight, progress or end (answers to [`Cmd::Op`]).
     Op(OpMsg),
+    /// A campaign's coordinator here, or a control written (answers to [`Cmd::Campaign`]).
+    Campaign(CampaignMsg),
+}
+
+/// What a campaign task reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CampaignMsg {
+    /// A line of the coordinator `name` that runs here (or of its start or resume).
+    Line { name: String, text: String },
+    /// The start or resume ended: the coordinator's exit code when it stopped (or at once, when
+    /// another coordinator goes on), or why it could not start or resume (nothing was sent).
+    Ended {
+        name: String,
+        result: Result<Exit, String>,
+    },
+    /// A control (pause, cancel) was written: what was done, or why not.
+    Controlled {
+        name: String,
+        result: Result<String, String>,
+    },
+}
+
+/// Campaign effects; each runs with the same rules as `baton campaign`'s command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CampaignCmd {
+    /// Plan again over a listing of its own, and start only when the plan is still the one
+    /// confirmed (the same `databases`); coordinate here until it stops.
+    Start {
+        args: CampaignPlanArgs,
+        databases: BTreeSet<DbKey>,
+    },
+    /// `baton campaign resume NAME --yes` (the dashboard asked for the name typed): un-pause a
+    /// live coordinator, or take a stopped one over and coordinate here.
+    Resume { name: String },
+    /// Write `phase` (paused, cancelled) as the campaign's control.
+    Control {
+        name: String,
+        phase: Phase,
+        why: String,
+    },
 }
 
 /// What an operation task reports; `id` names the preflight or run it belongs to.
@@ -143,6 +189,8 @@ pub enum Cmd {
     LoadTheme(String),
     /// Prepare, run or cancel an operation (tasks answering with [`Msg::Op`]).
     Op(OpCmd),
+    /// Start, resume or control a campaign (tasks answering with [`Msg::Campaign`]).
+    Campaign(CampaignCmd),
 }
 
 impl Msg {

@@ -64,6 +64,7 @@ pub async fn run(
         config: opts.config.clone(),
         read_only: opts.read_only,
         holder: crate::ops::record::holder_identity(),
+        contexts: opts.contexts.clone(),
     };
     let mut effects = Effects::new(tx, opts.themes, focus).with_ops(env);
     let mut model = Model::new(

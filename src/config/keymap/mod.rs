@@ -46,6 +46,11 @@ pub enum Action {
     Follow,
     /// The profile: move between the members and the events pane.
     Pane,
+    /// The database list: a campaign over its filter.
+    Campaign,
+    /// `:campaigns`: pause or resume the selected campaign.
+    PauseCampaign,
+    ResumeCampaign,
 }
 
 /// Where keys are looked up: the view that is open, in the normal mode.
@@ -207,12 +212,12 @@ pub const TABLE: &[Spec] = &[
         )
     },
     Spec {
-        contexts: &[Context::Profile],
+        contexts: &[Context::Profile, Context::Campaigns],
         ..spec(
             Action::CancelOperation,
             "cancel_operation",
             &["x"],
-            "cancel / close op",
+            "cancel op / campaign",
             "cancel",
         )
     },
@@ -230,6 +235,36 @@ pub const TABLE: &[Spec] = &[
     Spec {
         contexts: &[Context::Profile],
         ..spec(Action::Pane, "pane", &["e"], "focus events pane", "events")
+    },
+    Spec {
+        contexts: &[Context::Databases],
+        ..spec(
+            Action::Campaign,
+            "campaign",
+            &["C"],
+            "campaign over the filter",
+            "campaign",
+        )
+    },
+    Spec {
+        contexts: &[Context::Campaigns],
+        ..spec(
+            Action::PauseCampaign,
+            "pause_campaign",
+            &["p"],
+            "pause a campaign",
+            "pause",
+        )
+    },
+    Spec {
+        contexts: &[Context::Campaigns],
+        ..spec(
+            Action::ResumeCampaign,
+            "resume_campaign",
+            &["r"],
+            "resume a campaign",
+            "resume",
+        )
     },
 ];
 

@@ -76,6 +76,15 @@ pub const HELP: &[(&str, &[HelpRow])] = &[
             row(&[Action::CancelOperation]),
             row(&[Action::OperationsList]),
             row(&[Action::Follow]),
+            HelpRow {
+                actions: &[
+                    Action::Campaign,
+                    Action::PauseCampaign,
+                    Action::ResumeCampaign,
+                ],
+                layout: Layout::List,
+                about: Some("campaign/pause/resume"),
+            },
         ],
     ),
 ];
@@ -107,7 +116,7 @@ fn hint_items(ctx: Context) -> &'static [Hint] {
             Hint::Act(Open),
             Hint::Act(Filter),
             Hint::Act(Sort),
-            Hint::Act(Reverse),
+            Hint::Act(Campaign),
             Hint::Act(Copy),
             Hint::Act(Back),
             Hint::Act(Help),
@@ -123,7 +132,9 @@ fn hint_items(ctx: Context) -> &'static [Hint] {
         ],
         Context::Campaigns => &[
             Hint::Named(Open, "open"),
-            Hint::Pair(Down, Up, "move"),
+            Hint::Act(PauseCampaign),
+            Hint::Act(ResumeCampaign),
+            Hint::Act(CancelOperation),
             Hint::Act(Copy),
             Hint::Act(Back),
             Hint::Act(Help),

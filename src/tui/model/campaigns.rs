@@ -1,6 +1,6 @@
 //! The campaigns part of the model: every campaign merged from the records the engine watches
 //! (rebuilt only when a record changed), each database's campaign for the OP column, what could
-//! not be read, and the `:campaigns` selections.
+//! not be read, the `:campaigns` selections, and the coordinators that run in this dashboard.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,8 @@ pub struct Campaigns {
     /// The selected campaign, and the selected database of the open one.
     pub sel: usize,
     pub db_sel: usize,
+    /// Campaigns this dashboard started or resumed: their coordinator's lines, and its end.
+    pub here: BTreeMap<String, crate::tui::ops::campaign::Here>,
 }
 
 impl Campaigns {
@@ -28,6 +30,15 @@ impl Campaigns {
         self.all = all;
         self.unread = unread;
         self.sel = self.sel.min(self.all.len().saturating_sub(1));
+    }
+
+    /// Campaigns whose coordinator runs in this dashboard now.
+    pub fn coordinated_here(&self) -> Vec<String> {
+        self.here
+            .iter()
+            .filter(|(_, h)| h.ended.is_none())
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 
     /// The selected campaign's name.

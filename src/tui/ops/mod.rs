@@ -6,6 +6,8 @@
 //! interrupted operation. Dangerous actions go through a pair, as in gitui: a dialog asks
 //! (`Preflight`, `Ask`), its answer sends the command.
 //!
+//! - `campaign` — a campaign launched over the list's filter (form, plan, typed confirmation),
+//!   the `:campaigns` keys' questions, and the coordinators that run here.
 //! - `lease` — what the Leases say of everyone's operations (OP column, `:ops`, resume offers).
 //! - `progress` — one run's progress folded from the runner's events; the pane's rows.
 //!
@@ -15,6 +17,7 @@
 //! [`Cmd`]: super::Cmd
 //! [`Msg::Op`]: super::Msg::Op
 
+pub mod campaign;
 pub mod lease;
 pub mod progress;
 
@@ -85,6 +88,11 @@ pub enum Dialog {
     Preflight(Box<Preflight>),
     Ask(Ask),
     Resume(ResumeOffer),
+    /// A campaign over the list's filter: its form, then its plan for the typed confirmation.
+    CampaignForm(campaign::CampaignForm),
+    CampaignPlan(Box<campaign::CampaignPlan>),
+    /// A `:campaigns` key's question (pause, resume, cancel).
+    CampaignAsk(campaign::CampaignAsk),
 }
 
 /// A database's operations menu.
@@ -220,8 +228,11 @@ pub enum Ask {
         operation: OperationName,
         holder: String,
     },
-    /// Quit while operations run?
-    Quit { running: Vec<String> },
+    /// Quit while operations run, or campaigns are coordinated here?
+    Quit {
+        running: Vec<String>,
+        campaigns: Vec<String>,
+    },
     /// Post this incident (the database's summary, `None` while it is read) to the webhook?
     Incident {
         id: u64,

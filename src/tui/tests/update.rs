@@ -511,6 +511,7 @@ fn run_is_a_send_future() {
         read_only: false,
         orchestras: Vec::new(),
         kubeconfig: None,
+        contexts: Vec::new(),
     };
     // Not polled: only proves main can spawn it.
     let fut = run(opts, rx, focus);

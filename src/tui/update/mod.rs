@@ -45,6 +45,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::InputEnded(None) => cmds.push(Cmd::Quit),
         Msg::InputEnded(Some(e)) => cmds.push(Cmd::Fail(format!("terminal input: {e}"))),
         Msg::Op(om) => flow::on_msg(model, om),
+        Msg::Campaign(cm) => flow::on_campaign_msg(model, cm),
     }
     if model.expire_note() {
         model.dirty = true;
@@ -235,9 +236,15 @@ fn normal_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
                 flow::open_menu(m, key, member);
             }
         }
+        Action::CancelOperation if matches!(m.view, View::Campaigns { .. }) => {
+            flow::control_key(m, flow::Control::Cancel)
+        }
         Action::CancelOperation => flow::cancel_or_close(m, cmds),
         Action::Follow => follow::on_key(m, cmds),
         Action::OperationsList => nav::open_operations(m),
+        Action::Campaign => flow::open_campaign_form(m),
+        Action::PauseCampaign => flow::control_key(m, flow::Control::Pause),
+        Action::ResumeCampaign => flow::control_key(m, flow::Control::Resume),
         Action::Pane => {
             // A static inventory database has no events pane (no Kubernetes).
             if m.open_database().is_some_and(|d| !d.is_static()) {

@@ -1,7 +1,9 @@
 //! `:campaigns`: every campaign the orchestras hold (their ConfigMaps, watched by the engine, so
 //! any baton sees them): its operation, phase, current wave, a progress bar, done · running ·
 //! pending · skipped · failed, databases done per minute and the time left at that pace. Enter
-//! opens one: who paused or halted it and why, and each of its databases with its state.
+//! opens one: who paused or halted it and why, what its coordinator said last when this
+//! dashboard coordinates it, and each of its databases with its state. `p`, `r` and `x` pause,
+//! resume and cancel (the questions are `dialog::campaign`).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -199,18 +201,36 @@ fn render_one(model: &Model, theme: &Theme, name: &str, area: Rect, buf: &mut Bu
         style = phase_style(theme, ctl.phase.word());
     }
     put(buf, x0, inner.y, w, &head, style);
+    // A coordinator of this dashboard: its last line, or how it ended.
+    let here = model.campaigns.here.get(name).map(|h| match &h.ended {
+        None => (
+            format!(
+                "coordinated here · {}",
+                h.lines.back().map_or("starting…", String::as_str)
+            ),
+            theme.healthy,
+        ),
+        Some(e) => (format!("its coordinator here: {e}"), theme.muted),
+    });
+    let top = inner.y + 1 + u16::from(here.is_some());
+    if let Some((line, style)) = &here {
+        put(buf, x0, inner.y + 1, w, line, *style);
+    }
+    if top + 1 >= inner.bottom() {
+        return;
+    }
     let cols = [
         col(Column::Name, "DATABASE", 40, 0),
         col(Column::Phase, "STATE", 8, 1),
         flex(Column::Counts, "DETAIL", 20, 2),
     ];
     let tbl = Table::new(&cols, w, x0);
-    tbl.header(buf, inner.y + 1, theme.header, None);
-    let n = usize::from(inner.height - 2);
+    tbl.header(buf, top, theme.header, None);
+    let n = usize::from(inner.bottom() - top - 1);
     let sel = model.campaigns.db_sel;
     let offset = scroll(0, sel, n, c.states.len());
     for (i, (k, s)) in c.states.iter().enumerate().skip(offset).take(n) {
-        let y = inner.y + 2 + (i - offset) as u16;
+        let y = top + 1 + (i - offset) as u16;
         let selected = i == sel;
         if selected {
             select_row(buf, theme, inner.x, y, inner.width);

@@ -16,13 +16,14 @@ use tokio::sync::{mpsc, watch};
 mod records;
 mod tell;
 
+pub use tell::Say;
+
 use super::judge::{self, Look};
 use super::launch::{self, How, Report};
 use super::lock::{Lock, LockError};
 use super::run::{self, Campaign, DbState, Limits};
 use super::state::{Control, Definition, Entry, Phase};
 use crate::Exit;
-use crate::cli::OpOutput;
 use crate::fleet::DbKey;
 use crate::ops::progress::{OpEvent, Outcome};
 use crate::source::{Engine, now_ms};
@@ -45,7 +46,7 @@ pub struct Coordinator {
     pub states: BTreeMap<DbKey, DbState>,
     pub lock: Lock,
     pub engine: Engine,
-    pub output: OpOutput,
+    pub output: Say,
     held: BTreeMap<String, Held>,
     tasks: BTreeMap<DbKey, (tokio::task::JoinHandle<()>, watch::Sender<bool>)>,
     tx: mpsc::UnboundedSender<Report>,
@@ -72,7 +73,7 @@ impl Coordinator {
         states: BTreeMap<DbKey, DbState>,
         lock: Lock,
         engine: Engine,
-        output: OpOutput,
+        output: Say,
         clients: BTreeMap<String, (kube::Client, Option<String>)>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();

@@ -1,5 +1,6 @@
-//! What the coordinator tells: lines or JSON events on stdout, the audit, webhook notices,
-//! the campaign's counts when they change, and which databases the engine probes often.
+//! What the coordinator tells: lines or JSON events on stdout (or, in the dashboard, lines on a
+//! channel), the audit, webhook notices, the campaign's counts when they change, and which
+//! databases the engine probes often.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -12,18 +13,44 @@ use crate::ops::campaign::run::{self, DbState};
 use crate::ops::campaign::state::Entry;
 use crate::source::{Focus, now_ms};
 
+/// Where a coordinator's lines go: stdout as text or JSON events (`baton campaign`), or a
+/// channel (the dashboard, which owns the terminal).
+#[derive(Debug, Clone)]
+pub enum Say {
+    Out(OpOutput),
+    Lines(tokio::sync::mpsc::UnboundedSender<String>),
+}
+
+impl Say {
+    /// A line a person reads (on stdout in either output, as `start` and `resume` always did).
+    pub fn line(&self, text: &str) {
+        match self {
+            Say::Out(_) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            }
+            Say::Lines(tx) => {
+                let _ = tx.send(text.to_string());
+            }
+        }
+    }
+}
+
 impl Coordinator {
     /// Prints a line (text) or an event (JSON, with its time `at_ms`).
     pub(super) fn say(&self, mut event: serde_json::Value, text: &str) {
         if let Some(o) = event.as_object_mut() {
             o.insert("at_ms".into(), serde_json::json!(now_ms()));
         }
-        let mut out = std::io::stdout().lock();
-        let _ = match self.output {
-            OpOutput::Text => writeln!(out, "{text}"),
-            OpOutput::Json => writeln!(out, "{event}"),
-        };
-        let _ = out.flush();
+        match &self.output {
+            Say::Out(OpOutput::Json) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{event}");
+                let _ = out.flush();
+            }
+            say => say.line(text),
+        }
     }
 
     pub(super) fn audit(&self, database: &str, verb: &str, object: &str, result: &str) {

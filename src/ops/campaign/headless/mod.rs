@@ -20,6 +20,10 @@ mod plan_text;
 mod start;
 mod status;
 
+pub use plan_text::text as plan_text;
+pub use start::{resume_with, start_confirmed};
+pub use status::write_control;
+
 /// Runs `baton campaign <command>`; returns the process exit code.
 pub async fn run(global: &GlobalArgs, config: &Config, command: CampaignCommand) -> Exit {
     match command {
@@ -37,7 +41,7 @@ pub async fn run(global: &GlobalArgs, config: &Config, command: CampaignCommand)
 }
 
 /// The campaign the command line asks for, or what is wrong with it (naming the flag).
-fn spec_of(a: &CampaignPlanArgs, now_ms: u64) -> Result<Spec, String> {
+pub fn spec_of(a: &CampaignPlanArgs, now_ms: u64) -> Result<Spec, String> {
     let operation = OperationName::from_name(&a.operation).ok_or_else(|| {
         let ok: Vec<&str> = OperationName::ALL
             .into_iter()
@@ -128,7 +132,7 @@ async fn plan_of(
     let fleet = engine.fleet();
     let at = Instant::now();
     let plan = plan::plan(&spec, &selection, fleet, config, now_ms()).map_err(usage)?;
-    let missing = missing(fleet, &kube);
+    let missing = missing(fleet, |o| kube.contains(o));
     Ok(Planned {
         spec,
         plan,
@@ -164,18 +168,25 @@ fn print_plan(p: &Planned, output: OpOutput, tail: &str) {
         ),
         OpOutput::Text => print!(
             "{}",
-            plan_text::text(&p.spec, &p.plan, &p.missing, p.listed, p.planned, tail)
+            plan_text::text(
+                &p.spec,
+                &p.plan,
+                &p.missing,
+                Some((p.listed, p.planned)),
+                tail
+            )
         ),
     }
 }
 
-/// Orchestras whose databases or Leases are not all known: (name, why).
-fn missing(fleet: &Fleet, kube: &BTreeSet<String>) -> Vec<(String, String)> {
+/// Orchestras whose databases or Leases are not all known: (name, why). `kube`: the
+/// orchestras reached through Kubernetes (they have Leases).
+pub fn missing(fleet: &Fleet, kube: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     fleet
         .orchestras
         .values()
         .filter_map(|o| match &o.connection {
-            Connection::Live if o.leases_listed || !kube.contains(&o.name) => None,
+            Connection::Live if o.leases_listed || !kube(&o.name) => None,
             Connection::Live => Some((o.name.clone(), "its Leases were not listed in time".into())),
             Connection::Connecting => Some((o.name.clone(), "no answer in time".into())),
             Connection::Stale { .. } => Some((o.name.clone(), "stale".into())),

@@ -18,13 +18,13 @@ fn params_text(spec: &Spec) -> String {
         .collect()
 }
 
-/// The plan as a person reads it.
+/// The plan as a person reads it; `timing`: how long the fleet took to list and the plan to
+/// compute (None: the dashboard's, over the fleet on screen).
 pub fn text(
     spec: &Spec,
     p: &Plan,
     missing: &[(String, String)],
-    snapshot: Duration,
-    took: Duration,
+    timing: Option<(Duration, Duration)>,
     tail: &str,
 ) -> String {
     let mut out = format!(
@@ -141,11 +141,14 @@ pub fn text(
             "  orchestra {o} not in the plan: {why} (its databases are not counted)\n"
         ));
     }
-    out.push_str(&format!(
-        "  fleet listed in {:.2} s, planned in {:.0} ms; {tail}\n",
-        snapshot.as_secs_f64(),
-        took.as_secs_f64() * 1000.0
-    ));
+    let over = timing.map_or("planned over the fleet on screen".to_string(), |(l, t)| {
+        format!(
+            "fleet listed in {:.2} s, planned in {:.0} ms",
+            l.as_secs_f64(),
+            t.as_secs_f64() * 1000.0
+        )
+    });
+    out.push_str(&format!("  {over}; {tail}\n"));
     out
 }
 

@@ -8,16 +8,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::super::coordinator::Coordinator;
+use super::super::coordinator::{Coordinator, Say};
 use super::super::launch::Env;
 use super::super::lock::{self, Lock, LockError};
 use super::super::plan::Excluded;
 use super::super::run::DbState;
 use super::super::state::{self, Control, Definition, Entry, Phase, SaveError, Stored};
-use super::{open_fleet, plan_of, print_plan};
+use super::{Planned, open_fleet, plan_of, print_plan};
 use crate::Exit;
 use crate::cli::GlobalArgs;
-use crate::cli::campaign::{CampaignResumeArgs, CampaignStartArgs};
+use crate::cli::campaign::{CampaignPlanArgs, CampaignResumeArgs, CampaignStartArgs};
 use crate::config::Config;
 use crate::fleet::DbKey;
 use crate::ops::audit::Audit;
@@ -93,8 +93,8 @@ pub async fn start(global: &GlobalArgs, config: &Config, a: CampaignStartArgs) -
         println!("nothing: no database to run the campaign on");
         return Exit::Ok;
     }
-    let name = p.spec.name.clone();
     if !a.yes {
+        let name = &p.spec.name;
         let expected = format!("{name} {n}");
         let q = format!(
             "Start campaign {name}: {} on {n} database(s)? Type its name and the number of databases ({expected}) to go on: ",
@@ -109,6 +109,66 @@ pub async fn start(global: &GlobalArgs, config: &Config, a: CampaignStartArgs) -
             Err(m) => return fail(Exit::Usage, m),
         }
     }
+    match begin(global, config, p, Say::Out(a.plan.output)).await {
+        Ok(c) => c.run().await,
+        Err((code, m)) => fail(code, m),
+    }
+}
+
+/// The dashboard's start of a campaign it planned and had confirmed: planned again over a
+/// listing of its own (the engine the coordinator goes on with), it starts only when the plan
+/// is still the one confirmed (the same databases), else nothing is sent. Lines go to `say`;
+/// Ok: the coordinator's exit code when it stopped.
+pub async fn start_confirmed(
+    global: &GlobalArgs,
+    config: &Config,
+    a: &CampaignPlanArgs,
+    confirmed: &BTreeSet<DbKey>,
+    say: Say,
+) -> Result<Exit, String> {
+    if connect::read_only(global.read_only, config) {
+        return Err("refused (read-only): no campaign can start".into());
+    }
+    let p = plan_of(global, config, a).await.map_err(|(_, m)| m)?;
+    if !p.missing.is_empty() {
+        let names: Vec<String> = p
+            .missing
+            .iter()
+            .map(|(o, why)| format!("{o} ({why})"))
+            .collect();
+        return Err(format!(
+            "not started: orchestra(s) {} are not all known; a campaign starts over a fleet it sees whole",
+            names.join(", ")
+        ));
+    }
+    let now: BTreeSet<DbKey> = p
+        .plan
+        .waves
+        .iter()
+        .flat_map(|w| w.databases.iter().cloned())
+        .collect();
+    if now != *confirmed {
+        return Err(format!(
+            "not started: the plan changed since it was confirmed ({} database(s) then, {} now, {} different); plan it again",
+            confirmed.len(),
+            now.len(),
+            now.symmetric_difference(confirmed).count()
+        ));
+    }
+    let c = begin(global, config, p, say).await.map_err(|(_, m)| m)?;
+    Ok(c.run().await)
+}
+
+/// Records a confirmed plan in its orchestras (a name already used is refused), takes the
+/// campaign Lease on the home orchestra and hands back the coordinator, ready to run.
+async fn begin(
+    global: &GlobalArgs,
+    config: &Config,
+    p: Planned,
+    say: Say,
+) -> Result<Coordinator, (Exit, String)> {
+    let name = p.spec.name.clone();
+    let n = p.plan.planned();
     let holder = record::holder_identity();
     let now = now_ms();
     let waves: Vec<Vec<Entry>> = p
@@ -142,32 +202,32 @@ pub async fn start(global: &GlobalArgs, config: &Config, a: CampaignStartArgs) -
     let orchestras: BTreeSet<String> = states.keys().map(|k| k.orchestra.clone()).collect();
     let clients = match clients(global, config, &orchestras, false).await {
         Ok(c) => c,
-        Err((code, m)) => return fail(code, m),
+        Err(e) => return Err(e),
     };
     let ns = config.operations.namespace.clone();
     let Some(home_client) = clients.get(&home) else {
-        return fail(
+        return Err((
             Exit::Failed,
             format!("no client of the home orchestra {home}"),
-        );
+        ));
     };
     match state::load(home_client, &ns, &name).await {
         Ok(None) => {}
         Ok(Some(s)) => {
-            return fail(
+            return Err((
                 Exit::Usage,
                 format!(
-                    "a campaign named {name} exists already ({}, started by {}): `baton campaign status {name}`; choose another --name",
+                    "a campaign named {name} exists already ({}, started by {}): `baton campaign status {name}`; choose another name",
                     s.control.phase.word(),
                     s.definition.created_by
                 ),
-            );
+            ));
         }
-        Err(e) => return fail(Exit::Failed, e),
+        Err(e) => return Err((Exit::Failed, e.to_string())),
     }
     let lock = match Lock::take(home_client, &ns, &name, &holder, false, now).await {
         Ok(l) => l,
-        Err(e) => return fail(Exit::Refused, format!("not started: {e}")),
+        Err(e) => return Err((Exit::Refused, format!("not started: {e}"))),
     };
     let def = Definition {
         spec: p.spec.clone(),
@@ -196,7 +256,7 @@ pub async fn start(global: &GlobalArgs, config: &Config, a: CampaignStartArgs) -
                     SaveError::Failed(m) => format!("cannot record the campaign on {o}: {m}"),
                 };
                 let _ = lock.release(now_ms()).await;
-                return fail(Exit::Failed, format!("not started: {why}"));
+                return Err((Exit::Failed, format!("not started: {why}")));
             }
         }
     }
@@ -216,8 +276,8 @@ pub async fn start(global: &GlobalArgs, config: &Config, a: CampaignStartArgs) -
             let _ = crate::ops::audit::post_webhook(&url, &t, serde_json::json!({})).await;
         });
     }
-    println!("{text}");
-    let c = Coordinator::new(
+    say.line(&text);
+    Ok(Coordinator::new(
         env(global, config, &holder, &name),
         def,
         ns,
@@ -225,10 +285,9 @@ pub async fn start(global: &GlobalArgs, config: &Config, a: CampaignStartArgs) -
         states,
         lock,
         p.engine,
-        a.plan.output,
+        say,
         held,
-    );
-    c.run().await
+    ))
 }
 
 /// The campaign `name` as each orchestra holds it; orchestras that hold none are left out, and
@@ -311,43 +370,58 @@ pub(super) async fn find(
 }
 
 pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs) -> Exit {
+    let say = Say::Out(a.output);
+    match resume_with(global, config, a, say).await {
+        Ok(code) => code,
+        Err((code, m)) => fail(code, m),
+    }
+}
+
+/// `resume` with its lines on `say`; with `a.yes` nothing is asked (the dashboard asked). Ok:
+/// the exit code (the coordinator's, when it coordinated here); Err: what stopped it.
+pub async fn resume_with(
+    global: &GlobalArgs,
+    config: &Config,
+    a: CampaignResumeArgs,
+    say: Say,
+) -> Result<Exit, (Exit, String)> {
     if connect::read_only(global.read_only, config) {
-        return fail(
+        return Err((
             Exit::Refused,
-            "refused (read-only): no campaign can be resumed",
-        );
+            "refused (read-only): no campaign can be resumed".to_string(),
+        ));
     }
     let found = match find(global, config, &a.name).await {
         Ok(f) => f,
-        Err((code, m)) => return fail(code, m),
+        Err(e) => return Err(e),
     };
     let ns = config.operations.namespace.clone();
     let Some((_, any)) = found.values().next() else {
-        return fail(Exit::Usage, format!("no campaign {}", a.name));
+        return Err((Exit::Usage, format!("no campaign {}", a.name)));
     };
     let def = any.definition.clone();
     let Some((home_client, home)) = found.get(&def.home).cloned() else {
-        return fail(
+        return Err((
             Exit::Failed,
             format!(
                 "the home orchestra {} of campaign {} holds no record",
                 def.home, a.name
             ),
-        );
+        ));
     };
     match home.control.phase {
         Phase::Finished => {
-            println!("nothing: campaign {} finished", a.name);
-            return Exit::Ok;
+            say.line(&format!("nothing: campaign {} finished", a.name));
+            return Ok(Exit::Ok);
         }
         Phase::Cancelled => {
-            return fail(
+            return Err((
                 Exit::Usage,
                 format!(
                     "campaign {} was cancelled by {}; a cancelled campaign does not resume (start a new one)",
                     a.name, home.control.by
                 ),
-            );
+            ));
         }
         _ => {}
     }
@@ -355,7 +429,7 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
     let now = now_ms();
     let current = match lock::look(&home_client, &ns, &a.name).await {
         Ok(h) => h,
-        Err(e) => return fail(Exit::Failed, e),
+        Err(e) => return Err((Exit::Failed, (e).to_string())),
     };
     // A live coordinator: un-pause it, or say who coordinates.
     if let Some(h) = current
@@ -363,7 +437,7 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
         .filter(|h| h.live(now) && h.holder != holder)
     {
         if !home.control.phase.stopped() {
-            return fail(
+            return Err((
                 Exit::Refused,
                 format!(
                     "campaign {} runs: it is coordinated by {} (renewed {} s ago)",
@@ -371,7 +445,7 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
                     h.holder,
                     h.age_s(now)
                 ),
-            );
+            ));
         }
         let control = Control::new(Phase::Running, &holder, "resumed", now);
         let mine: BTreeMap<Entry, DbState> = home.states.clone();
@@ -392,19 +466,19 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
                     "resume",
                     &format!("un-paused; coordinated by {}", h.holder),
                 );
-                println!(
+                say.line(&format!(
                     "done: campaign {} goes on, coordinated by {}",
                     a.name, h.holder
-                );
-                Exit::Ok
+                ));
+                Ok(Exit::Ok)
             }
-            Err(e) => fail(
+            Err(e) => Err((
                 Exit::Failed,
                 format!(
                     "not resumed: {e:?}; read it again with `baton campaign status {}`",
                     a.name
                 ),
-            ),
+            )),
         };
     }
     let stale = current
@@ -423,18 +497,18 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
         match crate::ops::headless::confirm(&q, &a.name).await {
             Ok(true) => {}
             Ok(false) => {
-                println!("nothing: not confirmed; nothing was sent");
-                return Exit::Ok;
+                say.line("nothing: not confirmed; nothing was sent");
+                return Ok(Exit::Ok);
             }
-            Err(m) => return fail(Exit::Usage, m),
+            Err(m) => return Err((Exit::Usage, (m).to_string())),
         }
     }
     let lock = match Lock::take(&home_client, &ns, &a.name, &holder, true, now).await {
         Ok(l) => l,
         Err(e @ (LockError::Held(_) | LockError::Stale(_))) => {
-            return fail(Exit::Refused, format!("not resumed: {e}"));
+            return Err((Exit::Refused, format!("not resumed: {e}")));
         }
-        Err(e) => return fail(Exit::Failed, format!("not resumed: {e}")),
+        Err(e) => return Err((Exit::Failed, format!("not resumed: {e}"))),
     };
     let from = stale.map_or("none".to_string(), |h| h.holder.clone());
     audit(
@@ -447,7 +521,7 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
         Ok(e) => e,
         Err(m) => {
             let _ = lock.release(now_ms()).await;
-            return fail(Exit::Usage, m);
+            return Err((Exit::Usage, (m).to_string()));
         }
     };
     let mut states: BTreeMap<DbKey, DbState> = def
@@ -465,7 +539,7 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
     // interrupted there is refused by its lock and recorded so).
     for (k, s) in states.iter_mut() {
         if let DbState::Failed { why } = s {
-            println!("retry    {}: it failed before: {why}", k.id());
+            say.line(&format!("retry    {}: it failed before: {why}", k.id()));
             *s = DbState::Pending;
         }
     }
@@ -475,10 +549,10 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
         &format!("resumed (coordinator was {from})"),
         now_ms(),
     );
-    println!(
+    say.line(&format!(
         "campaign {} resumed by {holder} (coordinator was {from})",
         a.name
-    );
+    ));
     let held = found
         .into_iter()
         .map(|(o, (c, s))| (o, (c, Some(s.resource_version))))
@@ -491,8 +565,8 @@ pub async fn resume(global: &GlobalArgs, config: &Config, a: CampaignResumeArgs)
         states,
         lock,
         engine,
-        a.output,
+        say,
         held,
     );
-    c.run().await
+    Ok(c.run().await)
 }

@@ -229,17 +229,34 @@ pub async fn control(
     a: CampaignControlArgs,
     phase: Phase,
 ) -> Exit {
-    if connect::read_only(global.read_only, config) {
-        eprintln!("baton: refused (read-only): a campaign's control is a change");
-        return Exit::Refused;
-    }
-    let found = match find(global, config, &a.name).await {
-        Ok(f) => f,
+    match write_control(global, config, &a.name, phase, &a.why).await {
+        Ok(text) => {
+            println!("done: {text}");
+            Exit::Ok
+        }
         Err((code, m)) => {
             eprintln!("baton: {m}");
-            return code;
+            code
         }
-    };
+    }
+}
+
+/// Writes `phase` (paused, cancelled) as campaign `name`'s control on its home orchestra, at
+/// the version read (read again on a 409), audits it and posts the notice. Ok: what was done.
+pub async fn write_control(
+    global: &GlobalArgs,
+    config: &Config,
+    name: &str,
+    phase: Phase,
+    why: &str,
+) -> Result<String, (Exit, String)> {
+    if connect::read_only(global.read_only, config) {
+        return Err((
+            Exit::Refused,
+            "refused (read-only): a campaign's control is a change".into(),
+        ));
+    }
+    let found = find(global, config, name).await?;
     let ns = &config.operations.namespace;
     let holder = crate::ops::record::holder_identity();
     let Some(home) = found
@@ -247,25 +264,22 @@ pub async fn control(
         .next()
         .map(|(_, s)| s.definition.home.clone())
     else {
-        return Exit::Usage;
+        return Err((Exit::Usage, format!("no campaign {name}")));
     };
     let Some((client, mut s)) = found.get(&home).cloned() else {
-        eprintln!(
-            "baton: the home orchestra {home} of campaign {} holds no record",
-            a.name
-        );
-        return Exit::Failed;
+        return Err((
+            Exit::Failed,
+            format!("the home orchestra {home} of campaign {name} holds no record"),
+        ));
     };
     for _ in 0..3 {
         if matches!(s.control.phase, Phase::Finished | Phase::Cancelled) {
-            eprintln!(
-                "baton: campaign {} is {} already",
-                a.name,
-                s.control.phase.word()
-            );
-            return Exit::Usage;
+            return Err((
+                Exit::Usage,
+                format!("campaign {name} is {} already", s.control.phase.word()),
+            ));
         }
-        let control = Control::new(phase, &holder, &a.why, now_ms());
+        let control = Control::new(phase, &holder, why, now_ms());
         match state::save(
             &client,
             ns,
@@ -278,25 +292,24 @@ pub async fn control(
         {
             Ok(_) => {
                 let text = format!(
-                    "campaign {} {} by {holder}{}: nothing new starts; what runs finishes, then its coordinator stops",
-                    a.name,
+                    "campaign {name} {} by {holder}{}: nothing new starts; what runs finishes, then its coordinator stops",
                     phase.word(),
-                    if a.why.is_empty() {
+                    if why.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({})", a.why)
+                        format!(" ({why})")
                     }
                 );
                 Audit::new(
                     Audit::default_path(),
                     &holder,
                     "campaign",
-                    &format!("campaign {}", a.name),
+                    &format!("campaign {name}"),
                     "",
                 )
                 .record(
                     phase.word(),
-                    &format!("configmap/{ns}/{}{}", state::PREFIX, a.name),
+                    &format!("configmap/{ns}/{}{name}", state::PREFIX),
                     "ok",
                 );
                 if let Some(url) = crate::ops::audit::webhook_from_env(
@@ -304,32 +317,30 @@ pub async fn control(
                 ) && let Err(e) = crate::ops::audit::post_webhook(
                     &url,
                     &text,
-                    serde_json::json!({"campaign": a.name}),
+                    serde_json::json!({"campaign": name}),
                 )
                 .await
                 {
-                    eprintln!("baton: the notice was not posted: {e}");
+                    tracing::warn!(error = %e, "campaign notice not posted");
+                    return Ok(format!("{text} (the notice was not posted: {e})"));
                 }
-                println!("done: {text}");
-                return Exit::Ok;
+                return Ok(text);
             }
-            Err(SaveError::Conflict(_)) => match state::load(&client, ns, &a.name).await {
+            Err(SaveError::Conflict(_)) => match state::load(&client, ns, name).await {
                 Ok(Some(again)) => s = again,
                 Ok(None) => break,
-                Err(e) => {
-                    eprintln!("baton: {e}");
-                    return Exit::Failed;
-                }
+                Err(e) => return Err((Exit::Failed, e.to_string())),
             },
             Err(SaveError::Failed(e)) => {
-                eprintln!("baton: cannot write campaign {}'s control: {e}", a.name);
-                return Exit::Failed;
+                return Err((
+                    Exit::Failed,
+                    format!("cannot write campaign {name}'s control: {e}"),
+                ));
             }
         }
     }
-    eprintln!(
-        "baton: campaign {}'s record kept changing; try again",
-        a.name
-    );
-    Exit::Failed
+    Err((
+        Exit::Failed,
+        format!("campaign {name}'s record kept changing; try again"),
+    ))
 }

@@ -118,7 +118,7 @@ fn quitting_while_an_operation_runs_asks_first() {
     for quit in [key('q'), ctrl('c')] {
         let cmds = send(&mut m, [quit]);
         assert!(!cmds.contains(&Cmd::Quit));
-        let Some(Dialog::Ask(Ask::Quit { running })) = &m.ops.dialog else {
+        let Some(Dialog::Ask(Ask::Quit { running, .. })) = &m.ops.dialog else {
             panic!("quit question")
         };
         assert_eq!(running, &[format!("rolling-restart on {ORDERS}")]);

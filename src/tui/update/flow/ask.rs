@@ -93,7 +93,7 @@ pub(super) fn resume_key(
     }
 }
 
-/// Quit, unless operations of this dashboard run: then ask first.
+/// Quit, unless operations of this dashboard run, or campaigns it coordinates: then ask first.
 pub fn quit(m: &mut Model, cmds: &mut Vec<Cmd>) {
     let running: Vec<String> = m
         .ops
@@ -102,12 +102,15 @@ pub fn quit(m: &mut Model, cmds: &mut Vec<Cmd>) {
         .filter(|r| r.running())
         .map(|r| format!("{} on {}", r.operation.as_str(), r.key.id()))
         .collect();
-    if running.is_empty() || matches!(m.ops.dialog, Some(Dialog::Ask(Ask::Quit { .. }))) {
+    let campaigns = m.campaigns.coordinated_here();
+    if (running.is_empty() && campaigns.is_empty())
+        || matches!(m.ops.dialog, Some(Dialog::Ask(Ask::Quit { .. })))
+    {
         cmds.push(Cmd::Quit);
         return;
     }
     m.mode = Mode::Normal;
-    m.ops.dialog = Some(Dialog::Ask(Ask::Quit { running }));
+    m.ops.dialog = Some(Dialog::Ask(Ask::Quit { running, campaigns }));
     m.dirty = true;
 }
 

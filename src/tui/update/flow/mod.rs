@@ -12,11 +12,14 @@
 //!   forcing), and starting the run once confirmed.
 //! - `ask` — the questions (cancel, quit, posting an incident, resuming an interrupted
 //!   operation): asking them and their answers.
+//! - `campaign` — a campaign launched over the list's filter (form, plan, typed confirmation),
+//!   the `:campaigns` keys and their questions, and the campaign tasks' answers.
 //! - `answers` — the answers of operation tasks (preflights, run events, logs, ends, incident
 //!   texts) and the artifact of a run that is done.
 
 mod answers;
 mod ask;
+mod campaign;
 mod confirm;
 mod menu;
 
@@ -30,6 +33,9 @@ use crate::tui::ops::Dialog;
 
 pub use answers::{artifact, on_msg};
 pub use ask::{cancel_or_close, offer_resume, quit};
+pub use campaign::{
+    Control, control_key, on_msg as on_campaign_msg, open_form as open_campaign_form,
+};
 pub use menu::open_menu;
 
 fn info(m: &mut Model, text: String) {
@@ -59,6 +65,9 @@ pub fn dialog_key(m: &mut Model, k: KeyEvent, cmds: &mut Vec<Cmd>) {
         Dialog::Preflight(pf) => confirm::preflight_key(m, pf, k, cmds),
         Dialog::Ask(ask) => ask::ask_key(m, ask, k, cmds),
         Dialog::Resume(offer) => ask::resume_key(m, offer, k, cmds),
+        Dialog::CampaignForm(f) => campaign::form_key(m, f, k),
+        Dialog::CampaignPlan(p) => campaign::plan_key(m, p, k, cmds),
+        Dialog::CampaignAsk(a) => campaign::ask_key(m, a, k, cmds),
     };
 }
 

@@ -95,27 +95,45 @@ pub(super) fn render_ask(model: &Model, theme: &Theme, ask: &Ask, area: Rect, bu
             };
             simple_box(model, theme, key, " cancel ", hints, lines, area, buf);
         }
-        Ask::Quit { running } => {
-            let mut lines: Vec<Line> = vec![Line::from(Span::styled(
-                format!(
-                    "{} operation{} of this dashboard still run{}:",
-                    running.len(),
-                    if running.len() == 1 { "" } else { "s" },
-                    if running.len() == 1 { "s" } else { "" }
-                ),
-                theme.warning,
-            ))];
-            for r in running.iter().take(5) {
-                lines.push(Line::from(Span::styled(format!("  · {r}"), theme.text)));
+        Ask::Quit { running, campaigns } => {
+            let mut lines: Vec<Line> = Vec::new();
+            if !running.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "{} operation{} of this dashboard still run{}:",
+                        running.len(),
+                        if running.len() == 1 { "" } else { "s" },
+                        if running.len() == 1 { "s" } else { "" }
+                    ),
+                    theme.warning,
+                )));
+                for r in running.iter().take(5) {
+                    lines.push(Line::from(Span::styled(format!("  · {r}"), theme.text)));
+                }
+                lines.push(Line::from(Span::styled(
+                    "Quitting stops them where they are: their Leases keep the state,",
+                    theme.muted,
+                )));
+                lines.push(Line::from(Span::styled(
+                    "and opening the database again offers to resume.",
+                    theme.muted,
+                )));
             }
-            lines.push(Line::from(Span::styled(
-                "Quitting stops them where they are: their Leases keep the state,",
-                theme.muted,
-            )));
-            lines.push(Line::from(Span::styled(
-                "and opening the database again offers to resume. Quit now?",
-                theme.muted,
-            )));
+            if !campaigns.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    format!("This dashboard coordinates {}:", campaigns.join(", ")),
+                    theme.warning,
+                )));
+                lines.push(Line::from(Span::styled(
+                    "quitting stops coordinating: nothing new starts, operations running in the",
+                    theme.muted,
+                )));
+                lines.push(Line::from(Span::styled(
+                    "orchestras finish; r in :campaigns (or `baton campaign resume`) goes on.",
+                    theme.muted,
+                )));
+            }
+            lines.push(Line::from(Span::styled("Quit now?", theme.text)));
             let w = lines.iter().map(Line::width).max().unwrap_or(40) as u16 + 4;
             let h = lines.len() as u16 + 2;
             let r = Rect::new(

@@ -28,6 +28,22 @@ pub(super) fn frame(
     area: Rect,
     buf: &mut Buffer,
 ) -> Rect {
+    frame_at(model, theme, &key.orchestra, title, hints, w, h, area, buf)
+}
+
+/// [`frame`] for what acts on `orchestra`, or on the fleet (`""`: no accent, `fleet`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn frame_at(
+    model: &Model,
+    theme: &Theme,
+    orchestra: &str,
+    title: &str,
+    hints: &str,
+    w: u16,
+    h: u16,
+    area: Rect,
+    buf: &mut Buffer,
+) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     let r = Rect::new(
@@ -38,12 +54,16 @@ pub(super) fn frame(
     );
     Clear.render(r, buf);
     buf.set_style(r, theme.text);
-    let border = if model.accent(&key.orchestra).is_some() {
-        accent_style(model.accent(&key.orchestra), theme)
+    let border = if model.accent(orchestra).is_some() {
+        accent_style(model.accent(orchestra), theme)
     } else {
         theme.border_focus
     };
-    let place = format!(" {} ", model.display_name(&key.orchestra));
+    let place = if orchestra.is_empty() {
+        " fleet ".to_string()
+    } else {
+        format!(" {} ", model.display_name(orchestra))
+    };
     let mut block = Block::default()
         .borders(Borders::ALL)
         .border_style(border)
@@ -51,7 +71,7 @@ pub(super) fn frame(
         .title(
             Line::from(Span::styled(
                 place,
-                accent_style(model.accent(&key.orchestra), theme).add_modifier(Modifier::BOLD),
+                accent_style(model.accent(orchestra), theme).add_modifier(Modifier::BOLD),
             ))
             .right_aligned(),
         );

@@ -10,8 +10,11 @@
 //! - `form` — the parameter form.
 //! - `preflight` — the confirmation: checks, plan, and the y/n or typed-id line.
 //! - `ask` — the questions (incident, cancel, quit) and the resume offer.
+//! - `campaign` — a campaign's form, its plan with the typed confirmation, and the questions of
+//!   the `:campaigns` keys.
 
 mod ask;
+mod campaign;
 mod form;
 mod frame;
 mod menu;
@@ -57,5 +60,8 @@ pub fn render(model: &Model, theme: &Theme, area: Rect, buf: &mut Buffer) {
         Dialog::Preflight(pf) => preflight::render_preflight(model, theme, pf, area, buf),
         Dialog::Ask(ask) => ask::render_ask(model, theme, ask, area, buf),
         Dialog::Resume(offer) => ask::render_resume(model, theme, offer, area, buf),
+        Dialog::CampaignForm(f) => campaign::render_form(model, theme, f, area, buf),
+        Dialog::CampaignPlan(p) => campaign::render_plan(model, theme, p, area, buf),
+        Dialog::CampaignAsk(a) => campaign::render_ask(model, theme, a, area, buf),
     }
 }
