@@ -666,3 +666,158 @@ async fn a_coordinator_killed_mid_wave_is_taken_over_by_exactly_one_resume() {
     }
     t.lab.shutdown().await;
 }
+
+/// The campaign's state word of each database, from `campaign status NAME --output json`.
+fn states(c: &Value) -> BTreeMap<String, String> {
+    c["databases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                d["database"].as_str().unwrap_or("").to_string(),
+                d["state"]["state"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_launches_a_campaign_over_its_filter_pauses_and_resumes_it() {
+    let t = TestLab::start(spec("5.24.1")).await;
+    settled_all(&t).await;
+    let cfg = t.dir.path().join("baton.toml");
+    std::fs::write(&cfg, ORCHESTRAS).unwrap();
+    let cmd = format!(
+        "BATON_DATA_DIR={data} {bin} --kubeconfig {kc} --config {cfg}; sleep 60",
+        data = t.baton_data().display(),
+        bin = env!("CARGO_BIN_EXE_baton"),
+        kc = t.kubeconfig().display(),
+        cfg = cfg.display(),
+    );
+    let tm = common::tmux::Tmux::start("campaign-launch", 200, 60, &cmd);
+    tm.wait("the fleet view", Duration::from_secs(20), |s| {
+        s.contains("Orchestras")
+    })
+    .await;
+    // The database list filtered to team-a's two databases, then C: the form over that filter.
+    tm.keys(&["d", "/"]);
+    tm.keys(&["ns:team-a", "Enter"]);
+    tm.wait("the filtered list", Duration::from_secs(20), |s| {
+        s.contains("team-a/orders") && !s.contains("team-c/billing")
+    })
+    .await;
+    tm.keys(&["C"]);
+    tm.wait("the campaign form", Duration::from_secs(10), |s| {
+        s.contains("over the databases the filter 'ns:team-a' selects")
+    })
+    .await;
+    tm.keys(&["rolling-restart", "Tab", "Tab", "dash-rr", "Tab", "Tab"]);
+    tm.keys(&["BSpace", "BSpace", "BSpace", "20s", "Enter"]);
+    let plan = tm
+        .wait("the plan", Duration::from_secs(10), |s| {
+            s.contains(
+                "type the campaign's name and its number of databases to start it: dash-rr 2",
+            )
+        })
+        .await;
+    assert!(
+        plan.contains("campaign dash-rr: rolling-restart over 'ns:team-a'"),
+        "{plan}"
+    );
+    tm.keys(&["dash-rr 2"]);
+    tm.wait("the typed confirmation", Duration::from_secs(10), |s| {
+        s.contains("✓ matches")
+    })
+    .await;
+    tm.keys(&["Enter"]);
+    tm.wait("the campaign running here", Duration::from_secs(60), |s| {
+        s.lines().any(|l| {
+            l.contains("dash-rr") && l.contains("rolling-restart") && l.contains("running")
+        })
+    })
+    .await;
+    // Another baton sees it, coordinated by the dashboard.
+    let c = wait_some("the canary done", Duration::from_secs(90), || async {
+        let c = status_of(&t, ORCHESTRAS, "dash-rr").await?;
+        (c["counts"]["done"].as_u64() == Some(1)).then_some(c)
+    })
+    .await;
+    assert!(
+        c["coordinator"].as_str().unwrap().contains("renewed"),
+        "{c:#}"
+    );
+    assert_eq!(states(&c).len(), 2, "{c:#}");
+    // p, y: paused while the canary soaks; nothing new starts and the coordinator here stops.
+    tm.keys(&["p"]);
+    tm.wait("the pause question", Duration::from_secs(10), |s| {
+        s.contains("Pause campaign dash-rr?")
+    })
+    .await;
+    tm.keys(&["y"]);
+    let c = wait_some(
+        "paused, coordinator gone",
+        Duration::from_secs(60),
+        || async {
+            let c = status_of(&t, ORCHESTRAS, "dash-rr").await?;
+            (c["control"]["phase"] == "paused"
+                && !c["coordinator"].as_str().unwrap_or("").contains("renewed"))
+            .then_some(c)
+        },
+    )
+    .await;
+    assert!(
+        c["control"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("paused from the dashboard"),
+        "{c:#}"
+    );
+    let s = states(&c);
+    assert_eq!(
+        (
+            s.values().filter(|w| *w == "done").count(),
+            s.values().filter(|w| *w == "pending").count()
+        ),
+        (1, 1),
+        "{c:#}"
+    );
+    // r, the name typed: taken over here again, and it finishes.
+    tm.keys(&["r"]);
+    tm.wait("the resume question", Duration::from_secs(10), |s| {
+        s.contains("Resume campaign dash-rr?")
+    })
+    .await;
+    tm.keys(&["dash-rr", "Enter"]);
+    let c = wait_some("finished", Duration::from_secs(120), || async {
+        let c = status_of(&t, ORCHESTRAS, "dash-rr").await?;
+        (c["control"]["phase"] == "finished").then_some(c)
+    })
+    .await;
+    let s = states(&c);
+    assert!(s.values().all(|w| w == "done"), "{c:#}");
+    tm.wait("the end on screen", Duration::from_secs(20), |s| {
+        s.lines()
+            .any(|l| l.contains("dash-rr") && l.contains("finished"))
+    })
+    .await;
+    // Each database's operation started exactly once, from the dashboard's coordinator.
+    let starts = audited(&t, "dash-rr", "start");
+    let mut dbs: Vec<&str> = starts.iter().map(|(_, d)| d.as_str()).collect();
+    dbs.sort_unstable();
+    assert_eq!(
+        dbs,
+        ["lab-a/team-a/ledger", "lab-a/team-a/orders"],
+        "{starts:?}"
+    );
+    for (o, ns, db) in DBS {
+        let id = format!("{o}/{ns}/{db}");
+        assert_eq!(group(&t, &id)["quorum_lost_events"], 0, "{id}");
+    }
+    // Quitting asks nothing now that no coordinator runs here.
+    tm.keys(&["q"]);
+    tm.wait("the dashboard gone", Duration::from_secs(10), |s| {
+        !s.contains("Campaigns")
+    })
+    .await;
+}
