@@ -79,13 +79,34 @@ wait_for "Operations · $db" 10
 t send-keys -t shots Enter
 wait_for "type the database id" 20
 t send-keys -t shots -l "$db"
-wait_for "matches" 5
+wait_for "✓ matches" 5
 shoot operation-confirm 200 60
 t send-keys -t shots Enter
 wait_for "✓ 1 " 60
 shoot operation-running 200 60
 wait_for "rolling-restart · done" 180
 shoot operation-done 200 60
+
+# A campaign over the list's filter: its plan with the typed confirmation, then :campaigns while
+# it runs (its canary soaks 30 s).
+t send-keys -t shots Escape; sleep 0.3
+t send-keys -t shots d; sleep 0.5
+# The filter of the earlier shots is cleared first (Esc in the filter line).
+t send-keys -t shots /; t send-keys -t shots Escape; t send-keys -t shots /
+t send-keys -t shots -l "profile:neo4j"; t send-keys -t shots Enter; t send-keys -t shots C
+wait_for "over the databases the filter" 10
+t send-keys -t shots -l rolling-restart; t send-keys -t shots Tab Tab
+t send-keys -t shots -l demo-rr; t send-keys -t shots Tab Tab BSpace BSpace BSpace
+t send-keys -t shots -l 30s; t send-keys -t shots Enter
+wait_for "to start it: demo-rr" 10
+typed=$(t capture-pane -p -t shots | grep -o 'to start it: demo-rr [0-9]*' | sed 's/to start it: //')
+t send-keys -t shots -l "$typed"
+wait_for "✓ matches" 5
+shoot campaign-plan 200 60
+t send-keys -t shots Enter
+wait_for "demo-rr.*running" 60
+sleep 8
+shoot campaigns 200 60
 
 session 80 24
 t send-keys -t shots d; sleep 1

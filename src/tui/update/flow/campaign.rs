@@ -226,7 +226,14 @@ pub(super) fn ask_key(
 pub fn on_msg(m: &mut Model, msg: CampaignMsg) {
     m.dirty = true;
     match msg {
-        CampaignMsg::Line { name, text } => m.campaigns.here.entry(name).or_default().push(text),
+        CampaignMsg::Line { name, text } => {
+            let here = m.campaigns.here.entry(name).or_default();
+            // Its first line (started, resumed, or why not) replaces "listing the fleet again…".
+            if here.lines.is_empty() {
+                m.note = Some(crate::tui::model::Note::Info(text.clone()));
+            }
+            here.push(text);
+        }
         CampaignMsg::Ended { name, result } => {
             let here = m.campaigns.here.entry(name.clone()).or_default();
             let last = here.lines.back().cloned().unwrap_or_default();

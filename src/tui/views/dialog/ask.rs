@@ -124,14 +124,13 @@ pub(super) fn render_ask(model: &Model, theme: &Theme, ask: &Ask, area: Rect, bu
                     format!("This dashboard coordinates {}:", campaigns.join(", ")),
                     theme.warning,
                 )));
-                lines.push(Line::from(Span::styled(
-                    "quitting stops coordinating: nothing new starts, operations running in the",
-                    theme.muted,
-                )));
-                lines.push(Line::from(Span::styled(
-                    "orchestras finish; r in :campaigns (or `baton campaign resume`) goes on.",
-                    theme.muted,
-                )));
+                for l in [
+                    "quitting stops coordinating: nothing new starts; its runner Jobs finish in",
+                    "the orchestras, what it runs here stops where it is (its Lease keeps it);",
+                    "r in :campaigns (or `baton campaign resume`) goes on from the records.",
+                ] {
+                    lines.push(Line::from(Span::styled(l, theme.muted)));
+                }
             }
             lines.push(Line::from(Span::styled("Quit now?", theme.text)));
             let w = lines.iter().map(Line::width).max().unwrap_or(40) as u16 + 4;
