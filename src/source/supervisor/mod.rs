@@ -168,6 +168,21 @@ async fn after_listed(mut live: watch::Receiver<bool>, task: impl Future<Output 
     }
 }
 
+/// Like [`after_listed`], and after every orchestra's first list too (or the gate's deadline):
+/// for what the first frame does not need (Jobs, campaigns, zones), so that their lists do not
+/// compete with the first lists of the orchestras still listing.
+async fn after_first_lists(
+    first: FirstLists,
+    live: watch::Receiver<bool>,
+    task: impl Future<Output = ()>,
+) {
+    after_listed(live, async move {
+        first.wait().await;
+        task.await;
+    })
+    .await;
+}
+
 impl Supervisor {
     async fn send(&self, ev: FleetEvent) -> bool {
         self.events.send(ev).await.is_ok()
@@ -387,7 +402,9 @@ impl Supervisor {
                 ),
             ));
         }
-        tasks.spawn(after_listed(
+        let first = &self.shared.first_lists;
+        tasks.spawn(after_first_lists(
+            first.clone(),
             live.clone(),
             workloads::watch_jobs(client.clone(), |s| Inner::Jobs(Box::new(s)), itx.clone()),
         ));
@@ -395,7 +412,8 @@ impl Supervisor {
             live.clone(),
             workloads::watch_op_leases(client.clone(), |s| Inner::Leases(Box::new(s)), itx.clone()),
         ));
-        tasks.spawn(after_listed(
+        tasks.spawn(after_first_lists(
+            first.clone(),
             live.clone(),
             workloads::watch_campaigns(
                 client.clone(),
@@ -404,7 +422,8 @@ impl Supervisor {
                 itx.clone(),
             ),
         ));
-        tasks.spawn(after_listed(
+        tasks.spawn(after_first_lists(
+            first.clone(),
             live.clone(),
             pods::list_zones(client.clone(), Inner::Zones, itx.clone()),
         ));
