@@ -66,6 +66,10 @@ const DBS: [(&str, &str, &str); 5] = [
     ("lab-b", "team-c", "stock"),
 ];
 
+/// The kill -9 test times a Lease going stale and the dashboard test drives a terminal: run
+/// together with the rest on two cores, they starve each other; they take turns.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 const ORCHESTRAS: &str = "[orchestras.lab-a]\n\n[orchestras.lab-b]\n";
 
 async fn settled_all(t: &TestLab) {
@@ -529,6 +533,7 @@ async fn jobs_of(t: &TestLab, context: &str, ns: &str, db: &str) -> Vec<String> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_coordinator_killed_mid_wave_is_taken_over_by_exactly_one_resume() {
+    let _turn = HEAVY.lock().await;
     let t = TestLab::start_with_runner(spec("5.26.0")).await;
     settled_all(&t).await;
     for (o, ns) in [
@@ -684,6 +689,7 @@ fn states(c: &Value) -> BTreeMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dashboard_launches_a_campaign_over_its_filter_pauses_and_resumes_it() {
+    let _turn = HEAVY.lock().await;
     let t = TestLab::start(spec("5.24.1")).await;
     settled_all(&t).await;
     let cfg = t.dir.path().join("baton.toml");
