@@ -4,29 +4,14 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
 use tui_input::Input;
 use unicode_width::UnicodeWidthStr;
 
-use super::frame::frame_at;
+use super::frame::{frame_at, input_line};
 use crate::config::Theme;
 use crate::tui::model::Model;
 use crate::tui::ops::campaign::{CampaignAsk, CampaignForm, CampaignPlan};
 use crate::tui::widgets::put;
-
-/// One line of typed input with its drawn cursor (the terminal cursor stays hidden in dialogs).
-fn input_line(buf: &mut Buffer, x: u16, y: u16, w: u16, input: &Input, style: Style) {
-    buf.set_style(Rect::new(x, y, w, 1), style);
-    let room = usize::from(w.saturating_sub(1)).max(1);
-    let scroll = input.visual_scroll(room);
-    let shown: String = input.value().chars().skip(scroll).collect();
-    let end = put(buf, x, y, w.saturating_sub(1), &shown, style);
-    let cx = (x + (input.visual_cursor().saturating_sub(scroll)) as u16).min(end);
-    buf.set_style(
-        Rect::new(cx, y, 1, 1),
-        style.add_modifier(Modifier::REVERSED),
-    );
-}
 
 pub(super) fn render_form(
     model: &Model,
@@ -80,12 +65,7 @@ pub(super) fn render_form(
         } else {
             theme.border
         };
-        if focused {
-            input_line(buf, x0 + label_w, y, box_w, &field.input, style);
-        } else {
-            buf.set_style(Rect::new(x0 + label_w, y, box_w, 1), style);
-            put(buf, x0 + label_w, y, box_w, field.input.value(), style);
-        }
+        input_line(buf, x0 + label_w, y, box_w, &field.input, style, focused);
         y += 1;
     }
     let help = f.fields.get(f.focus).map_or("", |x| x.help.as_str());
@@ -155,7 +135,7 @@ pub(super) fn render_plan(
     );
     put(buf, x0, y, w, &ask, theme.warning);
     let box_w = w.min(40);
-    input_line(buf, x0, y + 1, box_w, &p.typed, theme.selected);
+    input_line(buf, x0, y + 1, box_w, &p.typed, theme.selected, true);
     let note = if p.typed_matches() {
         "  ✓ matches: ↵ starts it, coordinated by this dashboard"
     } else {
@@ -242,7 +222,7 @@ pub(super) fn render_ask(
     if let Some(t) = typed {
         let y = inner.y + lines.len() as u16;
         if y < inner.bottom() {
-            input_line(buf, x0, y, iw.min(40), t, theme.selected);
+            input_line(buf, x0, y, iw.min(40), t, theme.selected, true);
         }
     }
 }

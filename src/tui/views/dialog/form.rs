@@ -3,10 +3,9 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
 use unicode_width::UnicodeWidthStr;
 
-use super::frame::frame;
+use super::frame::{frame, input_line};
 use crate::config::Theme;
 use crate::fleet::catalog;
 use crate::tui::model::Model;
@@ -72,19 +71,7 @@ pub(super) fn render_form(model: &Model, theme: &Theme, form: &Form, area: Rect,
             theme.border
         };
         let bx = x0 + label_w;
-        buf.set_style(Rect::new(bx, y, box_w, 1), field_style);
-        let room = usize::from(box_w.saturating_sub(1)).max(1);
-        let scroll = f.input.visual_scroll(room);
-        let shown: String = f.input.value().chars().skip(scroll).collect();
-        let end = put(buf, bx, y, box_w.saturating_sub(1), &shown, field_style);
-        if focused {
-            // The cursor, drawn (the terminal cursor stays hidden in dialogs).
-            let cx = (bx + (f.input.visual_cursor().saturating_sub(scroll)) as u16).min(end);
-            buf.set_style(
-                Rect::new(cx, y, 1, 1),
-                field_style.add_modifier(Modifier::REVERSED),
-            );
-        }
+        input_line(buf, bx, y, box_w, &f.input, field_style, focused);
         put(
             buf,
             bx,

@@ -1,17 +1,19 @@
 //! The box every operation dialog is drawn in: centred over the view, cleared, bordered in the
 //! orchestra's accent and titled with what and where (the orchestra's name on the right), its
-//! key hints on the bottom border; and a box of plain lines in it.
+//! key hints on the bottom border; a box of plain lines in it; and a line of typed input.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Widget};
+use tui_input::Input;
 use unicode_width::UnicodeWidthStr;
 
 use crate::config::Theme;
 use crate::fleet::DbKey;
 use crate::tui::model::Model;
+use crate::tui::widgets::put;
 use crate::tui::widgets::styles::accent_style;
 
 /// A centred box of at most `w`×`h` inside `area`: cleared, bordered in the orchestra's accent,
@@ -121,4 +123,30 @@ pub(super) fn simple_box(
             inner.width.saturating_sub(2),
         );
     }
+}
+
+/// One line of typed input in a box of `w`, scrolled to its cursor, and the cursor drawn when
+/// `cursor` (the terminal cursor stays hidden in dialogs).
+pub(super) fn input_line(
+    buf: &mut Buffer,
+    x: u16,
+    y: u16,
+    w: u16,
+    input: &Input,
+    style: Style,
+    cursor: bool,
+) {
+    buf.set_style(Rect::new(x, y, w, 1), style);
+    let room = usize::from(w.saturating_sub(1)).max(1);
+    let scroll = input.visual_scroll(room);
+    let shown: String = input.value().chars().skip(scroll).collect();
+    let end = put(buf, x, y, w.saturating_sub(1), &shown, style);
+    if !cursor {
+        return;
+    }
+    let cx = (x + (input.visual_cursor().saturating_sub(scroll)) as u16).min(end);
+    buf.set_style(
+        Rect::new(cx, y, 1, 1),
+        style.add_modifier(Modifier::REVERSED),
+    );
 }

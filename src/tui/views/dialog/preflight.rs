@@ -6,7 +6,6 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
@@ -205,16 +204,7 @@ pub(super) fn render_preflight(
         } else {
             theme.selected
         };
-        buf.set_style(Rect::new(x, iy, box_w, 1), style);
-        let room = usize::from(box_w.saturating_sub(1)).max(1);
-        let scroll = pf.typed.visual_scroll(room);
-        let shown: String = pf.typed.value().chars().skip(scroll).collect();
-        put(buf, x, iy, box_w.saturating_sub(1), &shown, style);
-        let cx = x + (pf.typed.visual_cursor().saturating_sub(scroll)) as u16;
-        buf.set_style(
-            Rect::new(cx.min(x + box_w.saturating_sub(1)), iy, 1, 1),
-            style.add_modifier(Modifier::REVERSED),
-        );
+        super::frame::input_line(buf, x, iy, box_w, &pf.typed, style, true);
         let note = if matches {
             "  ✓ matches: ↵ runs it"
         } else {
