@@ -5,7 +5,7 @@
 //! `Fleet::apply` folds one owned `FleetEvent` (sent by a source) into it; pure, no I/O, no clock:
 //! every time comes in with an event.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::workload::{JobInfo, LeaseInfo, StatefulSetInfo};
@@ -160,6 +160,7 @@ impl Fleet {
                         connection: Connection::Connecting,
                         access: None,
                         leases_listed: false,
+                        sets_listed: BTreeSet::new(),
                         campaigns: BTreeMap::new(),
                     });
                 if o.connection == state {
@@ -277,7 +278,15 @@ impl Fleet {
                 profile,
                 sets,
                 complete,
-            } => self.apply_parts(&orchestra, Some(&profile), sets, complete),
+            } => {
+                if complete
+                    && let Some(o) = self.orchestras.get_mut(&orchestra)
+                    && !o.sets_listed.contains(&profile)
+                {
+                    o.sets_listed.insert(profile.clone());
+                }
+                self.apply_parts(&orchestra, Some(&profile), sets, complete)
+            }
             FleetEvent::Jobs {
                 orchestra,
                 jobs,

@@ -1,7 +1,7 @@
 //! What the store holds per orchestra and database: the connection state, trimmed member pods
 //! with their latest probes, database keys, Kubernetes event lines, and `Database` itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::fleet::workload::{JobInfo, LeaseInfo, StatefulSetInfo};
@@ -281,6 +281,9 @@ pub struct Orchestra {
     pub access: Option<crate::fleet::Access>,
     /// Its operation Leases were listed once (every operation in flight there is known).
     pub leases_listed: bool,
+    /// The profiles whose StatefulSets it listed once (a stopped database, which has no pods,
+    /// is known).
+    pub sets_listed: BTreeSet<String>,
     /// The campaigns' records it holds, by campaign name.
     pub campaigns: BTreeMap<String, crate::fleet::workload::CampaignInfo>,
 }

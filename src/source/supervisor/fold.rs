@@ -90,6 +90,9 @@ impl Supervisor {
                             names.retain(|(_, p)| *p != profile);
                         }
                         st.statefulsets.retain(|_, names| !names.is_empty());
+                        if let Some(a) = st.sets_answered.get_mut(profile) {
+                            *a = true;
+                        }
                         (sets, true)
                     }
                     Seen::Applied(set) => (vec![set], false),
@@ -104,6 +107,9 @@ impl Supervisor {
                         }];
                     }
                     Seen::Failed(f) => {
+                        if let Some(a) = st.sets_answered.get_mut(profile) {
+                            *a = true;
+                        }
                         tracing::debug!(orchestra = %self.name, ?f, "statefulsets");
                         return Vec::new();
                     }
@@ -147,11 +153,14 @@ impl Supervisor {
                 }
             },
             Inner::Leases(seen) => match *seen {
-                Seen::Listed(leases) => vec![FleetEvent::OpLeases {
-                    orchestra,
-                    leases,
-                    complete: true,
-                }],
+                Seen::Listed(leases) => {
+                    st.leases_answered = true;
+                    vec![FleetEvent::OpLeases {
+                        orchestra,
+                        leases,
+                        complete: true,
+                    }]
+                }
                 Seen::Applied(lease) => vec![FleetEvent::OpLeases {
                     orchestra,
                     leases: vec![lease],
@@ -163,6 +172,7 @@ impl Supervisor {
                     name: lease.name,
                 }],
                 Seen::Failed(f) => {
+                    st.leases_answered = true;
                     tracing::debug!(orchestra = %self.name, ?f, "leases");
                     Vec::new()
                 }

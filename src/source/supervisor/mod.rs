@@ -143,6 +143,23 @@ struct State {
     events_in_flight: bool,
     /// The API server's address, named in why it cannot be reached.
     server: Option<String>,
+    /// The operation Leases were listed (or the list failed): with the pods and StatefulSets, the first picture
+    /// of the orchestra (what runs there is known), which is what the first-lists gate waits for.
+    leases_answered: bool,
+    /// Per watched profile: its StatefulSets were listed (or the list failed).
+    sets_answered: Vec<bool>,
+}
+
+impl State {
+    /// Whether this orchestra has answered for the first-lists gate: its pods listed, and its
+    /// StatefulSets and operation Leases too (or it is not live: it failed, or is static).
+    fn first_answered(&self) -> bool {
+        match self.connection.current() {
+            Connection::Connecting => false,
+            Connection::Live => self.leases_answered && self.sets_answered.iter().all(|a| *a),
+            _ => true,
+        }
+    }
 }
 
 /// An unreachable or stale orchestra's reason, with the API server it is about: "https://…:6443:
@@ -209,7 +226,8 @@ impl Supervisor {
     /// Runs until the fleet event channel is closed (or the task is aborted, which ends every
     /// task it started).
     pub async fn run(self, origin: Origin, mut focus: watch::Receiver<Focus>) {
-        // Counts as answered when the connection first leaves Connecting, or when this ends.
+        // Counts as answered once the pods and Leases were listed, the connection failed, or
+        // when this ends (`State::first_answered`).
         let mut answered = self.shared.first_lists.orchestra();
         if !self.send(self.connection(Connection::Connecting)).await {
             return;
@@ -241,6 +259,11 @@ impl Supervisor {
                 Origin::Kube(config) => Some(config.cluster_url.to_string()),
                 Origin::Static(_) => None,
             },
+            leases_answered: matches!(origin, Origin::Static(_)),
+            sets_answered: match origin {
+                Origin::Static(_) => Vec::new(),
+                Origin::Kube(_) => vec![false; self.shared.watched],
+            },
         };
         let (client, proxy) = match origin {
             Origin::Kube(config) => match crate::guard::kube_clients(*config, self.read_only) {
@@ -265,7 +288,7 @@ impl Supervisor {
                 (None, None)
             }
         };
-        if *st.connection.current() != Connection::Connecting {
+        if st.first_answered() {
             answered.done();
         }
         let resolver = Arc::new(Resolver::new(client.clone()));
@@ -294,7 +317,7 @@ impl Supervisor {
                 msg = irx.recv() => {
                     let Some(msg) = msg else { return };
                     let out = self.on_inner(msg, &mut st);
-                    if *st.connection.current() != Connection::Connecting {
+                    if st.first_answered() {
                         answered.done();
                     }
                     live_tx.send_if_modified(|l| {

@@ -16,7 +16,7 @@ use crate::cli::OpOutput;
 use crate::cli::campaign::{CampaignPlanArgs, OnRefusalArg};
 use crate::config::OperationName;
 use crate::fleet::{DbKey, Fleet};
-use crate::ops::campaign::headless::{missing, plan_text, spec_of};
+use crate::ops::campaign::headless::{missing, plan_text, spec_of, watched_profiles};
 use crate::ops::campaign::{plan, spec};
 
 /// The lines kept of a coordinator that runs here.
@@ -302,7 +302,7 @@ pub fn plan_of(
             .filter(|d| d.key.orchestra == o)
             .all(|d| d.is_static())
     };
-    let missing = missing(fleet, kube);
+    let missing = missing(fleet, kube, &watched_profiles(config));
     let databases: BTreeSet<DbKey> = p
         .waves
         .iter()

@@ -1,5 +1,5 @@
 //! `baton campaign …` without the dashboard. `plan`: the fleet as the engine lists it (every
-//! orchestra's databases and operation Leases), the campaign checked and planned, printed as
+//! orchestra's pods, StatefulSets and operation Leases), the campaign checked and planned, printed as
 //! text or JSON; nothing is sent but reads. `start` and `resume` (`start`) coordinate here;
 //! `status`, `pause` and `cancel` (`status`) read and write the campaign's records.
 
@@ -12,7 +12,7 @@ use crate::Exit;
 use crate::cli::campaign::{CampaignCommand, CampaignPlanArgs, OnRefusalArg};
 use crate::cli::{GlobalArgs, OpOutput};
 use crate::config::{Config, OperationName};
-use crate::fleet::{Connection, Fleet};
+use crate::fleet::{Connection, Fleet, Orchestra};
 use crate::source::targets::Origin;
 use crate::source::{Engine, Intervals, now_ms};
 
@@ -79,9 +79,9 @@ pub fn spec_of(a: &CampaignPlanArgs, now_ms: u64) -> Result<Spec, String> {
 }
 
 /// The fleet as the engine lists it, once every orchestra answered and, where it is live on
-/// Kubernetes, its Leases were listed (an operation in flight there is known) or `timeout`
-/// passed; with the Kubernetes orchestras' names and how long it took. The engine goes on
-/// watching.
+/// Kubernetes, its StatefulSets (a stopped database is known) and Leases (an operation in
+/// flight there is known) were listed, or `timeout` passed; with the Kubernetes orchestras'
+/// names and how long it took. The engine goes on watching.
 async fn open_fleet(
     global: &GlobalArgs,
     config: &Config,
@@ -97,12 +97,13 @@ async fn open_fleet(
         .collect();
     let started = Instant::now();
     let mut engine = Engine::start(targets, config, Intervals::default());
+    let profiles = watched_profiles(config);
     // Whether it came in time or not, `missing` says which orchestras are not all known.
     engine
         .until(Duration::from_secs(timeout.max(1)), |f| {
             f.orchestras.values().all(|o| match o.connection {
                 Connection::Connecting => false,
-                Connection::Live => o.leases_listed || !kube.contains(&o.name),
+                Connection::Live => not_whole(o, kube.contains(&o.name), &profiles).is_none(),
                 _ => true,
             })
         })
@@ -132,7 +133,7 @@ async fn plan_of(
     let fleet = engine.fleet();
     let at = Instant::now();
     let plan = plan::plan(&spec, &selection, fleet, config, now_ms()).map_err(usage)?;
-    let missing = missing(fleet, |o| kube.contains(o));
+    let missing = missing(fleet, |o| kube.contains(o), &watched_profiles(config));
     Ok(Planned {
         spec,
         plan,
@@ -179,15 +180,52 @@ fn print_plan(p: &Planned, output: OpOutput, tail: &str) {
     }
 }
 
+/// The profiles whose pods and StatefulSets every Kubernetes orchestra is watched for.
+pub fn watched_profiles(config: &Config) -> Vec<String> {
+    crate::source::profiles::discovered(config)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// Why a live orchestra's databases or Leases are not all known yet, if they are not: its
+/// Leases or one of `profiles`' StatefulSets not listed. `kube`: it is reached through
+/// Kubernetes (a static inventory has neither).
+fn not_whole(o: &Orchestra, kube: bool, profiles: &[String]) -> Option<String> {
+    if !kube {
+        return None;
+    }
+    if !o.leases_listed {
+        return Some("its Leases were not listed in time".into());
+    }
+    let unlisted: Vec<&str> = profiles
+        .iter()
+        .filter(|p| !o.sets_listed.contains(*p))
+        .map(String::as_str)
+        .collect();
+    (!unlisted.is_empty()).then(|| {
+        format!(
+            "its {} StatefulSets were not listed in time",
+            unlisted.join(", ")
+        )
+    })
+}
+
 /// Orchestras whose databases or Leases are not all known: (name, why). `kube`: the
-/// orchestras reached through Kubernetes (they have Leases).
-pub fn missing(fleet: &Fleet, kube: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+/// orchestras reached through Kubernetes (they have StatefulSets and Leases); `profiles`: the
+/// watched profiles ([`watched_profiles`]).
+pub fn missing(
+    fleet: &Fleet,
+    kube: impl Fn(&str) -> bool,
+    profiles: &[String],
+) -> Vec<(String, String)> {
     fleet
         .orchestras
         .values()
         .filter_map(|o| match &o.connection {
-            Connection::Live if o.leases_listed || !kube(&o.name) => None,
-            Connection::Live => Some((o.name.clone(), "its Leases were not listed in time".into())),
+            Connection::Live => {
+                not_whole(o, kube(&o.name), profiles).map(|why| (o.name.clone(), why))
+            }
             Connection::Connecting => Some((o.name.clone(), "no answer in time".into())),
             Connection::Stale { .. } => Some((o.name.clone(), "stale".into())),
             Connection::Unreachable(why) => Some((o.name.clone(), why.clone())),
