@@ -166,13 +166,37 @@ fn the_op_column_shows_a_databases_campaign_while_it_goes_on() {
     assert!(m.campaigns.all.is_empty());
 }
 
-/// The demo fleet with every orchestra answering and its Leases listed (a fleet seen whole).
+/// The demo fleet with every orchestra answering and its StatefulSets (each watched profile's,
+/// as the fleet already holds them) and Leases listed (a fleet seen whole).
 fn listed() -> Model {
     let mut m = demo();
+    let config = crate::config::Config::default();
+    let profiles = crate::ops::campaign::headless::watched_profiles(&config);
+    let fleet = m.fleet.clone();
     let events = crate::tui::fixture::demo_orchestras()
         .into_iter()
         .flat_map(|o| {
-            [
+            let sets = profiles.iter().map(|p| {
+                let sets = fleet
+                    .databases
+                    .values()
+                    .filter(|d| d.key.orchestra == o && d.profile == *p)
+                    .flat_map(|d| {
+                        let db = crate::fleet::DbRef {
+                            namespace: d.key.namespace.clone(),
+                            name: d.key.name.clone(),
+                        };
+                        d.statefulsets.iter().map(move |s| (db.clone(), s.clone()))
+                    })
+                    .collect();
+                Msg::Fleet(FleetEvent::StatefulSets {
+                    orchestra: o.clone(),
+                    profile: p.clone(),
+                    sets,
+                    complete: true,
+                })
+            });
+            sets.collect::<Vec<_>>().into_iter().chain([
                 Msg::Fleet(FleetEvent::Connection {
                     orchestra: o.clone(),
                     state: crate::fleet::Connection::Live,
@@ -182,7 +206,7 @@ fn listed() -> Model {
                     leases: Vec::new(),
                     complete: true,
                 }),
-            ]
+            ])
         })
         .collect::<Vec<_>>();
     send(&mut m, events);
