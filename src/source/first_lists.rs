@@ -1,8 +1,8 @@
-//! The start gate of background probes: at start every orchestra's first lists (a TLS handshake,
-//! a list of its pods, then of its StatefulSets and operation Leases) compete with the probes of the orchestras
-//! that listed before it, so probes of databases off screen wait until every orchestra answered
-//! (pods, StatefulSets and Leases listed, or it failed) or [`FIRST_LISTS`] passed, whichever comes first. The
-//! open database is never held.
+//! The start gate of background probes: at start every orchestra's first lists (a TLS
+//! handshake, a list of its pods, then of its StatefulSets and operation Leases) compete with the
+//! probes of the orchestras that listed before it, so probes of databases off screen wait until
+//! every orchestra answered (pods, StatefulSets and Leases listed, or it failed) or
+//! [`FIRST_LISTS`] passed, whichever comes first. The open database is never held.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -143,8 +143,8 @@ struct State {
     events_in_flight: bool,
     /// The API server's address, named in why it cannot be reached.
     server: Option<String>,
-    /// The operation Leases were listed (or the list failed): with the pods and StatefulSets, the first picture
-    /// of the orchestra (what runs there is known), which is what the first-lists gate waits for.
+    /// The operation Leases were listed (or the list failed): with the pods and StatefulSets,
+    /// the first picture of the orchestra, which is what the first-lists gate waits for.
     leases_answered: bool,
     /// Per watched profile: its StatefulSets were listed (or the list failed).
     sets_answered: Vec<bool>,
@@ -226,8 +226,8 @@ impl Supervisor {
     /// Runs until the fleet event channel is closed (or the task is aborted, which ends every
     /// task it started).
     pub async fn run(self, origin: Origin, mut focus: watch::Receiver<Focus>) {
-        // Counts as answered once the pods and Leases were listed, the connection failed, or
-        // when this ends (`State::first_answered`).
+        // Counts as answered once the pods, StatefulSets and Leases were listed, the connection
+        // failed, or when this ends (`State::first_answered`).
         let mut answered = self.shared.first_lists.orchestra();
         if !self.send(self.connection(Connection::Connecting)).await {
             return;

@@ -181,13 +181,7 @@ fn listed() -> Model {
                     .databases
                     .values()
                     .filter(|d| d.key.orchestra == o && d.profile == *p)
-                    .flat_map(|d| {
-                        let db = crate::fleet::DbRef {
-                            namespace: d.key.namespace.clone(),
-                            name: d.key.name.clone(),
-                        };
-                        d.statefulsets.iter().map(move |s| (db.clone(), s.clone()))
-                    })
+                    .flat_map(|d| d.statefulsets.iter().map(|s| (d.key.db(), s.clone())))
                     .collect();
                 Msg::Fleet(FleetEvent::StatefulSets {
                     orchestra: o.clone(),

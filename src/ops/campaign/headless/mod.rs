@@ -1,6 +1,6 @@
 //! `baton campaign …` without the dashboard. `plan`: the fleet as the engine lists it (every
-//! orchestra's pods, StatefulSets and operation Leases), the campaign checked and planned, printed as
-//! text or JSON; nothing is sent but reads. `start` and `resume` (`start`) coordinate here;
+//! orchestra's pods, StatefulSets and operation Leases), the campaign checked and planned,
+//! printed as text or JSON; nothing is sent but reads. `start` and `resume` (`start`) coordinate here;
 //! `status`, `pause` and `cancel` (`status`) read and write the campaign's records.
 
 use std::collections::BTreeSet;
