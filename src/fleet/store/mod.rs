@@ -160,6 +160,7 @@ impl Fleet {
                         connection: Connection::Connecting,
                         access: None,
                         leases_listed: false,
+                        jobs_listed: false,
                         sets_listed: BTreeSet::new(),
                         campaigns: BTreeMap::new(),
                     });
@@ -291,7 +292,12 @@ impl Fleet {
                 orchestra,
                 jobs,
                 complete,
-            } => self.apply_parts(&orchestra, None, jobs, complete),
+            } => {
+                if complete && let Some(o) = self.orchestras.get_mut(&orchestra) {
+                    o.jobs_listed = true;
+                }
+                self.apply_parts(&orchestra, None, jobs, complete)
+            }
             FleetEvent::OpLeases {
                 orchestra,
                 leases,

@@ -281,6 +281,8 @@ pub struct Orchestra {
     pub access: Option<crate::fleet::Access>,
     /// Its operation Leases were listed once (every operation in flight there is known).
     pub leases_listed: bool,
+    /// baton's Jobs there were listed once (every runner Job is known).
+    pub jobs_listed: bool,
     /// The profiles whose StatefulSets it listed once (a stopped database, which has no pods,
     /// is known).
     pub sets_listed: BTreeSet<String>,

@@ -6,7 +6,7 @@
 
 use super::run::{DbState, Seen};
 use super::spec::OnRefusal;
-use crate::fleet::{Connection, Database, DbKey, Fleet};
+use crate::fleet::{Connection, Database, DbKey, Fleet, Orchestra};
 use crate::ops::progress::Outcome;
 use crate::ops::record::{LeaseObs, OpState, Record};
 
@@ -83,6 +83,20 @@ fn ours(d: Option<&Database>, started_ms: u64, holder: &str) -> Option<(Record, 
     let rec = obs.record.clone()?.ok()?;
     (rec.holder == holder && rec.started_ms.saturating_add(SKEW_MS) >= started_ms)
         .then_some((rec, obs))
+}
+
+/// Whether the fleet shows enough of orchestra `o` to judge a launch left there without a task
+/// behind it (`job`: it was launched as a runner Job): it is live, its operation Leases were
+/// listed and, for a runner Job, its Jobs too. Before that a launch that shows nothing may only
+/// not be listed yet, and would be launched a second time. Err: what is not seen yet.
+pub fn sees(o: Option<&Orchestra>, job: bool) -> Result<(), &'static str> {
+    match o {
+        Some(o) if o.connection != Connection::Live => Err("the orchestra is not live"),
+        None => Err("the orchestra is not known"),
+        Some(o) if !o.leases_listed => Err("its operation Leases are not listed yet"),
+        Some(o) if job && !o.jobs_listed => Err("its Jobs are not listed yet"),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Where the operation launched at `started_ms` as `holder` (its runner Job `job`, when in the

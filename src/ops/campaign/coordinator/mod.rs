@@ -54,6 +54,8 @@ pub struct Coordinator {
     dirty: BTreeSet<String>,
     /// Databases this coordinator asked to cancel (a halt): they start again on resume.
     interrupted: BTreeSet<DbKey>,
+    /// Launches left without a task whose orchestra is not seen enough to judge them (told once).
+    unseen: BTreeSet<DbKey>,
     wave_told: Option<usize>,
     said: String,
     /// Webhook notices, posted in order by `poster`.
@@ -101,6 +103,7 @@ impl Coordinator {
             rx,
             dirty,
             interrupted: BTreeSet::new(),
+            unseen: BTreeSet::new(),
             wave_told: None,
             said: String::new(),
             notices,
@@ -182,13 +185,13 @@ impl Coordinator {
             .collect();
         for (k, started_ms, holder, job) in running {
             let fleet = self.engine.fleet();
-            if fleet
-                .orchestras
-                .get(&k.orchestra)
-                .is_none_or(|o| o.connection != crate::fleet::Connection::Live)
-            {
+            if let Err(why) = judge::sees(fleet.orchestras.get(&k.orchestra), job.is_some()) {
+                if self.unseen.insert(k.clone()) {
+                    tracing::info!(database = %k.id(), why, "campaign: its launch is judged once the orchestra is seen");
+                }
                 continue;
             }
+            self.unseen.remove(&k);
             let d = fleet.databases.get(&k).map(|b| &**b);
             match judge::running(d, started_ms, &holder, job.as_deref(), now) {
                 Look::InFlight => {}

@@ -256,6 +256,52 @@ fn a_runner_job_that_never_took_the_lease_is_judged_by_the_job() {
 }
 
 #[test]
+fn a_launch_is_judged_only_once_its_orchestra_shows_its_leases_and_jobs() {
+    let mut f = fleet();
+    let o = |f: &Fleet| f.orchestras.get("o1").cloned();
+    // Live, but nothing of its Leases or Jobs listed: a runner Job not seen proves nothing.
+    assert_eq!(
+        sees(o(&f).as_ref(), true),
+        Err("its operation Leases are not listed yet")
+    );
+    f.apply(FleetEvent::OpLeases {
+        orchestra: "o1".into(),
+        leases: Vec::new(),
+        complete: true,
+    });
+    assert_eq!(sees(o(&f).as_ref(), false), Ok(()));
+    assert_eq!(
+        sees(o(&f).as_ref(), true),
+        Err("its Jobs are not listed yet")
+    );
+    // A Job applied by a watch event is not the whole list.
+    f.apply(FleetEvent::Jobs {
+        orchestra: "o1".into(),
+        jobs: Vec::new(),
+        complete: false,
+    });
+    assert_eq!(
+        sees(o(&f).as_ref(), true),
+        Err("its Jobs are not listed yet")
+    );
+    f.apply(FleetEvent::Jobs {
+        orchestra: "o1".into(),
+        jobs: Vec::new(),
+        complete: true,
+    });
+    assert_eq!(sees(o(&f).as_ref(), true), Ok(()));
+    f.apply(FleetEvent::Connection {
+        orchestra: "o1".into(),
+        state: Connection::Stale {
+            since_ms: NOW,
+            reason: "watch broke".into(),
+        },
+    });
+    assert_eq!(sees(o(&f).as_ref(), true), Err("the orchestra is not live"));
+    assert_eq!(sees(None, false), Err("the orchestra is not known"));
+}
+
+#[test]
 fn health_after_an_operation_counts_only_from_looks_after_its_end() {
     let mut f = fleet();
     // Mid-operation: unhealthy, and leaders changed while it ran.
